@@ -1,0 +1,412 @@
+/* cmd_model.c: crec train | eval | recommend | compare. The split a model was trained under is stored in
+ * its checkpoint; eval rebuilds exactly that split from the dataset, so no test event reaches training. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/util.h"
+
+int cli_train_model(const crec_dataset *ds, const char *model, const crec_config *cfg, const char *split,
+                    uint64_t seed, int threads, int verbose, crec_model **out);
+
+/* Train `model` on the training part of `split` of ds. Prints errors; returns 0 or a CREC_E code. */
+int cli_train_model(const crec_dataset *ds, const char *model, const crec_config *cfg, const char *split,
+                    uint64_t seed, int threads, int verbose, crec_model **out) {
+    *out = NULL;
+    crec_split_spec spec;
+    if (crec_split_spec_parse(split, &spec)) {
+        fprintf(stderr, "crec train: bad --split '%s' (loo, temporal:TEST[:VALID], random:TEST[:VALID[:SEED]])\n",
+                split);
+        return CREC_EINVAL;
+    }
+    char err[512] = "";
+    crec_model *m;
+    int rc = crec_model_new(model, cfg, &m, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "crec train: %s\n", err);
+        return rc;
+    }
+    crec_split s;
+    if ((rc = crec_split_make(ds, &spec, &s))) {
+        cli_err("train", "split", rc);
+        crec_model_free(m);
+        return rc;
+    }
+    crec_split_spec_format(&spec, m->split, sizeof m->split);
+    crec_train_input in = {.ds = ds, .train = &s.train, .valid = &s.valid, .n_threads = threads, .seed = seed,
+                           .verbose = verbose};
+    rc = crec_model_train(m, &in);
+    crec_split_free(&s);
+    if (rc) {
+        fprintf(stderr, "crec train: training %s failed: %s\n", model, crec_strerror(rc));
+        crec_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    const char *data = NULL, *model = NULL, *out = NULL, *split = "loo";
+    crec_config cfg = {0};
+    long long threads = 0, seed = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int bad = 0;
+        if (cli_is_help(argv[i])) {
+            printf("usage: crec train --data D --model NAME --out M.crecm [--split S] [--set key=value ...]\n\n"
+                   "Trains NAME (see crec models) on the training part of split S of dataset D and writes a\n"
+                   "checkpoint that records the model, its hyper-parameters and the split.\n\n"
+                   "  --split S      loo (default: last event test, second-to-last validation, per user),\n"
+                   "                 temporal:TEST[:VALID] (global time cut, fractions of events),\n"
+                   "                 random:TEST[:VALID[:SEED]] (per-event holdout)\n"
+                   "  --set k=v      a hyper-parameter (repeatable)\n"
+                   "  --threads N    OpenMP threads (default: all cores)\n"
+                   "  --seed N       training seed (default 42)\n");
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
+        if (cli_opt(argc, argv, &i, "--out", &v, &bad)) { if (bad) return CLI_USAGE; out = v; continue; }
+        if (cli_opt(argc, argv, &i, "--split", &v, &bad)) { if (bad) return CLI_USAGE; split = v; continue; }
+        if (cli_opt(argc, argv, &i, "--set", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (crec_config_set_kv(&cfg, v)) {
+                fprintf(stderr, "crec train: bad --set '%s' (key=value)\n", v);
+                return CLI_USAGE;
+            }
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
+            if (bad || cli_int("train", "--threads", v, 1, 1024, &threads)) return CLI_USAGE;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
+            if (bad || cli_int("train", "--seed", v, 0, (long long)1 << 62, &seed)) return CLI_USAGE;
+            continue;
+        }
+        fprintf(stderr, "crec train: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (!data || !model || !out) {
+        fprintf(stderr, "crec train: --data, --model and --out are required (see --help)\n");
+        return CLI_USAGE;
+    }
+    if (!crec_model_type_find(model)) {
+        fprintf(stderr, "crec train: unknown model '%s' (see: crec models)\n", model);
+        return CLI_USAGE;
+    }
+    crec_dataset *ds;
+    if (cli_open_dataset("train", data, &ds)) return CLI_FAIL;
+    crec_model *m;
+    int rc = cli_train_model(ds, model, &cfg, split, (uint64_t)seed, (int)threads, cli_progress(), &m);
+    if (rc) {
+        crec_dataset_free(ds);
+        return rc == CREC_EINVAL ? CLI_USAGE : CLI_FAIL;
+    }
+    rc = crec_model_save(m, out);
+    if (rc) cli_err("train", out, rc);
+    else
+        fprintf(stderr, "crec train: %s on %s (split %s) in %.2fs -> %s\n", model, ds->name, m->split,
+                m->train_seconds, out);
+    crec_model_free(m);
+    crec_dataset_free(ds);
+    return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* Open D and M and check they belong together. */
+static int open_pair(const char *cmd, const char *data, const char *model, crec_dataset **ds, crec_model **m) {
+    *ds = NULL;
+    *m = NULL;
+    if (!data || !model) {
+        fprintf(stderr, "crec %s: --data and --model are required (see --help)\n", cmd);
+        return CLI_USAGE;
+    }
+    if (cli_open_dataset(cmd, data, ds)) return CLI_FAIL;
+    int rc = crec_model_load(model, m);
+    if (rc) {
+        if (rc == CREC_ENOTFOUND) fprintf(stderr, "crec %s: %s: no such file\n", cmd, model);
+        else fprintf(stderr, "crec %s: %s: not a valid crec model: %s\n", cmd, model, crec_strerror(rc));
+        crec_dataset_free(*ds);
+        *ds = NULL;
+        return CLI_FAIL;
+    }
+    if ((*m)->n_items != (*ds)->items.n || (*m)->n_users != (*ds)->users.n) {
+        fprintf(stderr,
+                "crec %s: model %s was trained on a different dataset (%d users x %d items; '%s') than %s "
+                "(%d x %d)\n",
+                cmd, model, (*m)->n_users, (*m)->n_items, (*m)->data_name, data, (*ds)->users.n, (*ds)->items.n);
+        crec_model_free(*m);
+        crec_dataset_free(*ds);
+        *m = NULL;
+        *ds = NULL;
+        return CLI_FAIL;
+    }
+    return 0;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *data = NULL, *model = NULL, *per_user = NULL;
+    crec_eval_opts o;
+    crec_eval_opts_defaults(&o);
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int bad = 0;
+        long long x;
+        if (cli_is_help(argv[i])) {
+            printf("usage: crec eval --data D --model M.crecm [options]\n\n"
+                   "Evaluates M on the split it was trained under. Default protocol: full ranking over the whole\n"
+                   "catalog, the user's history excluded, ties ranked pessimistically, test target with history\n"
+                   "= train + validation events.\n\n"
+                   "  --k 5,10,20          cut-offs (default 5,10,20)\n"
+                   "  --target test|valid  which held-out part to rank (default test)\n"
+                   "  --no-filter-seen     keep history items among the candidates\n"
+                   "  --sampled N          rank against N sampled negatives (labelled SAMPLED everywhere)\n"
+                   "  --seed N             seed for sampled negatives (default 42)\n"
+                   "  --per-user FILE      write per-user metrics (TSV) for crec compare\n"
+                   "  --max-users N        evaluate only the first N users with a target\n"
+                   "  --threads N          OpenMP threads\n"
+                   "  --json               machine-readable output\n");
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
+        if (cli_opt(argc, argv, &i, "--per-user", &v, &bad)) { if (bad) return CLI_USAGE; per_user = v; continue; }
+        if (cli_opt(argc, argv, &i, "--k", &v, &bad)) {
+            if (bad || cli_ks("eval", v, o.ks, &o.n_ks)) return CLI_USAGE;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--target", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (strcmp(v, "test") == 0) o.target = CREC_EVAL_TEST;
+            else if (strcmp(v, "valid") == 0) o.target = CREC_EVAL_VALID;
+            else {
+                fprintf(stderr, "crec eval: --target is test or valid\n");
+                return CLI_USAGE;
+            }
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--sampled", &v, &bad)) {
+            if (bad || cli_int("eval", "--sampled", v, 1, 100000000, &x)) return CLI_USAGE;
+            o.sampled = (int)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
+            if (bad || cli_int("eval", "--seed", v, 0, (long long)1 << 62, &x)) return CLI_USAGE;
+            o.seed = (uint64_t)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--max-users", &v, &bad)) {
+            if (bad || cli_int("eval", "--max-users", v, 1, 2000000000, &x)) return CLI_USAGE;
+            o.max_users = (int32_t)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
+            if (bad || cli_int("eval", "--threads", v, 1, 1024, &x)) return CLI_USAGE;
+            o.n_threads = (int)x;
+            continue;
+        }
+        if (cli_flag(argv, i, "--no-filter-seen")) { o.filter_seen = 0; continue; }
+        if (cli_flag(argv, i, "--json")) { json = 1; continue; }
+        fprintf(stderr, "crec eval: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    crec_dataset *ds;
+    crec_model *m;
+    int rc = open_pair("eval", data, model, &ds, &m);
+    if (rc) return rc;
+    crec_split_spec spec;
+    crec_split s;
+    if (crec_split_spec_parse(m->split, &spec) || (rc = crec_split_make(ds, &spec, &s))) {
+        fprintf(stderr, "crec eval: cannot rebuild the model's split '%s'\n", m->split);
+        crec_model_free(m);
+        crec_dataset_free(ds);
+        return CLI_FAIL;
+    }
+    FILE *pu = NULL;
+    if (per_user && !(pu = fopen(per_user, "w"))) {
+        fprintf(stderr, "crec eval: cannot write %s\n", per_user);
+        rc = CREC_EIO;
+    }
+    crec_eval_result r;
+    if (!rc) {
+        o.per_user = pu;
+        o.progress = cli_progress();
+        rc = crec_evaluate(m, ds, &s, &o, &r);
+        if (rc) cli_err("eval", "evaluate", rc);
+    }
+    if (pu) fclose(pu);
+    if (!rc) {
+        if (json) crec_eval_result_write_json(&r, &o, m, stdout);
+        else {
+            printf("model: %s", m->type->name);
+            for (int k = 0; k < m->cfg.n; k++) printf(" %s=%s", m->cfg.key[k], m->cfg.val[k]);
+            printf("  data: %s\n", ds->name);
+            crec_eval_result_write_table(&r, &o, stdout);
+        }
+    }
+    crec_split_free(&s);
+    crec_model_free(m);
+    crec_dataset_free(ds);
+    return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* All of user u's items in time order (from the whole log). Caller frees. */
+static int32_t user_history(const crec_dataset *ds, int32_t u, int32_t **out) {
+    int32_t n = 0;
+    for (int64_t k = 0; k < ds->n; k++) n += ds->user[k] == u;
+    int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
+    int32_t *h = malloc(((size_t)n + 1) * sizeof *h);
+    if (!pos || !h) {
+        free(pos);
+        free(h);
+        *out = NULL;
+        return -1;
+    }
+    n = 0;
+    for (int64_t k = 0; k < ds->n; k++)
+        if (ds->user[k] == u) pos[n++] = k;
+    for (int32_t a = 1; a < n; a++) { /* stable insertion sort by timestamp */
+        int64_t x = pos[a];
+        int32_t b = a - 1;
+        while (b >= 0 && ds->ts[pos[b]] > ds->ts[x]) {
+            pos[b + 1] = pos[b];
+            b--;
+        }
+        pos[b + 1] = x;
+    }
+    for (int32_t a = 0; a < n; a++) h[a] = ds->item[pos[a]];
+    free(pos);
+    *out = h;
+    return n;
+}
+
+static void print_attrs(FILE *f, const crec_dataset *ds, int32_t i, int json) {
+    if (!ds->attr_ptr) return;
+    for (int64_t k = ds->attr_ptr[i]; k < ds->attr_ptr[i + 1]; k++) {
+        if (json) {
+            fputs(k > ds->attr_ptr[i] ? ", " : "", f);
+            cli_json_str(f, ds->attrs.names[ds->attr_idx[k]]);
+        } else {
+            fprintf(f, "%s%s", k > ds->attr_ptr[i] ? ", " : "", ds->attrs.names[ds->attr_idx[k]]);
+        }
+    }
+}
+
+int cmd_recommend(int argc, char **argv) {
+    const char *data = NULL, *model = NULL, *user = NULL, *history = NULL;
+    long long k = 10;
+    int json = 0, keep_seen = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int bad = 0;
+        if (cli_is_help(argv[i])) {
+            printf("usage: crec recommend --data D --model M.crecm (--user ID | --history \"i1,i2,...\") [-k 10]\n"
+                   "                      [--keep-seen] [--json]\n\n"
+                   "Top-k items with titles for a known user (history = all their events in D) or for an\n"
+                   "anonymous session given as external item ids, oldest first. Seen items are excluded.\n");
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
+        if (cli_opt(argc, argv, &i, "--user", &v, &bad)) { if (bad) return CLI_USAGE; user = v; continue; }
+        if (cli_opt(argc, argv, &i, "--history", &v, &bad)) { if (bad) return CLI_USAGE; history = v; continue; }
+        if (cli_opt(argc, argv, &i, "-k", &v, &bad) || cli_opt(argc, argv, &i, "--k", &v, &bad)) {
+            if (bad || cli_int("recommend", "-k", v, 1, 100000, &k)) return CLI_USAGE;
+            continue;
+        }
+        if (cli_flag(argv, i, "--json")) { json = 1; continue; }
+        if (cli_flag(argv, i, "--keep-seen")) { keep_seen = 1; continue; }
+        fprintf(stderr, "crec recommend: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (!user == !history) {
+        fprintf(stderr, "crec recommend: give exactly one of --user ID or --history \"i1,i2,...\"\n");
+        return CLI_USAGE;
+    }
+    crec_dataset *ds;
+    crec_model *m;
+    int rc = open_pair("recommend", data, model, &ds, &m);
+    if (rc) return rc;
+    crec_dataset_attr_csr(ds);
+    int32_t *hist = NULL, n_hist = 0, uid = -1;
+    if (user) {
+        uid = crec_idmap_get(&ds->users, user, strlen(user));
+        if (uid < 0) fprintf(stderr, "crec recommend: user '%s' is not in %s: recommending for an empty history\n",
+                             user, data);
+        else n_hist = user_history(ds, uid, &hist);
+    } else {
+        hist = malloc((strlen(history) / 2 + 2) * sizeof *hist);
+        const char *p = history;
+        while (hist && *p) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            while (len && *p == ' ') p++, len--;
+            while (len && p[len - 1] == ' ') len--;
+            if (len) {
+                int32_t it = crec_idmap_get(&ds->items, p, len);
+                if (it < 0) fprintf(stderr, "crec recommend: unknown item '%.*s' in --history: ignored\n", (int)len, p);
+                else hist[n_hist++] = it;
+            }
+            p = e ? e + 1 : p + strlen(p);
+        }
+    }
+    float *scores = malloc(((size_t)m->n_items + 1) * sizeof *scores);
+    uint8_t *excl = calloc((size_t)m->n_items + 1, 1);
+    int32_t *top = malloc((size_t)k * sizeof *top);
+    if (!scores || !excl || !top || n_hist < 0) {
+        rc = CREC_ENOMEM;
+        goto out;
+    }
+    crec_context ctx = {.user = uid, .hist = hist, .n_hist = n_hist};
+    if ((rc = crec_model_score(m, &ctx, scores))) {
+        cli_err("recommend", "score", rc);
+        goto out;
+    }
+    if (!keep_seen)
+        for (int32_t h = 0; h < n_hist; h++) excl[hist[h]] = 1;
+    int n = crec_topk(scores, m->n_items, excl, (int)k, top);
+    if (json) {
+        printf("{\"user\": ");
+        if (user) cli_json_str(stdout, user);
+        else printf("null");
+        printf(", \"model\": ");
+        cli_json_str(stdout, m->type->name);
+        printf(", \"history_length\": %d, \"items\": [", n_hist);
+        for (int r = 0; r < n; r++) {
+            printf("%s{\"rank\": %d, \"item\": ", r ? ", " : "", r + 1);
+            cli_json_str(stdout, ds->items.names[top[r]]);
+            printf(", \"score\": %.6g, \"title\": ", (double)scores[top[r]]);
+            if (ds->title && top[r] < ds->meta_cap && ds->title[top[r]]) cli_json_str(stdout, ds->title[top[r]]);
+            else printf("null");
+            printf(", \"attributes\": [");
+            print_attrs(stdout, ds, top[r], 1);
+            printf("]}");
+        }
+        printf("]}\n");
+    } else {
+        printf("user %s (%d events in history), model %s\n", user ? user : "(anonymous)", n_hist, m->type->name);
+        for (int r = 0; r < n; r++) {
+            printf("%3d. %-10s %9.4f  %s", r + 1, ds->items.names[top[r]], (double)scores[top[r]],
+                   crec_dataset_item_label(ds, top[r]));
+            if (ds->attr_ptr && ds->attr_ptr[top[r] + 1] > ds->attr_ptr[top[r]]) {
+                printf("  [");
+                print_attrs(stdout, ds, top[r], 0);
+                printf("]");
+            }
+            printf("\n");
+        }
+    }
+out:
+    free(scores);
+    free(excl);
+    free(top);
+    free(hist);
+    crec_model_free(m);
+    crec_dataset_free(ds);
+    return rc ? CLI_FAIL : CLI_OK;
+}

@@ -1,0 +1,44 @@
+/* main.c: the crec program: git-style subcommands over libcrec. Logs go to stderr, results to stdout.
+ * Exit codes: 0 success, 1 failure, 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char USAGE[] =
+    "crec - a recommendation engine in C\n"
+    "\n"
+    "usage: crec <command> [options]   (crec <command> --help for each)\n"
+    "\n"
+    "commands:\n"
+    "  demo        generate the default synthetic data, train, evaluate, recommend (the main job)\n"
+    "  data        synth | import | info | fetch: make, import, describe, download datasets\n"
+    "  train       train a model on a dataset's training split\n"
+    "  eval        evaluate a model (full ranking over the catalog by default)\n"
+    "  recommend   top-k items for a user or an anonymous history\n"
+    "  compare     paired comparison of two per-user result files (t-test, bootstrap CI)\n"
+    "  models      list models and their hyper-parameters\n"
+    "  bench       micro-benchmarks (bench blas: SGEMM GFLOP/s of the BLAS kernel in use)\n"
+    "  version     version, BLAS kernel\n";
+
+int main(int argc, char **argv) {
+    crec_blas_setup(argc, argv);
+    if (argc < 2 || cli_is_help(argv[1])) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    const char *c = argv[1];
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    if (strcmp(c, "data") == 0) return cmd_data(sub_argc, sub_argv);
+    if (strcmp(c, "train") == 0) return cmd_train(sub_argc, sub_argv);
+    if (strcmp(c, "eval") == 0) return cmd_eval(sub_argc, sub_argv);
+    if (strcmp(c, "recommend") == 0) return cmd_recommend(sub_argc, sub_argv);
+    if (strcmp(c, "compare") == 0) return cmd_compare(sub_argc, sub_argv);
+    if (strcmp(c, "models") == 0) return cmd_models(sub_argc, sub_argv);
+    if (strcmp(c, "demo") == 0) return cmd_demo(sub_argc, sub_argv);
+    if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) return cmd_version(sub_argc, sub_argv);
+    if (strcmp(c, "bench") == 0) return cmd_bench(sub_argc, sub_argv);
+    fprintf(stderr, "crec: unknown command '%s'\n\n%s", c, USAGE);
+    return CLI_USAGE;
+}

@@ -1,0 +1,56 @@
+/* common.h: export macro, version and the one error-code table of crec.
+ * Every library function returns 0 on success or a negative CREC_E* code; crec_strerror names it. */
+#ifndef CREC_COMMON_H
+#define CREC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CREC_BUILDING)
+#define CREC_API __attribute__((visibility("default")))
+#else
+#define CREC_API
+#endif
+
+#define CREC_VERSION_STRING "0.1.0"
+
+/* X-macro: name, value, message (libuv UV_ERRNO_MAP style). */
+#define CREC_ERRNO_MAP(X)                                                  \
+    X(NOMEM, -1, "out of memory")                                          \
+    X(IO, -2, "input/output error")                                        \
+    X(PARSE, -3, "malformed input")                                        \
+    X(INVAL, -4, "invalid argument")                                       \
+    X(NOTFOUND, -5, "not found")                                           \
+    X(FORMAT, -6, "unsupported or corrupt file format")                    \
+    X(CHECKSUM, -7, "checksum mismatch")                                   \
+    X(VERSION, -8, "unsupported file version")                             \
+    X(RANGE, -9, "value out of range")                                     \
+    X(EMPTY, -10, "empty dataset or selection")                            \
+    X(NET, -11, "network error")                                           \
+    X(UNSUPPORTED, -12, "operation not supported")                         \
+    X(EXISTS, -13, "already exists")                                       \
+    X(STATE, -14, "object in wrong state for this operation")
+
+typedef enum {
+    CREC_OK = 0,
+#define CREC__ERR_ENUM(name, val, msg) CREC_E##name = (val),
+    CREC_ERRNO_MAP(CREC__ERR_ENUM)
+#undef CREC__ERR_ENUM
+} crec_err;
+
+/* Static message for an error code; never NULL. */
+CREC_API const char *crec_strerror(int err);
+/* Symbolic name ("CREC_EPARSE") for an error code; never NULL. */
+CREC_API const char *crec_errname(int err);
+
+/* Version string of the library. */
+CREC_API const char *crec_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,11 @@
+/* crec.h: the umbrella header of libcrec. Include this one. */
+#ifndef CREC_CREC_H
+#define CREC_CREC_H
+#include "crec/common.h"
+#include "crec/dataset.h"
+#include "crec/split.h"
+#include "crec/eval.h"
+#include "crec/model.h"
+#include "crec/fetch.h"
+#include "crec/blas.h"
+#endif

@@ -1,0 +1,182 @@
+/* util.c: RNG, timing, progress bar, checksums, growth helpers. See util.h. */
+#include "core/util.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void crec__rng_seed(crec_rng *r, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t crec__rng_next(crec_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint64_t crec__rng_below(crec_rng *r, uint64_t n) {
+    if (n <= 1) return 0;
+    /* Lemire's multiply-shift with rejection: unbiased */
+    uint64_t x = crec__rng_next(r);
+    __uint128_t m = (__uint128_t)x * n;
+    uint64_t l = (uint64_t)m;
+    if (l < n) {
+        uint64_t t = -n % n;
+        while (l < t) {
+            x = crec__rng_next(r);
+            m = (__uint128_t)x * n;
+            l = (uint64_t)m;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+double crec__rng_uniform(crec_rng *r) { return (crec__rng_next(r) >> 11) * 0x1.0p-53; }
+
+double crec__rng_normal(crec_rng *r) {
+    double u1 = crec__rng_uniform(r), u2 = crec__rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+double crec__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int64_t crec__peak_rss(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (int64_t)ru.ru_maxrss * 1024;
+}
+
+int crec__progress_wanted(void) {
+    const char *e = getenv("CREC_NO_PROGRESS");
+    if (e && *e && strcmp(e, "0") != 0) return 0;
+    return isatty(STDERR_FILENO);
+}
+
+void crec__progress_start(crec_progress *p, const char *label, int64_t total, int enabled) {
+    p->label = label;
+    p->total = total > 0 ? total : 1;
+    p->done = 0;
+    p->t0 = p->last = crec__now();
+    p->enabled = enabled && crec__progress_wanted();
+}
+
+static void progress_draw(crec_progress *p, int final) {
+    double frac = (double)p->done / (double)p->total;
+    if (frac > 1) frac = 1;
+    int w = 30, fill = (int)(frac * w);
+    char bar[64];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    double el = crec__now() - p->t0;
+    double eta = frac > 0 ? el * (1 - frac) / frac : 0;
+    fprintf(stderr, "\r%-14s [%s] %5.1f%%  %.1fs%s", p->label, bar, frac * 100, final ? el : eta,
+            final ? "      \n" : " left");
+    fflush(stderr);
+}
+
+void crec__progress_update(crec_progress *p, int64_t done) {
+    p->done = done;
+    if (!p->enabled) return;
+    double t = crec__now();
+    if (t - p->last < 0.1) return;
+    p->last = t;
+    progress_draw(p, 0);
+}
+
+void crec__progress_end(crec_progress *p) {
+    if (!p->enabled) return;
+    p->done = p->total;
+    progress_draw(p, 1);
+}
+
+uint32_t crec__crc32(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *b = data;
+    while (n > 0) { /* zlib takes uInt lengths */
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, b, chunk);
+        b += chunk;
+        n -= chunk;
+    }
+    return crc;
+}
+
+uint64_t crec__fnv1a(const void *data, size_t n) {
+    const unsigned char *b = data;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+int crec__grow(void **p, int64_t *cap, int64_t need, size_t esz) {
+    if (need <= *cap) return 0;
+    int64_t nc = *cap ? *cap : 16;
+    while (nc < need) nc *= 2;
+    void *q = realloc(*p, (size_t)nc * esz);
+    if (!q) return CREC_ENOMEM;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+void *crec__aligned_alloc(size_t n) {
+    size_t sz = (n + 63) & ~(size_t)63;
+    if (sz == 0) sz = 64;
+    void *p = aligned_alloc(64, sz);
+    if (p) memset(p, 0, sz);
+    return p;
+}
+
+char *crec__strndup(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+void crec__errf(char *buf, size_t n, const char *fmt, ...) {
+    if (!buf || n == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+}
+
+void crec__log(const char *fmt, ...) {
+    const char *q = getenv("CREC_QUIET");
+    if (q && *q && strcmp(q, "0") != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

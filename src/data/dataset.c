@@ -1,0 +1,306 @@
+/* dataset.c: id maps, the interaction log and item metadata of a crec_dataset.
+ * The id map is an open-addressing hash (FNV-1a, linear probing) over the names array, so the
+ * dense id of a name is its index in names[]: the map is the vocabulary in both directions. */
+#include "crec/dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+void crec_idmap_init(crec_idmap *m) { memset(m, 0, sizeof *m); }
+
+void crec_idmap_free(crec_idmap *m) {
+    if (!m) return;
+    for (int32_t i = 0; i < m->n; i++) free(m->names[i]);
+    free(m->names);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static uint32_t name_hash(const char *s, size_t len) { return (uint32_t)crec__fnv1a(s, len); }
+
+int32_t crec_idmap_get(const crec_idmap *m, const char *s, size_t len) {
+    if (!m->slots) return -1;
+    uint32_t mask = m->nslots - 1;
+    for (uint32_t h = name_hash(s, len) & mask;; h = (h + 1) & mask) {
+        int32_t v = m->slots[h];
+        if (v == 0) return -1;
+        const char *nm = m->names[v - 1];
+        if (strncmp(nm, s, len) == 0 && nm[len] == 0) return v - 1;
+    }
+}
+
+static int idmap_rehash(crec_idmap *m, uint32_t nslots) {
+    int32_t *slots = calloc(nslots, sizeof *slots);
+    if (!slots) return CREC_ENOMEM;
+    uint32_t mask = nslots - 1;
+    for (int32_t i = 0; i < m->n; i++) {
+        uint32_t h = name_hash(m->names[i], strlen(m->names[i])) & mask;
+        while (slots[h]) h = (h + 1) & mask;
+        slots[h] = i + 1;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->nslots = nslots;
+    return 0;
+}
+
+int32_t crec_idmap_intern(crec_idmap *m, const char *s, size_t len) {
+    int32_t id = crec_idmap_get(m, s, len);
+    if (id >= 0) return id;
+    if ((uint64_t)(m->n + 1) * 2 > m->nslots) {
+        if (idmap_rehash(m, m->nslots ? m->nslots * 2 : 64)) return CREC_ENOMEM;
+    }
+    if (m->n == m->cap) {
+        int64_t cap = m->cap;
+        void *p = m->names;
+        if (crec__grow(&p, &cap, m->n + 1, sizeof(char *))) return CREC_ENOMEM;
+        m->names = p;
+        m->cap = (int32_t)cap;
+    }
+    char *nm = crec__strndup(s, len);
+    if (!nm) return CREC_ENOMEM;
+    id = m->n++;
+    m->names[id] = nm;
+    uint32_t mask = m->nslots - 1;
+    uint32_t h = name_hash(s, len) & mask;
+    while (m->slots[h]) h = (h + 1) & mask;
+    m->slots[h] = id + 1;
+    return id;
+}
+
+crec_dataset *crec_dataset_new(void) {
+    crec_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return NULL;
+    if (crec_idmap_intern(&ds->event_types, "interaction", 11) < 0) {
+        free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+void crec_dataset_free(crec_dataset *ds) {
+    if (!ds) return;
+    crec_idmap_free(&ds->users);
+    crec_idmap_free(&ds->attrs);
+    crec_idmap_free(&ds->event_types);
+    if (ds->title)
+        for (int32_t i = 0; i < ds->meta_cap; i++) free(ds->title[i]);
+    if (ds->text)
+        for (int32_t i = 0; i < ds->meta_cap; i++) free(ds->text[i]);
+    crec_idmap_free(&ds->items);
+    free(ds->title);
+    free(ds->text);
+    free(ds->user);
+    free(ds->item);
+    free(ds->ts);
+    free(ds->value);
+    free(ds->type);
+    free(ds->attr_item);
+    free(ds->attr_id);
+    free(ds->attr_ptr);
+    free(ds->attr_idx);
+    free(ds);
+}
+
+int crec_dataset_add_dense(crec_dataset *ds, int32_t u, int32_t i, int64_t ts, float value, uint8_t type) {
+    if (u < 0 || i < 0 || u >= ds->users.n || i >= ds->items.n) return CREC_EINVAL;
+    if (ds->n == ds->cap) {
+        int64_t need = ds->n + 1, cap;
+        void *p;
+#define GROW(field)                                                        \
+    cap = ds->cap;                                                         \
+    p = ds->field;                                                         \
+    if (crec__grow(&p, &cap, need, sizeof *ds->field)) return CREC_ENOMEM; \
+    ds->field = p;
+        GROW(user) GROW(item) GROW(ts) GROW(value) GROW(type)
+#undef GROW
+        ds->cap = cap;
+    }
+    ds->user[ds->n] = u;
+    ds->item[ds->n] = i;
+    ds->ts[ds->n] = ts;
+    ds->value[ds->n] = value;
+    ds->type[ds->n] = type;
+    ds->n++;
+    return 0;
+}
+
+int crec_dataset_add(crec_dataset *ds, const char *user, size_t ulen, const char *item, size_t ilen, int64_t ts,
+                     float value, uint8_t type) {
+    int32_t u = crec_idmap_intern(&ds->users, user, ulen);
+    if (u < 0) return u;
+    int32_t i = crec_dataset_item(ds, item, ilen);
+    if (i < 0) return i;
+    return crec_dataset_add_dense(ds, u, i, ts, value, type);
+}
+
+int32_t crec_dataset_item(crec_dataset *ds, const char *item, size_t len) {
+    return crec_idmap_intern(&ds->items, item, len);
+}
+
+/* Make the per-item metadata arrays cover item i. */
+static int meta_reserve(crec_dataset *ds, int32_t i) {
+    if (i < ds->meta_cap) return 0;
+    int32_t nc = ds->meta_cap ? ds->meta_cap : 64;
+    while (nc <= i) nc *= 2;
+    char **t = realloc(ds->title, (size_t)nc * sizeof *t);
+    if (!t) return CREC_ENOMEM;
+    ds->title = t;
+    char **x = realloc(ds->text, (size_t)nc * sizeof *x);
+    if (!x) return CREC_ENOMEM;
+    ds->text = x;
+    for (int32_t k = ds->meta_cap; k < nc; k++) ds->title[k] = ds->text[k] = NULL;
+    ds->meta_cap = nc;
+    return 0;
+}
+
+static int set_str(crec_dataset *ds, char ***arr, int32_t i, const char *s, size_t len) {
+    if (i < 0 || i >= ds->items.n) return CREC_EINVAL;
+    if (meta_reserve(ds, i)) return CREC_ENOMEM;
+    char *c = crec__strndup(s, len);
+    if (!c) return CREC_ENOMEM;
+    free((*arr)[i]);
+    (*arr)[i] = c;
+    return 0;
+}
+
+int crec_dataset_set_title(crec_dataset *ds, int32_t i, const char *t, size_t len) {
+    return set_str(ds, &ds->title, i, t, len);
+}
+int crec_dataset_set_text(crec_dataset *ds, int32_t i, const char *t, size_t len) {
+    return set_str(ds, &ds->text, i, t, len);
+}
+
+int crec_dataset_add_attr(crec_dataset *ds, int32_t i, const char *attr, size_t len) {
+    if (i < 0 || i >= ds->items.n) return CREC_EINVAL;
+    int32_t a = crec_idmap_intern(&ds->attrs, attr, len);
+    if (a < 0) return a;
+    if (ds->n_attr_pairs == ds->attr_cap) {
+        int64_t cap = ds->attr_cap;
+        void *p = ds->attr_item;
+        if (crec__grow(&p, &cap, ds->n_attr_pairs + 1, sizeof(int32_t))) return CREC_ENOMEM;
+        ds->attr_item = p;
+        cap = ds->attr_cap;
+        p = ds->attr_id;
+        if (crec__grow(&p, &cap, ds->n_attr_pairs + 1, sizeof(int32_t))) return CREC_ENOMEM;
+        ds->attr_id = p;
+        ds->attr_cap = cap;
+    }
+    ds->attr_item[ds->n_attr_pairs] = i;
+    ds->attr_id[ds->n_attr_pairs] = a;
+    ds->n_attr_pairs++;
+    free(ds->attr_ptr); /* index is stale */
+    free(ds->attr_idx);
+    ds->attr_ptr = NULL;
+    ds->attr_idx = NULL;
+    return 0;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int crec_dataset_attr_csr(crec_dataset *ds) {
+    int32_t ni = ds->items.n;
+    int64_t *ptr = calloc((size_t)ni + 1, sizeof *ptr);
+    int32_t *idx = malloc((size_t)(ds->n_attr_pairs ? ds->n_attr_pairs : 1) * sizeof *idx);
+    if (!ptr || !idx) {
+        free(ptr);
+        free(idx);
+        return CREC_ENOMEM;
+    }
+    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
+        if (ds->attr_item[k] < ni) ptr[ds->attr_item[k] + 1]++;
+    for (int32_t i = 0; i < ni; i++) ptr[i + 1] += ptr[i];
+    int64_t *fill = malloc(((size_t)ni + 1) * sizeof *fill);
+    if (!fill) {
+        free(ptr);
+        free(idx);
+        return CREC_ENOMEM;
+    }
+    memcpy(fill, ptr, ((size_t)ni + 1) * sizeof *fill);
+    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
+        if (ds->attr_item[k] < ni) idx[fill[ds->attr_item[k]]++] = ds->attr_id[k];
+    free(fill);
+    /* sort + dedup each row, compacting in place */
+    int64_t w = 0;
+    for (int32_t i = 0; i < ni; i++) {
+        int64_t b = ptr[i], e = ptr[i + 1];
+        qsort(idx + b, (size_t)(e - b), sizeof *idx, cmp_i32);
+        ptr[i] = w;
+        for (int64_t k = b; k < e; k++)
+            if (k == b || idx[k] != idx[k - 1]) idx[w++] = idx[k];
+    }
+    ptr[ni] = w;
+    free(ds->attr_ptr);
+    free(ds->attr_idx);
+    ds->attr_ptr = ptr;
+    ds->attr_idx = idx;
+    return 0;
+}
+
+const char *crec_dataset_item_label(const crec_dataset *ds, int32_t i) {
+    if (i < 0 || i >= ds->items.n) return "?";
+    if (ds->title && i < ds->meta_cap && ds->title[i]) return ds->title[i];
+    return ds->items.names[i];
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile_sorted(const int64_t *v, int64_t n, double q) {
+    if (n == 0) return 0;
+    double pos = q * (double)(n - 1);
+    int64_t lo = (int64_t)pos;
+    int64_t hi = lo + 1 < n ? lo + 1 : lo;
+    double f = pos - (double)lo;
+    return (double)v[lo] * (1 - f) + (double)v[hi] * f;
+}
+
+/* Gini of non-negative counts (sorted ascending in place). */
+static double gini_counts(int64_t *c, int64_t n) {
+    qsort(c, (size_t)n, sizeof *c, cmp_i64);
+    double num = 0, sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += (double)(2 * (i + 1) - n - 1) * (double)c[i];
+        sum += (double)c[i];
+    }
+    return sum > 0 ? num / ((double)n * sum) : 0;
+}
+
+int crec_dataset_info_compute(const crec_dataset *ds, crec_dataset_info *info) {
+    memset(info, 0, sizeof *info);
+    info->n_users = ds->users.n;
+    info->n_items = ds->items.n;
+    info->n_interactions = ds->n;
+    info->n_attrs = ds->attrs.n;
+    info->has_time = ds->has_time;
+    info->has_value = ds->has_value;
+    for (int32_t i = 0; ds->title && i < ds->items.n && i < ds->meta_cap; i++) info->n_titled += ds->title[i] != NULL;
+    if (ds->users.n > 0 && ds->items.n > 0)
+        info->density = (double)ds->n / ((double)ds->users.n * (double)ds->items.n);
+    int64_t *uc = calloc((size_t)ds->users.n + 1, sizeof *uc);
+    int64_t *ic = calloc((size_t)ds->items.n + 1, sizeof *ic);
+    if (!uc || !ic) {
+        free(uc);
+        free(ic);
+        return CREC_ENOMEM;
+    }
+    for (int64_t k = 0; k < ds->n; k++) {
+        uc[ds->user[k]]++;
+        ic[ds->item[k]]++;
+    }
+    qsort(uc, (size_t)ds->users.n, sizeof *uc, cmp_i64);
+    double qs[5] = {0, 0.25, 0.5, 0.75, 1};
+    for (int k = 0; k < 5; k++) info->seq_q[k] = quantile_sorted(uc, ds->users.n, qs[k]);
+    info->seq_mean = ds->users.n ? (double)ds->n / ds->users.n : 0;
+    info->pop_gini = gini_counts(ic, ds->items.n);
+    free(uc);
+    free(ic);
+    return 0;
+}

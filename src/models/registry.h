@@ -1,0 +1,10 @@
+/* registry.h: the model types compiled into libcrec (one extern per model file). */
+#ifndef CREC_MODELS_REGISTRY_H
+#define CREC_MODELS_REGISTRY_H
+#include "crec/model.h"
+
+extern const crec_model_type crec__model_pop;
+extern const crec_model_type crec__model_random;
+extern const crec_model_type crec__model_itemknn;
+extern const crec_model_type crec__model_markov;
+#endif
