@@ -1,0 +1,200 @@
+/* test_models.c: the model interface and the first models: hand-computed scores for pop, itemknn and
+ * markov, checkpoint round trips with identical scores, corrupt checkpoints, bad hyper-parameters, and the
+ * quality order random < pop < itemknn < markov on the synthetic default (where it must hold). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+
+#include "crec/crec.h"
+#include "testutil.h"
+
+/* users: 0: A B C, 1: A B, 2: B C, 3: D  (items A=0 B=1 C=2 D=3) */
+static crec_dataset *tiny(void) {
+    crec_dataset *ds = crec_dataset_new();
+    const char *ev[][2] = {{"0", "A"}, {"0", "B"}, {"0", "C"}, {"1", "A"}, {"1", "B"}, {"2", "B"}, {"2", "C"}, {"3", "D"}};
+    for (int k = 0; k < 8; k++) crec_dataset_add(ds, ev[k][0], 1, ev[k][1], 1, k, 1, 0);
+    return ds;
+}
+
+static crec_model *train(const char *name, const crec_csr *x, const char *kv) {
+    crec_config cfg = {0};
+    if (kv) assert_int_equal(crec_config_set_kv(&cfg, kv), 0);
+    crec_model *m;
+    char err[256];
+    assert_int_equal(crec_model_new(name, &cfg, &m, err, sizeof err), 0);
+    crec_train_input in = {.train = x, .n_threads = 2, .seed = 1};
+    assert_int_equal(crec_model_train(m, &in), 0);
+    return m;
+}
+
+static void test_pop_and_knn_by_hand(void **st) {
+    crec_dataset *ds = tiny();
+    crec_csr x;
+    assert_int_equal(crec_csr_from_dataset(ds, &x), 0);
+    float s[4];
+    int32_t h[] = {0};
+    crec_context ctx = {.user = 1, .hist = h, .n_hist = 1};
+
+    crec_model *pop = train("pop", &x, NULL);
+    assert_int_equal(crec_model_score(pop, &ctx, s), 0);
+    assert_true(s[0] == 2 && s[1] == 3 && s[2] == 2 && s[3] == 1);
+
+    /* cosine: |U_A| = 2, |U_B| = 3, |U_C| = 2; A∩B = {0,1} -> 2/sqrt(6); A∩C = {0} -> 1/2; A∩D = 0 */
+    crec_model *knn = train("itemknn", &x, NULL);
+    assert_int_equal(crec_model_score(knn, &ctx, s), 0);
+    assert_true(fabsf(s[1] - 2.0f / sqrtf(6.0f)) < 1e-6f);
+    assert_true(fabsf(s[2] - 0.5f) < 1e-6f);
+    assert_true(s[0] == 0 && s[3] == 0); /* no self-similarity, nothing shared with D */
+    /* shrink enters the denominator: A~C = 1 / (2 + 1) */
+    crec_model *knn_s = train("itemknn", &x, "shrink=1");
+    assert_int_equal(crec_model_score(knn_s, &ctx, s), 0);
+    assert_true(fabsf(s[2] - 1.0f / 3.0f) < 1e-6f);
+    /* k=1 keeps only the best neighbour (B) */
+    crec_model *knn1 = train("itemknn", &x, "k=1");
+    assert_int_equal(crec_model_score(knn1, &ctx, s), 0);
+    assert_true(s[1] > 0 && s[2] == 0);
+
+    /* markov: transitions A->B (users 0, 1), B->C (users 0, 2): P(B|A) = 1, P(C|B) = 1 */
+    crec_model *mk = train("markov", &x, "backoff=0");
+    int32_t h2[] = {0, 1}; /* ... A, B: last B votes 1 for C, A (decay 0.5) votes 0.5 for B */
+    crec_context c2 = {.user = -1, .hist = h2, .n_hist = 2};
+    assert_int_equal(crec_model_score(mk, &c2, s), 0);
+    assert_true(fabsf(s[2] - 1.0f) < 1e-6f && fabsf(s[1] - 0.5f) < 1e-6f && s[0] == 0 && s[3] == 0);
+
+    /* out-of-range history item is rejected, not read */
+    int32_t bad[] = {7};
+    crec_context cb = {.user = 0, .hist = bad, .n_hist = 1};
+    assert_int_equal(crec_model_score(knn, &cb, s), CREC_ERANGE);
+
+    crec_model_free(pop);
+    crec_model_free(knn);
+    crec_model_free(knn_s);
+    crec_model_free(knn1);
+    crec_model_free(mk);
+    crec_csr_free(&x);
+    crec_dataset_free(ds);
+}
+
+static void test_bad_config(void **st) {
+    crec_config cfg = {0};
+    crec_model *m;
+    char err[256] = "";
+    assert_int_equal(crec_config_set_kv(&cfg, "neighbours=5"), 0);
+    assert_int_equal(crec_model_new("itemknn", &cfg, &m, err, sizeof err), CREC_EINVAL);
+    assert_non_null(strstr(err, "no parameter 'neighbours'"));
+    assert_non_null(strstr(err, "k, shrink"));
+    assert_int_equal(crec_model_new("nosuchmodel", NULL, &m, err, sizeof err), CREC_ENOTFOUND);
+    assert_int_equal(crec_config_set_kv(&cfg, "=5"), CREC_EINVAL);
+    assert_int_equal(crec_config_set_kv(&cfg, "novalue"), CREC_EINVAL);
+    /* k=0 is refused at training time */
+    crec_config c2 = {0};
+    crec_config_set_kv(&c2, "k=0");
+    assert_int_equal(crec_model_new("itemknn", &c2, &m, err, sizeof err), 0);
+    crec_dataset *ds = tiny();
+    crec_csr x;
+    crec_csr_from_dataset(ds, &x);
+    crec_train_input in = {.train = &x};
+    assert_int_equal(crec_model_train(m, &in), CREC_EINVAL);
+    crec_model_free(m);
+    crec_csr_free(&x);
+    crec_dataset_free(ds);
+}
+
+/* Every registered model: save, load, identical scores; corrupt files are refused. */
+static void test_checkpoints(void **st) {
+    crec_synth_opts o;
+    crec_synth_defaults(&o);
+    o.n_users = 200;
+    o.n_items = 150;
+    crec_dataset *ds;
+    assert_int_equal(crec_synth_generate(&o, &ds), 0);
+    crec_csr x;
+    assert_int_equal(crec_csr_from_dataset(ds, &x), 0);
+    char *dir = tu_tmpdir();
+    char path[512];
+    float *a = malloc(150 * sizeof *a), *b = malloc(150 * sizeof *b);
+    for (int t = 0; t < crec_model_type_count(); t++) {
+        const crec_model_type *mt = crec_model_type_at(t);
+        crec_model *m = train(mt->name, &x, NULL);
+        snprintf(m->split, sizeof m->split, "loo");
+        snprintf(path, sizeof path, "%s/%s.crecm", dir, mt->name);
+        assert_int_equal(crec_model_save(m, path), 0);
+        crec_model *l;
+        assert_int_equal(crec_model_load(path, &l), 0);
+        assert_string_equal(l->type->name, mt->name);
+        assert_string_equal(l->split, "loo");
+        assert_int_equal(l->n_items, 150);
+        for (int32_t u = 0; u < 20; u++) {
+            crec_context ctx = {.user = u, .hist = x.idx + x.ptr[u], .n_hist = (int32_t)(x.ptr[u + 1] - x.ptr[u])};
+            assert_int_equal(crec_model_score(m, &ctx, a), 0);
+            assert_int_equal(crec_model_score(l, &ctx, b), 0);
+            assert_memory_equal(a, b, 150 * sizeof *a);
+        }
+        crec_model_free(l);
+        crec_model_free(m);
+        /* flip a byte in the payload */
+        FILE *f = fopen(path, "r+b");
+        fseek(f, -1, SEEK_END);
+        int c = fgetc(f);
+        fseek(f, -1, SEEK_END);
+        fputc(c ^ 1, f);
+        fclose(f);
+        assert_int_equal(crec_model_load(path, &l), CREC_ECHECKSUM);
+        assert_null(l);
+    }
+    /* a dataset file is not a model */
+    snprintf(path, sizeof path, "%s/d.crecds", dir);
+    crec_dataset_save(ds, path);
+    crec_model *l;
+    assert_int_equal(crec_model_load(path, &l), CREC_EFORMAT);
+    free(a);
+    free(b);
+    tu_rmrf(dir);
+    free(dir);
+    crec_csr_free(&x);
+    crec_dataset_free(ds);
+}
+
+/* On the synthetic default, the models order themselves as the generator was built to make them. */
+static void test_quality_order(void **st) {
+    crec_synth_opts o;
+    crec_synth_defaults(&o);
+    o.n_users = 1500;
+    o.n_items = 800;
+    crec_dataset *ds;
+    assert_int_equal(crec_synth_generate(&o, &ds), 0);
+    crec_split_spec sp;
+    crec_split_spec_parse("loo", &sp);
+    crec_split s;
+    assert_int_equal(crec_split_make(ds, &sp, &s), 0);
+    const char *names[] = {"random", "pop", "itemknn", "markov"};
+    double ndcg[4];
+    for (int k = 0; k < 4; k++) {
+        crec_model *m = train(names[k], &s.train, NULL);
+        snprintf(m->split, sizeof m->split, "loo");
+        crec_eval_opts eo;
+        crec_eval_opts_defaults(&eo);
+        eo.n_ks = 1;
+        eo.ks[0] = 10;
+        crec_eval_result r;
+        assert_int_equal(crec_evaluate(m, ds, &s, &eo, &r), 0);
+        ndcg[k] = r.at[0].ndcg;
+        print_message("%-8s NDCG@10 %.4f HR@10 %.4f\n", names[k], r.at[0].ndcg, r.at[0].hr);
+        crec_model_free(m);
+    }
+    assert_true(ndcg[1] > 2 * ndcg[0]);
+    assert_true(ndcg[2] > 1.5 * ndcg[1]);
+    assert_true(ndcg[3] > 1.2 * ndcg[2]);
+    crec_split_free(&s);
+    crec_dataset_free(ds);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pop_and_knn_by_hand), cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_checkpoints), cmocka_unit_test(test_quality_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
