@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only when it installs.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev libsqlite3-dev libjansson-dev
-      libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev)
+      libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
