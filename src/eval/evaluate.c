@@ -22,6 +22,8 @@
 
 enum { MARK_HIST = 1, MARK_TARGET = 2, MARK_NEG = 4 };
 
+/* Fills the caller's *o: K = 5, 10, 20, seen items excluded, full ranking, seed 42, target test,
+ * every OpenMP thread, all users, no per-user file, no progress bar. */
 void crec_eval_opts_defaults(crec_eval_opts *o) {
     if (!o) return;
     memset(o, 0, sizeof *o);

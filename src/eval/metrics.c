@@ -3,7 +3,8 @@
  * The one idea: ranking a handful of targets among n catalog items never needs a sort of the catalog.
  * Sort the T target scores once; every catalog item then finds, by binary search, the targets it ties
  * or beats, and adds 1 to a difference array; a suffix sum turns that into each target's count of
- * competitors. O(n log T) time, O(T) memory.
+ * competitors. O(n log T) time, O(T) memory. With at most 4 distinct targets (leave-one-out has one)
+ * a branch-free counting pass per target is faster and is used instead.
  *
  * Ties are pessimistic (eval.h): rank(t) = 1 + #{non-target candidates with score >= s_t}
  * + #{targets with score > s_t}. Scores are compared through an order-preserving integer key where
@@ -58,6 +59,57 @@ static inline int32_t lower_bound(const uint64_t *keys, int32_t n, uint64_t x) {
 }
 
 #define RANK_STACK 64
+#define RANK_LINEAR_MAX 4
+
+/* #{j : exclude[j] == 0 and scores[j] >= st} for a number st (NaN scores compare false: they never
+ * tie or beat a number). Branch-free so the compiler can vectorize it. */
+static int64_t count_ge(const float *scores, int32_t n, const uint8_t *exclude, float st) {
+    int64_t c = 0;
+    if (exclude) {
+        for (int32_t j = 0; j < n; j++) c += (scores[j] >= st) & (exclude[j] == 0);
+    } else {
+        for (int32_t j = 0; j < n; j++) c += scores[j] >= st;
+    }
+    return c;
+}
+
+/* The few-targets case (leave-one-out has one): one branch-free pass over the catalog per distinct
+ * target, O(n D), faster than the binary-search pass for D <= RANK_LINEAR_MAX. ids: sorted distinct. */
+static void rank_few(const float *scores, int32_t n, const uint8_t *exclude, const int32_t *targets,
+                     int32_t n_targets, const int32_t *ids, int32_t D, int64_t *ranks) {
+    int64_t r[RANK_LINEAR_MAX];
+    int64_t n_cand = -1; /* candidates, counted only when a target is NaN */
+    for (int32_t d = 0; d < D; d++) {
+        float st = scores[ids[d]];
+        uint64_t kt = score_key(st);
+        int64_t c;
+        if (isnan(st)) { /* every candidate ties or beats a NaN */
+            if (n_cand < 0) {
+                n_cand = n;
+                for (int32_t j = 0; exclude && j < n; j++) n_cand -= exclude[j] != 0;
+            }
+            c = n_cand;
+        } else {
+            c = count_ge(scores, n, exclude, st);
+        }
+        int64_t gt = 0;
+        for (int32_t e = 0; e < D; e++) {
+            uint64_t ke = score_key(scores[ids[e]]);
+            if (ke >= kt && !(exclude && exclude[ids[e]])) c--; /* a target counted as a candidate */
+            gt += ke > kt;
+        }
+        r[d] = 1 + c + gt;
+    }
+    for (int32_t t = 0; t < n_targets; t++) {
+        int32_t lo = 0, hi = D - 1;
+        while (lo < hi) { /* ids[d] == targets[t] for exactly one d */
+            int32_t mid = lo + (hi - lo) / 2;
+            if (ids[mid] < targets[t]) lo = mid + 1;
+            else hi = mid;
+        }
+        ranks[t] = r[lo];
+    }
+}
 
 /* Duplicate targets: the targets form a SET. An item listed twice is one target; both entries get the
  * same rank and it counts once among the targets that outrank the others (crec_evaluate deduplicates
@@ -95,6 +147,11 @@ int crec_rank_targets(const float *scores, int32_t n_items, const uint8_t *exclu
     int32_t D = 0;
     for (int32_t t = 0; t < n_targets; t++)
         if (D == 0 || ids[t] != ids[D - 1]) ids[D++] = ids[t];
+    if (D <= RANK_LINEAR_MAX) {
+        rank_few(scores, n_items, exclude, targets, n_targets, ids, D, ranks);
+        free(heap);
+        return 0;
+    }
     for (int32_t d = 0; d < D; d++) keys[d] = score_key(scores[ids[d]]);
     qsort(keys, (size_t)D, sizeof *keys, cmp_u64);
     memset(cnt, 0, (size_t)(D + 1) * sizeof *cnt);

@@ -49,15 +49,35 @@ int crec_topk(const float *scores, int32_t n, const uint8_t *exclude, int k, int
     if (k <= 0 || n <= 0) return 0;
     if (!scores || !out) return CREC_EINVAL;
     int len = 0;
-    for (int32_t i = 0; i < n; i++) {
+    int32_t i = 0;
+    for (; i < n && len < k; i++) { /* fill the heap with the first k candidates */
         if (exclude && exclude[i]) continue;
-        if (len < k) {
-            out[len] = i;
-            topk_sift_up(out, len, scores);
-            len++;
-        } else if (topk_better(scores[i], i, scores[out[0]], out[0])) {
+        out[len] = i;
+        topk_sift_up(out, len, scores);
+        len++;
+    }
+    if (len == k) {
+        /* Full heap. Every kept id is below i, so an equal score never beats the root (lower id wins):
+         * only a strictly higher score enters, or any number when the root is NaN. */
+        float thr = scores[out[0]];
+        int thr_nan = isnan(thr);
+        for (; i < n; i++) {
+            if (!thr_nan && (i & 15) == 0 && i + 16 <= n) {
+                /* skip a block of 16 with one branch-free (vectorizable) test: the common case */
+                int any = 0;
+                for (int j = 0; j < 16; j++) any |= scores[i + j] > thr;
+                if (!any) {
+                    i += 15;
+                    continue;
+                }
+            }
+            float s = scores[i];
+            if (!(s > thr) && !(thr_nan && !isnan(s))) continue;
+            if (exclude && exclude[i]) continue;
             out[0] = i;
             topk_sift_down(out, len, 0, scores);
+            thr = scores[out[0]];
+            thr_nan = isnan(thr);
         }
     }
     /* heap sort: the worst goes to the end each time, leaving best-first order */

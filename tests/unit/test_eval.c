@@ -1,0 +1,564 @@
+/* test_eval.c: crec_evaluate on a hand-built split (4 users, 6 items) with fixed-score models, checked
+ * against metrics computed by hand; reports (JSON, table, per-user TSV); determinism across threads.
+ *
+ * The split (items in time order):
+ *   user   train      valid  test
+ *   u0     0 1        2      3
+ *   u1     3          0      2
+ *   u2     -          -      0
+ *   u3     4 5 1      1      -        (u3 re-consumes item 1; it has no test item)
+ * The FIXED model scores item i as 6 - i for every user: item 0 is best, item 5 worst.
+ * Training counts: item 0: 1, item 1: 2, item 2: 0, item 3: 1, item 4: 1, item 5: 1; nnz = 6. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "crec/eval.h"
+
+#define ASSERT_NEAR(a, b, eps)                                                                          \
+    do {                                                                                                \
+        double a_ = (a), b_ = (b);                                                                      \
+        if (!(fabs(a_ - b_) <= (eps))) {                                                                \
+            print_error("%s = %.12g, expected %.12g (+-%g)\n", #a, a_, b_, (double)(eps));              \
+            fail();                                                                                     \
+        }                                                                                               \
+    } while (0)
+#define EPS 1e-12
+
+/* ---- the hand-built split ---- */
+static int64_t tr_ptr[5] = {0, 2, 3, 3, 6};
+static int32_t tr_idx[6] = {0, 1, 3, 4, 5, 1};
+static int64_t tr_ts[6] = {10, 11, 10, 10, 11, 12};
+static float tr_val[6] = {1, 1, 1, 1, 1, 1};
+static int64_t va_ptr[5] = {0, 1, 2, 2, 3};
+static int32_t va_idx[3] = {2, 0, 1};
+static int64_t va_ts[3] = {12, 11, 13};
+static float va_val[3] = {1, 1, 1};
+static int64_t te_ptr[5] = {0, 1, 2, 3, 3};
+static int32_t te_idx[3] = {3, 2, 0};
+static int64_t te_ts[3] = {13, 12, 5};
+static float te_val[3] = {1, 1, 1};
+
+static crec_split tiny_split(void) {
+    crec_split s;
+    memset(&s, 0, sizeof s);
+    s.spec.kind = CREC_SPLIT_LOO;
+    s.train = (crec_csr){4, 6, tr_ptr, tr_idx, tr_ts, tr_val};
+    s.valid = (crec_csr){4, 6, va_ptr, va_idx, va_ts, va_val};
+    s.test = (crec_csr){4, 6, te_ptr, te_idx, te_ts, te_val};
+    return s;
+}
+
+/* ---- fixed-score models ---- */
+enum { M_FIXED, M_ORACLE, M_CONST, M_HASH, M_FAIL };
+typedef struct test_model {
+    int kind;
+    const crec_split *s; /* oracle: knows the test items */
+} test_model;
+
+/* What the model was given, per user (each user is scored once per evaluation, by one thread). */
+static int32_t seen_hist[4][8], seen_n[4];
+static int64_t seen_ts[4][8];
+static int seen_has_ts[4];
+
+static int test_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    const test_model *tm = m->state;
+    if (ctx->user >= 0 && ctx->user < 4 && ctx->n_hist <= 8) {
+        seen_n[ctx->user] = ctx->n_hist;
+        seen_has_ts[ctx->user] = ctx->hist_ts != NULL;
+        for (int32_t k = 0; k < ctx->n_hist; k++) {
+            seen_hist[ctx->user][k] = ctx->hist[k];
+            seen_ts[ctx->user][k] = ctx->hist_ts ? ctx->hist_ts[k] : -1;
+        }
+    }
+    for (int32_t i = 0; i < m->n_items; i++) {
+        switch (tm->kind) {
+        case M_FIXED: scores[i] = (float)(6 - i); break;
+        case M_CONST:
+        case M_ORACLE: scores[i] = 0; break;
+        case M_HASH: { /* pseudo-random, 8 levels: many ties */
+            uint32_t key[2] = {(uint32_t)ctx->user, (uint32_t)i};
+            scores[i] = (float)(crec__fnv1a(key, sizeof key) % 8);
+            break;
+        }
+        case M_FAIL: return CREC_ESTATE;
+        }
+    }
+    if (tm->kind == M_ORACLE)
+        for (int64_t p = tm->s->test.ptr[ctx->user]; p < tm->s->test.ptr[ctx->user + 1]; p++)
+            scores[tm->s->test.idx[p]] = 1;
+    return 0;
+}
+
+static const crec_param_def test_params[] = {{"dim", "16", "width"}, {"reg", "0.01", "l2"}, {NULL, NULL, NULL}};
+static const crec_model_type test_type = {.name = "testfixed", .summary = "fixed scores", .params = test_params,
+                                          .score = test_score};
+
+static crec_model make_model(test_model *tm, int32_t n_users, int32_t n_items) {
+    crec_model m;
+    memset(&m, 0, sizeof m);
+    m.type = &test_type;
+    m.state = tm;
+    m.n_users = n_users;
+    m.n_items = n_items;
+    strcpy(m.split, "loo");
+    strcpy(m.data_name, "tiny");
+    m.cfg.n = 1;
+    strcpy(m.cfg.key[0], "dim");
+    strcpy(m.cfg.val[0], "32");
+    m.train_seconds = 0.5;
+    return m;
+}
+
+static crec_eval_opts opts_k12(void) {
+    crec_eval_opts o;
+    crec_eval_opts_defaults(&o);
+    o.ks[0] = 1;
+    o.ks[1] = 2;
+    o.n_ks = 2;
+    o.n_threads = 1;
+    return o;
+}
+
+/* A dataset that only carries user names and item attributes:
+ * item 0: {a}, 1: {a, b}, 2: {b}, 3: {}, 4: {c}, 5: {c} (attribute ids a=0, b=1, c=2). */
+static char n_alice[] = "alice", n_bob[] = "bob", n_carol[] = "carol", n_dave[] = "dave";
+static char *user_names[4] = {n_alice, n_bob, n_carol, n_dave};
+static int64_t attr_ptr[7] = {0, 1, 3, 4, 4, 5, 6};
+static int32_t attr_idx[6] = {0, 0, 1, 1, 2, 2};
+
+static crec_dataset tiny_dataset(void) {
+    crec_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.users.names = user_names;
+    ds.users.n = 4;
+    ds.items.n = 6;
+    ds.attr_ptr = attr_ptr;
+    ds.attr_idx = attr_idx;
+    strcpy(ds.name, "tiny");
+    return ds;
+}
+
+/* ---- accuracy by hand ---- */
+
+static void test_eval_fixed_filter_seen(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    test_model tm = {M_FIXED, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    /* target = test, seen excluded. u3 has no test item: 3 users.
+     * u0: history {0,1,2} excluded, candidates {3,4,5}: target 3 is best, rank 1
+     * u1: history {3,0} excluded, candidates {1,2,4,5}: item 1 beats target 2, rank 2
+     * u2: no history: target 0 is best, rank 1
+     * HR@1 = NDCG@1 = (1 + 0 + 1)/3; HR@2 = 1; NDCG@2 = (1 + 1/log2(3) + 1)/3;
+     * MRR@2 = (1 + 1/2 + 1)/3; Precision@2 = 1/2; MAP@2 = (1 + 1/2 + 1)/3 */
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users, 3);
+    assert_int_equal(r.n_items, 6);
+    assert_int_equal(r.n_ks, 2);
+    ASSERT_NEAR(r.at[0].hr, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[0].ndcg, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].hr, 1, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, (2 + 1 / log2(3.0)) / 3, EPS);
+    ASSERT_NEAR(r.at[1].mrr, 2.5 / 3, EPS);
+    ASSERT_NEAR(r.at[1].recall, 1, EPS);
+    ASSERT_NEAR(r.at[1].precision, 0.5, EPS);
+    ASSERT_NEAR(r.at[1].map, 2.5 / 3, EPS);
+    assert_string_equal(r.protocol,
+                        "full ranking over 6 items, seen items excluded, split=loo, target=test, K=1,2, users=3");
+    /* the history given to the model: train then valid, in time order, with timestamps */
+    assert_int_equal(seen_n[0], 3);
+    assert_int_equal(seen_hist[0][0], 0);
+    assert_int_equal(seen_hist[0][1], 1);
+    assert_int_equal(seen_hist[0][2], 2);
+    assert_int_equal(seen_ts[0][2], 12);
+    assert_int_equal(seen_has_ts[0], 1);
+    assert_int_equal(seen_n[1], 2);
+    assert_int_equal(seen_hist[1][0], 3);
+    assert_int_equal(seen_hist[1][1], 0);
+    assert_int_equal(seen_n[2], 0);
+
+    /* seen items kept: u0: items 0,1,2 beat 3, rank 4; u1: items 0,1 beat 2, rank 3; u2: rank 1.
+     * HR@1 = HR@2 = NDCG@1 = NDCG@2 = 1/3 */
+    o.filter_seen = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    ASSERT_NEAR(r.at[0].hr, 1.0 / 3, EPS);
+    ASSERT_NEAR(r.at[0].ndcg, 1.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].hr, 1.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, 1.0 / 3, EPS);
+    assert_string_equal(r.protocol,
+                        "full ranking over 6 items, seen items kept, split=loo, target=test, K=1,2, users=3");
+
+    /* max_users = 2: u0 and u1 only: HR@1 = 1/2 */
+    o.filter_seen = 1;
+    o.max_users = 2;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users, 2);
+    ASSERT_NEAR(r.at[0].hr, 0.5, EPS);
+}
+
+static void test_eval_valid_target(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    test_model tm = {M_FIXED, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    o.target = CREC_EVAL_VALID;
+    crec_eval_result r;
+    memset(seen_n, 0xff, sizeof seen_n);
+    /* target = valid, history = train only. u2 has no valid item: 3 users.
+     * u0: history {0,1}: target 2 is the best candidate, rank 1
+     * u1: history {3}: target 0 is best, rank 1
+     * u3: history {4,5,1}, target 1 (repeat): still a candidate, item 0 beats it, rank 2
+     * HR@1 = 2/3, HR@2 = 1, NDCG@2 = (1 + 1 + 1/log2(3))/3 */
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users, 3);
+    ASSERT_NEAR(r.at[0].hr, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].hr, 1, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, (2 + 1 / log2(3.0)) / 3, EPS);
+    assert_string_equal(r.protocol,
+                        "full ranking over 6 items, seen items excluded, split=loo, target=valid, K=1,2, users=3");
+    /* the validation item is not in the history now */
+    assert_int_equal(seen_n[0], 2);
+    assert_int_equal(seen_hist[0][0], 0);
+    assert_int_equal(seen_hist[0][1], 1);
+    assert_int_equal(seen_n[3], 3);
+    assert_int_equal(seen_hist[3][2], 1);
+    assert_int_equal(seen_n[2], -1); /* u2 was never scored */
+    /* the repeat target is not excluded from the top-K lists either:
+     * lists @2: u0 (excl 0,1) {2,3}, u1 (excl 3) {0,1}, u3 (excl 4,5) {0,1}
+     * MeanPop@2 = (0 + 1 + 1 + 2 + 1 + 2)/6 = 7/6 (it would be 5/6 with item 1 excluded for u3) */
+    ASSERT_NEAR(r.mean_pop[1], 7.0 / 6, EPS);
+}
+
+static void test_eval_oracle_and_constant(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    test_model oracle = {M_ORACLE, &s}, constant = {M_CONST, &s};
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    crec_model m = make_model(&oracle, 4, 6);
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    for (int ki = 0; ki < 2; ki++) {
+        ASSERT_NEAR(r.at[ki].hr, 1, EPS);
+        ASSERT_NEAR(r.at[ki].ndcg, 1, EPS);
+        ASSERT_NEAR(r.at[ki].mrr, 1, EPS);
+    }
+    /* constant: the target ties every candidate and ranks last: u0 3 of 3, u1 4 of 4, u2 6 of 6 */
+    m = make_model(&constant, 4, 6);
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    for (int ki = 0; ki < 2; ki++) {
+        ASSERT_NEAR(r.at[ki].hr, 0, 0);
+        ASSERT_NEAR(r.at[ki].ndcg, 0, 0);
+    }
+    /* with K = 3, u0 (3 candidates) is a hit at rank 3: HR@3 = 1/3, NDCG@3 = (1/log2(4))/3 */
+    o.ks[0] = 3;
+    o.n_ks = 1;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    ASSERT_NEAR(r.at[0].hr, 1.0 / 3, EPS);
+    ASSERT_NEAR(r.at[0].ndcg, 0.5 / 3, EPS);
+}
+
+/* ---- beyond accuracy by hand ---- */
+
+static void test_eval_beyond_accuracy(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    crec_dataset ds = tiny_dataset();
+    test_model tm = {M_FIXED, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    /* top-2 lists (target = test, seen excluded): u0 {3,4}, u1 {1,2}, u2 {0,1}; top-1 is the prefix.
+     * @1: items {3,1,0}: coverage 3/6; counts sorted [0,0,0,1,1,1], sum 3:
+     *     Gini = (1*1 + 3*1 + 5*1) / (6*3) = 0.5
+     * @2: counts item0 1, item1 2, item2 1, item3 1, item4 1, item5 0: coverage 5/6;
+     *     sorted [0,1,1,1,1,2], sum 6: Gini = (-3 - 1 + 1 + 3 + 5*2) / (6*6) = 10/36
+     * novelty: p(i) = (count + 1)/(6 + 6): -log2 p = log2 6 (items 0,3,4,5), 2 (item 1), log2 12 (item 2)
+     *     @1 = (log2 6 + 2 + log2 6)/3;  @2 = (3 log2 6 + 2 + log2 12 + 2)/6
+     * MeanPop @1 = (1 + 2 + 1)/3 = 4/3; @2 = (1 + 1 + 2 + 0 + 1 + 2)/6 = 7/6
+     * ILD @1: one-item lists have no pairs: NaN
+     *     @2: u0 {3,4}: {} vs {c}: 1 - 0/1 = 1; u1 {1,2}: {a,b} vs {b}: 1 - 1/2; u2 {0,1}: {a} vs {a,b}: 1/2
+     *     mean = (1 + 0.5 + 0.5)/3 = 2/3 */
+    assert_int_equal(crec_evaluate(&m, &ds, &s, &o, &r), 0);
+    ASSERT_NEAR(r.coverage[0], 0.5, EPS);
+    ASSERT_NEAR(r.coverage[1], 5.0 / 6, EPS);
+    ASSERT_NEAR(r.gini[0], 0.5, EPS);
+    ASSERT_NEAR(r.gini[1], 10.0 / 36, EPS);
+    ASSERT_NEAR(r.novelty[0], (2 * log2(6.0) + 2) / 3, 1e-12);
+    ASSERT_NEAR(r.novelty[1], (3 * log2(6.0) + 4 + log2(12.0)) / 6, 1e-12);
+    ASSERT_NEAR(r.mean_pop[0], 4.0 / 3, EPS);
+    ASSERT_NEAR(r.mean_pop[1], 7.0 / 6, EPS);
+    assert_true(isnan(r.ild[0]));
+    ASSERT_NEAR(r.ild[1], 2.0 / 3, EPS);
+    /* without attributes ILD is NaN, the rest is unchanged */
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_true(isnan(r.ild[1]));
+    ASSERT_NEAR(r.gini[1], 10.0 / 36, EPS);
+}
+
+/* ---- sampled negatives ---- */
+
+static void test_eval_sampled(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    test_model constant = {M_CONST, &s}, fixed = {M_FIXED, &s};
+    crec_model m = make_model(&constant, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    /* one negative per user: 2 candidates, the constant model ranks the target 2nd for every user:
+     * HR@1 = 0, HR@2 = 1, NDCG@2 = 1/log2(3) */
+    o.sampled = 1;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    ASSERT_NEAR(r.at[0].hr, 0, 0);
+    ASSERT_NEAR(r.at[1].hr, 1, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, 1 / log2(3.0), EPS);
+    assert_int_equal(strncmp(r.protocol, "SAMPLED ranking: 1 negatives per user (seed 42)", 47), 0);
+    /* the top-K lists stay inside the candidates: 3 users x 2 candidates = 6 entries, at most 6 items */
+    assert_true(r.coverage[1] > 0 && r.coverage[1] <= 1.0);
+    /* more negatives than the pool: every non-history item is a candidate, as in full ranking with
+     * seen items excluded (test_eval_fixed_filter_seen) */
+    m = make_model(&fixed, 4, 6);
+    o.sampled = 100;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    ASSERT_NEAR(r.at[0].hr, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, (2 + 1 / log2(3.0)) / 3, EPS);
+    /* the table says SAMPLED in the header and on every row */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    crec_eval_result_write_table(&r, &o, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "SAMPLED"));
+    int rows = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t l = strlen(line);
+        if (l > 11 && strcmp(line + l - 11, "  (sampled)") == 0) rows++;
+    }
+    assert_int_equal(rows, 2);
+    free(buf);
+}
+
+/* ---- reports ---- */
+
+static void test_eval_json(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    crec_dataset ds = tiny_dataset();
+    test_model tm = {M_FIXED, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    assert_int_equal(crec_evaluate(&m, &ds, &s, &o, &r), 0);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(crec_eval_result_write_json(&r, &o, &m, f), 0);
+    rewind(f);
+    json_error_t err;
+    json_t *root = json_loadf(f, 0, &err);
+    fclose(f);
+    if (!root) print_error("json: %s at line %d\n", err.text, err.line);
+    assert_non_null(root);
+    json_t *proto = json_object_get(root, "protocol");
+    assert_true(json_is_object(proto));
+    assert_string_equal(json_string_value(json_object_get(proto, "ranking")), "full");
+    assert_true(json_is_true(json_object_get(proto, "filter_seen")));
+    assert_string_equal(json_string_value(json_object_get(proto, "split")), "loo");
+    assert_string_equal(json_string_value(json_object_get(proto, "target")), "test");
+    assert_int_equal(json_integer_value(json_object_get(proto, "seed")), 42);
+    assert_int_equal(json_array_size(json_object_get(proto, "ks")), 2);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(proto, "ks"), 1)), 2);
+    assert_string_equal(json_string_value(json_object_get(proto, "text")), r.protocol);
+    json_t *met = json_object_get(root, "metrics");
+    assert_true(json_is_object(met));
+    ASSERT_NEAR(json_real_value(json_object_get(met, "HR@1")), 2.0 / 3, 1e-15);
+    ASSERT_NEAR(json_real_value(json_object_get(met, "NDCG@2")), (2 + 1 / log2(3.0)) / 3, 1e-15);
+    ASSERT_NEAR(json_real_value(json_object_get(met, "Gini@2")), 10.0 / 36, 1e-15);
+    ASSERT_NEAR(json_real_value(json_object_get(met, "ILD@2")), 2.0 / 3, 1e-15);
+    assert_true(json_is_null(json_object_get(met, "ILD@1")));
+    assert_int_equal(json_object_size(met), 22); /* 11 metrics x 2 cutoffs */
+    assert_int_equal(json_integer_value(json_object_get(root, "users")), 3);
+    assert_int_equal(json_integer_value(json_object_get(root, "items")), 6);
+    assert_null(json_object_get(root, "warning"));
+    json_t *mo = json_object_get(root, "model");
+    assert_string_equal(json_string_value(json_object_get(mo, "name")), "testfixed");
+    /* effective parameters: dim configured to 32, reg from its default */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(mo, "params"), "dim")), 32);
+    ASSERT_NEAR(json_real_value(json_object_get(json_object_get(mo, "params"), "reg")), 0.01, 1e-15);
+    json_decref(root);
+
+    /* sampled, no model: ranking "sampled", a warning, "model": null */
+    o.sampled = 2;
+    assert_int_equal(crec_evaluate(&m, &ds, &s, &o, &r), 0);
+    f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(crec_eval_result_write_json(&r, &o, NULL, f), 0);
+    rewind(f);
+    root = json_loadf(f, 0, &err);
+    fclose(f);
+    assert_non_null(root);
+    proto = json_object_get(root, "protocol");
+    assert_string_equal(json_string_value(json_object_get(proto, "ranking")), "sampled");
+    assert_int_equal(json_integer_value(json_object_get(proto, "negatives")), 2);
+    assert_non_null(json_string_value(json_object_get(root, "warning")));
+    assert_true(json_is_null(json_object_get(root, "model")));
+    assert_non_null(json_object_get(json_object_get(root, "metrics"), "HR@1"));
+    json_decref(root);
+}
+
+static void test_eval_per_user_tsv(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    crec_dataset ds = tiny_dataset();
+    test_model tm = {M_FIXED, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    char *buf = NULL;
+    size_t len = 0;
+    o.per_user = open_memstream(&buf, &len);
+    assert_non_null(o.per_user);
+    assert_int_equal(crec_evaluate(&m, &ds, &s, &o, &r), 0);
+    fclose(o.per_user);
+    /* header + one line per evaluated user, external ids; ranks u0: 1, u1: 2, u2: 1 */
+    const char *want = "user\tn_targets\tHR@1\tNDCG@1\tMRR@1\tRecall@1\tPrecision@1\tMAP@1"
+                       "\tHR@2\tNDCG@2\tMRR@2\tRecall@2\tPrecision@2\tMAP@2\n"
+                       "alice\t1\t1\t1\t1\t1\t1\t1\t1\t1\t1\t1\t0.5\t1\n"
+                       "bob\t1\t0\t0\t0\t0\t0\t0\t1\t0.63093\t0.5\t1\t0.5\t0.5\n"
+                       "carol\t1\t1\t1\t1\t1\t1\t1\t1\t1\t1\t1\t0.5\t1\n";
+    assert_string_equal(buf, want);
+    free(buf);
+    /* without a dataset: dense ids */
+    buf = NULL;
+    o.per_user = open_memstream(&buf, &len);
+    assert_non_null(o.per_user);
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    fclose(o.per_user);
+    assert_non_null(strstr(buf, "\n1\t1\t0\t0\t"));
+    free(buf);
+}
+
+static void test_eval_errors(void **state) {
+    (void)state;
+    crec_split s = tiny_split();
+    test_model tm = {M_FIXED, &s}, bad = {M_FAIL, &s};
+    crec_model m = make_model(&tm, 4, 6);
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    o.n_ks = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), CREC_EINVAL);
+    o = opts_k12();
+    o.ks[1] = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), CREC_EINVAL);
+    o = opts_k12();
+    crec_model m7 = make_model(&tm, 4, 7); /* the model's catalog differs from the split's */
+    assert_int_equal(crec_evaluate(&m7, NULL, &s, &o, &r), CREC_EINVAL);
+    crec_model mf = make_model(&bad, 4, 6);
+    assert_int_equal(crec_evaluate(&mf, NULL, &s, &o, &r), CREC_ESTATE);
+    /* no validation matrix: no user has a valid target */
+    crec_split nv = s;
+    memset(&nv.valid, 0, sizeof nv.valid);
+    o.target = CREC_EVAL_VALID;
+    assert_int_equal(crec_evaluate(&m, NULL, &nv, &o, &r), CREC_EEMPTY);
+    /* ... but the test target works and the history is train only */
+    o.target = CREC_EVAL_TEST;
+    assert_int_equal(crec_evaluate(&m, NULL, &nv, &o, &r), 0);
+    assert_int_equal(r.n_users, 3);
+}
+
+/* ---- determinism across thread counts ---- */
+
+static void test_eval_deterministic_threads(void **state) {
+    (void)state;
+    enum { U = 400, I = 60 };
+    static int64_t ptr[3][U + 1];
+    static int32_t idx[3][U * 12];
+    static int64_t ts[3][U * 12];
+    static int64_t ap[I + 1];
+    static int32_t ai[I * 3];
+    crec_rng rng;
+    crec__rng_seed(&rng, 11);
+    for (int k = 0; k < 3; k++) {
+        int64_t n = 0;
+        for (int u = 0; u < U; u++) {
+            ptr[k][u] = n;
+            int len = k == 0 ? 2 + (int)crec__rng_below(&rng, 9) : (int)crec__rng_below(&rng, 4);
+            for (int j = 0; j < len; j++) {
+                idx[k][n] = (int32_t)crec__rng_below(&rng, I);
+                ts[k][n] = 100 * k + j;
+                n++;
+            }
+        }
+        ptr[k][U] = n;
+    }
+    int64_t na = 0;
+    for (int i = 0; i < I; i++) {
+        ap[i] = na;
+        int len = (int)crec__rng_below(&rng, 4);
+        for (int j = 0; j < len; j++) ai[na++] = (int32_t)j + (i % 3); /* sorted, distinct */
+    }
+    ap[I] = na;
+    crec_split s;
+    memset(&s, 0, sizeof s);
+    s.train = (crec_csr){U, I, ptr[0], idx[0], ts[0], NULL};
+    s.valid = (crec_csr){U, I, ptr[1], idx[1], ts[1], NULL};
+    s.test = (crec_csr){U, I, ptr[2], idx[2], ts[2], NULL};
+    crec_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.items.n = I;
+    ds.attr_ptr = ap;
+    ds.attr_idx = ai;
+
+    test_model tm = {M_HASH, &s};
+    crec_model m = make_model(&tm, U, I);
+    crec_eval_result res[3];
+    char *tsv[3];
+    for (int sampled = 0; sampled <= 5; sampled += 5) {
+        for (int t = 0; t < 3; t++) {
+            crec_eval_opts o;
+            crec_eval_opts_defaults(&o);
+            o.n_threads = t + 1;
+            o.sampled = sampled;
+            size_t len;
+            o.per_user = open_memstream(&tsv[t], &len);
+            assert_non_null(o.per_user);
+            assert_int_equal(crec_evaluate(&m, &ds, &s, &o, &res[t]), 0);
+            fclose(o.per_user);
+            res[t].seconds = 0;
+        }
+        assert_true(res[0].n_users > 200);
+        assert_true(res[0].at[0].hr > 0 && res[0].at[0].hr < 1);
+        assert_false(isnan(res[0].ild[2]));
+        for (int t = 1; t < 3; t++) {
+            assert_memory_equal(&res[0], &res[t], sizeof res[0]);
+            assert_string_equal(tsv[0], tsv[t]);
+        }
+        for (int t = 0; t < 3; t++) free(tsv[t]);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eval_fixed_filter_seen),
+        cmocka_unit_test(test_eval_valid_target),
+        cmocka_unit_test(test_eval_oracle_and_constant),
+        cmocka_unit_test(test_eval_beyond_accuracy),
+        cmocka_unit_test(test_eval_sampled),
+        cmocka_unit_test(test_eval_json),
+        cmocka_unit_test(test_eval_per_user_tsv),
+        cmocka_unit_test(test_eval_errors),
+        cmocka_unit_test(test_eval_deterministic_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
