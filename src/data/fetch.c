@@ -27,9 +27,9 @@
 
 #define ML_URL(name) "https://files.grouplens.org/datasets/movielens/" name ".zip"
 
-/* Digests are those GroupLens publishes in <url>.md5, as cited by several independent public projects
- * (see docs and the fetch report); ml-latest-small is re-released from time to time, so it has none and is
- * verified against the live <url>.md5 instead. */
+/* Digests are the ones GroupLens publishes in <url>.md5 ("MD5 (ml-1m.zip) = ..."), each cross-checked
+ * in several independent public projects that pin them; ml-latest-small is re-released from time to time,
+ * so it has none and is verified against the live <url>.md5 instead. */
 static const crec_fetch_source fetch_sources[] = {
     {"ml-100k", ML_URL("ml-100k"), "0e33842e24a9c977be4e0107933c0723", "movielens", "ml-100k",
      "MovieLens 100K: 100,000 ratings, 943 users, 1,682 movies (1998), 5 MB"},
@@ -47,6 +47,7 @@ static const crec_fetch_source fetch_sources[] = {
 
 #define FETCH_NSOURCES ((int)(sizeof fetch_sources / sizeof fetch_sources[0]))
 
+/* Number of registered sources (a static table; nothing to free). */
 int crec_fetch_count(void) { return FETCH_NSOURCES; }
 
 /* Borrowed pointer into a static table, or NULL when i is out of range. */
@@ -407,11 +408,12 @@ int crec_fetch(const char *name, crec_fetch_opts *o) {
     }
     char cache[FETCH_PATH_MAX], zip[FETCH_PATH_MAX], part[FETCH_PATH_MAX], stamp[FETCH_PATH_MAX];
     char out[FETCH_PATH_MAX], marker[FETCH_PATH_MAX];
-    if (o->cache_dir && o->cache_dir[0])
-        snprintf(cache, sizeof cache, "%s", o->cache_dir);
-    else
-        crec_fetch_cache_dir(cache, sizeof cache);
     int rc;
+    if (o->cache_dir && o->cache_dir[0]) {
+        if ((rc = path_fmt(cache, sizeof cache, err, errn, "%s", o->cache_dir))) return rc;
+    } else {
+        crec_fetch_cache_dir(cache, sizeof cache);
+    }
     if ((rc = path_fmt(zip, sizeof zip, err, errn, "%s/%s.zip", cache, name)) ||
         (rc = path_fmt(part, sizeof part, err, errn, "%s.part", zip)) ||
         (rc = path_fmt(stamp, sizeof stamp, err, errn, "%s.md5", zip)) ||

@@ -111,6 +111,7 @@ typedef struct zin {
     size_t n;
     int method;     /* 0 stored, 8 deflate */
     int bad_crc;    /* store crc ^ 1 */
+    size_t declared; /* uncompressed size written in the headers; 0: the true n */
 } zin;
 
 typedef struct zbuf {
@@ -181,7 +182,7 @@ static unsigned char *build_zip(const zin *e, int k, size_t *len, size_t *data_a
         zu16(&z, 0x21);         /* date: 1980-01-01 */
         zu32(&z, crcs[i]);
         zu32(&z, (uint32_t)cn);
-        zu32(&z, (uint32_t)e[i].n);
+        zu32(&z, (uint32_t)(e[i].declared ? e[i].declared : e[i].n));
         zu16(&z, (unsigned)nl);
         zu16(&z, 0);            /* extra */
         zput(&z, e[i].name, nl);
@@ -202,7 +203,7 @@ static unsigned char *build_zip(const zin *e, int k, size_t *len, size_t *data_a
         zu16(&z, 0x21);
         zu32(&z, crcs[i]);
         zu32(&z, (uint32_t)csz[i]);
-        zu32(&z, (uint32_t)e[i].n);
+        zu32(&z, (uint32_t)(e[i].declared ? e[i].declared : e[i].n));
         zu16(&z, (unsigned)nl);
         zu16(&z, 0);            /* extra */
         zu16(&z, 0);            /* comment */
@@ -310,10 +311,10 @@ static void test_unzip_stored_and_deflated(void **state) {
     size_t bign;
     unsigned char *big = big_payload(&bign);
     zin e[] = {
-        {"pkg/", "", 0, 0, 0},
-        {"pkg/README", k_readme, strlen(k_readme), 0, 0},
-        {"pkg/sub/data.txt", big, bign, 8, 0},
-        {"pkg/empty", "", 0, 8, 0},
+        {"pkg/", "", 0, 0, 0, 0},
+        {"pkg/README", k_readme, strlen(k_readme), 0, 0, 0},
+        {"pkg/sub/data.txt", big, bign, 8, 0, 0},
+        {"pkg/empty", "", 0, 8, 0, 0},
     };
     size_t len, dlen[4];
     unsigned char *zip = build_zip(e, 4, &len, NULL, dlen);
@@ -341,8 +342,8 @@ static void test_unzip_stored_and_deflated(void **state) {
 static void test_unzip_bad_crc_rejected(void **state) {
     (void)state;
     zin e[] = {
-        {"d/good.txt", k_readme, strlen(k_readme), 0, 0},
-        {"d/bad.txt", "payload with a wrong crc", 24, 8, 1},
+        {"d/good.txt", k_readme, strlen(k_readme), 0, 0, 0},
+        {"d/bad.txt", "payload with a wrong crc", 24, 8, 1, 0},
     };
     size_t len;
     unsigned char *zip = build_zip(e, 2, &len, NULL, NULL);
@@ -368,8 +369,8 @@ static void test_unzip_refuses_path_escape(void **state) {
     pathf(out, sizeof out, "%s/out", dir);
     for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
         zin e[] = {
-            {"first.txt", k_readme, strlen(k_readme), 0, 0},
-            {evil[i], "owned", 5, 0, 0},
+            {"first.txt", k_readme, strlen(k_readme), 0, 0, 0},
+            {evil[i], "owned", 5, 0, 0, 0},
         };
         size_t len;
         unsigned char *zip = build_zip(e, 2, &len, NULL, NULL);
@@ -394,8 +395,8 @@ static void test_unzip_truncated_and_garbage(void **state) {
     size_t bign;
     unsigned char *big = big_payload(&bign);
     zin e[] = {
-        {"t/a.txt", k_readme, strlen(k_readme), 0, 0},
-        {"t/b.txt", big, 3000, 8, 0},
+        {"t/a.txt", k_readme, strlen(k_readme), 0, 0, 0},
+        {"t/b.txt", big, 3000, 8, 0, 0},
     };
     size_t len;
     unsigned char *zip = build_zip(e, 2, &len, NULL, NULL);
@@ -430,6 +431,35 @@ static void test_unzip_truncated_and_garbage(void **state) {
     free(big);
 }
 
+/* A deflated entry that inflates past its declared size is stopped there (zip-bomb guard), and one
+ * that inflates short of it is refused too. */
+static void test_unzip_size_mismatch(void **state) {
+    (void)state;
+    size_t bign;
+    unsigned char *big = big_payload(&bign);
+    char dir[512], zp[512], out[512], p[600];
+    fresh_dir(dir, sizeof dir, "unzip_size");
+    pathf(zp, sizeof zp, "%s/a.zip", dir);
+    pathf(out, sizeof out, "%s/out", dir);
+    zin more[] = {{"m/bomb.txt", big, bign, 8, 0, 1000}};
+    size_t len;
+    unsigned char *zip = build_zip(more, 1, &len, NULL, NULL);
+    write_bytes(zp, zip, len);
+    free(zip);
+    char err[512] = "";
+    assert_int_equal(crec_unzip(zp, out, err, sizeof err), CREC_EFORMAT);
+    assert_non_null(strstr(err, "m/bomb.txt inflates to more than its declared 1000 bytes"));
+    pathf(p, sizeof p, "%s/m/bomb.txt", out);
+    assert_false(exists(p));
+    zin less[] = {{"m/short.txt", big, 3000, 8, 0, 3001}};
+    zip = build_zip(less, 1, &len, NULL, NULL);
+    write_bytes(zp, zip, len);
+    free(zip);
+    assert_int_equal(crec_unzip(zp, out, err, sizeof err), CREC_EFORMAT);
+    assert_non_null(strstr(err, "m/short.txt has 3000 bytes, the directory says 3001"));
+    free(big);
+}
+
 /* Flip each byte of a small archive in turn: never a crash (ASan/UBSan watch), only 0 / EFORMAT / EIO,
  * and any flip inside an entry's data must be caught (CRC or inflate error). */
 static void test_unzip_single_byte_corruption(void **state) {
@@ -437,8 +467,8 @@ static void test_unzip_single_byte_corruption(void **state) {
     size_t bign;
     unsigned char *big = big_payload(&bign);
     zin e[] = {
-        {"c/s.txt", k_readme, strlen(k_readme), 0, 0},
-        {"c/d.txt", big, 400, 8, 0},
+        {"c/s.txt", k_readme, strlen(k_readme), 0, 0, 0},
+        {"c/d.txt", big, 400, 8, 0, 0},
     };
     size_t len, at[2], dl[2];
     unsigned char *zip = build_zip(e, 2, &len, at, dl);
@@ -534,9 +564,9 @@ static unsigned char *ml_zip(size_t *len) {
     size_t bign;
     unsigned char *big = big_payload(&bign);
     zin e[] = {
-        {"ml-100k/", "", 0, 0, 0},
-        {"ml-100k/u.data", k_udata, strlen(k_udata), 0, 0},
-        {"ml-100k/u.item", big, 5000, 8, 0},
+        {"ml-100k/", "", 0, 0, 0, 0},
+        {"ml-100k/u.data", k_udata, strlen(k_udata), 0, 0, 0},
+        {"ml-100k/u.item", big, 5000, 8, 0, 0},
     };
     unsigned char *zip = build_zip(e, 3, len, NULL, NULL);
     free(big);
@@ -879,6 +909,7 @@ int main(void) {
         cmocka_unit_test(test_unzip_bad_crc_rejected),
         cmocka_unit_test(test_unzip_refuses_path_escape),
         cmocka_unit_test(test_unzip_truncated_and_garbage),
+        cmocka_unit_test(test_unzip_size_mismatch),
         cmocka_unit_test(test_unzip_single_byte_corruption),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_cache_dir_env),
