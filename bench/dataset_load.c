@@ -88,13 +88,13 @@ int main(int argc, char **argv) {
     run("synth sequences (50k users)", CREC_FMT_SEQUENCES, txt);
     remove(txt);
     for (int i = 1; i + 1 < argc; i += 2) {
-        int fmt = (int)crec_format_parse(argv[i]);
-        if (fmt < 0) {
+        crec_format fmt = crec_format_parse(argv[i]);
+        if (fmt == CREC_FMT_UNKNOWN) {
             fprintf(stderr, "unknown format %s\n", argv[i]);
             return 2;
         }
         const char *base = strrchr(argv[i + 1], '/');
-        run(base ? base + 1 : argv[i + 1], (crec_format)fmt, argv[i + 1]);
+        run(base ? base + 1 : argv[i + 1], fmt, argv[i + 1]);
     }
     return 0;
 }

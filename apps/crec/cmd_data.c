@@ -174,15 +174,15 @@ static int data_import(int argc, char **argv) {
         fprintf(stderr, "crec data import: --input PATH and --out FILE.crecds are required (see --help)\n");
         return CLI_USAGE;
     }
-    int f = (int)crec_format_parse(fmt);
-    if (f < 0) {
+    crec_format f = crec_format_parse(fmt);
+    if (f == CREC_FMT_UNKNOWN) {
         fprintf(stderr, "crec data import: unknown format '%s' (movielens, sequences, pairs, csv, auto)\n", fmt);
         return CLI_USAGE;
     }
     crec_dataset *ds = crec_dataset_new();
     if (!ds) return CLI_FAIL;
     double t0 = crec__now();
-    int rc = crec_load(ds, (crec_format)f, input, &lo);
+    int rc = crec_load(ds, f, input, &lo);
     if (rc) {
         fprintf(stderr, "crec data import: %s\n", lo.err[0] ? lo.err : crec_strerror(rc));
         if (rc == CREC_EPARSE) fprintf(stderr, "hint: --skip-bad skips malformed lines and reports how many\n");

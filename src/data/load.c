@@ -17,13 +17,13 @@
 #define SNIFF_LINES 1000
 
 crec_format crec_format_parse(const char *name) {
-    if (!name) return (crec_format)-1;
+    if (!name) return CREC_FMT_UNKNOWN;
     if (strcasecmp(name, "auto") == 0) return CREC_FMT_AUTO;
     if (strcasecmp(name, "movielens") == 0) return CREC_FMT_MOVIELENS;
     if (strcasecmp(name, "sequences") == 0) return CREC_FMT_SEQUENCES;
     if (strcasecmp(name, "pairs") == 0) return CREC_FMT_PAIRS;
     if (strcasecmp(name, "csv") == 0) return CREC_FMT_CSV;
-    return (crec_format)-1;
+    return CREC_FMT_UNKNOWN;
 }
 
 static int has_suffix(const char *s, const char *suf) {
@@ -34,8 +34,8 @@ static int has_suffix(const char *s, const char *suf) {
 /* MovieLens by name: u.data, u.item, u.genre, u1.base ... ub.test, ratings*.dat, ratings.csv, movies.dat/.csv. */
 static int movielens_name(const char *path) {
     const char *b = crec__basename(path);
-    if (!strcmp(b, "u.data") || !strcmp(b, "u.item") || !strcmp(b, "u.genre") || !strcmp(b, "ratings.csv") ||
-        !strcmp(b, "movies.dat") || !strcmp(b, "movies.csv"))
+    if (!strcmp(b, "u.data") || !strcmp(b, "u.item") || !strcmp(b, "u.genre") || !strcmp(b, "movies.dat") ||
+        !strcmp(b, "movies.csv"))
         return 1;
     if (!strncmp(b, "ratings", 7) && has_suffix(b, ".dat")) return 1;
     if (b[0] == 'u' && strlen(b) == 7 && (has_suffix(b, ".base") || has_suffix(b, ".test"))) return 1;
@@ -66,12 +66,20 @@ static int csv_header_ok(char *line, size_t len, const crec_load_opts *o) {
     return hu && hi;
 }
 
-/* Guess the format of a file from its first lines. Returns a crec_format, or a negative error (message set). */
+/* Guess the format of a file from its first lines. Returns a crec_format, or a negative error (message set).
+ * A file named ratings.csv is MovieLens only when its header is MovieLens's ("userId,movieId,..."). */
 static int guess(const char *path, crec_load_opts *o) {
     if (crec__is_dir(path) || movielens_name(path)) return CREC_FMT_MOVIELENS;
     crec_linereader lr;
     int rc = crec__lr_open(&lr, path, o);
     if (rc) return rc;
+    if (strcmp(crec__basename(path), "ratings.csv") == 0) {
+        while ((rc = crec__lr_next(&lr)) > 0 && lr.len == 0) {}
+        int ml = rc > 0 && lr.len >= 14 && strncasecmp(lr.line, "userId,movieId", 14) == 0;
+        crec__lr_close(&lr, NULL);
+        if (ml) return CREC_FMT_MOVIELENS;
+        if ((rc = crec__lr_open(&lr, path, o))) return rc;
+    }
     int csv_ext = has_suffix(path, ".csv") || has_suffix(path, ".tsv");
     int seen = 0, max_ws = 0, min_ws = 1 << 30, colons = 0, commas = 0;
     crec__field f[4];

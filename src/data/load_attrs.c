@@ -140,6 +140,7 @@ static int load_tsv(crec_dataset *ds, const char *path, crec_load_opts *o) {
             o->n_skipped++;
             continue;
         }
+        rc = 0;
         if (attr_col > 0) rc = add_tokens(ds, i, f[attr_col].s, f[attr_col].len);
         else
             for (int c = 1; c < nf && !rc; c++) rc = add_tokens(ds, i, f[c].s, f[c].len);

@@ -97,7 +97,10 @@ static int load_ratings(crec_dataset *ds, const char *path, ml_kind *kindp, crec
                 if ((rc = crec__load_bad(o, &lr, "%s", cwhy))) break;
                 continue;
             }
-            if (lr.lineno == 1 && crec__ieq(f[0].s, f[0].len, "userId")) continue; /* header */
+            float r;
+            if (lr.lineno == 1 && (crec__ieq(f[0].s, f[0].len, "userId") ||
+                                   (nf == 4 && crec__parse_float(f[2].s, f[2].len, &r) != 0)))
+                continue; /* header: "userId,movieId,rating,timestamp" or any names */
             if (nf != 4) {
                 if ((rc = crec__load_bad(
                          o, &lr, "expected 4 comma-separated fields (userId,movieId,rating,timestamp), got %d", nf)))
