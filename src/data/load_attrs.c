@@ -181,7 +181,7 @@ int crec_load_item_attrs(crec_dataset *ds, const char *path, crec_load_opts *o) 
         if (fseek(f, bom ? 3 : 0, SEEK_SET) != 0) json = 0;
     }
     int64_t pairs0 = ds->n_attr_pairs;
-    int rc;
+    int rc = 0;
     if (json) rc = load_json(ds, path, f, o);
     fclose(f);
     if (!json) rc = load_tsv(ds, path, o);
