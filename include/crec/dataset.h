@@ -19,6 +19,8 @@ typedef struct crec_idmap {
     int32_t n, cap;
     int32_t *slots;  /* open-addressing hash table: id + 1, 0 = empty */
     uint32_t nslots; /* power of two */
+    const char *pool;  /* names inside [pool, pool + pool_len) belong to a mapped file, not to the map */
+    size_t pool_len;
 } crec_idmap;
 
 CREC_API void crec_idmap_init(crec_idmap *m);
@@ -54,6 +56,12 @@ typedef struct crec_dataset {
     int32_t *attr_idx;
 
     char name[128];  /* human label, e.g. "ml-100k" or "synth(seed=42)" */
+
+    /* A dataset loaded from .crecds keeps the file mapped (private, copy-on-write) and its log and
+     * attribute arrays point into it until the first append copies them out. */
+    void *map;
+    size_t map_len;
+    int arrays_mapped;
 } crec_dataset;
 
 /* New empty dataset, or NULL on allocation failure. Free with crec_dataset_free. */

@@ -2,6 +2,10 @@
 #include "core/binio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +45,8 @@ int crec__get_str_into(crec_buf *b, char *dst, size_t cap) {
     return 0;
 }
 
+#define BIN_HEADER CREC__BIN_HEADER
+
 int crec__binfile_write(const char *path, const char magic[8], uint32_t version, const crec_buf *payload) {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 8);
@@ -53,9 +59,9 @@ int crec__binfile_write(const char *path, const char magic[8], uint32_t version,
     }
     uint32_t flags = 0;
     uint64_t len = payload->len;
-    uint32_t crc = crec__crc32(0, payload->data, payload->len);
+    uint64_t hash = crec__hash64(payload->data, payload->len, version);
     int ok = fwrite(magic, 1, 8, f) == 8 && fwrite(&version, 4, 1, f) == 1 && fwrite(&flags, 4, 1, f) == 1 &&
-             fwrite(&len, 8, 1, f) == 1 && fwrite(&crc, 4, 1, f) == 1 &&
+             fwrite(&len, 8, 1, f) == 1 && fwrite(&hash, 8, 1, f) == 1 &&
              (len == 0 || fwrite(payload->data, 1, len, f) == len);
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) {
@@ -70,54 +76,48 @@ int crec__binfile_write(const char *path, const char magic[8], uint32_t version,
 int crec__binfile_read(const char *path, const char magic[8], uint32_t max_version, uint32_t *version_out,
                        crec_buf *payload) {
     memset(payload, 0, sizeof *payload);
-    FILE *f = fopen(path, "rb");
-    if (!f) return errno == ENOENT ? CREC_ENOTFOUND : CREC_EIO;
-    char m[8];
-    uint32_t version, flags, crc;
-    uint64_t len;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? CREC_ENOTFOUND : CREC_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return CREC_EIO;
+    }
+    if (st.st_size < BIN_HEADER) {
+        close(fd);
+        return CREC_EFORMAT;
+    }
+    unsigned char *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return CREC_EIO;
+    uint32_t version;
+    uint64_t len, hash;
+    memcpy(&version, map + 8, 4);
+    memcpy(&len, map + 16, 8);
+    memcpy(&hash, map + 24, 8);
     int rc = 0;
-    if (fread(m, 1, 8, f) != 8 || memcmp(m, magic, 8) != 0) {
-        rc = CREC_EFORMAT;
-        goto out;
+    if (memcmp(map, magic, 8) != 0) rc = CREC_EFORMAT;
+    else if (version == 0 || version > max_version) rc = CREC_EVERSION;
+    else if (len != (uint64_t)st.st_size - BIN_HEADER) rc = CREC_EFORMAT; /* truncated or padded */
+    else if (crec__hash64(map + BIN_HEADER, len, version) != hash) rc = CREC_ECHECKSUM;
+    if (rc) {
+        munmap(map, (size_t)st.st_size);
+        return rc;
     }
-    if (fread(&version, 4, 1, f) != 1 || fread(&flags, 4, 1, f) != 1 || fread(&len, 8, 1, f) != 1 ||
-        fread(&crc, 4, 1, f) != 1) {
-        rc = CREC_EFORMAT;
-        goto out;
+    /* writable only now: populating a writable private map would copy every page up front; this way a
+     * page is copied only when the caller writes to it (filters edit loaded datasets in place) */
+    if (mprotect(map, (size_t)st.st_size, PROT_READ | PROT_WRITE) != 0) {
+        munmap(map, (size_t)st.st_size);
+        return CREC_EIO;
     }
-    if (version == 0 || version > max_version) {
-        rc = CREC_EVERSION;
-        goto out;
-    }
-    /* the payload length must match the file size exactly */
-    long here = ftell(f);
-    if (fseek(f, 0, SEEK_END) != 0) {
-        rc = CREC_EIO;
-        goto out;
-    }
-    long end = ftell(f);
-    if (here < 0 || end < 0 || (uint64_t)(end - here) != len) {
-        rc = CREC_EFORMAT;
-        goto out;
-    }
-    fseek(f, here, SEEK_SET);
-    payload->data = malloc(len ? len : 1);
-    if (!payload->data) {
-        rc = CREC_ENOMEM;
-        goto out;
-    }
-    payload->cap = payload->len = len;
-    if (len && fread(payload->data, 1, len, f) != len) {
-        rc = CREC_EIO;
-        goto out;
-    }
-    if (crec__crc32(0, payload->data, len) != crc) {
-        rc = CREC_ECHECKSUM;
-        goto out;
-    }
+    payload->data = map + BIN_HEADER;
+    payload->len = len;
+    payload->cap = 0; /* mapped: not owned by the buffer */
     if (version_out) *version_out = version;
-out:
-    fclose(f);
-    if (rc) crec_buf_free(payload);
-    return rc;
+    return 0;
+}
+
+void crec__binfile_release(crec_buf *payload) {
+    if (payload->data) munmap(payload->data - BIN_HEADER, payload->len + BIN_HEADER);
+    memset(payload, 0, sizeof *payload);
 }

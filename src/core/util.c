@@ -136,6 +136,48 @@ uint64_t crec__fnv1a(const void *data, size_t n) {
     return h;
 }
 
+#define H64_P1 0x9E3779B185EBCA87ull
+#define H64_P2 0xC2B2AE3D27D4EB4Full
+#define H64_P3 0x165667B19E3779F9ull
+#define H64_P4 0x85EBCA77C2B2AE63ull
+#define H64_P5 0x27D4EB2F165667C5ull
+
+static inline uint64_t h64_rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t h64_round(uint64_t acc, uint64_t w) { return h64_rotl(acc + w * H64_P2, 31) * H64_P1; }
+static inline uint64_t h64_load(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+uint64_t crec__hash64(const void *data, size_t n, uint64_t seed) {
+    const unsigned char *p = data, *end = p + n;
+    uint64_t h;
+    if (n >= 32) {
+        uint64_t v1 = seed + H64_P1 + H64_P2, v2 = seed + H64_P2, v3 = seed, v4 = seed - H64_P1;
+        for (; p + 32 <= end; p += 32) {
+            v1 = h64_round(v1, h64_load(p));
+            v2 = h64_round(v2, h64_load(p + 8));
+            v3 = h64_round(v3, h64_load(p + 16));
+            v4 = h64_round(v4, h64_load(p + 24));
+        }
+        h = h64_rotl(v1, 1) + h64_rotl(v2, 7) + h64_rotl(v3, 12) + h64_rotl(v4, 18);
+        uint64_t vs[4] = {v1, v2, v3, v4};
+        for (int k = 0; k < 4; k++) h = (h ^ h64_round(0, vs[k])) * H64_P1 + H64_P4;
+    } else {
+        h = seed + H64_P5;
+    }
+    h += (uint64_t)n;
+    for (; p + 8 <= end; p += 8) h = h64_rotl(h ^ h64_round(0, h64_load(p)), 27) * H64_P1 + H64_P4;
+    for (; p < end; p++) h = h64_rotl(h ^ (*p * H64_P5), 11) * H64_P1;
+    h ^= h >> 33;
+    h *= H64_P2;
+    h ^= h >> 29;
+    h *= H64_P3;
+    h ^= h >> 32;
+    return h;
+}
+
 int crec__grow(void **p, int64_t *cap, int64_t need, size_t esz) {
     if (need <= *cap) return 0;
     int64_t nc = *cap ? *cap : 16;

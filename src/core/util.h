@@ -39,6 +39,9 @@ int crec__progress_wanted(void);
 /* ---- checksums ---- */
 uint32_t crec__crc32(uint32_t crc, const void *data, size_t n); /* zlib's crc32 */
 uint64_t crec__fnv1a(const void *data, size_t n);
+/* Fast 64-bit checksum of a buffer (four independent multiply-rotate lanes over 32-byte stripes, in the
+ * manner of xxHash64): ~5x faster than crc32 here, used for every crec binary file. */
+uint64_t crec__hash64(const void *data, size_t n, uint64_t seed);
 
 /* ---- memory ---- */
 /* Grow *p (element size esz) so that it holds at least need elements; *cap updated. 0 or CREC_ENOMEM. */

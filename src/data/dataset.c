@@ -5,14 +5,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/util.h"
+#include "data/dataset_internal.h"
 
 void crec_idmap_init(crec_idmap *m) { memset(m, 0, sizeof *m); }
 
+static int in_pool(const crec_idmap *m, const char *s) {
+    return m->pool && s >= m->pool && s < m->pool + m->pool_len;
+}
+
 void crec_idmap_free(crec_idmap *m) {
     if (!m) return;
-    for (int32_t i = 0; i < m->n; i++) free(m->names[i]);
+    for (int32_t i = 0; i < m->n; i++)
+        if (!in_pool(m, m->names[i])) free(m->names[i]);
     free(m->names);
     free(m->slots);
     memset(m, 0, sizeof *m);
@@ -44,6 +51,39 @@ static int idmap_rehash(crec_idmap *m, uint32_t nslots) {
     m->slots = slots;
     m->nslots = nslots;
     return 0;
+}
+
+int crec__idmap_from_pool(crec_idmap *m, const char *pool, size_t pool_len, int32_t n) {
+    crec_idmap_init(m);
+    if (n < 0 || (n > 0 && (pool_len == 0 || pool[pool_len - 1] != 0))) return CREC_EFORMAT;
+    m->names = malloc(((size_t)n + 1) * sizeof *m->names);
+    if (!m->names) return CREC_ENOMEM;
+    const char *p = pool, *end = pool + pool_len;
+    for (int32_t i = 0; i < n; i++) {
+        if (p >= end) {
+            free(m->names);
+            m->names = NULL;
+            return CREC_EFORMAT;
+        }
+        m->names[i] = (char *)p;
+        p += strlen(p) + 1; /* the pool ends with NUL, so strlen stays inside */
+    }
+    if (p != end) {
+        free(m->names);
+        m->names = NULL;
+        return CREC_EFORMAT;
+    }
+    m->n = m->cap = n;
+    m->pool = pool;
+    m->pool_len = pool_len;
+    uint32_t ns = 64;
+    while ((uint64_t)ns < (uint64_t)n * 2 + 2) ns *= 2;
+    int rc = idmap_rehash(m, ns);
+    if (rc) {
+        free(m->names);
+        crec_idmap_init(m);
+    }
+    return rc;
 }
 
 int32_t crec_idmap_intern(crec_idmap *m, const char *s, size_t len) {
@@ -92,20 +132,52 @@ void crec_dataset_free(crec_dataset *ds) {
     crec_idmap_free(&ds->items);
     free(ds->title);
     free(ds->text);
-    free(ds->user);
-    free(ds->item);
-    free(ds->ts);
-    free(ds->value);
-    free(ds->type);
-    free(ds->attr_item);
-    free(ds->attr_id);
+    if (!ds->arrays_mapped) {
+        free(ds->user);
+        free(ds->item);
+        free(ds->ts);
+        free(ds->value);
+        free(ds->type);
+        free(ds->attr_item);
+        free(ds->attr_id);
+    }
     free(ds->attr_ptr);
     free(ds->attr_idx);
+    if (ds->map) munmap(ds->map, ds->map_len);
     free(ds);
+}
+
+/* Copy arrays that point into a mapped file out to the heap, so they can grow. */
+static int detach_arrays(crec_dataset *ds) {
+    if (!ds->arrays_mapped) return 0;
+    int64_t n = ds->n, na = ds->n_attr_pairs;
+    int32_t *u = malloc((size_t)(n + 1) * 4), *it = malloc((size_t)(n + 1) * 4);
+    int64_t *ts = malloc((size_t)(n + 1) * 8);
+    float *v = malloc((size_t)(n + 1) * 4);
+    uint8_t *ty = malloc((size_t)n + 1);
+    int32_t *ai = malloc((size_t)(na + 1) * 4), *aid = malloc((size_t)(na + 1) * 4);
+    if (!u || !it || !ts || !v || !ty || !ai || !aid) {
+        free(u), free(it), free(ts), free(v), free(ty), free(ai), free(aid);
+        return CREC_ENOMEM;
+    }
+    memcpy(u, ds->user, (size_t)n * 4);
+    memcpy(it, ds->item, (size_t)n * 4);
+    memcpy(ts, ds->ts, (size_t)n * 8);
+    memcpy(v, ds->value, (size_t)n * 4);
+    memcpy(ty, ds->type, (size_t)n);
+    memcpy(ai, ds->attr_item, (size_t)na * 4);
+    memcpy(aid, ds->attr_id, (size_t)na * 4);
+    ds->user = u, ds->item = it, ds->ts = ts, ds->value = v, ds->type = ty;
+    ds->attr_item = ai, ds->attr_id = aid;
+    ds->cap = n + 1;
+    ds->attr_cap = na + 1;
+    ds->arrays_mapped = 0;
+    return 0;
 }
 
 int crec_dataset_add_dense(crec_dataset *ds, int32_t u, int32_t i, int64_t ts, float value, uint8_t type) {
     if (u < 0 || i < 0 || u >= ds->users.n || i >= ds->items.n) return CREC_EINVAL;
+    if (ds->arrays_mapped && detach_arrays(ds)) return CREC_ENOMEM;
     if (ds->n == ds->cap) {
         int64_t need = ds->n + 1, cap;
         void *p;
@@ -177,6 +249,7 @@ int crec_dataset_add_attr(crec_dataset *ds, int32_t i, const char *attr, size_t 
     if (i < 0 || i >= ds->items.n) return CREC_EINVAL;
     int32_t a = crec_idmap_intern(&ds->attrs, attr, len);
     if (a < 0) return a;
+    if (ds->arrays_mapped && detach_arrays(ds)) return CREC_ENOMEM;
     if (ds->n_attr_pairs == ds->attr_cap) {
         int64_t cap = ds->attr_cap;
         void *p = ds->attr_item;

@@ -160,7 +160,7 @@ int crec_model_load(const char *path, crec_model **out) {
     if (!rc) rc = crec_buf_read(&b, &m->train_seconds, sizeof m->train_seconds);
     if (!rc) rc = m->type->load(m, &b);
     if (!rc && b.pos != b.len) rc = CREC_EFORMAT;
-    crec_buf_free(&b);
+    crec__binfile_release(&b);
     if (rc) {
         crec_model_free(m);
         return rc;

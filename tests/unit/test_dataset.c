@@ -95,6 +95,19 @@ static void test_binary_roundtrip(void **st) {
     assert_int_equal(back->n_attr_pairs, 4);
     assert_string_equal(back->attrs.names[back->attr_id[0]], "red");
     assert_int_equal(crec_idmap_get(&back->users, "u2", 2), 1);
+    /* a loaded dataset is a private map: in-place filters, then appends (which copy the arrays out) */
+    assert_int_equal(back->arrays_mapped, 1);
+    assert_int_equal(crec_dataset_filter_min_value(back, 4.0f), 0);
+    assert_int_equal(back->n, 4);
+    assert_int_equal(crec_dataset_add(back, "u9", 2, "zz", 2, 99, 1, 0), 0);
+    assert_int_equal(back->arrays_mapped, 0);
+    assert_int_equal(back->n, 5);
+    assert_string_equal(back->items.names[back->item[4]], "zz");
+    assert_int_equal(crec_dataset_add_attr(back, 0, "new", 3), 0);
+    crec_dataset_free(back);
+    /* the file itself is untouched by those edits */
+    assert_int_equal(crec_dataset_load(path, &back), 0);
+    assert_int_equal(back->n, 7);
     crec_dataset_free(back);
 
     /* corruption: flip one payload byte -> checksum */
