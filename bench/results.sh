@@ -37,9 +37,11 @@ for m in $MODELS; do row "synth (default)" "$W/synth.crecds" "$m"; done
 if [ -d "$S/ml-100k" ]; then
   "$CREC" data import --format movielens --input "$S/ml-100k" --out "$W/ml100k.crecds" 2>/dev/null
   for m in $MODELS; do row "ML-100K" "$W/ml100k.crecds" "$m"; done
+  row "ML-100K" "$W/ml100k.crecds" itemknn --set k=500   # chosen on validation NDCG@10 (docs/RESULTS.md)
 fi
 if [ -f "$S/amazon-beauty/Beauty.txt" ]; then
   "$CREC" data import --format sequences --input "$S/amazon-beauty/Beauty.txt" \
     --items "$S/amazon-beauty/Beauty_item2attributes.json" --out "$W/beauty.crecds" 2>/dev/null
   for m in $MODELS; do row "Beauty" "$W/beauty.crecds" "$m"; done
+  row "Beauty" "$W/beauty.crecds" itemknn --set k=500 --set shrink=10   # chosen on validation NDCG@10
 fi
