@@ -62,7 +62,9 @@ int cmd_train(int argc, char **argv) {
                    "checkpoint that records the model, its hyper-parameters and the split.\n\n"
                    "  --split S      loo (default: last event test, second-to-last validation, per user),\n"
                    "                 temporal:TEST[:VALID] (global time cut, fractions of events),\n"
-                   "                 random:TEST[:VALID[:SEED]] (per-event holdout)\n"
+                   "                 random:TEST[:VALID[:SEED]] (per-event holdout),\n"
+                   "                 cold-items:TEST[:VALID[:SEED]] (fractions of items held out entirely),\n"
+                   "                 cold-users:TEST[:VALID[:SEED]] (fractions of users held out entirely)\n"
                    "  --set k=v      a hyper-parameter (repeatable)\n"
                    "  --threads N    OpenMP threads (default: all cores)\n"
                    "  --seed N       training seed (default 42)\n");
@@ -149,7 +151,7 @@ static int open_pair(const char *cmd, const char *data, const char *model, crec_
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *data = NULL, *model = NULL, *per_user = NULL;
+    const char *data = NULL, *model = NULL, *per_user = NULL, *cands = NULL;
     crec_eval_opts o;
     crec_eval_opts_defaults(&o);
     int json = 0;
@@ -167,6 +169,8 @@ int cmd_eval(int argc, char **argv) {
                    "  --no-filter-seen     keep history items among the candidates\n"
                    "  --sampled N          rank against N sampled negatives (labelled SAMPLED everywhere)\n"
                    "  --seed N             seed for sampled negatives (default 42)\n"
+                   "  --candidates untrained  rank only items without training events (cold-item protocol,\n"
+                   "                       with --split cold-items:...)\n"
                    "  --per-user FILE      write per-user metrics (TSV) for crec compare\n"
                    "  --max-users N        evaluate only the first N users with a target\n"
                    "  --threads N          OpenMP threads\n"
@@ -176,6 +180,15 @@ int cmd_eval(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
         if (cli_opt(argc, argv, &i, "--per-user", &v, &bad)) { if (bad) return CLI_USAGE; per_user = v; continue; }
+        if (cli_opt(argc, argv, &i, "--candidates", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (strcmp(v, "untrained") != 0 && strcmp(v, "all") != 0) {
+                fprintf(stderr, "crec eval: --candidates is all or untrained\n");
+                return CLI_USAGE;
+            }
+            cands = strcmp(v, "all") == 0 ? NULL : v;
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--k", &v, &bad)) {
             if (bad || cli_ks("eval", v, o.ks, &o.n_ks)) return CLI_USAGE;
             continue;
@@ -232,6 +245,20 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "crec eval: cannot write %s\n", per_user);
         rc = CREC_EIO;
     }
+    uint8_t *cmask = NULL;
+    if (!rc && cands) {
+        if (o.sampled) {
+            fprintf(stderr, "crec eval: --candidates and --sampled do not combine\n");
+            rc = CREC_EINVAL;
+        } else if (!(cmask = calloc((size_t)ds->items.n + 1, 1))) {
+            rc = CREC_ENOMEM;
+        } else {
+            for (int32_t i = 0; i < ds->items.n; i++) cmask[i] = 1;
+            for (int64_t k = 0; k < crec_csr_nnz(&s.train); k++) cmask[s.train.idx[k]] = 0;
+            o.candidates = cmask;
+            o.candidates_desc = "items without training events";
+        }
+    }
     crec_eval_result r;
     if (!rc) {
         o.per_user = pu;
@@ -240,6 +267,7 @@ int cmd_eval(int argc, char **argv) {
         if (rc) cli_err("eval", "evaluate", rc);
     }
     if (pu) fclose(pu);
+    free(cmask);
     if (!rc) {
         if (json) crec_eval_result_write_json(&r, &o, m, stdout);
         else {

@@ -41,6 +41,10 @@ typedef struct crec_eval_opts {
     int32_t max_users;        /* 0 = all */
     FILE *per_user;           /* if set: TSV per user (user, n_targets, metrics at each K) */
     int progress;             /* 1: progress bar on stderr */
+    /* Candidate restriction (cold-start protocols): NULL = every item; else only items with candidates[i] != 0
+     * are ranked (targets always are). Not combinable with sampled. candidates_desc names it in the protocol. */
+    const uint8_t *candidates;
+    const char *candidates_desc;
 } crec_eval_opts;
 
 CREC_API void crec_eval_opts_defaults(crec_eval_opts *o);

@@ -27,7 +27,13 @@ CREC_API int crec_csr_from_dataset(const crec_dataset *ds, crec_csr *out);
 /* Transpose (item x user), rows sorted by user id. */
 CREC_API int crec_csr_transpose(const crec_csr *m, crec_csr *out);
 
-typedef enum { CREC_SPLIT_LOO = 0, CREC_SPLIT_TEMPORAL, CREC_SPLIT_RANDOM } crec_split_kind;
+typedef enum {
+    CREC_SPLIT_LOO = 0,
+    CREC_SPLIT_TEMPORAL,
+    CREC_SPLIT_RANDOM,
+    CREC_SPLIT_COLD_ITEMS, /* a seeded fraction of items: every event of theirs in test (valid: another fraction) */
+    CREC_SPLIT_COLD_USERS, /* the same over users: test users have no training events at all */
+} crec_split_kind;
 
 typedef struct crec_split_spec {
     crec_split_kind kind;
@@ -42,7 +48,8 @@ typedef struct crec_split {
     crec_csr train, valid, test;
 } crec_split;
 
-/* Parse "loo", "temporal:0.2[:0.1]", "random:0.2[:0.1][:seed]". */
+/* Parse "loo", "temporal:0.2[:0.1]", "random:0.2[:0.1][:seed]", "cold-items:0.1[:0.05[:seed]]",
+ * "cold-users:0.1[:0.05[:seed]]". */
 CREC_API int crec_split_spec_parse(const char *s, crec_split_spec *spec);
 /* Canonical text of a spec (inverse of parse), into buf. */
 CREC_API void crec_split_spec_format(const crec_split_spec *spec, char *buf, size_t n);

@@ -138,6 +138,12 @@ int crec_split_spec_parse(const char *s, crec_split_spec *spec) {
     } else if (strncmp(s, "random", 6) == 0) {
         spec->kind = CREC_SPLIT_RANDOM;
         s += 6;
+    } else if (strncmp(s, "cold-items", 10) == 0) {
+        spec->kind = CREC_SPLIT_COLD_ITEMS;
+        s += 10;
+    } else if (strncmp(s, "cold-users", 10) == 0) {
+        spec->kind = CREC_SPLIT_COLD_USERS;
+        s += 10;
     } else {
         return CREC_EINVAL;
     }
@@ -162,6 +168,11 @@ void crec_split_spec_format(const crec_split_spec *spec, char *buf, size_t n) {
     case CREC_SPLIT_TEMPORAL: snprintf(buf, n, "temporal:%g:%g", spec->test_frac, spec->valid_frac); break;
     case CREC_SPLIT_RANDOM:
         snprintf(buf, n, "random:%g:%g:%llu", spec->test_frac, spec->valid_frac, (unsigned long long)spec->seed);
+        break;
+    case CREC_SPLIT_COLD_ITEMS:
+    case CREC_SPLIT_COLD_USERS:
+        snprintf(buf, n, "%s:%g:%g:%llu", spec->kind == CREC_SPLIT_COLD_ITEMS ? "cold-items" : "cold-users",
+                 spec->test_frac, spec->valid_frac, (unsigned long long)spec->seed);
         break;
     }
 }
@@ -220,6 +231,32 @@ int crec_split_make(const crec_dataset *ds, const crec_split_spec *spec, crec_sp
             int64_t t = ds->ts[ord[k]];
             part[k] = t >= t_test ? 2 : (n_valid > 0 && t >= t_valid ? 1 : 0);
         }
+    } else if (spec->kind == CREC_SPLIT_COLD_ITEMS || spec->kind == CREC_SPLIT_COLD_USERS) {
+        /* a seeded permutation of the items (users): the first test_frac are test, the next valid_frac valid */
+        int cold_items = spec->kind == CREC_SPLIT_COLD_ITEMS;
+        int32_t m = cold_items ? ds->items.n : nu;
+        int32_t *perm = malloc(((size_t)m + 1) * sizeof *perm);
+        uint8_t *grp = calloc((size_t)m + 1, 1);
+        if (!perm || !grp) {
+            free(perm);
+            free(grp);
+            rc = CREC_ENOMEM;
+            goto done;
+        }
+        crec_rng rng;
+        crec__rng_seed(&rng, spec->seed);
+        for (int32_t i = 0; i < m; i++) perm[i] = i;
+        for (int32_t i = m - 1; i > 0; i--) {
+            int32_t j = (int32_t)crec__rng_below(&rng, (uint64_t)i + 1), t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        int32_t n_test = (int32_t)(spec->test_frac * m), n_valid = (int32_t)(spec->valid_frac * m);
+        for (int32_t i = 0; i < n_test && i < m; i++) grp[perm[i]] = 2;
+        for (int32_t i = n_test; i < n_test + n_valid && i < m; i++) grp[perm[i]] = 1;
+        for (int64_t k = 0; k < ds->n; k++) part[k] = grp[cold_items ? ds->item[ord[k]] : ds->user[ord[k]]];
+        free(perm);
+        free(grp);
     } else {
         crec_rng rng;
         crec__rng_seed(&rng, spec->seed);

@@ -95,7 +95,7 @@ static void scratch_free(eval_scratch *w) {
 }
 
 static int scratch_alloc(eval_scratch *w, int32_t n_items, int64_t max_hist, int64_t max_tgt, int kmax,
-                         int sampled) {
+                         int sampled, const uint8_t *cand) {
     memset(w, 0, sizeof *w);
     size_t n = (size_t)n_items;
     w->scores = malloc(n * sizeof *w->scores);
@@ -112,6 +112,8 @@ static int scratch_alloc(eval_scratch *w, int32_t n_items, int64_t max_hist, int
         scratch_free(w);
         return CREC_ENOMEM;
     }
+    if (cand) /* the baseline of exclude between users: non-candidates */
+        for (size_t i = 0; i < n; i++) w->exclude[i] = !cand[i];
     return 0;
 }
 
@@ -232,6 +234,7 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
     for (int32_t t = 0; t < T; t++) {
         if (!w->mark[w->tgt[t]]) n_marked++;
         w->mark[w->tgt[t]] |= MARK_TARGET;
+        w->exclude[w->tgt[t]] = 0; /* a target is always a candidate (matters under o->candidates) */
     }
 
     int32_t n_neg = 0;
@@ -288,11 +291,15 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
         memset(w->exclude, 0, (size_t)n);
         for (int32_t j = 0; j < n_neg; j++) w->mark[w->neg[j]] = 0;
     }
+    const uint8_t *cand = o->candidates;
     for (int32_t h = 0; h < H; h++) {
         w->mark[w->hist[h]] = 0;
-        w->exclude[w->hist[h]] = 0;
+        w->exclude[w->hist[h]] = cand ? !cand[w->hist[h]] : 0;
     }
-    for (int32_t t = 0; t < T; t++) w->mark[w->tgt[t]] = 0;
+    for (int32_t t = 0; t < T; t++) {
+        w->mark[w->tgt[t]] = 0;
+        w->exclude[w->tgt[t]] = cand ? !cand[w->tgt[t]] : 0;
+    }
     return rc;
 }
 
@@ -328,6 +335,12 @@ static double gini_counts(int32_t *x, int32_t n) {
     return tot > 0 ? num / ((double)n * tot) : 0.0;
 }
 
+static int64_t count_candidates(const crec_eval_opts *o, int32_t n_items) {
+    int64_t c = 0;
+    for (int32_t i = 0; i < n_items; i++) c += o->candidates[i] != 0;
+    return c;
+}
+
 static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const crec_model *m, int32_t n_items,
                             int64_t n_users) {
     char ks[96];
@@ -342,6 +355,11 @@ static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const 
                  "SAMPLED ranking: %d negatives per user (seed %llu) among %d items, split=%s, target=%s, K=%s, "
                  "users=%lld",
                  o->sampled, (unsigned long long)o->seed, (int)n_items, split, target, ks, (long long)n_users);
+    else if (o->candidates)
+        snprintf(buf, n,
+                 "full ranking over %s (%lld of %d items), seen items %s, split=%s, target=%s, K=%s, users=%lld",
+                 o->candidates_desc ? o->candidates_desc : "a candidate subset", (long long)count_candidates(o, n_items),
+                 (int)n_items, o->filter_seen ? "excluded" : "kept", split, target, ks, (long long)n_users);
     else
         snprintf(buf, n, "full ranking over %d items, seen items %s, split=%s, target=%s, K=%s, users=%lld",
                  (int)n_items, o->filter_seen ? "excluded" : "kept", split, target, ks, (long long)n_users);
@@ -363,6 +381,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     }
     if (!m || !s || m->n_items <= 0) return CREC_EINVAL;
     if (o->n_ks < 1 || o->n_ks > CREC_EVAL_MAX_K || o->sampled < 0) return CREC_EINVAL;
+    if (o->sampled > 0 && o->candidates) return CREC_EINVAL;
     if (o->target != CREC_EVAL_TEST && o->target != CREC_EVAL_VALID) return CREC_EINVAL;
     int kmax = 0;
     for (int ki = 0; ki < o->n_ks; ki++) {
@@ -416,7 +435,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     user_rec *recs = malloc((size_t)EVAL_CHUNK * sizeof *recs);
     int rc = 0;
     if (!sh.train_cnt || !sh.self_info || !sh.rec_cnt || !ws || !recs) rc = CREC_ENOMEM;
-    for (int t = 0; rc == 0 && t < nt; t++) rc = scratch_alloc(&ws[t], n_items, max_hist, max_tgt, kmax, o->sampled > 0);
+    for (int t = 0; rc == 0 && t < nt; t++) rc = scratch_alloc(&ws[t], n_items, max_hist, max_tgt, kmax, o->sampled > 0, o->candidates);
     if (rc != 0) goto out;
 
     /* popularity: p(i) = (train count + 1) / (train nnz + n_items), add-one smoothed so unseen items

@@ -66,6 +66,14 @@ out=$("$CREC" recommend --data "$T/s.crecds" --model "$T/pop.crecm" --history "i
 if ! grep -qE '^ *[0-9]+\. (i1|i2) ' <<<"$out"; then ok "history items are excluded"; else bad "history items are excluded" "$out"; fi
 expect "recommend unknown user falls back" 0 "not in" -- "$CREC" recommend --data "$T/s.crecds" --model "$T/pop.crecm" --user nobody
 
+# the cold-item protocol: held-out items ranked among the items without training events
+expect "train on a cold-items split" 0 "split cold-items:0.1:0.05:7" -- \
+  "$CREC" train --data "$T/s.crecds" --model pop --split cold-items:0.1:0.05:7 --out "$T/cold.crecm"
+expect "eval --candidates untrained" 0 "full ranking over items without training events \(30 of 300 items\).*split=cold-items" -- \
+  "$CREC" eval --data "$T/s.crecds" --model "$T/cold.crecm" --candidates untrained --k 10
+expect "--candidates with --sampled is refused" 1 "do not combine" -- \
+  "$CREC" eval --data "$T/s.crecds" --model "$T/cold.crecm" --candidates untrained --sampled 10
+
 # imports of each format
 expect "import sequences" 0 "5 users, 6 items, 19 interactions" -- \
   "$CREC" data import --format sequences --input "$DATA/seq.txt" --out "$T/seq.crecds"

@@ -147,10 +147,58 @@ static void test_partition(void **st) {
     crec_dataset_free(ds);
 }
 
+/* Cold splits: the chosen items (users) have no training event at all, everything else none in test. */
+static void test_cold(void **st) {
+    crec_synth_opts o;
+    crec_synth_defaults(&o);
+    o.n_users = 300;
+    o.n_items = 200;
+    crec_dataset *ds;
+    assert_int_equal(crec_synth_generate(&o, &ds), 0);
+    crec_split_spec sp;
+    crec_split s;
+    char buf[64];
+    assert_int_equal(crec_split_spec_parse("cold-items:0.1:0.05:9", &sp), 0);
+    crec_split_spec_format(&sp, buf, sizeof buf);
+    assert_string_equal(buf, "cold-items:0.1:0.05:9");
+    assert_int_equal(crec_split_make(ds, &sp, &s), 0);
+    uint8_t *in_train = calloc(200, 1), *in_test = calloc(200, 1), *in_valid = calloc(200, 1);
+    for (int64_t k = 0; k < crec_csr_nnz(&s.train); k++) in_train[s.train.idx[k]] = 1;
+    for (int64_t k = 0; k < crec_csr_nnz(&s.test); k++) in_test[s.test.idx[k]] = 1;
+    for (int64_t k = 0; k < crec_csr_nnz(&s.valid); k++) in_valid[s.valid.idx[k]] = 1;
+    int n_test_items = 0, n_valid_items = 0;
+    for (int i = 0; i < 200; i++) {
+        assert_false(in_train[i] && (in_test[i] || in_valid[i]));
+        assert_false(in_test[i] && in_valid[i]);
+        n_test_items += in_test[i];
+        n_valid_items += in_valid[i];
+    }
+    assert_true(n_test_items > 0 && n_test_items <= 20);
+    assert_true(n_valid_items > 0 && n_valid_items <= 10);
+    assert_int_equal(crec_csr_nnz(&s.train) + crec_csr_nnz(&s.valid) + crec_csr_nnz(&s.test), ds->n);
+    crec_split_free(&s);
+    free(in_train);
+    free(in_test);
+    free(in_valid);
+
+    assert_int_equal(crec_split_spec_parse("cold-users:0.2:0.1:3", &sp), 0);
+    assert_int_equal(crec_split_make(ds, &sp, &s), 0);
+    int n_test_users = 0;
+    for (int32_t u = 0; u < s.test.n_rows; u++) {
+        int64_t tr = s.train.ptr[u + 1] - s.train.ptr[u], te = s.test.ptr[u + 1] - s.test.ptr[u],
+                va = s.valid.ptr[u + 1] - s.valid.ptr[u];
+        assert_true((tr > 0) + (te > 0) + (va > 0) == 1); /* each user is in exactly one part */
+        n_test_users += te > 0;
+    }
+    assert_int_equal(n_test_users, 60);
+    crec_split_free(&s);
+    crec_dataset_free(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_order), cmocka_unit_test(test_loo), cmocka_unit_test(test_spec_parse),
-        cmocka_unit_test(test_temporal_hand), cmocka_unit_test(test_partition),
+        cmocka_unit_test(test_temporal_hand), cmocka_unit_test(test_partition), cmocka_unit_test(test_cold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
