@@ -251,10 +251,10 @@ static int data_info(int argc, char **argv) {
         printf("{\"name\": ");
         cli_json_str(stdout, ds->name);
         printf(", \"users\": %lld, \"items\": %lld, \"interactions\": %lld, \"density\": %.6g, \"attributes\": %lld, "
-               "\"titled_items\": %lld, \"has_time\": %s, \"has_value\": %s, \"seq_len\": {\"min\": %g, \"q25\": %g, "
+               "\"user_features\": %d, \"titled_items\": %lld, \"has_time\": %s, \"has_value\": %s, \"seq_len\": {\"min\": %g, \"q25\": %g, "
                "\"median\": %g, \"q75\": %g, \"max\": %g, \"mean\": %.4g}, \"popularity_gini\": %.4f}\n",
                (long long)in.n_users, (long long)in.n_items, (long long)in.n_interactions, in.density,
-               (long long)in.n_attrs, (long long)in.n_titled, in.has_time ? "true" : "false",
+               (long long)in.n_attrs, ds->user_attrs.n, (long long)in.n_titled, in.has_time ? "true" : "false",
                in.has_value ? "true" : "false", in.seq_q[0], in.seq_q[1], in.seq_q[2], in.seq_q[3], in.seq_q[4],
                in.seq_mean, in.pop_gini);
     } else {
@@ -264,6 +264,7 @@ static int data_info(int argc, char **argv) {
         printf("interactions   %lld\n", (long long)in.n_interactions);
         printf("density        %.6f\n", in.density);
         printf("attributes     %lld\n", (long long)in.n_attrs);
+        printf("user features  %d\n", ds->user_attrs.n);
         printf("timestamps     %s\n", in.has_time ? "yes" : "no (file order)");
         printf("ratings        %s\n", in.has_value ? "yes" : "no (implicit)");
         printf("per-user len   min %g  q25 %g  median %g  q75 %g  max %g  mean %.2f\n", in.seq_q[0], in.seq_q[1],

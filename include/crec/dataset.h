@@ -33,6 +33,7 @@ CREC_API int32_t crec_idmap_intern(crec_idmap *m, const char *s, size_t len);
 /* Item metadata arrays are indexed by dense item id and sized items.n (grown by the setters). */
 typedef struct crec_dataset {
     crec_idmap users, items, attrs, event_types;
+    crec_idmap user_attrs;   /* names of user features ("gender:F", "age:25-34", "occupation:writer") */
 
     /* Interaction log, load order. ts is seconds since the epoch when has_time, else the position
      * of the event in its source (so time order == file order). value is the rating, or 1. */
@@ -54,6 +55,12 @@ typedef struct crec_dataset {
     /* Lazily built CSR over attributes: attrs of item i are attr_idx[attr_ptr[i] .. attr_ptr[i+1]). */
     int64_t *attr_ptr;
     int32_t *attr_idx;
+
+    /* User features as (user, feature) pairs; crec_dataset_user_attr_csr builds uattr_ptr/uattr_idx. */
+    int64_t n_uattr_pairs, uattr_cap;
+    int32_t *uattr_user, *uattr_id;
+    int64_t *uattr_ptr;
+    int32_t *uattr_idx;
 
     char name[128];  /* human label, e.g. "ml-100k" or "synth(seed=42)" */
 
@@ -82,6 +89,10 @@ CREC_API int crec_dataset_set_text(crec_dataset *ds, int32_t i, const char *text
 CREC_API int crec_dataset_add_attr(crec_dataset *ds, int32_t i, const char *attr, size_t len);
 /* Build (or rebuild) attr_ptr/attr_idx, sorted and deduplicated per item. */
 CREC_API int crec_dataset_attr_csr(crec_dataset *ds);
+/* Attach feature (external name) to user u (dense). Duplicates are removed by crec_dataset_user_attr_csr. */
+CREC_API int crec_dataset_add_user_attr(crec_dataset *ds, int32_t u, const char *attr, size_t len);
+/* Build (or rebuild) uattr_ptr/uattr_idx over users.n users, sorted and deduplicated per user. */
+CREC_API int crec_dataset_user_attr_csr(crec_dataset *ds);
 /* Title of item i, or its external id when it has none. Never NULL for a valid i. */
 CREC_API const char *crec_dataset_item_label(const crec_dataset *ds, int32_t i);
 
@@ -101,7 +112,8 @@ typedef struct crec_load_opts {
 } crec_load_opts;
 
 /* MovieLens: path is a directory holding u.data (100K), ratings.dat (1M/10M) or ratings.csv (latest/20M),
- * or one of those files; titles and genres come from u.item / movies.dat / movies.csv beside it. */
+ * or one of those files; titles and genres come from u.item / movies.dat / movies.csv beside it, user
+ * features (gender, age band, occupation) from u.user / users.dat when present. */
 CREC_API int crec_load_movielens(crec_dataset *ds, const char *path, crec_load_opts *o);
 /* One line per user: "user item item ..." in time order (SASRec/S3-Rec layout). */
 CREC_API int crec_load_sequences(crec_dataset *ds, const char *path, crec_load_opts *o);

@@ -125,6 +125,7 @@ void crec_dataset_free(crec_dataset *ds) {
     crec_idmap_free(&ds->users);
     crec_idmap_free(&ds->attrs);
     crec_idmap_free(&ds->event_types);
+    crec_idmap_free(&ds->user_attrs);
     if (ds->title)
         for (int32_t i = 0; i < ds->meta_cap; i++) free(ds->title[i]);
     if (ds->text)
@@ -140,7 +141,11 @@ void crec_dataset_free(crec_dataset *ds) {
         free(ds->type);
         free(ds->attr_item);
         free(ds->attr_id);
+        free(ds->uattr_user);
+        free(ds->uattr_id);
     }
+    free(ds->uattr_ptr);
+    free(ds->uattr_idx);
     free(ds->attr_ptr);
     free(ds->attr_idx);
     if (ds->map) munmap(ds->map, ds->map_len);
@@ -156,10 +161,16 @@ static int detach_arrays(crec_dataset *ds) {
     float *v = malloc((size_t)(n + 1) * 4);
     uint8_t *ty = malloc((size_t)n + 1);
     int32_t *ai = malloc((size_t)(na + 1) * 4), *aid = malloc((size_t)(na + 1) * 4);
-    if (!u || !it || !ts || !v || !ty || !ai || !aid) {
-        free(u), free(it), free(ts), free(v), free(ty), free(ai), free(aid);
+    int64_t nua = ds->n_uattr_pairs;
+    int32_t *uu = malloc((size_t)(nua + 1) * 4), *uid = malloc((size_t)(nua + 1) * 4);
+    if (!u || !it || !ts || !v || !ty || !ai || !aid || !uu || !uid) {
+        free(u), free(it), free(ts), free(v), free(ty), free(ai), free(aid), free(uu), free(uid);
         return CREC_ENOMEM;
     }
+    memcpy(uu, ds->uattr_user, (size_t)nua * 4);
+    memcpy(uid, ds->uattr_id, (size_t)nua * 4);
+    ds->uattr_user = uu, ds->uattr_id = uid;
+    ds->uattr_cap = nua + 1;
     memcpy(u, ds->user, (size_t)n * 4);
     memcpy(it, ds->item, (size_t)n * 4);
     memcpy(ts, ds->ts, (size_t)n * 8);
@@ -276,27 +287,24 @@ static int cmp_i32(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int crec_dataset_attr_csr(crec_dataset *ds) {
-    int32_t ni = ds->items.n;
+/* CSR of (row, id) pairs over nrows rows, each row sorted and deduplicated. New arrays into ptr_out and idx_out. */
+static int pairs_csr(int32_t ni, const int32_t *row, const int32_t *id, int64_t npairs, int64_t **ptr_out,
+                     int32_t **idx_out) {
     int64_t *ptr = calloc((size_t)ni + 1, sizeof *ptr);
-    int32_t *idx = malloc((size_t)(ds->n_attr_pairs ? ds->n_attr_pairs : 1) * sizeof *idx);
-    if (!ptr || !idx) {
-        free(ptr);
-        free(idx);
-        return CREC_ENOMEM;
-    }
-    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
-        if (ds->attr_item[k] < ni) ptr[ds->attr_item[k] + 1]++;
-    for (int32_t i = 0; i < ni; i++) ptr[i + 1] += ptr[i];
+    int32_t *idx = malloc((size_t)(npairs ? npairs : 1) * sizeof *idx);
     int64_t *fill = malloc(((size_t)ni + 1) * sizeof *fill);
-    if (!fill) {
+    if (!ptr || !idx || !fill) {
         free(ptr);
         free(idx);
+        free(fill);
         return CREC_ENOMEM;
     }
+    for (int64_t k = 0; k < npairs; k++)
+        if (row[k] >= 0 && row[k] < ni) ptr[row[k] + 1]++;
+    for (int32_t i = 0; i < ni; i++) ptr[i + 1] += ptr[i];
     memcpy(fill, ptr, ((size_t)ni + 1) * sizeof *fill);
-    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
-        if (ds->attr_item[k] < ni) idx[fill[ds->attr_item[k]]++] = ds->attr_id[k];
+    for (int64_t k = 0; k < npairs; k++)
+        if (row[k] >= 0 && row[k] < ni) idx[fill[row[k]]++] = id[k];
     free(fill);
     /* sort + dedup each row, compacting in place */
     int64_t w = 0;
@@ -308,10 +316,58 @@ int crec_dataset_attr_csr(crec_dataset *ds) {
             if (k == b || idx[k] != idx[k - 1]) idx[w++] = idx[k];
     }
     ptr[ni] = w;
+    *ptr_out = ptr;
+    *idx_out = idx;
+    return 0;
+}
+
+int crec_dataset_attr_csr(crec_dataset *ds) {
+    int64_t *ptr;
+    int32_t *idx;
+    int rc = pairs_csr(ds->items.n, ds->attr_item, ds->attr_id, ds->n_attr_pairs, &ptr, &idx);
+    if (rc) return rc;
     free(ds->attr_ptr);
     free(ds->attr_idx);
     ds->attr_ptr = ptr;
     ds->attr_idx = idx;
+    return 0;
+}
+
+int crec_dataset_add_user_attr(crec_dataset *ds, int32_t u, const char *attr, size_t len) {
+    if (u < 0 || u >= ds->users.n) return CREC_EINVAL;
+    int32_t a = crec_idmap_intern(&ds->user_attrs, attr, len);
+    if (a < 0) return a;
+    if (ds->arrays_mapped && detach_arrays(ds)) return CREC_ENOMEM;
+    if (ds->n_uattr_pairs == ds->uattr_cap) {
+        int64_t cap = ds->uattr_cap;
+        void *p = ds->uattr_user;
+        if (crec__grow(&p, &cap, ds->n_uattr_pairs + 1, sizeof(int32_t))) return CREC_ENOMEM;
+        ds->uattr_user = p;
+        cap = ds->uattr_cap;
+        p = ds->uattr_id;
+        if (crec__grow(&p, &cap, ds->n_uattr_pairs + 1, sizeof(int32_t))) return CREC_ENOMEM;
+        ds->uattr_id = p;
+        ds->uattr_cap = cap;
+    }
+    ds->uattr_user[ds->n_uattr_pairs] = u;
+    ds->uattr_id[ds->n_uattr_pairs] = a;
+    ds->n_uattr_pairs++;
+    free(ds->uattr_ptr);
+    free(ds->uattr_idx);
+    ds->uattr_ptr = NULL;
+    ds->uattr_idx = NULL;
+    return 0;
+}
+
+int crec_dataset_user_attr_csr(crec_dataset *ds) {
+    int64_t *ptr;
+    int32_t *idx;
+    int rc = pairs_csr(ds->users.n, ds->uattr_user, ds->uattr_id, ds->n_uattr_pairs, &ptr, &idx);
+    if (rc) return rc;
+    free(ds->uattr_ptr);
+    free(ds->uattr_idx);
+    ds->uattr_ptr = ptr;
+    ds->uattr_idx = idx;
     return 0;
 }
 

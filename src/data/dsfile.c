@@ -5,7 +5,8 @@
  *   4 id maps (users, items, attrs, event types): n u32, pool length u64, pool (n NUL-terminated names), pad;
  *   n u64, user[n] i32, pad, item[n] i32, pad, ts[n] i64, value[n] f32, pad, type[n] u8, pad,
  *   titles and texts: count u32, then (item u32, str) each, pad;
- *   attribute pairs: n u64, attr_item[n] i32, pad, attr_id[n] i32, pad. */
+ *   attribute pairs: n u64, attr_item[n] i32, pad, attr_id[n] i32, pad;
+ *   user features: id map, then pairs as for attributes (uattr_user, uattr_id). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,10 @@ int crec_dataset_save(const crec_dataset *ds, const char *path) {
     if (!rc) rc = crec__put_u64(&b, (uint64_t)na);
     if (!rc) rc = put_array(&b, ds->attr_item, na * sizeof(int32_t));
     if (!rc) rc = put_array(&b, ds->attr_id, na * sizeof(int32_t));
+    if (!rc) rc = put_idmap(&b, &ds->user_attrs);
+    if (!rc) rc = crec__put_u64(&b, (uint64_t)ds->n_uattr_pairs);
+    if (!rc) rc = put_array(&b, ds->uattr_user, (size_t)ds->n_uattr_pairs * sizeof(int32_t));
+    if (!rc) rc = put_array(&b, ds->uattr_id, (size_t)ds->n_uattr_pairs * sizeof(int32_t));
     if (!rc) rc = crec__binfile_write(path, DS_MAGIC, DS_VERSION, &b);
     crec_buf_free(&b);
     return rc;
@@ -172,6 +177,17 @@ int crec_dataset_load(const char *path, crec_dataset **out) {
         ds->n_attr_pairs = ds->attr_cap = (int64_t)na;
         uint32_t ni = (uint32_t)ds->items.n, nat = (uint32_t)ds->attrs.n, bad = 0;
         for (uint64_t k = 0; k < na; k++) bad |= ((uint32_t)ds->attr_item[k] >= ni) | ((uint32_t)ds->attr_id[k] >= nat);
+        if (bad) rc = CREC_EFORMAT;
+    }
+    uint64_t nua = 0;
+    if (!rc) rc = get_idmap(&b, &ds->user_attrs);
+    if (!rc) rc = crec__get_u64(&b, &nua);
+    if (!rc) rc = map_array(&b, (void **)&ds->uattr_user, nua, sizeof(int32_t));
+    if (!rc) rc = map_array(&b, (void **)&ds->uattr_id, nua, sizeof(int32_t));
+    if (!rc) {
+        ds->n_uattr_pairs = ds->uattr_cap = (int64_t)nua;
+        uint32_t nu = (uint32_t)ds->users.n, nf = (uint32_t)ds->user_attrs.n, bad = 0;
+        for (uint64_t k = 0; k < nua; k++) bad |= ((uint32_t)ds->uattr_user[k] >= nu) | ((uint32_t)ds->uattr_id[k] >= nf);
         if (bad) rc = CREC_EFORMAT;
     }
     if (!rc && b.pos != b.len) rc = CREC_EFORMAT;

@@ -161,6 +161,19 @@ int crec_dataset_compact(crec_dataset *ds, int keep_empty_items) {
         w++;
     }
     ds->n_attr_pairs = w;
+    w = 0;
+    for (int64_t k = 0; k < ds->n_uattr_pairs; k++) {
+        int32_t v = umap[ds->uattr_user[k]];
+        if (v < 0) continue;
+        ds->uattr_user[w] = v;
+        ds->uattr_id[w] = ds->uattr_id[k];
+        w++;
+    }
+    ds->n_uattr_pairs = w;
+    free(ds->uattr_ptr);
+    free(ds->uattr_idx);
+    ds->uattr_ptr = NULL;
+    ds->uattr_idx = NULL;
     free(ds->attr_ptr);
     free(ds->attr_idx);
     ds->attr_ptr = NULL;

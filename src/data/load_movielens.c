@@ -306,6 +306,77 @@ static int load_movies(crec_dataset *ds, const char *path, int csv, crec_load_op
     return rc < 0 ? rc : 0;
 }
 
+static const char *const ml1m_occupations[21] = {
+    "other", "academic/educator", "artist", "clerical/admin", "college/grad student", "customer service",
+    "doctor/health care", "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer", "programmer",
+    "retired", "sales/marketing", "scientist", "self-employed", "technician/engineer", "tradesman/craftsman",
+    "unemployed", "writer"};
+
+/* The ML-1M age bands, used for raw ages (100K) too. */
+static const char *age_band(int64_t age) {
+    if (age < 18) return "under 18";
+    if (age < 25) return "18-24";
+    if (age < 35) return "25-34";
+    if (age < 45) return "35-44";
+    if (age < 50) return "45-49";
+    if (age < 56) return "50-55";
+    return "56+";
+}
+
+static int add_feature(crec_dataset *ds, int32_t u, const char *kind, const char *val, size_t len) {
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "%s:%.*s", kind, (int)(len < 120 ? len : 120), val);
+    return crec_dataset_add_user_attr(ds, u, buf, (size_t)n);
+}
+
+/* u.user ("id|age|gender|occupation|zip") or users.dat ("id::gender::age-code::occupation-code::zip"):
+ * features gender:X, age:<band>, occupation:<name>, for the users that have ratings in the loaded file. */
+static int load_users(crec_dataset *ds, const char *path, int dat, crec_load_opts *o) {
+    crec_linereader lr;
+    int rc = crec__lr_open(&lr, path, o);
+    if (rc) return rc;
+    crec__field f[6];
+    while ((rc = crec__lr_next(&lr)) > 0) {
+        if (lr.len == 0) continue;
+        const char *why = crec__lr_problem(&lr);
+        if (why) {
+            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
+            continue;
+        }
+        int nf = dat ? crec__split_str(lr.line, lr.len, "::", f, 6) : crec__split_char(lr.line, lr.len, '|', f, 6);
+        if (nf != 5) {
+            if ((rc = crec__load_bad(o, &lr, dat ? "expected 5 '::'-separated fields (id::gender::age::occupation::zip), got %d"
+                                                 : "expected 5 '|'-separated fields (id|age|gender|occupation|zip), got %d",
+                                     nf)))
+                break;
+            continue;
+        }
+        const crec__field *gender = dat ? &f[1] : &f[2], *age = dat ? &f[2] : &f[1], *occ = &f[3];
+        int64_t a, oc = -1;
+        if (f[0].len == 0 || crec__parse_i64(age->s, age->len, &a) || a < 0 || a > 150) {
+            if ((rc = crec__load_bad(o, &lr, "bad user id or age"))) break;
+            continue;
+        }
+        if (dat && (crec__parse_i64(occ->s, occ->len, &oc) || oc < 0 || oc > 20)) {
+            if ((rc = crec__load_bad(o, &lr, "bad occupation code (expected 0-20)"))) break;
+            continue;
+        }
+        int32_t u = crec_idmap_get(&ds->users, f[0].s, f[0].len);
+        if (u < 0) continue; /* a user without ratings in the loaded file */
+        const char *band = age_band(a);
+        if ((rc = add_feature(ds, u, "gender", gender->s, gender->len)) ||
+            (rc = add_feature(ds, u, "age", band, strlen(band))))
+            break;
+        rc = dat ? add_feature(ds, u, "occupation", ml1m_occupations[oc], strlen(ml1m_occupations[oc]))
+                 : add_feature(ds, u, "occupation", occ->s, occ->len);
+        if (rc) break;
+    }
+    if (rc == CREC_EIO) crec__load_eio(o, &lr);
+    crec__lr_close(&lr, o);
+    if (rc >= 0 && ds->n_uattr_pairs) rc = crec_dataset_user_attr_csr(ds);
+    return rc < 0 ? rc : 0;
+}
+
 /* Titles and genres beside the ratings file, for its release. Missing files are not an error. */
 static int load_metadata(crec_dataset *ds, const char *ratings, ml_kind kind, crec_load_opts *o) {
     int rc = 0;
@@ -327,12 +398,20 @@ static int load_metadata(crec_dataset *ds, const char *ratings, ml_kind kind, cr
         }
         free(item);
         free(genre);
+        char *users = crec__path_join(ratings, 1, "u.user");
+        if (!users) rc = CREC_ENOMEM;
+        else if (!rc && is_file(users)) rc = load_users(ds, users, 0, o);
+        free(users);
     } else {
         int csv = kind == ML_CSV;
         char *movies = crec__path_join(ratings, 1, csv ? "movies.csv" : "movies.dat");
         if (!movies) rc = CREC_ENOMEM;
         else if (is_file(movies)) rc = load_movies(ds, movies, csv, o);
         free(movies);
+        char *users = csv ? NULL : crec__path_join(ratings, 1, "users.dat");
+        if (!csv && !users) rc = CREC_ENOMEM;
+        else if (users && !rc && is_file(users)) rc = load_users(ds, users, 1, o);
+        free(users);
     }
     if (!rc && ds->n_attr_pairs != pairs0) rc = crec_dataset_attr_csr(ds);
     return rc;

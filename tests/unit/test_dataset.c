@@ -43,6 +43,10 @@ static crec_dataset *small_dataset(void) {
     assert_int_equal(crec_dataset_add_attr(ds, 0, "big", 3), 0);
     assert_int_equal(crec_dataset_add_attr(ds, 0, "red", 3), 0); /* duplicate, removed by attr_csr */
     assert_int_equal(crec_dataset_add_attr(ds, 3, "big", 3), 0);
+    assert_int_equal(crec_dataset_add_user_attr(ds, 1, "gender:F", 8), 0);
+    assert_int_equal(crec_dataset_add_user_attr(ds, 1, "age:25-34", 9), 0);
+    assert_int_equal(crec_dataset_add_user_attr(ds, 0, "gender:M", 8), 0);
+    assert_int_equal(crec_dataset_add_user_attr(ds, 1, "gender:F", 8), 0); /* duplicate */
     return ds;
 }
 
@@ -58,6 +62,10 @@ static void test_dataset_basics(void **st) {
     assert_int_equal(crec_dataset_attr_csr(ds), 0);
     assert_int_equal(ds->attr_ptr[1] - ds->attr_ptr[0], 2); /* red, big (deduplicated) */
     assert_int_equal(ds->attr_ptr[4] - ds->attr_ptr[3], 1);
+    assert_int_equal(crec_dataset_add_user_attr(ds, 7, "x", 1), CREC_EINVAL);
+    assert_int_equal(crec_dataset_user_attr_csr(ds), 0);
+    assert_int_equal(ds->uattr_ptr[2] - ds->uattr_ptr[1], 2); /* gender:F, age:25-34 */
+    assert_int_equal(ds->uattr_ptr[3] - ds->uattr_ptr[2], 0);
     crec_dataset_info in;
     assert_int_equal(crec_dataset_info_compute(ds, &in), 0);
     assert_int_equal(in.n_users, 3);
@@ -94,6 +102,9 @@ static void test_binary_roundtrip(void **st) {
     assert_string_equal(back->text[2], "about c");
     assert_int_equal(back->n_attr_pairs, 4);
     assert_string_equal(back->attrs.names[back->attr_id[0]], "red");
+    assert_int_equal(back->n_uattr_pairs, 4);
+    assert_int_equal(back->user_attrs.n, 3);
+    assert_string_equal(back->user_attrs.names[back->uattr_id[1]], "age:25-34");
     assert_int_equal(crec_idmap_get(&back->users, "u2", 2), 1);
     /* a loaded dataset is a private map: in-place filters, then appends (which copy the arrays out) */
     assert_int_equal(back->arrays_mapped, 1);
@@ -150,6 +161,9 @@ static void test_filters(void **st) {
     assert_int_equal(ds->users.n, 2);
     assert_int_equal(crec_idmap_get(&ds->users, "u2", 2), -1);
     assert_int_equal(ds->has_value, 0);
+    /* u2's features went with u2; u1's (dense id 0) stay */
+    assert_int_equal(ds->n_uattr_pairs, 1);
+    assert_int_equal(ds->uattr_user[0], 0);
     for (int64_t k = 0; k < ds->n; k++) assert_true(ds->value[k] == 1.0f);
     crec_dataset_free(ds);
 
