@@ -1,25 +1,16 @@
-# The two commands of the README: `make demo` (the main job) and `make test` (every test).
-# Both run scripts/bootstrap.sh first, which installs missing Debian packages.
-JOBS ?= $(shell nproc)
-
-.PHONY: all demo test bench clean bootstrap
-all: bootstrap
+# Shortcuts for the scripts of the README: `make demo` = scripts/demo.sh, `make test` = scripts/test.sh.
+# On a machine without make, run the scripts with bash directly.
+.PHONY: all demo test bench clean
+all:
+	bash scripts/bootstrap.sh
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build build -j $(JOBS)
+	cmake --build build -j $$(nproc)
 
-bootstrap:
-	@bash scripts/bootstrap.sh
+demo:
+	bash scripts/demo.sh
 
-demo: all
-	./build/crec demo
-
-# Tests build separately with -Werror, AddressSanitizer and UBSan.
-test: bootstrap
-	cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCREC_SANITIZE=ON -DCREC_WERROR=ON \
-	      -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
-	cmake --build build-test -j $(JOBS)
-	cd build-test && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    ctest --output-on-failure -j $(JOBS)
+test:
+	bash scripts/test.sh
 
 bench: all
 	bash bench/run_all.sh

@@ -2,7 +2,7 @@
 # bootstrap.sh: install the Debian packages crec needs to build, test and run, when any is missing.
 # Idempotent and quiet when everything is present; needs root (or sudo) only when it installs.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev libsqlite3-dev libjansson-dev
+PKGS=(build-essential make cmake pkg-config libopenblas-dev liblapacke-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip)
 missing=()
 for p in "${PKGS[@]}"; do
