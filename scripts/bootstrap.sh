@@ -2,16 +2,29 @@
 # bootstrap.sh: install the Debian packages crec needs to build, test and run, when any is missing.
 # Idempotent and quiet when everything is present; needs root (or sudo) only when it installs.
 set -euo pipefail
-PKGS=(build-essential make cmake pkg-config libopenblas-dev liblapacke-dev libsqlite3-dev libjansson-dev
+PKGS=(build-essential make cmake pkg-config libopenblas-openmp-dev liblapacke-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
-echo "bootstrap: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# crec runs its own OpenMP loops: OpenBLAS's OpenMP flavour shares their thread pool, while the pthread flavour's
+# busy-waiting threads fight them for the cores (small sgemm after an OpenMP loop: 1.5-4x slower; docs/BLAS.md).
+# Debian ranks the pthread flavour higher, so point the alternatives at the OpenMP one when both are installed.
+for name in $(update-alternatives --get-selections 2>/dev/null | awk '$1 ~ /blas|lapack/ {print $1}'); do
+  want=$(update-alternatives --list "$name" 2>/dev/null | grep openblas-openmp | head -n 1 || true)
+  [ -n "$want" ] || continue
+  now=$(readlink -f "/etc/alternatives/$name" 2>/dev/null || true)
+  if [ "$now" != "$(readlink -f "$want")" ]; then
+    echo "bootstrap: $name -> $want" >&2
+    $SUDO update-alternatives --quiet --set "$name" "$want"
+  fi
+done
