@@ -3,7 +3,11 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only when it installs.
 set -euo pipefail
 PKGS=(build-essential make cmake pkg-config libopenblas-openmp-dev liblapacke-dev libsqlite3-dev libjansson-dev
-      libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip)
+      libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip
+      curl jq wrk)  # serve tests (curl, jq), serving bench (wrk); the fuzz target is built when clang is there
+# The dashboard's browser test (tests/integration/web.sh) needs Debian's chromium: about 80 MB to download,
+# 360 MB installed, so only on request: CREC_BROWSER_TESTS=1 scripts/bootstrap.sh
+if [ "${CREC_BROWSER_TESTS:-0}" = 1 ]; then PKGS+=(chromium); command -v npm >/dev/null || PKGS+=(nodejs npm); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

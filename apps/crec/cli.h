@@ -39,4 +39,6 @@ int cmd_models(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 #endif

@@ -18,6 +18,8 @@ static const char USAGE[] =
     "  recommend   top-k items for a user or an anonymous history\n"
     "  compare     paired comparison of two per-user result files (t-test, bootstrap CI)\n"
     "  models      list models and their hyper-parameters\n"
+    "  db          import | export | info: the SQLite store behind crec serve\n"
+    "  serve       HTTP recommendation server over a store and a model, with a dashboard\n"
     "  bench       micro-benchmarks (bench blas: SGEMM GFLOP/s of the BLAS kernel in use)\n"
     "  version     version, BLAS kernel\n";
 
@@ -39,6 +41,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "demo") == 0) return cmd_demo(sub_argc, sub_argv);
     if (strcmp(c, "version") == 0 || strcmp(c, "--version") == 0) return cmd_version(sub_argc, sub_argv);
     if (strcmp(c, "bench") == 0) return cmd_bench(sub_argc, sub_argv);
+    if (strcmp(c, "db") == 0) return cmd_db(sub_argc, sub_argv);
+    if (strcmp(c, "serve") == 0) return cmd_serve(sub_argc, sub_argv);
     fprintf(stderr, "crec: unknown command '%s'\n\n%s", c, USAGE);
     return CLI_USAGE;
 }

@@ -1,0 +1,127 @@
+/* cmd_serve.c: crec serve: the HTTP recommendation server over a store and a model, until SIGINT/SIGTERM;
+ * SIGHUP reloads the model from the same path.
+ *
+ * The one idea: the signals are blocked before the server's threads start, so they all inherit the mask and
+ * only this thread, waiting in sigwait, ever sees one: no handler runs inside a request. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "crec/serve.h"
+
+static const char SERVE_HELP[] =
+    "usage: crec serve --db F --model M.crecm [--data D.crecds] [--port 8080] [--host 127.0.0.1] [--threads N]\n"
+    "                  [--api-key-file F] [--require-key-for-reads] [--max-body BYTES] [--sync full|normal]\n"
+    "                  [--access-log] [--allow-open-writes]\n\n"
+    "Serves recommendations over HTTP from the store F (SQLite; created when absent; fill it with crec db import)\n"
+    "with the model M. The model's item and user ids are matched by external id to the dataset D it was trained\n"
+    "on, or, without --data, to a snapshot of the store (which must then hold exactly the model's users and items).\n"
+    "Routes: GET /v1/users/{id}/recommendations, POST /v1/sessions/recommendations, GET /v1/items/{id}/similar,\n"
+    "GET /v1/popular, POST /v1/events, /v1/items[/{id}], /v1/users/{id}, POST /v1/admin/reload, GET /v1/stats,\n"
+    "GET /healthz, GET /metrics, GET /openapi.json, and the dashboard at GET /.\n\n"
+    "  --port N               TCP port (default 8080; 0 = any free port, printed on stderr)\n"
+    "  --host H               address to bind (default 127.0.0.1; a public address needs an API key)\n"
+    "  --threads N            worker threads (default 2)\n"
+    "  --api-key-file F       API keys, one per line; also CREC_API_KEYS=k1,k2 (writes and admin need one)\n"
+    "  --require-key-for-reads  reads need a key too\n"
+    "  --max-body BYTES       largest request body (default 1048576); larger gets 413\n"
+    "  --sync full|normal     store durability: full (default: an acknowledged event survives power loss) or\n"
+    "                         normal (survives a crash of crec, faster)\n"
+    "  --access-log           one line per request on stderr\n"
+    "  --allow-open-writes    allow a non-loopback --host without any API key\n";
+
+int cmd_serve(int argc, char **argv) {
+    crec_serve_opts o;
+    crec_serve_opts_defaults(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int bad = 0;
+        long long x;
+        if (cli_is_help(argv[i])) {
+            fputs(SERVE_HELP, stdout);
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--db", &v, &bad)) { if (bad) return CLI_USAGE; o.db_path = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; o.model_path = v; continue; }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; o.data_path = v; continue; }
+        if (cli_opt(argc, argv, &i, "--host", &v, &bad)) { if (bad) return CLI_USAGE; o.host = v; continue; }
+        if (cli_opt(argc, argv, &i, "--api-key-file", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            o.api_key_file = v;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--port", &v, &bad)) {
+            if (bad || cli_int("serve", "--port", v, 0, 65535, &x)) return CLI_USAGE;
+            o.port = (int)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
+            if (bad || cli_int("serve", "--threads", v, 1, 256, &x)) return CLI_USAGE;
+            o.threads = (int)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--max-body", &v, &bad)) {
+            if (bad || cli_int("serve", "--max-body", v, 1024, (long long)1 << 30, &x)) return CLI_USAGE;
+            o.max_body = (size_t)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--sync", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (strcmp(v, "full") == 0) o.sync_normal = 0;
+            else if (strcmp(v, "normal") == 0) o.sync_normal = 1;
+            else {
+                fprintf(stderr, "crec serve: --sync is full or normal\n");
+                return CLI_USAGE;
+            }
+            continue;
+        }
+        if (cli_flag(argv, i, "--require-key-for-reads")) { o.require_key_for_reads = 1; continue; }
+        if (cli_flag(argv, i, "--allow-open-writes")) { o.allow_open_writes = 1; continue; }
+        if (cli_flag(argv, i, "--access-log")) { o.access_log = 1; continue; }
+        fprintf(stderr, "crec serve: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (!o.db_path || !o.model_path) {
+        fprintf(stderr, "crec serve: --db and --model are required (see --help)\n");
+        return CLI_USAGE;
+    }
+    o.api_keys = getenv("CREC_API_KEYS");
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char err[1024];
+    crec_server *s;
+    int rc = crec_server_start(&o, &s, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "crec serve: %s\n", err[0] ? err : crec_strerror(rc));
+        return rc == CREC_EINVAL ? CLI_USAGE : CLI_FAIL;
+    }
+    int keyed = (o.api_keys && *o.api_keys) || o.api_key_file;
+    fprintf(stderr, "crec serve: listening on http://%s%s%s:%d (%d threads; store %s; model %s)\n",
+            strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "", crec_server_port(s), o.threads,
+            o.db_path, o.model_path);
+    if (!keyed)
+        fprintf(stderr, "crec serve: no API key configured: writes are open to local clients "
+                        "(set CREC_API_KEYS or --api-key-file)\n");
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            rc = crec_server_reload(s, NULL, NULL, err, sizeof err);
+            if (rc) fprintf(stderr, "crec serve: reload failed, the old model stays: %s\n", err);
+            else fprintf(stderr, "crec serve: model reloaded\n");
+            continue;
+        }
+        break;
+    }
+    fprintf(stderr, "crec serve: stopping\n");
+    crec_server_stop(s);
+    return CLI_OK;
+}

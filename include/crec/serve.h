@@ -1,0 +1,54 @@
+/* serve.h: the HTTP recommendation server (libmicrohttpd, internal thread pool, JSON via jansson).
+ *
+ * The one idea: the store is the system of record and the model is a read-only, reference-counted snapshot
+ * that can be swapped under load. Every request reads the user's events from the store (so an event counts
+ * the moment it is acknowledged), scores with whatever model is current when it starts, and holds a
+ * reference to that model until it answers, so a reload never fails an in-flight request.
+ * Routes, limits and error shapes are documented in docs/SERVING.md and served at GET /openapi.json. */
+#ifndef CREC_SERVE_H
+#define CREC_SERVE_H
+
+#include <stddef.h>
+#include "crec/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct crec_serve_opts {
+    const char *db_path;       /* the store (created and migrated when needed) */
+    const char *model_path;    /* a .crecm checkpoint */
+    const char *data_path;     /* the dataset the model was trained on (.crecds), or NULL: the store's snapshot,
+                                  which must then have exactly the model's users and items */
+    const char *host;          /* numeric address or name to bind; default 127.0.0.1 */
+    int port;                  /* 0: any free port (crec_server_port tells which) */
+    int threads;               /* worker threads (MHD thread pool); default 2 */
+    const char *api_keys;      /* comma-separated keys (e.g. from CREC_API_KEYS), or NULL */
+    const char *api_key_file;  /* one key per line ('#' comments), or NULL */
+    int require_key_for_reads; /* 1: reads need a key too (healthz, the dashboard page and openapi.json stay open) */
+    int allow_open_writes;     /* 1: allow a non-loopback bind with no key (writes open to anyone) */
+    size_t max_body;           /* largest request body in bytes (default 1 MiB); larger gets 413 */
+    int sync_normal;           /* store durability: 0 = synchronous=FULL (default), 1 = NORMAL */
+    int access_log;            /* 1: one line per request on stderr (route, status, milliseconds) */
+} crec_serve_opts;
+
+CREC_API void crec_serve_opts_defaults(crec_serve_opts *o);
+
+typedef struct crec_server crec_server;
+
+/* Open the store, load the model and its id maps, bind and start the worker threads. On failure *out is NULL
+ * and err says why: CREC_EINVAL (bad options, no key on a public bind), CREC_ENOTFOUND (model or data file
+ * missing), CREC_ESTATE (model and data do not match), CREC_ENET (cannot bind), or the store's error. */
+CREC_API int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, size_t errn);
+/* The bound TCP port (the chosen one when opts.port was 0). */
+CREC_API int crec_server_port(const crec_server *s);
+/* Load a model (model_path NULL: the current path again; data_path NULL: the configured dataset, else the
+ * store's snapshot) and swap it in atomically; requests already running finish with the old one. */
+CREC_API int crec_server_reload(crec_server *s, const char *model_path, const char *data_path, char *err, size_t errn);
+/* Stop accepting, finish running requests, close everything. NULL is a no-op. */
+CREC_API void crec_server_stop(crec_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,149 @@
+/* store.h: the SQLite store behind the server: users, items (title, text, attributes, visible flag),
+ * user features and events, with a versioned schema migrated on open.
+ *
+ * The one idea: the store is the system of record and a crec_dataset is a snapshot of it. `crec db import`
+ * fills a store from any dataset in one transaction; crec_store_snapshot turns the store back into a
+ * crec_dataset (ids dense in store row order) so every model trains from it unchanged. Writes run in one
+ * transaction each and return only after COMMIT: a caller that acknowledges after crec_store_add_events
+ * returned 0 never acknowledges an event that a crash can lose (WAL, synchronous=FULL by default).
+ *
+ * A crec_store is one SQLite connection: use it from one thread at a time (open one per thread; SQLite's WAL
+ * lets readers run beside the one writer, and writers wait up to busy_timeout_ms for each other). */
+#ifndef CREC_STORE_H
+#define CREC_STORE_H
+
+#include "crec/dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Schema version written to PRAGMA user_version; older stores are migrated step by step on open. */
+#define CREC_STORE_SCHEMA_VERSION 2
+/* Longest external id (user, item, event type, attribute) the store accepts, in bytes. */
+#define CREC_STORE_MAX_ID 256
+
+typedef struct crec_store crec_store;
+
+typedef struct crec_store_opts {
+    int readonly;         /* 1: open read-only (no migration; an old schema gives CREC_EVERSION) */
+    int sync_normal;      /* 0: synchronous=FULL (a commit survives power loss); 1: NORMAL (survives a crash
+                             of the process, may lose the last commits on power loss; faster) */
+    int busy_timeout_ms;  /* how long a writer waits for another; 0 = 5000 */
+    int no_create;        /* 1: a missing file is CREC_ENOTFOUND instead of a new store */
+} crec_store_opts;
+
+/* Open (creating when absent) the store at path and migrate it to CREC_STORE_SCHEMA_VERSION.
+ * o may be NULL (defaults). On failure *out is NULL, err holds the reason, and the code is CREC_EFORMAT
+ * (not a SQLite file, or a SQLite file of another application), CREC_EVERSION (written by a newer crec),
+ * CREC_ENOTFOUND (no_create and no file) or CREC_EIO. The caller closes *out with crec_store_close. */
+CREC_API int crec_store_open(const char *path, const crec_store_opts *o, crec_store **out, char *err, size_t errn);
+CREC_API void crec_store_close(crec_store *s);
+/* PRAGMA user_version of the open store (CREC_STORE_SCHEMA_VERSION after a successful open). */
+CREC_API int crec_store_schema_version(crec_store *s);
+/* Migrate the store's schema up to `version` (<= CREC_STORE_SCHEMA_VERSION), one transaction per step.
+ * crec_store_open calls it with the latest version; tests call it to build older layouts. */
+CREC_API int crec_store_migrate(crec_store *s, int version);
+/* Message of the last SQLite error on this connection (static or connection-owned; never NULL). */
+CREC_API const char *crec_store_errmsg(crec_store *s);
+
+/* Group the reads that follow into one read transaction (one consistent view, one lock acquisition instead of
+ * one per statement) until crec_store_read_end. Writes must not be issued inside. Both return 0 or CREC_E*. */
+CREC_API int crec_store_read_begin(crec_store *s);
+CREC_API int crec_store_read_end(crec_store *s);
+
+typedef struct crec_store_stats {
+    int64_t n_users, n_items, n_hidden_items, n_events, n_event_types, n_attrs;
+    int64_t min_ts, max_ts;  /* over events; 0 when there are none */
+} crec_store_stats;
+CREC_API int crec_store_stats_get(crec_store *s, crec_store_stats *st);
+
+/* ---- bulk ---- */
+typedef struct crec_store_import_result {
+    int64_t users_added, items_added, events_added, attrs_added;
+    double seconds;
+} crec_store_import_result;
+/* Add every user, item (with title, text, attributes), user feature and event of ds in ONE transaction
+ * (all or nothing). Items already in the store keep their row and get ds's title/text when ds has one.
+ * Events are appended: importing the same dataset twice doubles them. r may be NULL. */
+CREC_API int crec_store_import(crec_store *s, const crec_dataset *ds, crec_store_import_result *r);
+/* A snapshot of the whole store as a new dataset (*out, caller frees; NULL on failure). Dense id = store row
+ * id - 1 for users and items: a deleted row stays as a placeholder without events whose name starts with
+ * byte 0x7f, so a later snapshot extends an earlier one (same ids, new rows after). A store filled by
+ * crec_store_import from D into an empty store gives D's dense ids back. Events in insertion order; hidden
+ * items are included (their events are history). ds->name is the name of the first imported dataset, or
+ * "store". */
+CREC_API int crec_store_snapshot(crec_store *s, crec_dataset **out);
+
+/* ---- events ---- */
+typedef struct crec_store_event {
+    const char *user, *item;  /* external ids (NUL-terminated) */
+    const char *type;         /* event type name; NULL = "interaction" */
+    float value;
+    int64_t ts;               /* seconds since the epoch (any integer the caller uses as time) */
+} crec_store_event;
+/* Append n events in ONE transaction; returns after COMMIT. Unknown users are created; an unknown item is
+ * CREC_ENOTFOUND and nothing is written (*bad = its index). More than 255 event types is CREC_ERANGE.
+ * item_sid (may be NULL) receives the store row id of each event's item (for popularity counters). */
+CREC_API int crec_store_add_events(crec_store *s, const crec_store_event *ev, int64_t n, int64_t *item_sid,
+                                   int64_t *bad);
+
+/* Called once per event of a user, oldest first (ties in insertion order). item is the external id,
+ * valid only during the call. Return nonzero to stop. */
+typedef int (*crec_store_event_cb)(void *ctx, int64_t item_sid, const char *item, size_t item_len, const char *type,
+                                   float value, int64_t ts);
+/* Walk user's events (all of them, or only the newest `last` when last > 0, still oldest first).
+ * *n_events (may be NULL) gets the user's total event count. CREC_ENOTFOUND when the user does not exist. */
+CREC_API int crec_store_user_events(crec_store *s, const char *user, int64_t last, crec_store_event_cb cb, void *ctx,
+                                    int64_t *n_events);
+/* The store row ids of user's items, oldest event first (ties in insertion order), into the caller's
+ * growable buffer (*sids, *cap; realloc'd as needed, caller frees); *n gets the count. The lean form of
+ * crec_store_user_events for the request path. CREC_ENOTFOUND when the user does not exist (*n = 0). */
+CREC_API int crec_store_user_item_sids(crec_store *s, const char *user, int64_t **sids, int64_t *cap, int64_t *n);
+/* Delete a user and all their events and features (the right to erasure); *n_events (may be NULL) gets how
+ * many events went. CREC_ENOTFOUND when there is no such user. */
+CREC_API int crec_store_delete_user(crec_store *s, const char *user, int64_t *n_events);
+/* Events per item: (*counts)[sid] for sid in [0, *n) (caller frees). */
+CREC_API int crec_store_item_counts(crec_store *s, int64_t **counts, int64_t *n);
+
+/* ---- items ---- */
+typedef struct crec_store_item {
+    int64_t sid;          /* store row id (out) */
+    char *id, *title, *text;  /* title/text may be NULL */
+    char **attrs;         /* n_attrs attribute names, sorted */
+    int n_attrs;
+    int visible;
+    int64_t n_events;     /* events on this item (filled by get when asked) */
+} crec_store_item;
+CREC_API void crec_store_item_clear(crec_store_item *it); /* frees the strings, zeroes it */
+
+typedef enum {
+    CREC_STORE_CREATE = 0,  /* CREC_EEXISTS when the id exists */
+    CREC_STORE_REPLACE,     /* create or replace title, text, attributes and visible */
+    CREC_STORE_UPDATE,      /* CREC_ENOTFOUND when absent; replaces the fields */
+} crec_store_put_mode;
+/* Write an item (id, title, text, attrs, visible read from it; sid ignored) in one transaction.
+ * *created (may be NULL) is 1 when a new row was made. */
+CREC_API int crec_store_item_put(crec_store *s, const crec_store_item *it, crec_store_put_mode mode, int *created);
+/* Read the item with external id `id` into *it (caller clears). with_attrs: also read attributes;
+ * with_count: also count its events. CREC_ENOTFOUND when absent. */
+CREC_API int crec_store_item_get(crec_store *s, const char *id, size_t len, int with_attrs, int with_count,
+                                 crec_store_item *it);
+/* The same by store row id. */
+CREC_API int crec_store_item_get_sid(crec_store *s, int64_t sid, int with_attrs, crec_store_item *it);
+/* Delete an item and the events on it; *n_events (may be NULL) gets how many events went. */
+CREC_API int crec_store_item_delete(crec_store *s, const char *id, int64_t *n_events);
+/* Called per item: sid, external id (valid during the call). Return nonzero to stop. */
+typedef int (*crec_store_item_cb)(void *ctx, int64_t sid, const char *id, size_t len, int visible);
+/* Every item with its attributes (text left NULL), in row order; it is valid only during the call. */
+typedef int (*crec_store_item_full_cb)(void *ctx, const crec_store_item *it);
+CREC_API int crec_store_items_scan(crec_store *s, crec_store_item_full_cb cb, void *ctx);
+/* Items that carry attribute attr (in row order). */
+CREC_API int crec_store_items_with_attr(crec_store *s, const char *attr, crec_store_item_cb cb, void *ctx);
+/* Items in row order starting after row id `after` (0 = from the first), at most limit. */
+CREC_API int crec_store_items_list(crec_store *s, int64_t after, int64_t limit, crec_store_item_cb cb, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

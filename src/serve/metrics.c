@@ -1,0 +1,138 @@
+/* metrics.c: request counters and latency histograms per route, ingestion counters and model gauges,
+ * rendered as Prometheus text (exposition format 0.0.4) for GET /metrics.
+ *
+ * The one idea: every counter is a C11 _Atomic updated with relaxed adds on the request path (no lock);
+ * rendering reads them without stopping anyone, so a scrape is a consistent-enough picture, never a pause. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "serve/serve_internal.h"
+
+const double crec__bucket_le[CREC__N_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                 0.01,   0.025,   0.05,   0.1,   0.5,    2.5};
+
+void crec__metrics_observe(crec__metrics *m, crec__route r, int status, double seconds) {
+    if (r < 0 || r >= CREC__R_COUNT) r = CREC__R_NONE;
+    crec__route_metrics *rm = &m->route[r];
+    int cls = status / 100;
+    if (cls < 1 || cls > 5) cls = 5;
+    atomic_fetch_add_explicit(&rm->by_class[cls], 1, memory_order_relaxed);
+    int b = 0;
+    while (b < CREC__N_BUCKETS && seconds > crec__bucket_le[b]) b++;
+    atomic_fetch_add_explicit(&rm->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rm->sum_us, (unsigned long long)(seconds * 1e6), memory_order_relaxed);
+}
+
+typedef struct sbuf { char *p; size_t len, cap; int oom; } sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t nc = b->cap * 2 + (size_t)n + 1;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+/* Prometheus label value: escape backslash, quote and newline. */
+static void sb_label(sbuf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '"') sb_printf(b, "\\%c", *s);
+        else if (*s == '\n') sb_printf(b, "\\n");
+        else sb_printf(b, "%c", *s);
+    }
+}
+
+char *crec__metrics_render(crec_server *s) {
+    sbuf b = {malloc(8192), 0, 8192, 0};
+    if (!b.p) return NULL;
+    b.p[0] = 0;
+    crec__metrics *m = &s->metrics;
+    sb_printf(&b, "# HELP crec_http_requests_total HTTP responses by route and status class.\n"
+                  "# TYPE crec_http_requests_total counter\n");
+    for (int r = 0; r < CREC__R_COUNT; r++)
+        for (int c = 1; c <= 5; c++) {
+            unsigned long long v = atomic_load_explicit(&m->route[r].by_class[c], memory_order_relaxed);
+            if (!v && c != 2) continue;
+            sb_printf(&b, "crec_http_requests_total{route=\"%s\",code=\"%dxx\"} %llu\n", crec__route_label(r), c, v);
+        }
+    sb_printf(&b, "# HELP crec_http_request_duration_seconds Time from the first byte of a request to its response.\n"
+                  "# TYPE crec_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < CREC__R_COUNT; r++) {
+        const crec__route_metrics *rm = &m->route[r];
+        unsigned long long cum = 0;
+        for (int k = 0; k <= CREC__N_BUCKETS; k++) {
+            cum += atomic_load_explicit(&rm->bucket[k], memory_order_relaxed);
+            if (k < CREC__N_BUCKETS)
+                sb_printf(&b, "crec_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                          crec__route_label(r), crec__bucket_le[k], cum);
+            else
+                sb_printf(&b, "crec_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                          crec__route_label(r), cum);
+        }
+        sb_printf(&b, "crec_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", crec__route_label(r),
+                  (double)atomic_load_explicit(&rm->sum_us, memory_order_relaxed) / 1e6);
+        sb_printf(&b, "crec_http_request_duration_seconds_count{route=\"%s\"} %llu\n", crec__route_label(r), cum);
+    }
+    struct { const char *name, *help; atomic_ullong *v; } counters[] = {
+        {"crec_events_ingested_total", "Events committed to the store through POST /v1/events.", &m->events_ingested},
+        {"crec_event_batches_total", "Committed POST /v1/events batches.", &m->event_batches},
+        {"crec_model_reloads_total", "Successful model reloads.", &m->reloads},
+        {"crec_model_reload_failures_total", "Failed model reloads (the old model stayed).", &m->reload_failures},
+        {"crec_auth_failures_total", "Requests refused for a missing or wrong API key.", &m->auth_failures},
+        {"crec_body_rejected_total", "Requests refused for a body over the size limit.", &m->body_rejected},
+    };
+    for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
+        sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[k].name, counters[k].help,
+                  counters[k].name, counters[k].name, atomic_load_explicit(counters[k].v, memory_order_relaxed));
+    crec__bundle *bu = crec__bundle_acquire(s);
+    if (bu) {
+        sb_printf(&b, "# HELP crec_model_info The model being served (value 1).\n# TYPE crec_model_info gauge\n"
+                      "crec_model_info{name=\"");
+        sb_label(&b, bu->model->type->name);
+        sb_printf(&b, "\",path=\"");
+        sb_label(&b, bu->model_path);
+        sb_printf(&b, "\",data=\"");
+        sb_label(&b, bu->model->data_name);
+        sb_printf(&b, "\",version=\"%llu\"} 1\n", (unsigned long long)bu->version);
+        sb_printf(&b, "# HELP crec_model_version Load counter of the model being served.\n"
+                      "# TYPE crec_model_version gauge\ncrec_model_version %llu\n"
+                      "# HELP crec_model_items Items the model scores.\n# TYPE crec_model_items gauge\n"
+                      "crec_model_items %d\n"
+                      "# HELP crec_model_loaded_timestamp_seconds When the model was loaded.\n"
+                      "# TYPE crec_model_loaded_timestamp_seconds gauge\ncrec_model_loaded_timestamp_seconds %.0f\n",
+                  (unsigned long long)bu->version, bu->model->n_items, bu->loaded_unix);
+        crec__bundle_release(bu);
+    }
+    sb_printf(&b, "# HELP crec_uptime_seconds Seconds since the server started.\n# TYPE crec_uptime_seconds gauge\n"
+                  "crec_uptime_seconds %.1f\n"
+                  "# HELP crec_process_resident_memory_peak_bytes Peak resident set size.\n"
+                  "# TYPE crec_process_resident_memory_peak_bytes gauge\ncrec_process_resident_memory_peak_bytes %lld\n",
+              crec__now() - s->started, (long long)crec__peak_rss());
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}

@@ -1,0 +1,443 @@
+/* request.c: routes, query values, id lists and JSON bodies of the server, parsed and bounded.
+ *
+ * The one idea: nothing here trusts its input or touches the network, the store or the model, so it is
+ * fuzzed on its own (tests/fuzz/fuzz_request.c). Every failure says what was wrong, with the HTTP status
+ * and the error code the client gets. */
+#include "serve/request.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int crec__reqerr_set(crec__reqerr *e, int status, const char *code, const char *fmt, ...) {
+    e->status = status;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- routes ---- */
+
+static const char *const LABELS[CREC__R_COUNT] = {
+    [CREC__R_NONE] = "unmatched",
+    [CREC__R_USER_RECS] = "/v1/users/{id}/recommendations",
+    [CREC__R_SESSION_RECS] = "/v1/sessions/recommendations",
+    [CREC__R_SIMILAR] = "/v1/items/{id}/similar",
+    [CREC__R_POPULAR] = "/v1/popular",
+    [CREC__R_EVENTS] = "/v1/events",
+    [CREC__R_ITEMS] = "/v1/items",
+    [CREC__R_ITEM] = "/v1/items/{id}",
+    [CREC__R_USER] = "/v1/users/{id}",
+    [CREC__R_RELOAD] = "/v1/admin/reload",
+    [CREC__R_STATS] = "/v1/stats",
+    [CREC__R_HEALTH] = "/healthz",
+    [CREC__R_METRICS] = "/metrics",
+    [CREC__R_OPENAPI] = "/openapi.json",
+    [CREC__R_WEB] = "/ (dashboard)",
+};
+
+const char *crec__route_label(crec__route r) { return r >= 0 && r < CREC__R_COUNT ? LABELS[r] : "unmatched"; }
+
+int crec__route_is_write(crec__route r, const char *method) {
+    if (r == CREC__R_SESSION_RECS) return 0; /* a query that happens to need a body */
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+static int method_in(const char *method, const char *allow) {
+    /* allow is "GET, PUT, DELETE"; HEAD goes wherever GET does */
+    if (strcmp(method, "HEAD") == 0) method = "GET";
+    size_t n = strlen(method);
+    if (n == 0) return 0; /* strstr(p, "") would match forever (found by the fuzzer) */
+    for (const char *p = allow; (p = strstr(p, method)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == 0)) return 1;
+    return 0;
+}
+
+/* Path segments: at most 8, each a slice. */
+typedef struct segs { const char *p[8]; size_t n[8]; int count; } segs;
+
+static int split_path(const char *path, segs *s) {
+    s->count = 0;
+    if (path[0] != '/') return -1;
+    const char *p = path + 1;
+    if (!*p) return 0; /* "/" */
+    for (;;) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 0 || s->count == 8) return -1; /* "//", trailing "/", or too deep */
+        s->p[s->count] = p;
+        s->n[s->count++] = n;
+        if (!e) return 0;
+        p = e + 1;
+    }
+}
+
+static int seg_is(const segs *s, int i, const char *lit) {
+    return i < s->count && s->n[i] == strlen(lit) && memcmp(s->p[i], lit, s->n[i]) == 0;
+}
+
+/* A dashboard file name: [a-z0-9_.-]+ ending in a known extension. */
+static int asset_name_ok(const char *p, size_t n) {
+    if (n == 0 || n > 64 || p[0] == '.') return 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = p[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) return 0;
+    }
+    return 1;
+}
+
+int crec__route_match(const char *method, const char *path, crec__match *m) {
+    m->route = CREC__R_NONE;
+    m->status = 404;
+    m->allow = NULL;
+    m->id = NULL;
+    m->id_buf[0] = 0;
+    segs s;
+    if (!method || !path || split_path(path, &s)) return -1;
+    const char *allow = NULL;
+    crec__route r = CREC__R_NONE;
+    int id_seg = -1;
+    if (s.count == 0) {
+        r = CREC__R_WEB, allow = "GET";
+    } else if (s.count == 1 && seg_is(&s, 0, "healthz")) {
+        r = CREC__R_HEALTH, allow = "GET";
+    } else if (s.count == 1 && seg_is(&s, 0, "metrics")) {
+        r = CREC__R_METRICS, allow = "GET";
+    } else if (s.count == 1 && seg_is(&s, 0, "openapi.json")) {
+        r = CREC__R_OPENAPI, allow = "GET";
+    } else if (s.count == 1 && asset_name_ok(s.p[0], s.n[0])) {
+        r = CREC__R_WEB, allow = "GET", id_seg = 0;
+    } else if (s.count >= 2 && seg_is(&s, 0, "v1")) {
+        if (s.count == 2 && seg_is(&s, 1, "stats")) r = CREC__R_STATS, allow = "GET";
+        else if (s.count == 2 && seg_is(&s, 1, "popular")) r = CREC__R_POPULAR, allow = "GET";
+        else if (s.count == 2 && seg_is(&s, 1, "events")) r = CREC__R_EVENTS, allow = "POST";
+        else if (s.count == 2 && seg_is(&s, 1, "items")) r = CREC__R_ITEMS, allow = "GET, POST";
+        else if (s.count == 3 && seg_is(&s, 1, "items")) r = CREC__R_ITEM, allow = "GET, PUT, DELETE", id_seg = 2;
+        else if (s.count == 4 && seg_is(&s, 1, "items") && seg_is(&s, 3, "similar"))
+            r = CREC__R_SIMILAR, allow = "GET", id_seg = 2;
+        else if (s.count == 3 && seg_is(&s, 1, "users")) r = CREC__R_USER, allow = "GET, DELETE", id_seg = 2;
+        else if (s.count == 4 && seg_is(&s, 1, "users") && seg_is(&s, 3, "recommendations"))
+            r = CREC__R_USER_RECS, allow = "GET", id_seg = 2;
+        else if (s.count == 3 && seg_is(&s, 1, "sessions") && seg_is(&s, 2, "recommendations"))
+            r = CREC__R_SESSION_RECS, allow = "POST";
+        else if (s.count == 3 && seg_is(&s, 1, "admin") && seg_is(&s, 2, "reload"))
+            r = CREC__R_RELOAD, allow = "POST";
+    }
+    if (r == CREC__R_NONE) return -1;
+    m->route = r;
+    m->allow = allow;
+    if (!method_in(method, allow)) {
+        m->status = 405;
+        return -1;
+    }
+    if (id_seg >= 0) {
+        size_t n = s.n[id_seg];
+        if (n > CREC_STORE_MAX_ID || !crec__id_ok(s.p[id_seg], n)) {
+            m->status = 400;
+            return -1;
+        }
+        memcpy(m->id_buf, s.p[id_seg], n);
+        m->id_buf[n] = 0;
+        m->id = m->id_buf;
+    }
+    m->status = 0;
+    return 0;
+}
+
+/* ---- values ---- */
+
+int crec__id_ok(const char *s, size_t n) {
+    if (!s || n == 0 || n > CREC_STORE_MAX_ID) return 0;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t k = 0; k < n;) {
+        unsigned c = p[k];
+        if (c < 0x20 || c == 0x7f || c == '/') return 0;
+        if (c < 0x80) {
+            k++;
+            continue;
+        }
+        size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len == 0 || k + len > n || (len == 2 && c < 0xC2)) return 0;
+        for (size_t j = 1; j < len; j++)
+            if ((p[k + j] & 0xC0) != 0x80) return 0;
+        k += len;
+    }
+    return 1;
+}
+
+int crec__parse_int(const char *name, const char *s, long lo, long hi, long def, long *out, crec__reqerr *e) {
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return crec__reqerr_set(e, 400, "bad_parameter", "%s must be an integer in [%ld, %ld]", name, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int crec__parse_bool(const char *name, const char *s, int def, int *out, crec__reqerr *e) {
+    if (!s) *out = def;
+    else if (strcmp(s, "1") == 0 || strcmp(s, "true") == 0) *out = 1;
+    else if (strcmp(s, "0") == 0 || strcmp(s, "false") == 0) *out = 0;
+    else return crec__reqerr_set(e, 400, "bad_parameter", "%s must be true or false", name);
+    return 0;
+}
+
+void crec__idlist_free(crec__idlist *l) {
+    free(l->s);
+    free(l->len);
+    memset(l, 0, sizeof *l);
+}
+
+static int idlist_alloc(crec__idlist *l, size_t n) {
+    l->n = 0;
+    l->s = malloc((n + 1) * sizeof *l->s);
+    l->len = malloc((n + 1) * sizeof *l->len);
+    if (!l->s || !l->len) {
+        crec__idlist_free(l);
+        return -1;
+    }
+    return 0;
+}
+
+int crec__parse_idlist(const char *name, const char *s, crec__idlist *l, crec__reqerr *e) {
+    memset(l, 0, sizeof *l);
+    if (!s || !*s) return 0;
+    size_t parts = 1;
+    for (const char *p = s; *p; p++) parts += *p == ',';
+    if (parts > CREC__MAX_LIST)
+        return crec__reqerr_set(e, 400, "bad_parameter", "%s has more than %d ids", name, CREC__MAX_LIST);
+    if (idlist_alloc(l, parts)) return crec__reqerr_set(e, 500, "internal", "out of memory");
+    for (const char *p = s;;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n) {
+            if (!crec__id_ok(p, n)) {
+                crec__idlist_free(l);
+                return crec__reqerr_set(e, 400, "bad_parameter", "%s holds an invalid id", name);
+            }
+            l->s[l->n] = p;
+            l->len[l->n++] = n;
+        }
+        if (!c) break;
+        p = c + 1;
+    }
+    return 0;
+}
+
+int crec__json_idlist(const char *name, json_t *v, crec__idlist *l, crec__reqerr *e) {
+    memset(l, 0, sizeof *l);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_array(v)) return crec__reqerr_set(e, 400, "bad_request", "\"%s\" must be an array of ids", name);
+    size_t n = json_array_size(v);
+    if (n > CREC__MAX_LIST)
+        return crec__reqerr_set(e, 400, "bad_request", "\"%s\" has more than %d ids", name, CREC__MAX_LIST);
+    if (idlist_alloc(l, n)) return crec__reqerr_set(e, 500, "internal", "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        json_t *x = json_array_get(v, k);
+        if (!json_is_string(x) || !crec__id_ok(json_string_value(x), json_string_length(x))) {
+            crec__idlist_free(l);
+            return crec__reqerr_set(e, 400, "bad_request", "\"%s\"[%zu] must be an id string (1..%d bytes)", name, k,
+                                    CREC_STORE_MAX_ID);
+        }
+        l->s[l->n] = json_string_value(x);
+        l->len[l->n++] = json_string_length(x);
+    }
+    return 0;
+}
+
+/* ---- JSON ---- */
+
+int crec__json_depth(const char *s, size_t n) {
+    int depth = 0, max = 0, in_str = 0;
+    for (size_t k = 0; k < n; k++) {
+        char c = s[k];
+        if (in_str) {
+            if (c == '\\') k++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) max = depth;
+        } else if (c == ']' || c == '}') {
+            if (--depth < 0) return -1;
+        }
+    }
+    return max;
+}
+
+json_t *crec__parse_json(const char *body, size_t n, crec__reqerr *e) {
+    if (!body || n == 0) {
+        crec__reqerr_set(e, 400, "bad_json", "a JSON body is required");
+        return NULL;
+    }
+    int d = crec__json_depth(body, n);
+    if (d > CREC__MAX_DEPTH) {
+        crec__reqerr_set(e, 400, "too_deep", "JSON nested deeper than %d levels", CREC__MAX_DEPTH);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *v = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
+    if (!v) crec__reqerr_set(e, 400, "bad_json", "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+    return v;
+}
+
+/* A string member: absent/null -> NULL (ok unless required); wrong type or length -> error. */
+static int get_str(json_t *obj, const char *key, size_t maxlen, int required, int id, const char **out, const char *ctx,
+                   crec__reqerr *e) {
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        if (required) return crec__reqerr_set(e, 400, "bad_request", "%s: \"%s\" is required", ctx, key);
+        return 0;
+    }
+    if (!json_is_string(v)) return crec__reqerr_set(e, 400, "bad_request", "%s: \"%s\" must be a string", ctx, key);
+    size_t n = json_string_length(v);
+    if (id ? !crec__id_ok(json_string_value(v), n) : (n > maxlen || strlen(json_string_value(v)) != n))
+        return crec__reqerr_set(e, 400, "bad_request", "%s: \"%s\" must be %s of at most %zu bytes", ctx, key,
+                                id ? "an id (no control characters or '/')" : "a string", maxlen);
+    *out = json_string_value(v);
+    return 0;
+}
+
+int crec__parse_events(json_t *body, int64_t now, crec_store_event **ev, int64_t *n, crec__reqerr *e) {
+    *ev = NULL;
+    *n = 0;
+    if (!json_is_array(body))
+        return crec__reqerr_set(e, 400, "bad_request", "the body must be a JSON array of events");
+    size_t cnt = json_array_size(body);
+    if (cnt == 0) return crec__reqerr_set(e, 400, "bad_request", "the batch is empty");
+    if (cnt > CREC__MAX_EVENTS)
+        return crec__reqerr_set(e, 413, "batch_too_large", "at most %d events per batch", CREC__MAX_EVENTS);
+    crec_store_event *out = calloc(cnt, sizeof *out);
+    if (!out) return crec__reqerr_set(e, 500, "internal", "out of memory");
+    for (size_t k = 0; k < cnt; k++) {
+        json_t *o = json_array_get(body, k);
+        char ctx[32];
+        snprintf(ctx, sizeof ctx, "event %zu", k);
+        if (!json_is_object(o)) {
+            free(out);
+            return crec__reqerr_set(e, 400, "bad_request", "%s: must be an object", ctx);
+        }
+        if (get_str(o, "user", CREC_STORE_MAX_ID, 1, 1, &out[k].user, ctx, e) ||
+            get_str(o, "item", CREC_STORE_MAX_ID, 1, 1, &out[k].item, ctx, e) ||
+            get_str(o, "type", CREC__MAX_TYPE, 0, 1, &out[k].type, ctx, e)) {
+            free(out);
+            return -1;
+        }
+        json_t *v = json_object_get(o, "value");
+        out[k].value = 1.0f;
+        if (v && !json_is_null(v)) {
+            double d = json_number_value(v);
+            if (!json_is_number(v) || !isfinite(d) || fabs(d) > 1e30) {
+                free(out);
+                return crec__reqerr_set(e, 400, "bad_request", "%s: \"value\" must be a finite number", ctx);
+            }
+            out[k].value = (float)d;
+        }
+        v = json_object_get(o, "ts");
+        out[k].ts = now;
+        if (v && !json_is_null(v)) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > ((json_int_t)1 << 53)) {
+                free(out);
+                return crec__reqerr_set(e, 400, "bad_request", "%s: \"ts\" must be a non-negative integer (seconds)",
+                                        ctx);
+            }
+            out[k].ts = (int64_t)json_integer_value(v);
+        }
+    }
+    *ev = out;
+    *n = (int64_t)cnt;
+    return 0;
+}
+
+int crec__parse_item(json_t *body, const char *path_id, crec_store_item *it, crec__reqerr *e) {
+    memset(it, 0, sizeof *it);
+    if (!json_is_object(body)) return crec__reqerr_set(e, 400, "bad_request", "the body must be a JSON object");
+    const char *id = NULL, *title = NULL, *text = NULL;
+    if (get_str(body, "id", CREC_STORE_MAX_ID, path_id == NULL, 1, &id, "item", e) ||
+        get_str(body, "title", CREC__MAX_TEXT, 0, 0, &title, "item", e) ||
+        get_str(body, "text", CREC__MAX_TEXT, 0, 0, &text, "item", e))
+        return -1;
+    if (path_id && id && strcmp(id, path_id) != 0)
+        return crec__reqerr_set(e, 400, "bad_request", "item: \"id\" differs from the id in the path");
+    json_t *vis = json_object_get(body, "visible");
+    if (vis && !json_is_null(vis) && !json_is_boolean(vis))
+        return crec__reqerr_set(e, 400, "bad_request", "item: \"visible\" must be true or false");
+    json_t *attrs = json_object_get(body, "attributes");
+    if (attrs && !json_is_null(attrs) && !json_is_array(attrs))
+        return crec__reqerr_set(e, 400, "bad_request", "item: \"attributes\" must be an array of strings");
+    size_t na = attrs ? json_array_size(attrs) : 0;
+    if (na > CREC__MAX_LIST)
+        return crec__reqerr_set(e, 400, "bad_request", "item: more than %d attributes", CREC__MAX_LIST);
+    char **av = calloc(na + 1, sizeof *av);
+    if (!av) return crec__reqerr_set(e, 500, "internal", "out of memory");
+    for (size_t k = 0; k < na; k++) {
+        json_t *a = json_array_get(attrs, k);
+        if (!json_is_string(a) || !crec__id_ok(json_string_value(a), json_string_length(a))) {
+            free(av);
+            return crec__reqerr_set(e, 400, "bad_request", "item: \"attributes\"[%zu] must be a string of 1..%d bytes",
+                                    k, CREC_STORE_MAX_ID);
+        }
+        av[k] = (char *)json_string_value(a);
+    }
+    it->id = (char *)(path_id ? path_id : id);
+    it->title = (char *)title;
+    it->text = (char *)text;
+    it->attrs = av;
+    it->n_attrs = (int)na;
+    it->visible = vis && json_is_boolean(vis) ? json_is_true(vis) : 1;
+    return 0;
+}
+
+void crec__session_req_free(crec__session_req *r) {
+    crec__idlist_free(&r->history);
+    crec__idlist_free(&r->exclude);
+}
+
+int crec__parse_session(json_t *body, crec__session_req *r, crec__reqerr *e) {
+    memset(r, 0, sizeof *r);
+    r->k = 10;
+    if (!json_is_object(body)) return crec__reqerr_set(e, 400, "bad_request", "the body must be a JSON object");
+    json_t *h = json_object_get(body, "history");
+    if (!h) return crec__reqerr_set(e, 400, "bad_request", "\"history\" is required (an array of item ids)");
+    if (crec__json_idlist("history", h, &r->history, e)) return -1;
+    if (crec__json_idlist("exclude", json_object_get(body, "exclude"), &r->exclude, e)) {
+        crec__session_req_free(r);
+        return -1;
+    }
+    json_t *k = json_object_get(body, "k");
+    if (k && !json_is_null(k)) {
+        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > CREC__MAX_K) {
+            crec__session_req_free(r);
+            return crec__reqerr_set(e, 400, "bad_parameter", "k must be an integer in [1, %d]", CREC__MAX_K);
+        }
+        r->k = (long)json_integer_value(k);
+    }
+    if (get_str(body, "category", CREC_STORE_MAX_ID, 0, 1, &r->category, "session", e)) {
+        crec__session_req_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+int crec__parse_reload(json_t *body, const char **model, const char **data, crec__reqerr *e) {
+    *model = *data = NULL;
+    if (!body) return 0;
+    if (!json_is_object(body)) return crec__reqerr_set(e, 400, "bad_request", "the body must be a JSON object");
+    if (get_str(body, "model", 4096, 0, 0, model, "reload", e) || get_str(body, "data", 4096, 0, 0, data, "reload", e))
+        return -1;
+    if ((*model && !**model) || (*data && !**data))
+        return crec__reqerr_set(e, 400, "bad_request", "reload: empty path");
+    return 0;
+}

@@ -1,0 +1,382 @@
+/* server.c: the HTTP side of crec serve: libmicrohttpd daemon with an internal thread pool, request bodies
+ * under a size limit, authentication, dispatch to the route handlers, JSON replies, metrics, start and stop.
+ *
+ * The one idea: one access handler does the same five steps for every request - match the route, refuse
+ * early what is refused anyway (405, 413 from Content-Length, 401/403), collect the body up to the limit,
+ * call the handler, answer - and every answer, errors included, goes through one reply function that also
+ * counts it. Handlers never touch MHD, so nothing a client sends reaches code that was not written for it. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "core/util.h"
+#include "serve/serve_internal.h"
+
+void crec_serve_opts_defaults(crec_serve_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->threads = 2;
+    o->max_body = 1 << 20;
+}
+
+/* ---- replies ---- */
+
+crec__reply *crec__reply_err(crec__reply *r, int status, const char *code, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(r->json);
+    r->status = status;
+    r->json = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    return r;
+}
+
+crec__reply *crec__reply_reqerr(crec__reply *r, const crec__reqerr *e) {
+    return crec__reply_err(r, e->status ? e->status : 400, e->code ? e->code : "bad_request", "%s", e->message);
+}
+
+crec__reply *crec__reply_store_err(crec__reply *r, int rc, const char *what, const char *id) {
+    if (rc == CREC_ENOTFOUND) return crec__reply_err(r, 404, what[0] == 'u' ? "user_not_found" : "item_not_found",
+                                                     "%s '%s' does not exist", what, id ? id : "");
+    if (rc == CREC_ESTATE) {
+        r->retry_after = 1;
+        return crec__reply_err(r, 503, "busy", "the store is busy; retry");
+    }
+    if (rc == CREC_EEXISTS) return crec__reply_err(r, 409, "exists", "%s '%s' already exists", what, id ? id : "");
+    return crec__reply_err(r, 500, "internal", "store error: %s", crec_strerror(rc));
+}
+
+const char *crec__query(const crec__req *q, const char *name) {
+    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* ---- the access handler ---- */
+
+typedef struct conn_state {
+    double t0;
+    crec__match m;
+    char *body;
+    size_t len, cap;
+    int too_big;      /* the body passed max_body: discard the rest, answer 413 */
+    int answered;     /* a response was queued before the body arrived */
+} conn_state;
+
+static enum MHD_Result send_reply(crec_server *s, struct MHD_Connection *c, conn_state *cs, crec__reply *r) {
+    char *text = NULL;
+    size_t len = 0;
+    const char *ctype = r->ctype;
+    if (r->json) {
+        text = json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(7));
+        json_decref(r->json);
+        r->json = NULL;
+        if (!text) {
+            r->status = 500;
+            text = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"cannot serialize the answer\"}}");
+        }
+        len = text ? strlen(text) : 0;
+        ctype = "application/json";
+    }
+    struct MHD_Response *resp;
+    if (text) resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    else if (r->owned) resp = MHD_create_response_from_buffer(r->len, r->owned, MHD_RESPMEM_MUST_FREE);
+    else resp = MHD_create_response_from_buffer(r->len, (void *)r->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(text ? text : r->owned);
+        return MHD_NO;
+    }
+    if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    double dt = crec__now() - cs->t0;
+    crec__metrics_observe(&s->metrics, cs->m.route, r->status, dt);
+    if (s->opts.access_log) {
+        fprintf(stderr, "%s %d %.2fms\n", crec__route_label(cs->m.route), r->status, dt * 1e3);
+    }
+    return ok;
+}
+
+/* Refusals that do not need the body: route, method, size, key. Returns 1 when r was filled. */
+static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *method, conn_state *cs, crec__reply *r) {
+    if (cs->m.status == 404) {
+        crec__reply_err(r, 404, "not_found", "no such route");
+        return 1;
+    }
+    if (cs->m.status == 405) {
+        crec__reply_err(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)", method, cs->m.allow);
+        r->allow = cs->m.allow;
+        return 1;
+    }
+    if (cs->m.status == 400) {
+        crec__reply_err(r, 400, "bad_id", "the id in the path must be 1..%d bytes of UTF-8 without control "
+                                          "characters or '/'", CREC_STORE_MAX_ID);
+        return 1;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->opts.max_body) {
+        atomic_fetch_add(&s->metrics.body_rejected, 1);
+        crec__reply_err(r, 413, "body_too_large", "the body is larger than %zu bytes", s->opts.max_body);
+        return 1;
+    }
+    int needs_key = crec__route_is_write(cs->m.route, method) ||
+                    (s->opts.require_key_for_reads && cs->m.route != CREC__R_HEALTH && cs->m.route != CREC__R_WEB &&
+                     cs->m.route != CREC__R_OPENAPI);
+    if (needs_key && s->n_keys > 0) {
+        int a = crec__auth_check(s, c);
+        if (a) {
+            atomic_fetch_add(&s->metrics.auth_failures, 1);
+            if (a == 401) crec__reply_err(r, 401, "unauthorized", "an API key is required (Authorization: Bearer KEY)");
+            else crec__reply_err(r, 403, "forbidden", "the API key is not valid");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+    crec_server *s = cls;
+    conn_state *cs = *con_cls;
+    if (!cs) {
+        if (!(cs = calloc(1, sizeof *cs))) return MHD_NO;
+        cs->t0 = crec__now();
+        *con_cls = cs;
+        crec__route_match(method, url, &cs->m);
+        crec__reply r = {0};
+        if (early_refusal(s, c, method, cs, &r)) {
+            /* answered before any body byte is read (with Expect: 100-continue the client never sends it) */
+            cs->answered = 1;
+            return send_reply(s, c, cs, &r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (cs->answered || cs->too_big) return MHD_YES;
+        if (cs->len + n > s->opts.max_body) {
+            cs->too_big = 1;
+            free(cs->body);
+            cs->body = NULL;
+            cs->len = cs->cap = 0;
+            return MHD_YES;
+        }
+        if (cs->len + n + 1 > cs->cap) {
+            size_t nc = cs->cap ? cs->cap : 4096;
+            while (nc < cs->len + n + 1) nc *= 2;
+            char *nb = realloc(cs->body, nc);
+            if (!nb) return MHD_NO;
+            cs->body = nb;
+            cs->cap = nc;
+        }
+        memcpy(cs->body + cs->len, upload, n);
+        cs->len += n;
+        cs->body[cs->len] = 0;
+        return MHD_YES;
+    }
+    if (cs->answered) return MHD_YES;
+    cs->answered = 1;
+    crec__reply r = {0};
+    if (cs->too_big) {
+        atomic_fetch_add(&s->metrics.body_rejected, 1);
+        crec__reply_err(&r, 413, "body_too_large", "the body is larger than %zu bytes", s->opts.max_body);
+        return send_reply(s, c, cs, &r);
+    }
+    crec__req q = {.conn = c, .method = method, .m = cs->m, .body = cs->body, .body_len = cs->len};
+    q.m.id = cs->m.id ? q.m.id_buf : NULL;
+    crec__handle(s, &q, &r);
+    if (!r.status) crec__reply_err(&r, 500, "internal", "no answer");
+    return send_reply(s, c, cs, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    conn_state *cs = *con_cls;
+    if (cs) {
+        free(cs->body);
+        free(cs);
+    }
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    fputs("crec serve: mhd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+/* ---- start / stop ---- */
+
+static int is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+static char *dup_opt(const char *s) { return s ? strdup(s) : NULL; }
+
+int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, size_t errn) {
+    *out = NULL;
+    if (err && errn) err[0] = 0;
+    if (!o || !o->db_path || !o->model_path) {
+        crec__errf(err, errn, "the store (--db) and the model (--model) are required");
+        return CREC_EINVAL;
+    }
+    if (o->threads < 1 || o->threads > 256 || o->port < 0 || o->port > 65535) {
+        crec__errf(err, errn, "threads must be in [1, 256] and the port in [0, 65535]");
+        return CREC_EINVAL;
+    }
+    crec_server *s = calloc(1, sizeof *s);
+    if (!s) return CREC_ENOMEM;
+    s->opts = *o;
+    if (!s->opts.host) s->opts.host = "127.0.0.1";
+    if (!s->opts.max_body) s->opts.max_body = 1 << 20;
+    s->db_path = dup_opt(o->db_path);
+    s->model_path = dup_opt(o->model_path);
+    s->data_path = dup_opt(o->data_path);
+    s->host = dup_opt(s->opts.host);
+    s->opts.db_path = s->db_path;
+    s->opts.model_path = s->model_path;
+    s->opts.data_path = s->data_path;
+    s->opts.host = s->host;
+    s->opts.api_keys = s->opts.api_key_file = NULL;
+    pthread_mutex_init(&s->store_mu, NULL);
+    pthread_mutex_init(&s->bundle_mu, NULL);
+    pthread_mutex_init(&s->reload_mu, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
+    atomic_init(&s->next_version, 0);
+    int pop_ok = 0, key_ok = 0, cat_ok = 0;
+    int rc = 0;
+    if (!s->db_path || !s->model_path || !s->host || (o->data_path && !s->data_path)) {
+        rc = CREC_ENOMEM;
+        goto fail;
+    }
+    if (pthread_key_create(&s->tls_key, crec__tls_free)) {
+        rc = CREC_ENOMEM;
+        goto fail;
+    }
+    key_ok = 1;
+    if ((rc = crec__auth_load(s, o->api_keys, o->api_key_file, err, errn))) goto fail;
+    /* the listening address */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    if (getaddrinfo(s->host, port, &hints, &ai) != 0 || !ai) {
+        crec__errf(err, errn, "cannot resolve --host %s", s->host);
+        rc = CREC_EINVAL;
+        goto fail;
+    }
+    struct sockaddr_storage addr;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (!is_loopback((struct sockaddr *)&addr) && s->n_keys == 0 && !o->allow_open_writes) {
+        crec__errf(err, errn, "refusing to listen on %s without an API key: writes would be open to anyone who can "
+                              "reach it (set CREC_API_KEYS or --api-key-file, or pass --allow-open-writes)", s->host);
+        rc = CREC_EINVAL;
+        goto fail;
+    }
+    crec_store_opts so = {.sync_normal = o->sync_normal};
+    if ((rc = crec_store_open(s->db_path, &so, &s->store, err, errn))) goto fail;
+    if ((rc = crec__pop_init(&s->pop, s->store))) {
+        crec__errf(err, errn, "reading item popularity from the store: %s", crec_strerror(rc));
+        goto fail;
+    }
+    pop_ok = 1;
+    pthread_rwlock_init(&s->cat.lock, NULL);
+    crec_idmap_init(&s->cat.ids);
+    cat_ok = 1;
+    if ((rc = crec__catalog_load(&s->cat, s->store))) {
+        crec__errf(err, errn, "reading the items from the store: %s", crec_strerror(rc));
+        goto fail;
+    }
+    if ((rc = crec__bundle_load(s, s->store, s->model_path, s->data_path, &s->bundle, err, errn))) goto fail;
+    s->started = crec__now();
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    s->started_unix = (double)tv.tv_sec;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so MHD never logs on its own */
+                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                                 MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                                 MHD_OPTION_END);
+    if (!s->daemon) {
+        crec__errf(err, errn, "cannot listen on %s port %d (in use, or not an address of this machine)", s->host,
+                   o->port);
+        rc = CREC_ENET;
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    *out = s;
+    return 0;
+fail:
+    if (s->bundle) crec__bundle_release(s->bundle);
+    if (pop_ok) crec__pop_free(&s->pop);
+    if (cat_ok) {
+        crec__catalog_clear(&s->cat);
+        pthread_rwlock_destroy(&s->cat.lock);
+    }
+    crec_store_close(s->store);
+    if (key_ok) pthread_key_delete(s->tls_key);
+    crec__auth_free(s);
+    pthread_mutex_destroy(&s->store_mu);
+    pthread_mutex_destroy(&s->bundle_mu);
+    pthread_mutex_destroy(&s->reload_mu);
+    pthread_mutex_destroy(&s->write_mu);
+    free(s->db_path);
+    free(s->model_path);
+    free(s->data_path);
+    free(s->host);
+    free(s);
+    return rc ? rc : CREC_EIO;
+}
+
+int crec_server_port(const crec_server *s) { return s ? s->port : -1; }
+
+void crec_server_stop(crec_server *s) {
+    if (!s) return;
+    /* joins the pool threads: their crec__tls (store connections, scratch) go with them */
+    MHD_stop_daemon(s->daemon);
+    crec__bundle_release(s->bundle);
+    crec__pop_free(&s->pop);
+    crec__catalog_clear(&s->cat);
+    pthread_rwlock_destroy(&s->cat.lock);
+    crec_store_close(s->store);
+    pthread_key_delete(s->tls_key);
+    crec__auth_free(s);
+    pthread_mutex_destroy(&s->store_mu);
+    pthread_mutex_destroy(&s->bundle_mu);
+    pthread_mutex_destroy(&s->reload_mu);
+    pthread_mutex_destroy(&s->write_mu);
+    free(s->db_path);
+    free(s->model_path);
+    free(s->data_path);
+    free(s->host);
+    free(s);
+}

@@ -1,0 +1,41 @@
+/* store_internal.h: private parts of the SQLite store shared by store.c and snapshot.c: the connection
+ * struct, the cached statements and the id helpers used inside a transaction. */
+#ifndef CREC_STORE_INTERNAL_H
+#define CREC_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "crec/store.h"
+
+typedef enum {
+    ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK,
+    ST_USER_ID, ST_USER_ADD, ST_ITEM_ID, ST_TYPE_ID, ST_TYPE_ADD, ST_EVENT_ADD,
+    ST_USER_EVENTS, ST_USER_EVENTS_LAST, ST_USER_COUNT, ST_USER_DEL_EVENTS, ST_USER_DEL,
+    ST_ITEM_COUNTS, ST_ITEM_MAXID, ST_ITEM_GET, ST_ITEM_GET_SID, ST_ITEM_ATTRS, ST_ITEM_NEVENTS,
+    ST_ITEM_INSERT, ST_ITEM_UPDATE, ST_ITEM_ATTRS_DEL, ST_ITEM_ATTR_ADD, ST_ITEM_DEL_EVENTS, ST_ITEM_DEL,
+    ST_ITEMS_WITH_ATTR, ST_ITEMS_LIST, ST_USER_SIDS, ST_SCAN_ITEMS, ST_SCAN_ATTRS,
+    ST__COUNT
+} crec__stmt_id;
+
+struct crec_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST__COUNT];  /* prepared on first use, finalized by crec_store_close */
+    struct { char name[64]; int64_t id; } type_cache[16];  /* committed event types only */
+    int n_types_cached;
+};
+
+/* The cached statement `id`, reset and unbound; NULL when preparing failed (see sqlite3_errmsg). */
+sqlite3_stmt *crec__store_stmt(crec_store *s, crec__stmt_id id);
+/* SQLite result code -> CREC_E* (0 for OK/ROW/DONE). */
+int crec__store_rc(int sqlite_rc);
+int crec__store_begin(crec_store *s);  /* BEGIN IMMEDIATE */
+int crec__store_commit(crec_store *s);
+void crec__store_rollback(crec_store *s); /* no-op outside a transaction */
+/* Row id of a user (creating it when create), of an item, of an event type (created when new; CREC_ERANGE past
+ * 256). Negative CREC_E* on failure; CREC_ENOTFOUND when absent and not created. */
+int64_t crec__store_user_sid(crec_store *s, const char *user, int create);
+int64_t crec__store_item_sid(crec_store *s, const char *item, size_t len);
+int64_t crec__store_type_id(crec_store *s, const char *name);
+/* Insert or update one item inside the caller's transaction. */
+int crec__store_item_write(crec_store *s, const crec_store_item *it, crec_store_put_mode mode, int *created);
+#endif

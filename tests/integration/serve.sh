@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# serve.sh: drives the real `crec serve` over HTTP on a free loopback port: every route with exact fields,
+# malformed JSON, wrong types, oversized and too-deep bodies, unknown ids, missing and wrong API keys,
+# concurrent writers, reloads under load, and a kill -9 in the middle of an ingest after which every
+# acknowledged event must be in the store. Needs curl and jq. Usage: serve.sh /path/to/crec
+set -u
+CREC=$(realpath "${1:?usage: serve.sh /path/to/crec}")
+for tool in curl jq; do
+  if ! command -v $tool >/dev/null; then echo "skipping: $tool is not installed (scripts/bootstrap.sh adds it)"; exit 77; fi
+done
+T=$(mktemp -d /tmp/crec-serve-XXXXXX)
+PID=""
+stop_server() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""; fi; }
+trap 'stop_server; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$T"' EXIT
+export CREC_NO_PROGRESS=1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/    /' <<<"$2" | head -20; }
+
+# start_server LOG [args...]: crec serve on port 0 (the kernel picks a free one); sets PID, PORT, U.
+start_server() {
+  local log=$1; shift
+  "$CREC" serve --port 0 --threads 2 "$@" 2>"$log" &
+  PID=$!
+  for _ in $(seq 1 100); do
+    if grep -q "listening on" "$log"; then break; fi
+    if ! kill -0 "$PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$')
+  U="http://127.0.0.1:$PORT"
+  [ -n "$PORT" ]
+}
+
+# req NAME METHOD PATH WANT-STATUS JQ-FILTER [curl args...]: JQ-FILTER must print true ('' = no check)
+req() {
+  local name=$1 method=$2 path=$3 want=$4 filter=$5; shift 5
+  local code
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$method" "$@" "$U$path")
+  if [ "$code" != "$want" ]; then bad "$name (HTTP $code, want $want)" "$(head -c 600 "$T/body")"; return; fi
+  if [ -n "$filter" ] && [ "$(jq -r "$filter" "$T/body" 2>&1)" != "true" ]; then
+    bad "$name (jq: $filter)" "$(head -c 600 "$T/body")"; return
+  fi
+  ok "$name"
+}
+get() { curl -s "$U$1"; }
+post() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$U$1"; }
+
+# ---- help texts and usage errors ----
+for c in "serve" "db" "db import" "db export" "db info"; do
+  # shellcheck disable=SC2086
+  if "$CREC" $c --help 2>&1 | grep -q "usage: crec $c"; then ok "crec $c --help"; else bad "crec $c --help"; fi
+done
+out=$("$CREC" serve --model x.crecm 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "\-\-db and --model are required" <<<"$out"; then ok "serve without --db"; else bad "serve without --db ($rc)" "$out"; fi
+out=$("$CREC" db info --db "$T/none.db" 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q "no such file" <<<"$out"; then ok "db info of a missing store"; else bad "db info of a missing store ($rc)" "$out"; fi
+
+# ---- data, models, store ----
+"$CREC" data synth --users 200 --items 80 --out "$T/s.crecds" >/dev/null 2>&1
+"$CREC" train --data "$T/s.crecds" --model itemknn --out "$T/knn.crecm" >/dev/null 2>&1
+"$CREC" train --data "$T/s.crecds" --model pop --out "$T/pop.crecm" >/dev/null 2>&1
+"$CREC" data synth --users 50 --items 30 --out "$T/other.crecds" >/dev/null 2>&1
+"$CREC" train --data "$T/other.crecds" --model pop --out "$T/other.crecm" >/dev/null 2>&1
+out=$("$CREC" db import --db "$T/s.db" --data "$T/s.crecds" 2>&1)
+if grep -qE "200 users, 80 items, [0-9]+ events added" <<<"$out"; then ok "db import"; else bad "db import" "$out"; fi
+n_events=$("$CREC" db info --db "$T/s.db" --json | jq .events)
+"$CREC" db export --db "$T/s.db" --out "$T/export.crecds" >/dev/null 2>&1
+if [ "$("$CREC" data info "$T/export.crecds" --json | jq "[.users, .items, .interactions] == [200, 80, $n_events]")" = true ]; then
+  ok "db export: the snapshot has every user, item and event"; else bad "db export"; fi
+
+out=$("$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --host 0.0.0.0 --port 0 2>&1); rc=$?
+if [ $rc = 2 ] && grep -q "refusing to listen on 0.0.0.0 without an API key" <<<"$out"; then
+  ok "a public bind without a key is refused"; else bad "a public bind without a key is refused ($rc)" "$out"; fi
+out=$("$CREC" serve --db "$T/s.db" --model "$T/other.crecm" --port 0 2>&1); rc=$?
+if [ $rc = 1 ] && grep -q "does not match" <<<"$out"; then ok "a model of other data is refused at start";
+else bad "a model of other data is refused at start ($rc)" "$out"; fi
+
+if ! start_server "$T/serve.log" --db "$T/s.db" --model "$T/knn.crecm"; then
+  bad "server starts" "$(cat "$T/serve.log")"; echo "$pass passed, $fail failed"; exit 1; fi
+ok "server starts on port $PORT"
+
+# ---- health, docs, dashboard ----
+req "healthz" GET /healthz 200 '.status == "ok" and .model == "itemknn" and .model_version == 1'
+req "openapi.json describes every route" GET /openapi.json 200 '.paths | has("/v1/users/{id}/recommendations")
+  and has("/v1/sessions/recommendations") and has("/v1/items/{id}/similar") and has("/v1/popular")
+  and has("/v1/events") and has("/v1/items") and has("/v1/items/{id}") and has("/v1/users/{id}")
+  and has("/v1/admin/reload") and has("/v1/stats") and has("/healthz") and has("/metrics") and has("/")'
+code=$(curl -s -o "$T/index" -w '%{http_code} %{content_type}' "$U/")
+if [ "$code" = "200 text/html; charset=utf-8" ] && grep -q "<title>crec" "$T/index"; then ok "dashboard page";
+else bad "dashboard page ($code)"; fi
+code=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$U/app.js")
+if [ "$code" = "200 text/javascript; charset=utf-8" ]; then ok "dashboard script"; else bad "dashboard script ($code)"; fi
+req "unknown asset" GET /nope.js 404 '.error.code == "not_found"'
+req "stats" GET /v1/stats 200 ".users == 200 and .items == 80 and .events == $n_events and .model.name == \"itemknn\"
+  and .model.data == \"store snapshot\""
+
+# ---- recommendations for a known user ----
+req "user recs" GET "/v1/users/u1/recommendations?k=5" 200 '.user == "u1" and .known_user == true
+  and .source == "model" and (.items | length) == 5 and all(.items[]; (.title | type) == "string"
+  and (.score | type) == "number" and (.attributes | length) > 0)'
+get "/v1/users/u1?limit=1000" >"$T/u1.json"
+get "/v1/users/u1/recommendations?k=80" >"$T/r1.json"
+n_hist=$(jq '.n_events' "$T/u1.json")
+both=$(jq -n --slurpfile r "$T/r1.json" --slurpfile h "$T/u1.json" \
+  '[$r[0].items[].id] as $ids | ($ids - ($ids - [$h[0].history[].item])) | length')
+if [ "$n_hist" -gt 0 ] && [ "$both" = 0 ] && [ "$(jq '.items | length' "$T/r1.json")" = $((80 - n_hist)) ]; then
+  ok "seen items are excluded ($n_hist events in history)"; else bad "seen items are excluded ($both seen)"; fi
+top1=$(jq -r '.items[0].id' "$T/r1.json"); top2=$(jq -r '.items[1].id' "$T/r1.json")
+req "exclude=" GET "/v1/users/u1/recommendations?k=3&exclude=$top1,nope" 200 \
+  ".items[0].id == \"$top2\" and all(.items[]; .id != \"$top1\")"
+cat=$(jq -r '.items[0].attributes[0]' "$T/r1.json")
+req "category=" GET "/v1/users/u1/recommendations?k=5&category=$cat" 200 \
+  "(.items | length) > 0 and all(.items[]; .attributes | index(\"$cat\") != null)"
+req "keep_seen=true may return seen items" GET "/v1/users/u1/recommendations?k=80&keep_seen=true" 200 '(.items | length) == 80'
+req "k=0 is refused" GET "/v1/users/u1/recommendations?k=0" 400 '.error.code == "bad_parameter"'
+req "k=1001 is refused" GET "/v1/users/u1/recommendations?k=1001" 400 '.error.code == "bad_parameter"'
+req "k=abc is refused" GET "/v1/users/u1/recommendations?k=abc" 400 '.error.code == "bad_parameter"'
+req "keep_seen=maybe is refused" GET "/v1/users/u1/recommendations?keep_seen=maybe" 400 '.error.code == "bad_parameter"'
+req "a control character in the id" GET "/v1/users/a%01b/recommendations" 400 '.error.code == "bad_id"'
+long=$(printf 'x%.0s' $(seq 1 300))
+req "an id over 256 bytes" GET "/v1/users/$long/recommendations" 400 '.error.code == "bad_id"'
+# a fresh event counts at once: the item just seen leaves the list
+post /v1/events "[{\"user\": \"u1\", \"item\": \"$top1\"}]" >/dev/null
+req "a fresh event is seen at once" GET "/v1/users/u1/recommendations?k=5" 200 \
+  "all(.items[]; .id != \"$top1\") and .history_length == $((n_hist + 1))"
+
+# ---- cold start ----
+get "/v1/popular?k=4" >"$T/pop.json"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$U/v1/users/ghost/recommendations?k=4")
+if [ "$code" = 200 ] && [ "$(jq --slurpfile p "$T/pop.json" '.source == "popular" and .known_user == false
+     and [.items[].id] == [$p[0].items[].id]' "$T/body")" = true ]; then
+  ok "a user with no events gets the popular items"; else bad "cold user -> popular ($code)" "$(cat "$T/body")"; fi
+req "popular: scores descend" GET "/v1/popular?k=10" 200 '(.items | length) == 10 and .source == "popular"
+  and ([.items[].score] == ([.items[].score] | sort | reverse))'
+req "popular with a category" GET "/v1/popular?k=5&category=$cat" 200 \
+  "all(.items[]; .attributes | index(\"$cat\") != null)"
+post /v1/events '[{"user": "newbie", "item": "i3", "type": "click", "value": 2, "ts": 1700000000}]' >/dev/null
+req "a new user with one event is scored from it" GET "/v1/users/newbie/recommendations?k=3" 200 \
+  '.source == "model:history" and .known_user == false and .history_length == 1 and all(.items[]; .id != "i3")'
+req "user history" GET /v1/users/newbie 200 '.n_events == 1 and .known_to_model == false
+  and .history[0].item == "i3" and .history[0].type == "click" and .history[0].value == 2
+  and .history[0].ts == 1700000000 and (.history[0].title | type) == "string"'
+req "unknown user" GET /v1/users/nobody-at-all 404 '.error.code == "user_not_found"'
+
+# ---- sessions, similar ----
+req "session recs" POST /v1/sessions/recommendations 200 '.source == "model:history" and (.items | length) == 3
+  and all(.items[]; .id != "i1" and .id != "i2") and .unknown_items == ["zzz"] and .history_length == 3' \
+  -d '{"history": ["i1", "i2", "zzz"], "k": 3}'
+req "session of unknown items -> popular" POST /v1/sessions/recommendations 200 '.source == "popular"' \
+  -d '{"history": ["zzz"]}'
+req "session without history" POST /v1/sessions/recommendations 400 '.error.code == "bad_request"' -d '{"k": 3}'
+req "session history not an array" POST /v1/sessions/recommendations 400 '.error.code == "bad_request"' \
+  -d '{"history": "i1"}'
+req "session k of the wrong type" POST /v1/sessions/recommendations 400 '.error.code == "bad_parameter"' \
+  -d '{"history": ["i1"], "k": "3"}'
+req "session malformed JSON" POST /v1/sessions/recommendations 400 '.error.code == "bad_json"' -d '{"history": [}'
+req "similar items" GET "/v1/items/i1/similar?k=4" 200 '.item == "i1" and .source == "model:history"
+  and (.items | length) == 4 and all(.items[]; .id != "i1")'
+req "similar to an unknown item" GET /v1/items/nope/similar 404 '.error.code == "item_not_found"'
+
+# ---- events: validation ----
+req "events batch" POST /v1/events 200 '.accepted == 2' -d '[{"user": "e1", "item": "i1"}, {"user": "e1", "item": "i2", "value": 3.5}]'
+req "events: malformed JSON" POST /v1/events 400 '.error.code == "bad_json"' -d '[{"user": "e1",'
+req "events: not an array" POST /v1/events 400 '.error.code == "bad_request"' -d '{"user": "e1", "item": "i1"}'
+req "events: empty batch" POST /v1/events 400 '.error.code == "bad_request"' -d '[]'
+req "events: user missing" POST /v1/events 400 '.error.message | test("event 0: \"user\" is required")' -d '[{"item": "i1"}]'
+req "events: value of the wrong type" POST /v1/events 400 '.error.message | test("value")' \
+  -d '[{"user": "e1", "item": "i1", "value": "high"}]'
+req "events: negative ts" POST /v1/events 400 '.error.message | test("ts")' -d '[{"user": "e1", "item": "i1", "ts": -5}]'
+req "events: an unknown item rejects the whole batch" POST /v1/events 404 '.error.code == "item_not_found"
+  and (.error.message | test("event 1"))' -d '[{"user": "e2", "item": "i1"}, {"user": "e2", "item": "ghost-item"}]'
+req "... and nothing of it was written" GET /v1/users/e2 404 '.error.code == "user_not_found"'
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+req "a body over 1 MiB" POST /v1/events 413 '.error.code == "body_too_large"' --data-binary "@$T/big.json"
+req "a chunked body over 1 MiB" POST /v1/events 413 '.error.code == "body_too_large"' \
+  -H 'Transfer-Encoding: chunked' --data-binary "@$T/big.json"
+deep=$(printf '[%.0s' $(seq 1 200))$(printf ']%.0s' $(seq 1 200))
+req "JSON nested 200 deep" POST /v1/events 400 '.error.code == "too_deep"' -d "$deep"
+req "a NUL in a string" POST /v1/events 400 '.error.code == "bad_json"' -d '[{"user": "a\u0000b", "item": "i1"}]'
+req "unknown route" GET /v2/things 404 '.error.code == "not_found"'
+allow=$(curl -s -o "$T/body" -D - -X DELETE "$U/v1/events" | tr -d '\r' | grep -i '^allow:')
+if [ "$allow" = "Allow: POST" ] && [ "$(jq -r .error.code "$T/body")" = method_not_allowed ]; then
+  ok "wrong method: 405 with Allow"; else bad "wrong method: 405 with Allow ($allow)" "$(cat "$T/body")"; fi
+
+# ---- items ----
+req "create an item" POST /v1/items 201 '.id == "new1" and .title == "New thing" and .attributes == ["a", "b"]' \
+  -d '{"id": "new1", "title": "New thing", "text": "about it", "attributes": ["b", "a"]}'
+req "create it again" POST /v1/items 409 '.error.code == "exists"' -d '{"id": "new1"}'
+req "item without id" POST /v1/items 400 '.error.code == "bad_request"' -d '{"title": "x"}'
+req "item attributes of the wrong type" POST /v1/items 400 '.error.code == "bad_request"' -d '{"id": "x", "attributes": "a"}'
+req "get the item" GET /v1/items/new1 200 '.text == "about it" and .n_events == 0 and .in_model == false and .visible == true'
+req "get a model item" GET /v1/items/i1 200 '.in_model == true and .n_events > 0'
+req "replace the item" PUT /v1/items/new1 200 '.title == "Renamed" and .attributes == []' -d '{"title": "Renamed"}'
+req "put creates" PUT /v1/items/new2 201 '.id == "new2"' -d '{"title": "Second"}'
+req "put with another id in the body" PUT /v1/items/new2 400 '.error.code == "bad_request"' -d '{"id": "new3"}'
+req "list the catalog" GET "/v1/items?limit=2" 200 '(.items | length) == 2 and .next_after == 2'
+req "list, next page" GET "/v1/items?limit=2&after=2" 200 '.items[0].id == "i3"'
+req "list, last page" GET "/v1/items?limit=1000&after=80" 200 '(.items | length) == 2 and .next_after == null'
+post /v1/events '[{"user": "e3", "item": "new2"}, {"user": "e3", "item": "new2"}]' >/dev/null
+req "delete an item and its events" DELETE /v1/items/new2 200 '.deleted == "new2" and .events_deleted == 2'
+req "the item is gone" GET /v1/items/new2 404 '.error.code == "item_not_found"'
+pop1=$(get "/v1/popular?k=1" | jq -r '.items[0].id')
+req "hide the most popular item" PUT "/v1/items/$pop1" 200 '.visible == false' -d '{"visible": false}'
+req "a hidden item is never recommended" GET "/v1/popular?k=80" 200 "all(.items[]; .id != \"$pop1\")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -d '{"history": ["i1", "i2", "i3"], "k": 80}' "$U/v1/sessions/recommendations")
+if [ "$(jq "all(.items[]; .id != \"$pop1\")" "$T/body")" = true ]; then ok "... nor by the model"; else bad "hidden by the model"; fi
+
+# ---- users: the right to erasure ----
+req "delete a user" DELETE /v1/users/newbie 200 '.deleted == "newbie" and .events_deleted == 1'
+req "the user is gone" GET /v1/users/newbie 404 '.error.code == "user_not_found"'
+req "delete again" DELETE /v1/users/newbie 404 '.error.code == "user_not_found"'
+
+# ---- concurrent writers ----
+for w in 1 2 3 4; do
+  ( for b in $(seq 1 20); do
+      post /v1/events "[{\"user\":\"w$w\",\"item\":\"i$b\"},{\"user\":\"w$w\",\"item\":\"i$((b + 20))\"}]" |
+        grep -q '"accepted":2' || echo "writer $w batch $b failed"
+    done ) >"$T/w$w.log" 2>&1 &
+done
+wait $(jobs -p | grep -v "^$PID$") 2>/dev/null
+errs=$(cat "$T"/w*.log)
+counts=$(for w in 1 2 3 4; do get "/v1/users/w$w" | jq .n_events; done | tr '\n' ' ')
+if [ -z "$errs" ] && [ "$counts" = "40 40 40 40 " ]; then ok "4 concurrent writers: every batch committed";
+else bad "concurrent writers ($counts)" "$errs"; fi
+
+# ---- reload under load ----
+( for _ in $(seq 1 150); do
+    curl -s -o /dev/null -w '%{http_code}\n' "$U/v1/users/u2/recommendations?k=5"
+  done ) >"$T/load.log" &
+LOAD=$!
+req "reload the same model" POST /v1/admin/reload 200 '.model == "itemknn" and .model_version == 2'
+req "reload another model" POST /v1/admin/reload 200 '.model == "pop" and .model_version == 3' -d "{\"model\": \"$T/pop.crecm\"}"
+req "reload a missing file" POST /v1/admin/reload 404 '.error.code == "file_not_found"' -d "{\"model\": \"$T/nope.crecm\"}"
+req "reload a model of other data" POST /v1/admin/reload 409 '.error.code == "model_mismatch"' -d "{\"model\": \"$T/other.crecm\"}"
+echo "not a model" >"$T/junk.crecm"
+req "reload a file that is not a model" POST /v1/admin/reload 400 '.error.code == "bad_model"' -d "{\"model\": \"$T/junk.crecm\"}"
+req "reload with the wrong type" POST /v1/admin/reload 400 '.error.code == "bad_request"' -d '{"model": 5}'
+req "reload back to itemknn" POST /v1/admin/reload 200 '.model == "itemknn" and .model_version == 4' -d "{\"model\": \"$T/knn.crecm\"}"
+wait $LOAD
+if [ "$(sort "$T/load.log" | uniq -c | awk '{print $1 " " $2}')" = "150 200" ]; then
+  ok "150 requests during 5 reloads: all 200"; else bad "requests during reloads" "$(sort "$T/load.log" | uniq -c)"; fi
+req "the failed reloads kept the model" GET /healthz 200 '.model == "itemknn" and .model_version == 4'
+
+# ---- metrics ----
+curl -s "$U/metrics" >"$T/metrics"
+if grep -qE '^crec_http_requests_total\{route="/healthz",code="2xx"\} [2-9]' "$T/metrics" &&
+   grep -qE '^crec_http_request_duration_seconds_count\{route="/v1/users/\{id\}/recommendations"\} [0-9]+' "$T/metrics" &&
+   grep -qE '^crec_http_requests_total\{route="/v1/events",code="4xx"\} [1-9]' "$T/metrics" &&
+   grep -qE '^crec_events_ingested_total [0-9]+' "$T/metrics" &&
+   grep -qE '^crec_model_info\{name="itemknn",.*version="4"\} 1' "$T/metrics" &&
+   grep -qE '^crec_model_reloads_total 3$' "$T/metrics" && grep -qE '^crec_model_reload_failures_total 3$' "$T/metrics" &&
+   grep -qE '^crec_body_rejected_total 2$' "$T/metrics"; then ok "metrics"; else bad "metrics" "$(grep -v '^#' "$T/metrics" | grep -v bucket | grep -v duration | tail -25)"; fi
+
+# a clean stop: SIGTERM, exit 0 (and no sanitizer report when built with one)
+kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
+if [ $rc = 0 ] && ! grep -q "Sanitizer" "$T/serve.log"; then ok "SIGTERM stops the server cleanly";
+else bad "clean stop (exit $rc)" "$(tail -30 "$T/serve.log")"; fi
+
+# ---- API keys ----
+echo "# keys" >"$T/keys"; echo "filekey" >>"$T/keys"
+if CREC_API_KEYS="k1, k2" start_server "$T/serve2.log" --db "$T/s.db" --model "$T/knn.crecm" --api-key-file "$T/keys"; then
+  ev='[{"user": "kk", "item": "i1"}]'
+  req "a write without a key" POST /v1/events 401 '.error.code == "unauthorized"' -d "$ev"
+  req "a write with a wrong key" POST /v1/events 403 '.error.code == "forbidden"' -H 'Authorization: Bearer nope' -d "$ev"
+  req "a write with a Bearer key" POST /v1/events 200 '.accepted == 1' -H 'Authorization: Bearer k2' -d "$ev"
+  req "a write with X-API-Key" POST /v1/events 200 '.accepted == 1' -H 'X-API-Key: k1' -d "$ev"
+  req "a key from the file" DELETE /v1/users/kk 200 '.events_deleted == 2' -H 'X-API-Key: filekey'
+  req "admin without a key" POST /v1/admin/reload 401 '.error.code == "unauthorized"'
+  req "reads need no key" GET "/v1/users/u1/recommendations?k=2" 200 '(.items | length) == 2'
+  req "a session query is a read" POST /v1/sessions/recommendations 200 '.items | length == 2' -d '{"history": ["i1"], "k": 2}'
+  stop_server
+else bad "server with keys starts" "$(cat "$T/serve2.log")"; fi
+if CREC_API_KEYS=k1 start_server "$T/serve3.log" --db "$T/s.db" --model "$T/knn.crecm" --data "$T/s.crecds" \
+     --require-key-for-reads; then
+  req "--require-key-for-reads: a read without a key" GET /v1/popular 401 '.error.code == "unauthorized"'
+  req "--require-key-for-reads: with a key" GET /v1/popular 200 '.items | length == 10' -H 'X-API-Key: k1'
+  req "--require-key-for-reads: healthz stays open" GET /healthz 200 '.status == "ok"'
+  req "--data names the id space" GET /v1/stats 200 ".model.data == \"file $T/s.crecds\"" -H 'X-API-Key: k1'
+  stop_server
+else bad "server with --require-key-for-reads starts" "$(cat "$T/serve3.log")"; fi
+
+# ---- kill -9 in the middle of an ingest: every acknowledged event survives ----
+if start_server "$T/serve4.log" --db "$T/s.db" --model "$T/knn.crecm"; then
+  for w in a b; do
+    ( for i in $(seq 1 100000); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --max-time 5 \
+               -d "[{\"user\":\"crash-$w\",\"item\":\"i$((i % 80 + 1))\",\"value\":$i}]" "$U/v1/events")
+        [ "$code" = 200 ] && echo "$i" || break
+      done ) >"$T/acked-$w" 2>/dev/null &
+  done
+  sleep 2
+  kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
+  wait
+  acked=$(cat "$T"/acked-a "$T"/acked-b | wc -l)
+  if start_server "$T/serve5.log" --db "$T/s.db" --model "$T/knn.crecm"; then
+    missing=0 stored=0
+    for w in a b; do
+      get "/v1/users/crash-$w?limit=1000" | jq -r '.history[].value' | sed 's/\.0$//' | sort -n >"$T/stored-$w"
+      stored=$((stored + $(wc -l <"$T/stored-$w")))
+      missing=$((missing + $(sort -n "$T/acked-$w" | comm -23 - "$T/stored-$w" | wc -l)))
+    done
+    # at most one unacknowledged event per writer may have committed just before the kill
+    if [ "$acked" -gt 20 ] && [ "$missing" = 0 ] && [ "$stored" -ge "$acked" ] && [ "$stored" -le $((acked + 2)) ]; then
+      ok "kill -9 during ingest: all $acked acknowledged events are in the store ($stored stored)"
+    else bad "kill -9 durability: $acked acknowledged, $stored stored, $missing missing"; fi
+    stop_server
+  else bad "restart after kill -9" "$(cat "$T/serve5.log")"; fi
+else bad "server for the crash test starts" "$(cat "$T/serve4.log")"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

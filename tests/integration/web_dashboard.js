@@ -1,0 +1,76 @@
+// web_dashboard.js: drives the dashboard in headless Chromium (playwright-core): opens it, looks up a user,
+// checks the recommendations carry titles, sends an event with the form, checks the list changed (the item
+// just sent leaves the recommendations and joins the history), opens an item's similar items, and takes a
+// screenshot. Usage: node web_dashboard.js URL SCREENSHOT.png USER_DATA_DIR (run by web.sh).
+'use strict';
+const { chromium } = require('playwright-core');
+
+const [url, shot, userDir] = process.argv.slice(2);
+const fail = (msg) => { throw new Error(msg); };
+
+(async () => {
+  const ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1200, height: 1300 },
+  });
+  const errors = [];
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+  const checks = [];
+  try {
+    await page.goto(url, { waitUntil: 'load', timeout: 15000 });
+    await page.waitForSelector('#stats .card', { timeout: 10000 });
+    const users = await page.textContent('#stats .card .v');
+    if (users !== '200') fail(`stats: first card shows ${users} users, want 200`);
+    checks.push('stats cards');
+    await page.waitForSelector('#popular li[data-id]', { timeout: 10000 });
+    checks.push('popular list');
+
+    await page.fill('#user-id', 'u1');
+    await page.click('#lookup');
+    await page.waitForSelector('#recs li[data-id]', { timeout: 10000 });
+    const recs = await page.$$eval('#recs li[data-id]', (lis) => lis.map((li) => ({
+      id: li.dataset.id, title: li.querySelector('.title').textContent, tags: li.querySelectorAll('.tag').length })));
+    if (recs.length !== 10) fail(`want 10 recommendations, got ${recs.length}`);
+    for (const r of recs) if (!r.title || r.title === r.id || r.tags === 0) fail(`recommendation without title/attributes: ${JSON.stringify(r)}`);
+    const histBefore = await page.$$eval('#history li[data-id]', (lis) => lis.length);
+    if (histBefore === 0) fail('u1 shows no history');
+    checks.push(`user u1: ${recs.length} recommendations with titles, ${histBefore} history rows`);
+
+    const sent = recs[0].id;
+    await page.fill('#event-item', sent);
+    await page.click('#send-event');
+    await page.waitForFunction((id) => {
+      const first = document.querySelector('#recs li[data-id]');
+      return document.querySelector('#event-status').textContent.startsWith('sent') && first && first.dataset.id !== id;
+    }, sent, { timeout: 10000 });
+    const after = await page.$$eval('#recs li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (after.includes(sent)) fail(`${sent} is still recommended after the event`);
+    const newRows = await page.$$eval('#recs li.new', (lis) => lis.length);
+    if (newRows < 1) fail('no recommendation is marked new after the event');
+    const histIds = await page.$$eval('#history li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (histIds[histIds.length - 1] !== sent) fail(`the history does not end with ${sent}: ${histIds}`);
+    checks.push(`event u1 -> ${sent}: the list changed (${newRows} new), history ends with it`);
+
+    await page.fill('#item-id', 'i1');
+    await page.click('#item-lookup');
+    await page.waitForSelector('#similar li[data-id]', { timeout: 10000 });
+    const sim = await page.$$eval('#similar li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (sim.length !== 10 || sim.includes('i1')) fail(`similar to i1: ${sim}`);
+    checks.push('similar items of i1');
+
+    await page.screenshot({ path: shot, fullPage: true });
+    if (errors.length) fail(errors.join('; '));
+    console.log(JSON.stringify({ ok: true, checks }));
+    await ctx.close();
+  } catch (e) {
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    console.log(JSON.stringify({ ok: false, error: e.message, checks, errors }));
+    await ctx.close();
+    process.exit(1);
+  }
+})();

@@ -1,0 +1,168 @@
+// app.js: the crec dashboard's behaviour: calls the /v1 API and draws the answers. No framework.
+// Every string from the server goes into the page through textContent, never innerHTML, so a title
+// cannot inject markup. The API key (for writes) is kept in localStorage.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const keyInput = $('api-key');
+keyInput.value = localStorage.getItem('crec-api-key') || '';
+keyInput.addEventListener('change', () => localStorage.setItem('crec-api-key', keyInput.value));
+
+async function api(method, path, body) {
+  const headers = {};
+  if (keyInput.value) headers['Authorization'] = 'Bearer ' + keyInput.value;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = new Error((data.error && data.error.message) || res.statusText);
+    e.status = res.status;
+    throw e;
+  }
+  return data;
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+// One list entry: title, id, optional score, attribute tags, optional action button.
+function itemLi(it, opts = {}) {
+  const li = el('li');
+  li.dataset.id = it.id || it.item;
+  if (opts.score !== undefined) li.append(el('span', 'score', opts.score));
+  li.append(el('span', 'title', it.title || it.id || it.item));
+  li.append(el('span', 'id', it.id || it.item));
+  if (opts.extra) li.append(el('span', 'id', opts.extra));
+  if (opts.action) {
+    const b = el('button', 'small', opts.action.label);
+    b.type = 'button';
+    b.addEventListener('click', () => opts.action.run(li.dataset.id));
+    li.append(' ', b);
+  }
+  const tags = el('span', 'tags');
+  for (const a of it.attributes || []) tags.append(el('span', 'tag', a));
+  li.append(tags);
+  return li;
+}
+
+function fill(list, items, make) {
+  list.replaceChildren(...items.map(make));
+  if (!items.length) list.append(el('li', 'muted', 'nothing'));
+}
+
+async function loadStats() {
+  try {
+    const s = await api('GET', '/v1/stats');
+    const cards = [['users', s.users], ['items', s.items], ['hidden items', s.hidden_items], ['events', s.events],
+      ['event types', s.event_types], ['attributes', s.attributes], ['ingested since start', s.events_ingested],
+      ['model items', s.model.n_items]];
+    $('stats').replaceChildren(...cards.map(([k, v]) => {
+      const c = el('div', 'card');
+      c.append(el('div', 'v', Number(v).toLocaleString('en')), el('div', 'k', k));
+      return c;
+    }));
+    $('model-badge').textContent = `model: ${s.model.name} v${s.model.version} (${s.model.trained_on})`;
+  } catch (e) {
+    $('stats').replaceChildren(el('div', 'error', 'stats: ' + e.message));
+  }
+  try {
+    const h = await api('GET', '/healthz');
+    $('health').textContent = h.status;
+    $('health').className = 'badge ok';
+  } catch (e) {
+    $('health').textContent = 'down';
+    $('health').className = 'badge down';
+  }
+}
+
+let lastRecs = [];
+
+async function loadUser(markChanges) {
+  const user = $('user-id').value.trim();
+  if (!user) return;
+  const k = $('user-k').value || 10;
+  const cat = $('user-cat').value.trim();
+  const q = `k=${encodeURIComponent(k)}` + (cat ? `&category=${encodeURIComponent(cat)}` : '');
+  const u = encodeURIComponent(user);
+  try {
+    const [hist, recs] = await Promise.all([
+      api('GET', `/v1/users/${u}?limit=20`).catch((e) => (e.status === 404 ? { n_events: 0, history: [] } : Promise.reject(e))),
+      api('GET', `/v1/users/${u}/recommendations?${q}`),
+    ]);
+    $('user-summary').textContent = `${user}: ${hist.n_events} events` +
+      (recs.known_user ? ', known to the model' : ', not in the model\'s training data');
+    fill($('history'), hist.history, (h) => itemLi(h, { extra: h.type !== 'interaction' ? h.type : undefined }));
+    $('rec-source').textContent = `(${recs.source}, model v${recs.model_version})`;
+    const before = new Set(lastRecs);
+    fill($('recs'), recs.items, (it) => {
+      const li = itemLi(it, {
+        score: it.score.toFixed(3),
+        action: { label: '+ event', run: (id) => { $('event-item').value = id; sendEvent(); } },
+      });
+      if (markChanges && !before.has(it.id)) li.classList.add('new');
+      return li;
+    });
+    lastRecs = recs.items.map((it) => it.id);
+  } catch (e) {
+    $('user-summary').replaceChildren(el('span', 'error', e.message));
+  }
+}
+
+async function sendEvent() {
+  const user = $('user-id').value.trim();
+  const item = $('event-item').value.trim();
+  if (!user || !item) {
+    $('event-status').textContent = 'look up a user and give an item id first';
+    return;
+  }
+  const ev = { user, item };
+  if ($('event-type').value.trim()) ev.type = $('event-type').value.trim();
+  if ($('event-value').value !== '') ev.value = Number($('event-value').value);
+  try {
+    const r = await api('POST', '/v1/events', [ev]);
+    $('event-status').className = 'muted';
+    $('event-status').textContent = `sent (${r.accepted} accepted): ${user} → ${item}`;
+    await loadUser(true);
+    loadStats();
+  } catch (e) {
+    $('event-status').className = 'error';
+    $('event-status').textContent = `not sent: ${e.message}`;
+  }
+}
+
+async function loadItem() {
+  const id = $('item-id').value.trim();
+  if (!id) return;
+  try {
+    const it = await api('GET', `/v1/items/${encodeURIComponent(id)}`);
+    const sim = await api('GET', `/v1/items/${encodeURIComponent(id)}/similar?k=10`);
+    $('item-detail').replaceChildren(el('strong', '', it.title || it.id),
+      el('span', '', ` · ${it.n_events} events · ${it.in_model ? 'in the model' : 'not in the model'}` +
+        (it.visible ? '' : ' · hidden') + (it.attributes.length ? ' · ' + it.attributes.join(', ') : '')));
+    fill($('similar'), sim.items, (s) => itemLi(s, { score: s.score.toFixed(3) }));
+  } catch (e) {
+    $('item-detail').replaceChildren(el('span', 'error', e.message));
+    $('similar').replaceChildren();
+  }
+}
+
+async function loadPopular() {
+  const cat = $('pop-cat').value.trim();
+  try {
+    const p = await api('GET', '/v1/popular?k=10' + (cat ? `&category=${encodeURIComponent(cat)}` : ''));
+    fill($('popular'), p.items, (it) => itemLi(it, { score: `${it.score} events` }));
+  } catch (e) {
+    $('popular').replaceChildren(el('li', 'error', e.message));
+  }
+}
+
+$('user-form').addEventListener('submit', (e) => { e.preventDefault(); lastRecs = []; loadUser(false); });
+$('event-form').addEventListener('submit', (e) => { e.preventDefault(); sendEvent(); });
+$('item-form').addEventListener('submit', (e) => { e.preventDefault(); loadItem(); });
+$('pop-form').addEventListener('submit', (e) => { e.preventDefault(); loadPopular(); });
+loadStats();
+loadPopular();
