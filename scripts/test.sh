@@ -3,7 +3,7 @@
 # AddressSanitizer and UBSan (build-test/), run all unit and integration tests through ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+CREC_BROWSER_TESTS=1 bash scripts/bootstrap.sh  # the dashboard test drives a real Chromium
 cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DCREC_SANITIZE=ON -DCREC_WERROR=ON \
       -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
 cmake --build build-test -j "$(nproc)"
