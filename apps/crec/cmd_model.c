@@ -155,6 +155,9 @@ int cmd_eval(int argc, char **argv) {
     crec_eval_opts o;
     crec_eval_opts_defaults(&o);
     int json = 0;
+    const char *task = NULL; /* --task: pointwise rating / click prediction instead of ranking */
+    crec_pointwise_opts po;
+    crec_pointwise_opts_defaults(&po);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int bad = 0;
@@ -172,6 +175,11 @@ int cmd_eval(int argc, char **argv) {
                    "  --candidates untrained  rank only items without training events (cold-item protocol,\n"
                    "                       with --split cold-items:...)\n"
                    "  --per-user FILE      write per-user metrics (TSV) for crec compare\n"
+                   "  --task rating|click  pointwise prediction instead of ranking: rating = RMSE/MAE of the score\n"
+                   "                       at each held-out event vs its rating; click = AUC/LogLoss, held-out events\n"
+                   "                       positive, --neg unobserved items per positive negative (seeded by --seed)\n"
+                   "  --neg N              click: sampled negatives per positive (default 1)\n"
+                   "  --threshold T        click: positives are held-out events with rating >= T (others left out)\n"
                    "  --max-users N        evaluate only the first N users with a target\n"
                    "  --threads N          OpenMP threads\n"
                    "  --json               machine-readable output\n");
@@ -223,9 +231,34 @@ int cmd_eval(int argc, char **argv) {
             o.n_threads = (int)x;
             continue;
         }
+        if (cli_opt(argc, argv, &i, "--task", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (crec_pointwise_task_parse(v, &po.task)) {
+                fprintf(stderr, "crec eval: --task is rating or click\n");
+                return CLI_USAGE;
+            }
+            task = v;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--neg", &v, &bad)) {
+            if (bad || cli_int("eval", "--neg", v, 1, 100000, &x)) return CLI_USAGE;
+            po.neg = (int)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--threshold", &v, &bad)) {
+            double t;
+            if (bad || cli_double("eval", "--threshold", v, &t)) return CLI_USAGE;
+            po.use_threshold = 1;
+            po.threshold = (float)t;
+            continue;
+        }
         if (cli_flag(argv, i, "--no-filter-seen")) { o.filter_seen = 0; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
         fprintf(stderr, "crec eval: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (task && (per_user || cands || o.sampled)) {
+        fprintf(stderr, "crec eval: --task does not combine with --per-user, --candidates or --sampled\n");
         return CLI_USAGE;
     }
     crec_dataset *ds;
@@ -239,6 +272,29 @@ int cmd_eval(int argc, char **argv) {
         crec_model_free(m);
         crec_dataset_free(ds);
         return CLI_FAIL;
+    }
+    if (task) {
+        if (po.task == CREC_TASK_RATING && !ds->has_value)
+            fprintf(stderr, "crec eval: warning: %s has no ratings (every value is 1)\n", data);
+        crec_pointwise_result pr;
+        po.target = o.target;
+        po.seed = o.seed;
+        po.max_users = o.max_users;
+        po.n_threads = o.n_threads;
+        po.progress = cli_progress();
+        rc = crec_eval_pointwise(m, ds, &s, &po, &pr);
+        if (rc) cli_err("eval", "evaluate", rc);
+        else if (json) crec_pointwise_result_write_json(&pr, &po, m, stdout);
+        else {
+            printf("model: %s", m->type->name);
+            for (int k = 0; k < m->cfg.n; k++) printf(" %s=%s", m->cfg.key[k], m->cfg.val[k]);
+            printf("  data: %s\n", ds->name);
+            crec_pointwise_result_write_table(&pr, stdout);
+        }
+        crec_split_free(&s);
+        crec_model_free(m);
+        crec_dataset_free(ds);
+        return rc ? CLI_FAIL : CLI_OK;
     }
     FILE *pu = NULL;
     if (per_user && !(pu = fopen(per_user, "w"))) {

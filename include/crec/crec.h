@@ -5,6 +5,7 @@
 #include "crec/dataset.h"
 #include "crec/split.h"
 #include "crec/eval.h"
+#include "crec/pointwise.h"
 #include "crec/model.h"
 #include "crec/fetch.h"
 #include "crec/blas.h"

@@ -6,6 +6,7 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_random,
     &crec__model_itemknn,
     &crec__model_markov,
+    &crec__model_fm,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

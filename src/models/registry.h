@@ -7,4 +7,5 @@ extern const crec_model_type crec__model_pop;
 extern const crec_model_type crec__model_random;
 extern const crec_model_type crec__model_itemknn;
 extern const crec_model_type crec__model_markov;
+extern const crec_model_type crec__model_fm;
 #endif
