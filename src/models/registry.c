@@ -7,6 +7,8 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_itemknn,
     &crec__model_markov,
     &crec__model_fm,
+    &crec__model_ease,
+    &crec__model_ials,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

@@ -8,4 +8,6 @@ extern const crec_model_type crec__model_random;
 extern const crec_model_type crec__model_itemknn;
 extern const crec_model_type crec__model_markov;
 extern const crec_model_type crec__model_fm;
+extern const crec_model_type crec__model_ease;
+extern const crec_model_type crec__model_ials;
 #endif

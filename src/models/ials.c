@@ -1,0 +1,778 @@
+/* ials.c: implicit alternating least squares (iALS) with conjugate-gradient row solves.
+ *
+ * Loss (Rendle et al. 2022, "Revisiting the Performance of iALS on Item Recommendation Benchmarks"):
+ *     sum_{(u,i) observed} (1 - <w_u, h_i>)^2 + alpha0 * sum_{all u,i} <w_u, h_i>^2
+ *     + sum_u lam_u |w_u|^2 + sum_i lam_i |h_i|^2,   lam_u = reg * (|I_u| + alpha0 * |I|)^nu   (same for items)
+ * The all-pairs term never visits the I x U zeros: for a user it is alpha0 * w^T (H^T H) w, so each row's
+ * normal equations are (alpha0 G + sum_{i in I_u} h_i h_i^T + lam_u I) w_u = sum_{i in I_u} h_i with the
+ * d x d Gram matrix G = H^T H computed once per half-step (the Gramian trick). weighting=hu gives Hu et
+ * al.'s confidence loss instead: observed pairs weigh c = 1 + alpha * r_ui (r_ui = times (u,i) occurs in
+ * the training rows), unobserved pairs alpha0 (alpha0 = 1 is Hu et al. exactly); then the row system has
+ * weights (c - alpha0) on h h^T and c on h in the right-hand side.
+ *
+ * The one idea: rows are solved by a few CG steps warm-started from the previous factors, in blocks of rows
+ * that run CG in lock-step, so the dense part of the matrix-vector product of a whole block (P G) is one
+ * sgemm. The sparse part is memory-bound (each step reads a d-float row of the other side per entry), so a
+ * block picks the cheaper of two layouts: per row, one fused pass over its entries (dot with h_i, then
+ * axpy of h_i while it is in L1), or, when far fewer other-side rows touch the block than it has entries
+ * (blocks of popular items), one pass over those rows, each read once and scattered into the block's rows
+ * (kept in L2). OpenMP over contiguous runs of blocks; each thread writes only its own rows, and a row's
+ * arithmetic depends only on the block boundaries, so a fixed seed and thread count give the same model.
+ * Kernels are written with GCC vector extensions and compiled twice (AVX2+FMA and baseline), picked at run
+ * time, since the library itself is built without -march.
+ * Scoring (fold_in=history, the default): the user's factors are solved exactly from the context's history
+ * (Cholesky in double, d^3/3 flops), so the latest events count and users never seen in training are served;
+ * fold_in=new scores a trained user with its trained row (W_u H^T). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "core/binio.h"
+#include "core/util.h"
+#include "models/ials.h"
+#include "models/registry.h"
+
+/* OpenBLAS extensions (declared by OpenBLAS's cblas.h too, not by every cblas.h). */
+extern void openblas_set_num_threads(int num_threads);
+extern int openblas_get_num_threads(void);
+
+#define PF 2 /* prefetch the Y row this many entries ahead in the row layout */
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Kernels. Every vector has n floats, n a multiple of 16, 32-byte aligned (rows are 64-byte aligned). */
+typedef float v8f __attribute__((vector_size(32), may_alias));
+
+#define AI static inline __attribute__((always_inline))
+
+AI float dot_body(const float *a, const float *b, int n) {
+    v8f s0 = {0}, s1 = {0};
+    for (int j = 0; j < n; j += 16) {
+        s0 += *(const v8f *)(a + j) * *(const v8f *)(b + j);
+        s1 += *(const v8f *)(a + j + 8) * *(const v8f *)(b + j + 8);
+    }
+    s0 += s1;
+    float s = 0;
+    for (int j = 0; j < 8; j++) s += s0[j];
+    return s;
+}
+
+AI void axpy_body(float c, const float *x, float *y, int n) {
+    v8f cv = {c, c, c, c, c, c, c, c};
+    for (int j = 0; j < n; j += 8) *(v8f *)(y + j) += cv * *(const v8f *)(x + j);
+}
+
+/* acc += sum_k (w_k <y_k, v> - t_k) y_k over the rows y_k = Y[idx[k]] (w, t NULL = 1; with_t 0: no t). */
+AI void pass_body(const float *Y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                  const float *v, float *acc, int with_t) {
+    for (int64_t k = 0; k < n; k++) {
+        const float *y = Y + (size_t)idx[k] * ld;
+        if (k + PF < n) {
+            const char *nx = (const char *)(Y + (size_t)idx[k + PF] * ld);
+            for (int b = 0; b < ld * 4; b += 64) __builtin_prefetch(nx + b);
+        }
+        float s = dot_body(y, v, ld);
+        float c = (w ? w[k] : 1.0f) * s;
+        if (with_t) c -= t ? t[k] : 1.0f;
+        axpy_body(c, y, acc, ld);
+    }
+}
+
+/* Scatter layout (see block_sparse): for one other-side row y and its n entries (solved rows idx[k]):
+ * Q[idx[k] - off] += (w_k <y, V[idx[k] - off]> - t_k) y  (t only when with_t). */
+AI void scatter_body(const float *y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                     const float *V, float *Q, int32_t off, int with_t) {
+    for (int64_t k = 0; k < n; k++) {
+        size_t r = (size_t)(idx[k] - off) * ld;
+        float c = (w ? w[k] : 1.0f) * dot_body(y, V + r, ld);
+        if (with_t) c -= t ? t[k] : 1.0f;
+        axpy_body(c, y, Q + r, ld);
+    }
+}
+
+/* One CG update of a row given p and q = A p: returns the new r.r, or -1 when p.q <= 0 (stop). */
+AI float update_body(float *x, float *r, float *p, const float *q, float rr, int n) {
+    float pq = dot_body(p, q, n);
+    if (!(pq > 0)) return -1.0f;
+    float a = rr / pq;
+    axpy_body(a, p, x, n);
+    axpy_body(-a, q, r, n);
+    float rrn = dot_body(r, r, n);
+    float beta = rrn / rr;
+    v8f bv = {beta, beta, beta, beta, beta, beta, beta, beta};
+    for (int j = 0; j < n; j += 8) *(v8f *)(p + j) = *(const v8f *)(r + j) + bv * *(const v8f *)(p + j);
+    return rrn;
+}
+
+AI void scores_body(const float *H, int32_t ni, int ld, const float *w, float *scores) {
+    for (int32_t i = 0; i < ni; i++) scores[i] = dot_body(H + (size_t)i * ld, w, ld);
+}
+
+/* A[i][0..ld) += wt y_i y for i < d (rows of stride ld), b += t y: one history item of a fold-in. */
+AI void rank1_body(float *A, float *b, const float *y, float wt, float t, int d, int ld) {
+    for (int i = 0; i < d; i++) axpy_body(wt * y[i], y, A + (size_t)i * ld, ld);
+    axpy_body(t, y, b, ld);
+}
+
+typedef double v4d __attribute__((vector_size(32), may_alias));
+
+/* Solve A x = b, A symmetric positive definite (d x d, row stride ld % 16 == 0, 32-byte aligned, every entry
+ * finite, columns d..ld zero). Right-looking Cholesky A = U^T U into the upper triangle (the lower one is
+ * overwritten with junk), then two triangular solves; x overwrites b. Returns -1 if A is not PD. */
+AI int chol_solve_body(double *A, int d, int ld, double *b) {
+    for (int j = 0; j < d; j++) {
+        double *Uj = A + (size_t)j * ld;
+        if (!(Uj[j] > 0)) return -1;
+        double u = sqrt(Uj[j]), inv = 1.0 / u;
+        Uj[j] = u;
+        for (int q = j + 1; q < d; q++) Uj[q] *= inv;
+        for (int i = j + 1; i < d; i++) { /* row i (from column i & ~3 on) -= U[j][i] * row j */
+            double c = Uj[i];
+            v4d cv = {c, c, c, c};
+            double *Ai = A + (size_t)i * ld;
+            for (int q = i & ~3; q < ld; q += 4) *(v4d *)(Ai + q) -= cv * *(const v4d *)(Uj + q);
+        }
+    }
+    for (int j = 0; j < d; j++) { /* U^T y = b */
+        const double *Uj = A + (size_t)j * ld;
+        double yj = b[j] / Uj[j];
+        b[j] = yj;
+        for (int q = j + 1; q < d; q++) b[q] -= Uj[q] * yj;
+    }
+    for (int j = d - 1; j >= 0; j--) { /* U x = y */
+        const double *Uj = A + (size_t)j * ld;
+        double v = b[j];
+        for (int q = j + 1; q < d; q++) v -= Uj[q] * b[q];
+        b[j] = v / Uj[j];
+    }
+    return 0;
+}
+
+typedef struct ials_kern {
+    const char *name;
+    float (*dot)(const float *a, const float *b, int n);
+    void (*pass)(const float *Y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                 const float *v, float *acc, int with_t);
+    float (*update)(float *x, float *r, float *p, const float *q, float rr, int n);
+    void (*scores)(const float *H, int32_t ni, int ld, const float *w, float *scores);
+    void (*rank1)(float *A, float *b, const float *y, float wt, float t, int d, int ld);
+    int (*chol_solve)(double *A, int d, int ld, double *b);
+    void (*scatter)(const float *y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                    const float *V, float *Q, int32_t off, int with_t);
+} ials_kern;
+
+#define IALS_KERNELS(SUF, ATTR)                                                                                  \
+    ATTR static float dot_##SUF(const float *a, const float *b, int n) { return dot_body(a, b, n); }           \
+    ATTR static void pass_##SUF(const float *Y, int ld, const int32_t *idx, const float *w, const float *t,     \
+                                int64_t n, const float *v, float *acc, int with_t) {                            \
+        pass_body(Y, ld, idx, w, t, n, v, acc, with_t);                                                          \
+    }                                                                                                            \
+    ATTR static float update_##SUF(float *x, float *r, float *p, const float *q, float rr, int n) {            \
+        return update_body(x, r, p, q, rr, n);                                                                   \
+    }                                                                                                            \
+    ATTR static void scores_##SUF(const float *H, int32_t ni, int ld, const float *w, float *scores) {         \
+        scores_body(H, ni, ld, w, scores);                                                                       \
+    }                                                                                                            \
+    ATTR static void rank1_##SUF(float *A, float *b, const float *y, float wt, float t, int d, int ld) {       \
+        rank1_body(A, b, y, wt, t, d, ld);                                                                       \
+    }                                                                                                            \
+    ATTR static int chol_solve_##SUF(double *A, int d, int ld, double *b) { return chol_solve_body(A, d, ld, b); } \
+    ATTR static void scatter_##SUF(const float *y, int ld, const int32_t *idx, const float *w, const float *t,  \
+                                   int64_t n, const float *V, float *Q, int32_t off, int with_t) {              \
+        scatter_body(y, ld, idx, w, t, n, V, Q, off, with_t);                                                    \
+    }                                                                                                            \
+    static const ials_kern KERN_##SUF = {#SUF,         dot_##SUF,   pass_##SUF,       update_##SUF,            \
+                                         scores_##SUF, rank1_##SUF, chol_solve_##SUF, scatter_##SUF};
+
+IALS_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+IALS_KERNELS(base, )
+
+static const ials_kern *kern(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &KERN_avx2 : &KERN_base;
+}
+
+static int round16(int d) { return (d + 15) & ~15; }
+
+/* Run OpenBLAS single-threaded while our OpenMP threads each call it (restored by blas_end). */
+static int blas_begin(int nth) {
+    int prev = openblas_get_num_threads();
+    if (nth > 1 && prev != 1) openblas_set_num_threads(1);
+    return prev;
+}
+static void blas_end(int nth, int prev) {
+    if (nth > 1 && prev != 1) openblas_set_num_threads(prev);
+}
+
+static int threads_of(int n) { return n > 0 ? n : omp_get_max_threads(); }
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Data: deduplicated rows of both sides, their weights and ridges. */
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void crec__ials_data_free(crec_ials_data *d) {
+    free(d->uptr), free(d->iptr), free(d->uidx), free(d->iidx);
+    free(d->uw), free(d->ut), free(d->iw), free(d->it);
+    free(d->ulam), free(d->ilam);
+    memset(d, 0, sizeof *d);
+}
+
+int crec__ials_data_build(const crec_csr *x, const crec_ials_params *p, crec_ials_data *out) {
+    memset(out, 0, sizeof *out);
+    int32_t nu = x->n_rows, ni = x->n_cols;
+    int64_t nnz = crec_csr_nnz(x);
+    crec_ials_data *d = out;
+    d->uptr = malloc(((size_t)nu + 1) * sizeof *d->uptr);
+    d->iptr = calloc((size_t)ni + 1, sizeof *d->iptr);
+    d->uidx = malloc(((size_t)nnz + 1) * sizeof *d->uidx);
+    float *cnt = malloc(((size_t)nnz + 1) * sizeof *cnt); /* r_ui per unique entry */
+    d->ulam = malloc(((size_t)nu + 1) * sizeof *d->ulam);
+    d->ilam = malloc(((size_t)ni + 1) * sizeof *d->ilam);
+    if (!d->uptr || !d->iptr || !d->uidx || !cnt || !d->ulam || !d->ilam) goto nomem;
+    /* users: sort (when not sorted already) and merge repeats, counting them */
+    int64_t o = 0;
+    d->uptr[0] = 0;
+    for (int32_t u = 0; u < nu; u++) {
+        int64_t a = x->ptr[u], b = x->ptr[u + 1], n = b - a;
+        int32_t *row = d->uidx + o;
+        memcpy(row, x->idx + a, (size_t)n * sizeof *row);
+        int sorted = 1;
+        for (int64_t k = 1; k < n && sorted; k++) sorted = row[k - 1] < row[k];
+        if (!sorted) qsort(row, (size_t)n, sizeof *row, cmp_i32);
+        int64_t m = 0;
+        for (int64_t k = 0; k < n; k++) {
+            if (m > 0 && row[m - 1] == row[k]) {
+                cnt[o + m - 1] += 1.0f;
+                continue;
+            }
+            row[m] = row[k];
+            cnt[o + m] = 1.0f;
+            m++;
+        }
+        o += m;
+        d->uptr[u + 1] = o;
+    }
+    int64_t nz = o;
+    /* items: the transpose, each row ascending by user */
+    d->iidx = malloc(((size_t)nz + 1) * sizeof *d->iidx);
+    if (!d->iidx) goto nomem;
+    for (int64_t k = 0; k < nz; k++) d->iptr[d->uidx[k] + 1]++;
+    for (int32_t i = 0; i < ni; i++) d->iptr[i + 1] += d->iptr[i];
+    int64_t *fill = malloc(((size_t)ni + 1) * sizeof *fill);
+    int64_t *perm = p->hu ? malloc(((size_t)nz + 1) * sizeof *perm) : NULL;
+    if (!fill || (p->hu && !perm)) {
+        free(fill), free(perm);
+        goto nomem;
+    }
+    memcpy(fill, d->iptr, (size_t)ni * sizeof *fill);
+    for (int32_t u = 0; u < nu; u++)
+        for (int64_t k = d->uptr[u]; k < d->uptr[u + 1]; k++) {
+            int64_t q = fill[d->uidx[k]]++;
+            d->iidx[q] = u;
+            if (perm) perm[q] = k;
+        }
+    free(fill);
+    if (p->hu) { /* w = c - alpha0 on h h^T, t = c in the right-hand side, c = 1 + alpha r */
+        d->uw = malloc(((size_t)nz + 1) * sizeof *d->uw);
+        d->ut = malloc(((size_t)nz + 1) * sizeof *d->ut);
+        d->iw = malloc(((size_t)nz + 1) * sizeof *d->iw);
+        d->it = malloc(((size_t)nz + 1) * sizeof *d->it);
+        if (!d->uw || !d->ut || !d->iw || !d->it) {
+            free(perm);
+            goto nomem;
+        }
+        for (int64_t k = 0; k < nz; k++) {
+            float c = (float)(1.0 + p->alpha * cnt[k]);
+            d->ut[k] = c;
+            d->uw[k] = c - (float)p->alpha0;
+        }
+        for (int64_t q = 0; q < nz; q++) d->iw[q] = d->uw[perm[q]], d->it[q] = d->ut[perm[q]];
+        free(perm);
+    }
+    free(cnt);
+    cnt = NULL;
+    for (int32_t u = 0; u < nu; u++)
+        d->ulam[u] = (float)(p->reg * pow((double)(d->uptr[u + 1] - d->uptr[u]) + p->alpha0 * ni, p->nu));
+    for (int32_t i = 0; i < ni; i++)
+        d->ilam[i] = (float)(p->reg * pow((double)(d->iptr[i + 1] - d->iptr[i]) + p->alpha0 * nu, p->nu));
+    d->users = (crec_ials_rows){nu, ni, d->uptr, d->uidx, d->uw, d->ut, d->ulam};
+    d->items = (crec_ials_rows){ni, nu, d->iptr, d->iidx, d->iw, d->it, d->ilam};
+    return 0;
+nomem:
+    free(cnt);
+    crec__ials_data_free(d);
+    return CREC_ENOMEM;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * State. */
+
+void crec__ials_state_free(crec_ials_state *s) {
+    free(s->block);
+    free(s->gram_h);
+    memset(s, 0, sizeof *s);
+}
+
+/* Allocate W, H (zeroed) and gram_h. */
+static int state_alloc(crec_ials_state *s, int32_t n_users, int32_t n_items, const crec_ials_params *p) {
+    memset(s, 0, sizeof *s);
+    s->n_users = n_users, s->n_items = n_items;
+    s->d = p->factors, s->ld = round16(p->factors);
+    s->p = *p;
+    size_t rows = (size_t)n_users + (size_t)n_items;
+    s->block = crec__aligned_alloc((rows * (size_t)s->ld + 16) * sizeof(float));
+    s->gram_h = crec__aligned_alloc((size_t)s->ld * s->ld * sizeof(float));
+    if (!s->block || !s->gram_h) {
+        crec__ials_state_free(s);
+        return CREC_ENOMEM;
+    }
+    s->W = s->block;
+    s->H = s->block + (size_t)n_users * s->ld;
+    return 0;
+}
+
+int crec__ials_state_init(crec_ials_state *s, int32_t n_users, int32_t n_items, const crec_ials_params *p,
+                          uint64_t seed) {
+    int rc = state_alloc(s, n_users, n_items, p);
+    if (rc) return rc;
+    size_t rows = (size_t)n_users + (size_t)n_items;
+    float sd = (float)(p->init_std > 0 ? p->init_std : 0.1 / sqrt((double)p->factors));
+    int64_t nblk = (int64_t)((rows + 255) / 256);
+    /* W and H are one array of rows; block b of 256 rows draws from its own stream seed + b */
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nblk; b++) {
+        crec_rng r;
+        crec__rng_seed(&r, seed + (uint64_t)b);
+        size_t r1 = (size_t)(b + 1) * 256 < rows ? (size_t)(b + 1) * 256 : rows;
+        for (size_t row = (size_t)b * 256; row < r1; row++)
+            for (int j = 0; j < s->d; j++) s->block[row * s->ld + j] = sd * (float)crec__rng_normal(&r);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Gram matrix and the lock-step CG half-step. */
+
+int crec__ials_gram(const float *Y, int32_t n, int ld, float *G, int n_threads) {
+    int nth = threads_of(n_threads);
+    if (n < 4096) nth = 1; /* not worth the threads */
+    size_t ll = (size_t)ld * ld;
+    float *part = nth > 1 ? crec__aligned_alloc((size_t)nth * ll * sizeof *part) : NULL;
+    if (nth > 1 && !part) return CREC_ENOMEM;
+    if (nth == 1) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, ld, n, 1.0f, Y, ld, 0.0f, G, ld);
+    } else {
+        int prev = blas_begin(nth);
+#pragma omp parallel num_threads(nth)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            int64_t lo = (int64_t)n * t / T, hi = (int64_t)n * (t + 1) / T;
+            if (hi > lo)
+                cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, ld, (int)(hi - lo), 1.0f, Y + (size_t)lo * ld, ld,
+                            0.0f, part + (size_t)t * ll, ld);
+        }
+        blas_end(nth, prev);
+        /* fixed summation order: deterministic for a thread count */
+        for (int i = 0; i < ld; i++)
+            for (int j = i; j < ld; j++) {
+                float acc = 0;
+                for (int t = 0; t < nth; t++)
+                    if ((int64_t)n * (t + 1) / nth > (int64_t)n * t / nth) acc += part[(size_t)t * ll + (size_t)i * ld + j];
+                G[(size_t)i * ld + j] = acc;
+            }
+        free(part);
+    }
+    for (int i = 0; i < ld; i++)
+        for (int j = 0; j < i; j++) G[(size_t)i * ld + j] = G[(size_t)j * ld + i];
+    return 0;
+}
+
+/* Per-thread scratch of the half-step: the block's CG vectors and, for the scatter layout, the other-side rows
+ * that touch the block (spans) and a cursor per other-side row. */
+typedef struct cg_scratch {
+    float *Q, *R, *P, *rr, *rr0;
+    int32_t *su, *sl; /* span: other row, length */
+    int64_t *so;      /* span: offset into trows->idx */
+    int64_t *cur;     /* per other row: first entry not yet consumed by this thread's blocks */
+} cg_scratch;
+
+/* Spans of block [lo, hi): the other rows u with entries there (consumed from cur[u], which moves forward:
+ * blocks of one thread are visited in increasing order). Returns the number of spans; *nent gets entries. */
+static int64_t block_spans(const crec_ials_rows *trows, int32_t hi, cg_scratch *c, int64_t *nent) {
+    int64_t ns = 0, ne = 0;
+    const int32_t *idx = trows->idx;
+    for (int32_t u = 0; u < trows->n_rows; u++) {
+        int64_t q = c->cur[u], e = trows->ptr[u + 1];
+        if (q >= e || idx[q] >= hi) continue;
+        int64_t s0 = q;
+        while (q < e && idx[q] < hi) q++;
+        c->su[ns] = u, c->so[ns] = s0, c->sl[ns] = (int32_t)(q - s0);
+        ns++, ne += q - s0;
+        c->cur[u] = q;
+    }
+    *nent = ne;
+    return ns;
+}
+
+/* The sparse part of A v for the block rows [lo, lo + B): acc += sum (w <y, v> - t) y (t when with_t).
+ * Row layout: each row reads its entries' Y rows. Scatter layout: each other row u touching the block is
+ * read once and scattered into the rows it touches (V, Q hold the block rows only). */
+static void block_sparse(const ials_kern *k, const float *Y, int ld, const crec_ials_rows *rows,
+                         const crec_ials_rows *trows, int32_t lo, int B, const float *V, float *Q, int with_t,
+                         const cg_scratch *c, int64_t ns, const float *rr) {
+    if (ns >= 0) {
+        for (int64_t q = 0; q < ns; q++) {
+            int64_t o = c->so[q];
+            k->scatter(Y + (size_t)c->su[q] * ld, ld, trows->idx + o, trows->w ? trows->w + o : NULL,
+                       trows->t ? trows->t + o : NULL, c->sl[q], V, Q, lo, with_t);
+        }
+        return;
+    }
+    for (int b = 0; b < B; b++) {
+        if (rr && rr[b] == 0) continue; /* converged row: p = 0 */
+        int64_t a = rows->ptr[lo + b], n = rows->ptr[lo + b + 1] - a;
+        k->pass(Y, ld, rows->idx + a, rows->w ? rows->w + a : NULL, rows->t ? rows->t + a : NULL, n,
+                V + (size_t)b * ld, Q + (size_t)b * ld, with_t);
+    }
+}
+
+/* cg_steps lock-step CG steps on rows [lo, lo + B) of X, warm-started from X. ns < 0: row layout. */
+static void solve_block(const ials_kern *k, float *X, const float *Y, int ld, const float *G, float gscale,
+                        const crec_ials_rows *rows, const crec_ials_rows *trows, int32_t lo, int B, int cg_steps,
+                        cg_scratch *c, int64_t ns) {
+    float *Xb = X + (size_t)lo * ld, *Q = c->Q, *R = c->R, *P = c->P, *rr = c->rr, *rr0 = c->rr0;
+    /* r = b - A x */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, Xb, ld, G, ld, 0.0f, Q, ld);
+    block_sparse(k, Y, ld, rows, trows, lo, B, Xb, Q, 1, c, ns, NULL);
+    for (int b = 0; b < B; b++) {
+        float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
+        float lam = rows->lam[lo + b];
+        for (int j = 0; j < ld; j++) r[j] = -(q[j] + lam * x[j]), p[j] = r[j];
+        rr[b] = rr0[b] = k->dot(r, r, ld);
+        if (!(rr[b] > 0)) memset(p, 0, (size_t)ld * sizeof *p), rr[b] = 0;
+    }
+    for (int step = 0; step < cg_steps; step++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, P, ld, G, ld, 0.0f, Q, ld);
+        block_sparse(k, Y, ld, rows, trows, lo, B, P, Q, 0, c, ns, rr);
+        for (int b = 0; b < B; b++) {
+            if (rr[b] == 0) continue; /* converged: p = 0 */
+            float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
+            float lam = rows->lam[lo + b];
+            for (int j = 0; j < ld; j++) q[j] += lam * p[j];
+            float rn = k->update(x, r, p, q, rr[b], ld);
+            if (!(rn > 1e-12f * rr0[b])) { /* converged, or p.q <= 0 (rounding): stop this row */
+                memset(p, 0, (size_t)ld * sizeof *p);
+                rn = 0;
+            }
+            rr[b] = rn;
+        }
+    }
+}
+
+/* First entry of the sorted idx[0..n) that is >= v. */
+static int64_t lower_bound(const int32_t *idx, int64_t n, int32_t v) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (idx[mid] < v) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, float gscale, const crec_ials_rows *rows,
+                          const crec_ials_rows *trows, int cg_steps, int block_rows, int n_threads) {
+    const ials_kern *k = kern();
+    int nth = threads_of(n_threads);
+    int32_t n = rows->n_rows;
+    /* block rows: the block's P and Q (2 x R x ld floats) take ~256 KiB, half of a core's L2 here */
+    int R = 32768 / ld;
+    if (R < 16) R = 16;
+    if (R > 512) R = 512;
+    if (block_rows != 0) R = block_rows > 0 ? block_rows : -block_rows;
+    int force_scatter = block_rows < 0;
+    int64_t nblk = ((int64_t)n + R - 1) / R;
+    if (nth > nblk) nth = (int)(nblk > 0 ? nblk : 1);
+    /* each thread takes a contiguous run of blocks (its cursors only move forward), balanced by cost:
+     * entries (sparse work) + R * ld / 8 per block (the block's Gram sgemm) */
+    int64_t *bound = malloc(((size_t)nth + 1) * sizeof *bound);
+    if (!bound) return CREC_ENOMEM;
+    double total = (double)rows->ptr[n] + (double)nblk * R * ld / 8.0, acc = 0;
+    bound[0] = 0;
+    for (int t = 1; t <= nth; t++) {
+        int64_t b = bound[t - 1];
+        while (b < nblk && acc < total * t / nth) {
+            int64_t hi = (b + 1) * R < n ? (b + 1) * R : n;
+            acc += (double)(rows->ptr[hi] - rows->ptr[b * R]) + (double)R * ld / 8.0;
+            b++;
+        }
+        bound[t] = t == nth ? nblk : b;
+    }
+    int failed = 0;
+    int prev = blas_begin(nth);
+#pragma omp parallel num_threads(nth)
+    {
+        int t = omp_get_thread_num();
+        cg_scratch c = {0};
+        size_t bl = (size_t)R * ld;
+        c.Q = crec__aligned_alloc((3 * bl + 16) * sizeof(float));
+        c.rr = malloc((size_t)2 * R * sizeof(float));
+        int64_t no = trows ? trows->n_rows : 0;
+        if (trows) {
+            c.su = malloc(((size_t)no + 1) * sizeof *c.su);
+            c.sl = malloc(((size_t)no + 1) * sizeof *c.sl);
+            c.so = malloc(((size_t)no + 1) * sizeof *c.so);
+            c.cur = malloc(((size_t)no + 1) * sizeof *c.cur);
+        }
+        int ok = c.Q && c.rr && (!trows || (c.su && c.sl && c.so && c.cur));
+        if (!ok) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+            c.R = c.Q + bl, c.P = c.R + bl, c.rr0 = c.rr + R;
+            int32_t first = (int32_t)(bound[t] * R);
+            for (int64_t u = 0; u < no; u++) {
+                int64_t a = trows->ptr[u], len = trows->ptr[u + 1] - a;
+                c.cur[u] = a + lower_bound(trows->idx + a, len, first);
+            }
+            for (int64_t b = bound[t]; b < bound[t + 1]; b++) {
+                int32_t lo = (int32_t)(b * R);
+                int B = n - lo < R ? n - lo : R;
+                int64_t ns = -1, nent = 0;
+                if (trows) {
+                    ns = block_spans(trows, lo + B, &c, &nent);
+                    /* scatter only when it reads far fewer Y rows than the row layout would: per entry it
+                     * touches two L2 rows (p, q) where the row layout touches one Y row and L1 (measured in
+                     * docs/RESULTS.md: a block of popular items qualifies, a block of users does not) */
+                    if (ns * 4 > nent && !force_scatter) ns = -1;
+                }
+                solve_block(k, X, Y, ld, G, gscale, rows, trows, lo, B, cg_steps, &c, ns);
+            }
+        }
+        free(c.Q), free(c.rr), free(c.su), free(c.sl), free(c.so), free(c.cur);
+    }
+    blas_end(nth, prev);
+    free(bound);
+    return failed ? CREC_ENOMEM : 0;
+}
+
+int crec__ials_iterate(crec_ials_state *s, const crec_ials_data *dat, int n_threads) {
+    int ld = s->ld;
+    float *G = crec__aligned_alloc((size_t)ld * ld * sizeof *G);
+    if (!G) return CREC_ENOMEM;
+    float gs = (float)s->p.alpha0;
+    int rc = crec__ials_gram(s->H, s->n_items, ld, G, n_threads);
+    if (!rc) rc = crec__ials_solve_side(s->W, s->H, ld, G, gs, &dat->users, &dat->items, s->p.cg_steps, 0, n_threads);
+    if (!rc) rc = crec__ials_gram(s->W, s->n_users, ld, G, n_threads);
+    if (!rc) rc = crec__ials_solve_side(s->H, s->W, ld, G, gs, &dat->items, &dat->users, s->p.cg_steps, 0, n_threads);
+    if (!rc) rc = crec__ials_gram(s->H, s->n_items, ld, s->gram_h, n_threads);
+    free(G);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Fold-in and scores. */
+
+int crec__ials_fold_in(const crec_ials_state *s, const int32_t *hist, int32_t n_hist, float *w) {
+    const ials_kern *k = kern();
+    int d = s->d, ld = s->ld;
+    const crec_ials_params *p = &s->p;
+    int32_t *h = malloc(((size_t)n_hist + 1) * sizeof *h);
+    float *Af = crec__aligned_alloc(((size_t)d * ld + ld) * sizeof *Af), *bf = Af + (size_t)d * ld;
+    double *A = crec__aligned_alloc(((size_t)d * ld + ld) * sizeof *A), *bv = A + (size_t)d * ld;
+    int rc = 0;
+    if (!h || !Af || !A) {
+        rc = CREC_ENOMEM;
+        goto done;
+    }
+    memcpy(h, hist, (size_t)n_hist * sizeof *h);
+    qsort(h, (size_t)n_hist, sizeof *h, cmp_i32);
+    /* A = sum_k wt_k y_k y_k^T, b = sum_k t_k y_k over the distinct items (float, AVX2 rank-1 updates) */
+    int32_t n_distinct = 0;
+    for (int32_t q = 0; q < n_hist;) {
+        int32_t e = q;
+        while (e < n_hist && h[e] == h[q]) e++;
+        double c = p->hu ? 1.0 + p->alpha * (e - q) : 0;
+        float wt = (float)(p->hu ? c - p->alpha0 : 1.0), t = (float)(p->hu ? c : 1.0);
+        const float *y = s->H + (size_t)h[q] * ld;
+        k->rank1(Af, bf, y, wt, t, d, ld);
+        n_distinct++;
+        q = e;
+    }
+    double lam = p->reg * pow((double)n_distinct + p->alpha0 * s->n_items, p->nu);
+    for (int i = 0; i < d; i++) {
+        for (int j = 0; j < d; j++) A[(size_t)i * ld + j] = (double)Af[(size_t)i * ld + j] + p->alpha0 * s->gram_h[(size_t)i * ld + j];
+        A[(size_t)i * ld + i] += lam;
+        bv[i] = bf[i];
+    }
+    if (k->chol_solve(A, d, ld, bv)) {
+        rc = CREC_ERANGE;
+        goto done;
+    }
+    for (int j = 0; j < ld; j++) w[j] = j < d ? (float)bv[j] : 0.0f;
+done:
+    free(h), free(Af), free(A);
+    return rc;
+}
+
+void crec__ials_scores(const crec_ials_state *s, const float *w, float *scores) {
+    kern()->scores(s->H, s->n_items, s->ld, w, scores);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The model type. */
+
+static const crec_param_def IALS_PARAMS[] = {
+    {"factors", "64", "latent dimension d"},
+    {"iters", "15", "ALS iterations (each solves all users, then all items)"},
+    {"reg", "0.01", "ridge lambda, per row scaled by (|I_u| + alpha0 * |I|)^nu"},
+    {"alpha0", "0.1", "weight of every (user, item) pair in the all-pairs term (unobserved weight)"},
+    {"nu", "1", "exponent of the frequency scaling of reg (0: plain reg)"},
+    {"cg_steps", "3", "conjugate-gradient steps per row and half-step, warm-started"},
+    {"init_std", "0", "std of the initial factors (0: 0.1 / sqrt(factors))"},
+    {"weighting", "rendle", "rendle: (1 - <w,h>)^2 on observed pairs; hu: confidence 1 + alpha * count"},
+    {"alpha", "10", "confidence scale (weighting=hu only)"},
+    {"fold_in", "history", "history: score with factors solved from the context's history (sees events after "
+                           "training); new: trained factors for known users"},
+    {NULL, NULL, NULL},
+};
+
+/* Strict number parse of a hyper-parameter: CREC_EINVAL on junk. */
+static int num_param(const crec_model *m, const char *key, double *out) {
+    const char *s = crec_model_param_str(m, key);
+    char *end;
+    *out = strtod(s, &end);
+    if (end == s || *end || !isfinite(*out)) return CREC_EINVAL;
+    return 0;
+}
+
+static int read_params(const crec_model *m, crec_ials_params *p) {
+    double f, it, cg;
+    int rc = num_param(m, "factors", &f);
+    if (!rc) rc = num_param(m, "iters", &it);
+    if (!rc) rc = num_param(m, "cg_steps", &cg);
+    if (!rc) rc = num_param(m, "reg", &p->reg);
+    if (!rc) rc = num_param(m, "alpha0", &p->alpha0);
+    if (!rc) rc = num_param(m, "nu", &p->nu);
+    if (!rc) rc = num_param(m, "init_std", &p->init_std);
+    if (!rc) rc = num_param(m, "alpha", &p->alpha);
+    if (rc) return rc;
+    const char *wt = crec_model_param_str(m, "weighting");
+    const char *fi = crec_model_param_str(m, "fold_in");
+    if (strcmp(fi, "history") != 0 && strcmp(fi, "new") != 0) return CREC_EINVAL;
+    if (strcmp(wt, "rendle") == 0) p->hu = 0;
+    else if (strcmp(wt, "hu") == 0) p->hu = 1;
+    else return CREC_EINVAL;
+    if (f < 1 || f > 4096 || f != floor(f) || it < 0 || it > 100000 || it != floor(it) || cg < 1 || cg > 1000 ||
+        cg != floor(cg) || p->reg < 0 || p->alpha0 < 0 || p->nu < 0 || p->init_std < 0 || p->alpha < 0)
+        return CREC_EINVAL;
+    if (p->reg == 0 && p->alpha0 == 0) return CREC_EINVAL; /* rows without items would be singular */
+    p->factors = (int)f, p->iters = (int)it, p->cg_steps = (int)cg;
+    return 0;
+}
+
+static int ials_train(crec_model *m, const crec_train_input *in) {
+    crec_ials_params p;
+    int rc = read_params(m, &p);
+    if (rc) return rc;
+    crec_ials_state *s = calloc(1, sizeof *s);
+    if (!s) return CREC_ENOMEM;
+    crec_ials_data dat;
+    rc = crec__ials_data_build(in->train, &p, &dat);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    rc = crec__ials_state_init(s, m->n_users, m->n_items, &p, in->seed);
+    if (!rc) rc = crec__ials_gram(s->H, s->n_items, s->ld, s->gram_h, in->n_threads);
+    crec_progress pg;
+    crec__progress_start(&pg, "ials", p.iters, in->verbose);
+    for (int it = 0; !rc && it < p.iters; it++) {
+        rc = crec__ials_iterate(s, &dat, in->n_threads);
+        crec__progress_update(&pg, it + 1);
+    }
+    crec__progress_end(&pg);
+    crec__ials_data_free(&dat);
+    if (rc) {
+        crec__ials_state_free(s);
+        free(s);
+        return rc;
+    }
+    m->state = s;
+    return 0;
+}
+
+static int ials_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    const crec_ials_state *s = m->state;
+    int trained = ctx->user >= 0 && ctx->user < s->n_users;
+    if (trained && (ctx->n_hist <= 0 || strcmp(crec_model_param_str(m, "fold_in"), "new") == 0)) {
+        crec__ials_scores(s, s->W + (size_t)ctx->user * s->ld, scores);
+        return 0;
+    }
+    float *w = crec__aligned_alloc((size_t)s->ld * sizeof *w);
+    if (!w) return CREC_ENOMEM;
+    int rc = crec__ials_fold_in(s, ctx->hist, ctx->n_hist, w);
+    if (!rc) crec__ials_scores(s, w, scores);
+    free(w);
+    return rc;
+}
+
+static int ials_save(const crec_model *m, crec_buf *out) {
+    const crec_ials_state *s = m->state;
+    const crec_ials_params *p = &s->p;
+    double f[4] = {p->reg, p->alpha0, p->nu, p->alpha};
+    int rc = crec__put_u32(out, (uint32_t)s->d);
+    if (!rc) rc = crec__put_u32(out, (uint32_t)p->hu);
+    if (!rc) rc = crec_buf_write(out, f, sizeof f);
+    if (!rc) rc = crec_buf_write(out, s->block, ((size_t)s->n_users + s->n_items) * s->ld * sizeof(float));
+    return rc;
+}
+
+static int ials_load(crec_model *m, crec_buf *in) {
+    uint32_t d, hu;
+    double f[4];
+    int rc = crec__get_u32(in, &d);
+    if (!rc) rc = crec__get_u32(in, &hu);
+    if (!rc) rc = crec_buf_read(in, f, sizeof f);
+    if (rc) return rc;
+    if (d < 1 || d > 4096 || hu > 1 || m->n_users < 0 || m->n_items < 0) return CREC_EFORMAT;
+    crec_ials_params p = {.factors = (int)d, .hu = (int)hu, .reg = f[0], .alpha0 = f[1], .nu = f[2], .alpha = f[3]};
+    size_t need = ((size_t)m->n_users + m->n_items) * round16((int)d) * sizeof(float);
+    if (in->len - in->pos < need) return CREC_EFORMAT;
+    crec_ials_state *s = calloc(1, sizeof *s);
+    if (!s) return CREC_ENOMEM;
+    rc = state_alloc(s, m->n_users, m->n_items, &p);
+    if (!rc) rc = crec_buf_read(in, s->block, need);
+    if (!rc) rc = crec__ials_gram(s->H, s->n_items, s->ld, s->gram_h, 1);
+    if (rc) {
+        crec__ials_state_free(s);
+        free(s);
+        return rc;
+    }
+    m->state = s;
+    return 0;
+}
+
+static void ials_free(crec_model *m) {
+    crec_ials_state *s = m->state;
+    if (s) crec__ials_state_free(s);
+    free(s);
+    m->state = NULL;
+}
+
+const crec_model_type crec__model_ials = {
+    .name = "ials",
+    .summary = "implicit ALS (Rendle et al. 2022 loss, Gramian trick, CG row solves); folds in new users",
+    .params = IALS_PARAMS,
+    .train = ials_train,
+    .score = ials_score,
+    .save = ials_save,
+    .load = ials_load,
+    .free_state = ials_free,
+};

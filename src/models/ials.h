@@ -1,0 +1,89 @@
+/* ials.h: private interface of the iALS model (src/models/ials.c), for its unit tests and bench/ials_scale.c.
+ *
+ * Shapes: U users, I items, d factors, ld = d rounded up to 16 (the row stride: every factor row starts on a
+ * 64-byte boundary; the padding columns are zero and stay zero). W is U x ld, H is I x ld, G = Y^T Y is ld x ld.
+ *
+ * One half-step solves, for every row r of one side with the other side Y fixed,
+ *     (gscale * G + sum_k w_k y_k y_k^T + lam_r I) x_r = sum_k t_k y_k          (k over the row's items)
+ * by a few conjugate-gradient steps warm-started from the current x_r. Rows are solved in blocks that run CG
+ * in lock-step, so the dense Gram product of a whole block is one sgemm (B x ld by ld x ld); the sparse part
+ * is, per block, either one fused pass over each row's entries (dot, then axpy, while the Y row is in L1) or
+ * one pass over the other side's rows that touch the block, scattering into the block's rows. */
+#ifndef CREC_MODELS_IALS_H
+#define CREC_MODELS_IALS_H
+
+#include "crec/model.h"
+
+/* The sparse rows of one side: row r has items idx[ptr[r] .. ptr[r+1]) (unique, ascending). w and t are
+ * per-entry weights (NULL = all 1); lam is the per-row ridge (never NULL). Borrowed, never freed here. */
+typedef struct crec_ials_rows {
+    int32_t n_rows, n_cols;
+    const int64_t *ptr;
+    const int32_t *idx;
+    const float *w, *t;
+    const float *lam;
+} crec_ials_rows;
+
+typedef struct crec_ials_params {
+    int factors, iters, cg_steps;
+    double reg, alpha0, nu;
+    int hu;          /* 1: Hu et al. confidence c = 1 + alpha * r_ui; 0: Rendle et al. 2022 (default) */
+    double alpha;    /* confidence scale (hu only) */
+    double init_std; /* <= 0: 0.1 / sqrt(factors) */
+} crec_ials_params;
+
+/* Training data built from a user x item CSR: both sides deduplicated, with their weights and ridges.
+ * Owns every array (free with crec__ials_data_free). */
+typedef struct crec_ials_data {
+    crec_ials_rows users, items;
+    int64_t *uptr, *iptr;
+    int32_t *uidx, *iidx;
+    float *uw, *ut, *iw, *it; /* NULL in Rendle mode (all ones) */
+    float *ulam, *ilam;
+} crec_ials_data;
+
+/* The trained model. W and H live in one 64-byte aligned block (W first); gram_h = H^T H (ld x ld), kept
+ * for folding in new users. Owned by the state; free with crec__ials_state_free. */
+typedef struct crec_ials_state {
+    int32_t n_users, n_items;
+    int d, ld;
+    crec_ials_params p;
+    float *block; /* W then H */
+    float *W, *H;
+    float *gram_h;
+} crec_ials_state;
+
+/* Build the data from x (reads only ptr/idx; rows may repeat items: r_ui counts them). 0 or CREC_ENOMEM. */
+int crec__ials_data_build(const crec_csr *x, const crec_ials_params *p, crec_ials_data *out);
+void crec__ials_data_free(crec_ials_data *d);
+
+/* Allocate W, H and draw them from N(0, init_std^2), row blocks seeded from seed (independent of threads). */
+int crec__ials_state_init(crec_ials_state *s, int32_t n_users, int32_t n_items, const crec_ials_params *p,
+                          uint64_t seed);
+void crec__ials_state_free(crec_ials_state *s);
+
+/* G = Y^T Y for Y (n x ld): ld x ld, full symmetric, into G (caller's). Deterministic for a thread count. */
+int crec__ials_gram(const float *Y, int32_t n, int ld, float *G, int n_threads);
+
+/* One half-step (see the top of this file): X (rows->n_rows x ld) updated in place. 0 or CREC_ENOMEM.
+ * Rows are solved in blocks of block_rows (0: sized so that a block's P and Q fill half of L2; < 0: -block_rows
+ * and the scatter layout for every block, for tests), each block
+ * running CG in lock-step; threads take contiguous runs of blocks. trows = the transpose of rows (the other
+ * side's rows) enables the scatter layout for blocks where it reads fewer Y rows: each other-side row
+ * touching the block is read once per step and scattered into the block's rows; NULL: row layout only.
+ * The layouts give the same CG iterates up to rounding; a fixed block_rows and thread count give the same
+ * result every run. */
+int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, float gscale, const crec_ials_rows *rows,
+                          const crec_ials_rows *trows, int cg_steps, int block_rows, int n_threads);
+
+/* One iteration: users (H fixed), then items (W fixed); refreshes s->gram_h at the end. */
+int crec__ials_iterate(crec_ials_state *s, const crec_ials_data *dat, int n_threads);
+
+/* Fold in an anonymous history: the exact minimiser of the user's loss given H (Cholesky, double), into
+ * w[ld] (padding zeroed). 0, CREC_ENOMEM, or CREC_ERANGE if the system is not positive definite. */
+int crec__ials_fold_in(const crec_ials_state *s, const int32_t *hist, int32_t n_hist, float *w);
+
+/* scores[i] = <H_i, w> for every item. */
+void crec__ials_scores(const crec_ials_state *s, const float *w, float *scores);
+
+#endif
