@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "core/util.h"
+#include "crec/store.h"
 
 int cli_train_model(const crec_dataset *ds, const char *model, const crec_config *cfg, const char *split,
                     uint64_t seed, int threads, int verbose, crec_model **out);
@@ -50,16 +51,17 @@ int cli_train_model(const crec_dataset *ds, const char *model, const crec_config
 }
 
 int cmd_train(int argc, char **argv) {
-    const char *data = NULL, *model = NULL, *out = NULL, *split = "loo";
+    const char *data = NULL, *db = NULL, *model = NULL, *out = NULL, *split = "loo";
     crec_config cfg = {0};
     long long threads = 0, seed = 42;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int bad = 0;
         if (cli_is_help(argv[i])) {
-            printf("usage: crec train --data D --model NAME --out M.crecm [--split S] [--set key=value ...]\n\n"
-                   "Trains NAME (see crec models) on the training part of split S of dataset D and writes a\n"
-                   "checkpoint that records the model, its hyper-parameters and the split.\n\n"
+            printf("usage: crec train (--data D | --db STORE.db) --model NAME --out M.crecm [--split S] [--set k=v ...]\n\n"
+                   "Trains NAME (see crec models) on the training part of split S of dataset D (or of a snapshot of\n"
+                   "the SQLite store behind crec serve) and writes a checkpoint that records the model, its\n"
+                   "hyper-parameters and the split.\n\n"
                    "  --split S      loo (default: last event test, second-to-last validation, per user),\n"
                    "                 temporal:TEST[:VALID] (global time cut, fractions of events),\n"
                    "                 random:TEST[:VALID[:SEED]] (per-event holdout),\n"
@@ -71,6 +73,7 @@ int cmd_train(int argc, char **argv) {
             return CLI_OK;
         }
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--db", &v, &bad)) { if (bad) return CLI_USAGE; db = v; continue; }
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
         if (cli_opt(argc, argv, &i, "--out", &v, &bad)) { if (bad) return CLI_USAGE; out = v; continue; }
         if (cli_opt(argc, argv, &i, "--split", &v, &bad)) { if (bad) return CLI_USAGE; split = v; continue; }
@@ -93,8 +96,8 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "crec train: unknown option '%s' (see --help)\n", argv[i]);
         return CLI_USAGE;
     }
-    if (!data || !model || !out) {
-        fprintf(stderr, "crec train: --data, --model and --out are required (see --help)\n");
+    if (!data == !db || !model || !out) {
+        fprintf(stderr, "crec train: one of --data or --db, and --model and --out are required (see --help)\n");
         return CLI_USAGE;
     }
     if (!crec_model_type_find(model)) {
@@ -102,7 +105,25 @@ int cmd_train(int argc, char **argv) {
         return CLI_USAGE;
     }
     crec_dataset *ds;
-    if (cli_open_dataset("train", data, &ds)) return CLI_FAIL;
+    if (db) {
+        /* a consistent snapshot of the store: ids are the store's, so crec serve lines up with the model */
+        crec_store *st;
+        crec_store_opts so = {.no_create = 1};
+        char err[512] = "";
+        int src = crec_store_open(db, &so, &st, err, sizeof err);
+        if (src) {
+            fprintf(stderr, "crec train: %s: %s\n", db, err[0] ? err : crec_strerror(src));
+            return CLI_FAIL;
+        }
+        src = crec_store_snapshot(st, &ds);
+        crec_store_close(st);
+        if (src) {
+            cli_err("train", db, src);
+            return CLI_FAIL;
+        }
+    } else if (cli_open_dataset("train", data, &ds)) {
+        return CLI_FAIL;
+    }
     crec_model *m;
     int rc = cli_train_model(ds, model, &cfg, split, (uint64_t)seed, (int)threads, cli_progress(), &m);
     if (rc) {

@@ -74,6 +74,13 @@ expect "eval --candidates untrained" 0 "full ranking over items without training
 expect "--candidates with --sampled is refused" 1 "do not combine" -- \
   "$CREC" eval --data "$T/s.crecds" --model "$T/cold.crecm" --candidates untrained --sampled 10
 
+# training from the SQLite store behind crec serve
+expect "db import" 0 "" -- "$CREC" db import --db "$T/store.db" --data "$T/s.crecds"
+expect "train --db" 0 "pop on .* -> " -- "$CREC" train --db "$T/store.db" --model pop --out "$T/dbpop.crecm"
+expect "db export" 0 "" -- "$CREC" db export --db "$T/store.db" --out "$T/export.crecds"
+expect "eval a store-trained model" 0 "users=600" -- "$CREC" eval --data "$T/export.crecds" --model "$T/dbpop.crecm" --k 10
+expect "train --db on a missing store" 1 "nostore.db" -- "$CREC" train --db "$T/nostore.db" --model pop --out "$T/x.crecm"
+
 # imports of each format
 expect "import sequences" 0 "5 users, 6 items, 19 interactions" -- \
   "$CREC" data import --format sequences --input "$DATA/seq.txt" --out "$T/seq.crecds"
