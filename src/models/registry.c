@@ -9,6 +9,8 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_fm,
     &crec__model_ease,
     &crec__model_ials,
+    &crec__model_bprmf,
+    &crec__model_cml,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

@@ -10,4 +10,6 @@ extern const crec_model_type crec__model_markov;
 extern const crec_model_type crec__model_fm;
 extern const crec_model_type crec__model_ease;
 extern const crec_model_type crec__model_ials;
+extern const crec_model_type crec__model_bprmf;
+extern const crec_model_type crec__model_cml;
 #endif
