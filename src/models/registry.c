@@ -11,6 +11,7 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_ials,
     &crec__model_bprmf,
     &crec__model_cml,
+    &crec__model_sasrec,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

@@ -12,4 +12,5 @@ extern const crec_model_type crec__model_ease;
 extern const crec_model_type crec__model_ials;
 extern const crec_model_type crec__model_bprmf;
 extern const crec_model_type crec__model_cml;
+extern const crec_model_type crec__model_sasrec;
 #endif

@@ -1,0 +1,189 @@
+/* sasrec_epoch.c: seconds per SASRec training epoch on Amazon Beauty, peak memory, and the achieved GFLOP/s
+ * against this machine's SGEMM peak.
+ *
+ * The configuration is the original SASRec's (Kang & McAuley 2018) that the reference PyTorch port takes ~27 s per
+ * epoch for on a 2-core machine: width 50, 2 blocks, 1 head, max_len 50, batch 128, BCE with one negative per
+ * position, dropout 0.2 (override any hyper-parameter with --set k=v, e.g. --set loss=ce --set dim=64). Epochs
+ * are timed without validation; --quality E then trains E epochs with early stopping on validation NDCG@10 and
+ * reports test HR@10 / NDCG@10 (full ranking, history excluded) so speed is read next to quality.
+ * FLOPs are counted from the model's shapes (matrix products, attention over the causal pairs, the loss; backward
+ * = 2x forward), not measured. OMP_WAIT_POLICY defaults to passive here (re-executing once): spinning OpenMP
+ * barriers crawl when the machine is shared (docs/RESULTS.md, SASRec).
+ *
+ *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--set k=v ...]
+ *   skips (exit 0, message) when the data file is absent. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "crec/blas.h"
+#include "crec/crec.h"
+
+static crec_model *train(const crec_config *cfg, const crec_split *s, int threads, int valid, int verbose,
+                         double *secs) {
+    crec_model *m;
+    char err[256];
+    if (crec_model_new("sasrec", cfg, &m, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    crec_train_input in = {
+        .train = &s->train, .valid = valid ? &s->valid : NULL, .n_threads = threads, .seed = 42, .verbose = verbose};
+    double t0 = crec__now();
+    int rc = crec_model_train(m, &in);
+    *secs = crec__now() - t0;
+    if (rc) {
+        fprintf(stderr, "train: %s\n", crec_strerror(rc));
+        crec_model_free(m);
+        return NULL;
+    }
+    snprintf(m->split, sizeof m->split, "loo");
+    return m;
+}
+
+int main(int argc, char **argv) {
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
+    crec_blas_setup(argc, argv);
+    const char *data = "../shared/data/amazon-beauty/Beauty.txt";
+    int epochs = 3, threads = 0, quality = 0;
+    crec_config cfg = {0};
+    const char *defaults[] = {"dim=50",   "blocks=2", "heads=1",     "max_len=50", "batch=128",
+                              "loss=bce", "neg=1",    "dropout=0.2", "lr=0.001"};
+    for (size_t k = 0; k < sizeof defaults / sizeof defaults[0]; k++) crec_config_set_kv(&cfg, defaults[k]);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data = argv[++i];
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
+            epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quality") && i + 1 < argc)
+            quality = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (crec_config_set_kv(&cfg, argv[++i])) {
+                fprintf(stderr, "bad --set %s\n", argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--set k=v]...\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (epochs < 1 || access(data, R_OK) != 0) {
+        if (epochs >= 1) printf("skipping: %s not found (shared datasets absent)\n", data);
+        return epochs < 1 ? 2 : 0;
+    }
+    crec_dataset *ds = crec_dataset_new();
+    crec_load_opts lo;
+    memset(&lo, 0, sizeof lo);
+    if (crec_load(ds, CREC_FMT_SEQUENCES, data, &lo)) {
+        fprintf(stderr, "load: %s\n", lo.err);
+        return 1;
+    }
+    crec_split_spec sp;
+    crec_split_spec_parse("loo", &sp);
+    crec_split s;
+    if (crec_split_make(ds, &sp, &s)) return 1;
+
+    /* model FLOPs of one epoch, from the shapes of every user's training window */
+    char epochs_s[16];
+    snprintf(epochs_s, sizeof epochs_s, "%d", epochs);
+    crec_config_set(&cfg, "epochs", epochs_s);
+    crec_model *probe;
+    char err[256];
+    if (crec_model_new("sasrec", &cfg, &probe, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    double D = (double)crec_model_param_int(probe, "dim"), L = (double)crec_model_param_int(probe, "blocks");
+    double F = (double)crec_model_param_int(probe, "ffn"), T = (double)crec_model_param_int(probe, "max_len");
+    double K = (double)crec_model_param_int(probe, "neg");
+    const char *loss = crec_model_param_str(probe, "loss");
+    if (F == 0) F = D;
+    if (K == 0) K = !strcmp(loss, "ssm") ? 256 : !strcmp(loss, "gbce") ? 128 : 1;
+    double tokens = 0, pairs = 0;
+    for (int32_t u = 0; u < s.train.n_rows; u++) {
+        double n = (double)(s.train.ptr[u + 1] - s.train.ptr[u]);
+        if (n < 2) continue;
+        double tb = fmin(n - 1, T);
+        tokens += tb, pairs += tb * (tb + 1) / 2;
+    }
+    double out_per_token = !strcmp(loss, "ce")    ? 2 * D * s.train.n_cols
+                           : !strcmp(loss, "ssm") ? 2 * D * K
+                                                  : 2 * D * (1 + K);
+    double fwd = tokens * (L * (2 * D * 3 * D + 2 * D * D + 4 * D * F) + out_per_token) + L * pairs * 4 * D;
+    double flops = 3 * fwd;
+    crec_model_free(probe);
+
+    printf("bench_sasrec_epoch: %s, %d users, %d items, %lld events; %.0f training positions per epoch\n", data,
+           s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens);
+    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d\n", crec_blas_corename(), getenv("OMP_WAIT_POLICY"),
+           threads > 0 ? threads : crec_blas_threads());
+    printf("config: ");
+    for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);
+    printf("\n");
+
+    double secs;
+    crec_model *m = train(&cfg, &s, threads, 0, 0, &secs);
+    if (!m) return 1;
+    /* serving latency: one user's top-10 over the catalog from a history of max_len items (the forward, one
+     * matrix-vector product against the item table, top-k), one thread, over 1000 histories */
+    {
+        int32_t ni = m->n_items, hl = (int32_t)T, k10[10];
+        float *sc = malloc((size_t)ni * sizeof *sc);
+        int32_t *h = malloc((size_t)hl * sizeof *h);
+        crec_rng r;
+        crec__rng_seed(&r, 1);
+        double t0 = crec__now(), worst = 0;
+        for (int q = 0; q < 1000 && sc && h; q++) {
+            for (int32_t k = 0; k < hl; k++) h[k] = (int32_t)crec__rng_below(&r, (uint64_t)ni);
+            double t1 = crec__now();
+            crec_context c = {.user = -1, .hist = h, .n_hist = hl};
+            if (crec_model_score(m, &c, sc) == 0) crec_topk(sc, ni, NULL, 10, k10);
+            double dt = crec__now() - t1;
+            worst = dt > worst ? dt : worst;
+        }
+        printf("score:   %.3f ms per top-10 over %d items from a %d-item history (mean of 1000, max %.3f ms)\n",
+               (crec__now() - t0) / 1000 * 1e3, ni, hl, worst * 1e3);
+        free(sc);
+        free(h);
+    }
+    crec_model_free(m);
+    double per = secs / epochs;
+    double peak = crec_blas_sgemm_gflops(1024, 3);
+    printf("epoch:   %.2f s (%d epochs in %.2f s, no validation), %.0f positions/s\n", per, epochs, secs, tokens / per);
+    printf("flops:   %.2f GFLOP per epoch (model count), achieved %.1f GFLOP/s = %.0f%% of SGEMM peak %.1f GFLOP/s "
+           "(n=1024)\n",
+           flops / 1e9, flops / 1e9 / per, 100 * flops / 1e9 / per / peak, peak);
+    printf("memory:  peak RSS %.1f MiB\n", crec__peak_rss() / 1048576.0);
+    if (quality > 0) {
+        char q[16];
+        snprintf(q, sizeof q, "%d", quality);
+        crec_config_set(&cfg, "epochs", q);
+        m = train(&cfg, &s, threads, 1, 1, &secs);
+        if (!m) return 1;
+        crec_eval_opts eo;
+        crec_eval_opts_defaults(&eo);
+        eo.n_ks = 1;
+        eo.ks[0] = 10;
+        crec_eval_result r;
+        if (crec_evaluate(m, ds, &s, &eo, &r)) return 1;
+        printf("quality: test HR@10 %.4f NDCG@10 %.4f after up to %d epochs (early stopping on validation NDCG@10), "
+               "trained in %.1f s\n",
+               r.at[0].hr, r.at[0].ndcg, quality, secs);
+        crec_model_free(m);
+    }
+    printf("reproduce: ");
+    for (int i = 0; i < argc; i++) printf("%s%s", i ? " " : "", argv[i]);
+    printf("\n");
+    crec_split_free(&s);
+    crec_dataset_free(ds);
+    return 0;
+}
