@@ -116,8 +116,8 @@ static inline float crec__nn_erff(float x) {
     /* matrix product, row-major: C[M,Nc] = alpha op(A)[M,K] op(B)[K,Nc] + beta C (ta, tb: A, B transposed).           \
      * The rows of C go in fixed blocks of 128, one BLAS call per block, shared among the OpenMP threads when BLAS     \
      * runs one thread and the caller is not in a parallel region (llm.c's rule: threads write their own rows), in     \
-     * turn otherwise: the same bits at any thread count. Small A B^T products (<= 2^20 multiply-adds) are plain       \
-     * loops on the calling thread. Every kernel's matrix product goes through here. */                                \
+     * turn otherwise: the same bits at any thread count. Small A B^T products (<= 64 rows, <= 2^20 multiply-adds:     \
+     * one sequence at serving time) are plain loops on the calling thread. Every product goes through here. */        \
     void NN(gemm)(int ta, int tb, int M, int Nc, int K, R alpha, const R *A, int lda, const R *B, int ldb, R beta,     \
                   R *C, int ldc);                                                                                      \
     /* y[M] = W[M,K] x[K] (rows split among threads outside a parallel region above 4M multiply-adds). */              \
