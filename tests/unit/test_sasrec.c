@@ -5,7 +5,7 @@
  *     2% of the first-order Markov chain (which the generator's item-to-item successors favour);
  *   - a checkpoint round trip gives bit-identical scores; an anonymous history scores exactly as the same user's
  *     history; a history longer than max_len scores as its last max_len items; an empty one as popularity;
- *   - training is bit-reproducible for a seed at a fixed thread count, and another seed gives another model;
+ *   - training is bit-reproducible for a seed, at 1 and 2 threads alike, and another seed gives another model;
  * Heavy trainings run on one thread, and the program re-executes itself once with OMP_WAIT_POLICY=passive when the
  * variable is unset: libgomp's spinning barriers make multi-threaded runs of many small kernels crawl on an
  * oversubscribed machine (docs/RESULTS.md, SASRec), and a unit test must not depend on the load.
@@ -148,9 +148,8 @@ static void test_quality_and_scores(void **st) {
     crec_dataset_free(ds);
 }
 
-/* Same seed at the same thread count: the same bits (scatter-adds are owner-partitioned, reductions run in a
- * fixed order). Another seed: another model. Across thread counts the bits may differ: OpenBLAS's OpenMP build
- * splits a matrix product differently at 1 and 2 threads. */
+/* Same seed, at 2 threads and at 1: the same bits (scatter-adds are owner-partitioned, reductions run in a fixed
+ * order, matrix products go to single-threaded BLAS in fixed row blocks). Another seed: another model. */
 static void test_reproducible(void **st) {
     crec_dataset *ds;
     crec_split s;
