@@ -12,6 +12,8 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_bprmf,
     &crec__model_cml,
     &crec__model_sasrec,
+    &crec__model_bert4rec,
+    &crec__model_gru4rec,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

@@ -13,4 +13,6 @@ extern const crec_model_type crec__model_ials;
 extern const crec_model_type crec__model_bprmf;
 extern const crec_model_type crec__model_cml;
 extern const crec_model_type crec__model_sasrec;
+extern const crec_model_type crec__model_bert4rec;
+extern const crec_model_type crec__model_gru4rec;
 #endif

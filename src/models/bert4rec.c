@@ -1,0 +1,251 @@
+/* bert4rec.c: BERT4Rec (Sun et al. 2019), bidirectional self-attention over the item sequence trained with the Cloze
+ * task, on the shared sequence encoder (seqenc.c: packed batches, forward / backward, validation, the training loop,
+ * checkpoints).
+ *
+ * Model: the encoder of seqenc.h with bidirectional attention (every position sees the whole window) and one more
+ * embedding row, the [mask] token (id I); the output layer is the item table E (s_j = h . E[j], j < I).
+ * Training (Cloze): each epoch, each user's window is the last max_len items of the training row; max(1,
+ * round(mask_prob * length)) of its positions, drawn at random, are replaced by [mask] and predicted with full
+ * softmax cross-entropy over the catalog (only the masked rows go through the loss). With probability last_prob a
+ * window masks only its last item instead: the paper's extra samples that make training match inference.
+ * AdamW, early stopping on validation NDCG@10 with the best parameters kept (as sasrec).
+ * Scoring: [mask] is appended to the last max_len - 1 items of ctx->hist (ctx->user is not read, so an anonymous
+ * history scores exactly as the same user's history); the mask position's state against E scores the catalog; an
+ * empty history scores by training popularity. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/bert4rec.h"
+#include "models/seqenc.h"
+
+static const crec_param_def BERT4REC_PARAMS[] = {
+    {"dim", "64", "width D of item / position embeddings and hidden states"},
+    {"blocks", "2", "transformer blocks"},
+    {"heads", "2", "attention heads (must divide dim)"},
+    {"ffn", "0", "FFN hidden width (0 = dim)"},
+    {"max_len", "50", "window length: training windows hold the last max_len items, inference max_len - 1 + [mask]"},
+    {"dropout", "0.2", "dropout on embeddings, attention probabilities and output, FFN hidden and output"},
+    {"norm", "pre", "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x)) (the original BERT)"},
+    {"act", "gelu", "FFN activation: gelu, relu, silu"},
+    {"mask_prob", "0.6", "Cloze: fraction of a window's items masked (at least one), in (0, 1]"},
+    {"last_prob", "0.1", "probability that a training window masks only its last item (as at inference), in [0, 1]"},
+    {"lr", "0.002", "AdamW learning rate"},
+    {"wd", "0", "decoupled weight decay (matrices and embeddings)"},
+    {"beta2", "0.98", "Adam beta2"},
+    {"clip", "0", "clip gradients to this global norm (0 = off)"},
+    {"schedule", "constant", "after warm-up: constant, cosine or linear decay to 0.1 lr"},
+    {"warmup", "0", "linear warm-up steps"},
+    {"batch", "256", "users per batch"},
+    {"epochs", "100", "maximum epochs"},
+    {"patience", "15", "stop after this many epochs without a better validation NDCG@10 (0 = never)"},
+    {"valid_users", "0", "validation users per epoch (an even stride; 0 = all)"},
+    {NULL, NULL, NULL},
+};
+
+#define PRM(s, blk, k) crec__nn_tensor(&(s)->p, (blk), (k))
+
+static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u + 1] - x->ptr[u]); }
+
+/* The objective's state: masking parameters, the loss's scratch, the masked rows gathered. */
+typedef struct b4_obj {
+    double mask_prob, last_prob;
+    int ce_rb, ce_ic;
+    float *scratch;  /* CE scratch */
+    float *hm, *dhm; /* [M, D] hidden states of the masked rows and their gradients */
+    int32_t *rows;   /* [M] their rows in the batch */
+    int32_t *tgt;    /* [M] their targets */
+    int32_t *perm;   /* [T] position draw */
+} b4_obj;
+
+static void obj_free(b4_obj *o) {
+    free(o->scratch), free(o->hm), free(o->dhm), free(o->rows), free(o->tgt), free(o->perm);
+}
+
+static int obj_prepare(void *ctx, const crec_seqenc *s, const crec_csr *x, int Nmax) {
+    b4_obj *o = ctx;
+    int32_t NI = s->NI;
+    (void)x;
+    o->scratch = crec__aligned_alloc(crec__seqenc_ce_blocks(NI, &o->ce_rb, &o->ce_ic) * sizeof(float));
+    o->hm = crec__aligned_alloc(((size_t)Nmax * s->D + 16) * sizeof(float));
+    o->dhm = crec__aligned_alloc(((size_t)Nmax * s->D + 16) * sizeof(float));
+    o->rows = malloc(((size_t)Nmax + 1) * sizeof *o->rows);
+    o->tgt = malloc(((size_t)Nmax + 1) * sizeof *o->tgt);
+    o->perm = malloc(((size_t)s->T + 1) * sizeof *o->perm);
+    return o->scratch && o->hm && o->dhm && o->rows && o->tgt && o->perm ? 0 : CREC_ENOMEM;
+}
+
+/* Cloze windows of users[0..nb): the last T items of each training row, right-aligned positions; masked positions
+ * get id [mask] and their item as target, the others target -1. */
+static void batch_cloze(const b4_obj *o, const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb,
+                        crec_seqenc_batch *bt, crec_rng *rng) {
+    int N = 0;
+    bt->seq_off[0] = 0;
+    for (int b = 0; b < nb; b++) {
+        int32_t u = users[b], n = row_len(x, u);
+        int32_t Tb = n < s->T ? n : s->T;
+        const int32_t *it = x->idx + x->ptr[u] + (n - Tb);
+        for (int t = 0; t < Tb; t++) {
+            bt->ids[N + t] = it[t];
+            bt->tgt[N + t] = -1;
+            bt->posid[N + t] = s->T - Tb + t;
+        }
+        if (crec__rng_uniform(rng) < o->last_prob) {
+            bt->tgt[N + Tb - 1] = it[Tb - 1];
+            bt->ids[N + Tb - 1] = s->mask;
+        } else {
+            int k = (int)lround(o->mask_prob * Tb);
+            k = k < 1 ? 1 : k > Tb ? Tb : k;
+            for (int t = 0; t < Tb; t++) o->perm[t] = t;
+            for (int j = 0; j < k; j++) { /* partial Fisher-Yates: k distinct positions */
+                int r = j + (int)crec__rng_below(rng, (uint64_t)(Tb - j)), t = o->perm[r];
+                o->perm[r] = o->perm[j], o->perm[j] = t;
+                bt->tgt[N + t] = it[t];
+                bt->ids[N + t] = s->mask;
+            }
+        }
+        N += Tb;
+        bt->seq_off[b + 1] = N;
+    }
+    crec__seqenc_batch_done(s, bt, nb);
+}
+
+static void obj_batch(void *ctx, const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb,
+                      crec_seqenc_batch *bt, crec_rng *rng) {
+    batch_cloze(ctx, s, x, users, nb, bt, rng);
+}
+
+/* Full softmax CE over the masked rows only, averaged over them: gather their states, one chunked CE, scatter the
+ * gradients back. */
+static double obj_loss(void *ctx, const crec_seqenc *s, const crec_seqenc_acts *a, crec_seqenc_acts *g,
+                       const crec_seqenc_batch *bt, const crec_csr *x, const int32_t *users, crec_rng *rng,
+                       int64_t *rows) {
+    b4_obj *o = ctx;
+    int D = s->D, M = 0;
+    (void)x, (void)users, (void)rng;
+    for (int n = 0; n < bt->N; n++)
+        if (bt->tgt[n] >= 0) {
+            memcpy(o->hm + (size_t)M * D, a->t[SE_A_HF] + (size_t)n * D, (size_t)D * sizeof(float));
+            o->rows[M] = n, o->tgt[M++] = bt->tgt[n];
+        }
+    *rows = M;
+    if (M == 0) return 0;
+    memset(o->dhm, 0, (size_t)M * D * sizeof(float));
+    double l =
+        crec__nn_softmax_ce_loss(o->dhm, PRM(s, s->p.grad, SE_P_EMB), o->scratch, o->hm, PRM(s, s->p.param, SE_P_EMB),
+                                 o->tgt, M, D, s->NI, o->ce_rb, o->ce_ic, 1.0f / (float)M);
+    for (int j = 0; j < M; j++) {
+        float *dh = g->t[SE_A_HF] + (size_t)o->rows[j] * D;
+        const float *src = o->dhm + (size_t)j * D;
+        for (int d = 0; d < D; d++) dh[d] += src[d];
+    }
+    return l;
+}
+
+static int obj_from(const crec_model *m, b4_obj *o) {
+    memset(o, 0, sizeof *o);
+    o->mask_prob = crec_model_param_double(m, "mask_prob");
+    o->last_prob = crec_model_param_double(m, "last_prob");
+    return o->mask_prob > 0 && o->mask_prob <= 1 && o->last_prob >= 0 && o->last_prob <= 1 ? 0 : CREC_EINVAL;
+}
+
+static int bert4rec_train(crec_model *m, const crec_train_input *in) {
+    crec_seqenc *s = calloc(1, sizeof *s);
+    if (!s) return CREC_ENOMEM;
+    b4_obj o;
+    crec_seqenc_hp hp;
+    int rc = obj_from(m, &o);
+    if (!rc) rc = crec__seqenc_arch(m, s, 0, 1);
+    if (!rc) rc = crec__seqenc_hp(m, &hp);
+    if (!rc) {
+        crec_seqenc_objective obj = {
+            .name = "bert4rec", .ctx = &o, .prepare = obj_prepare, .batch = obj_batch, .loss = obj_loss};
+        rc = crec__seqenc_train(s, in, &hp, &obj);
+    }
+    obj_free(&o);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    m->state = s;
+    return 0;
+}
+
+static int bert4rec_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    return crec__seqenc_score(m->state, ctx->hist, ctx->n_hist, scores);
+}
+
+static void bert4rec_free(crec_model *m) {
+    crec_seqenc *s = m->state;
+    if (s) crec__seqenc_free(s);
+    free(s);
+    m->state = NULL;
+}
+
+/* ---- a whole-model gradient check (tests/unit/test_bert4rec.c) ---- */
+
+int crec__bert4rec_gradcheck(int pre, int act, float dropout, uint64_t seed, double *worst, int *checked) {
+    crec_seqenc s = {.D = 8,
+                     .L = 2,
+                     .H = 2,
+                     .F = 12,
+                     .T = 6,
+                     .pre = pre,
+                     .act = act,
+                     .causal = 0,
+                     .NI = 13,
+                     .mask = 13,
+                     .drop = dropout};
+    uint64_t dseed = dropout > 0 ? seed | 1 : 0; /* one fixed set of dropout masks: the loss stays differentiable */
+    int rc = crec__seqenc_alloc(&s, 1);
+    if (rc) return rc;
+    crec_rng r;
+    crec__rng_seed(&r, seed);
+    for (size_t i = 0; i < s.p.total; i++) s.p.param[i] = (float)(0.5 * crec__rng_normal(&r));
+    /* three users' histories, one longer than T (its window is the last T items) */
+    int32_t idx[] = {1, 5, 2, 7, 3, 4, 9, 12, 0, 11, 6, 2, 8, 10, 1, 3};
+    int64_t ptr[] = {0, 3, 5, 16};
+    crec_csr x = {.n_rows = 3, .n_cols = 13, .ptr = ptr, .idx = idx};
+    int32_t users[] = {0, 1, 2};
+    crec_seqenc_batch bt;
+    b4_obj o = {.mask_prob = 0.5, .last_prob = 0};
+    o.perm = malloc(((size_t)s.T + 1) * sizeof *o.perm);
+    rc = crec__seqenc_batch_alloc(&bt, 3, 3 * s.T);
+    if (!rc && !o.perm) rc = CREC_ENOMEM;
+    if (!rc) {
+        batch_cloze(&o, &s, &x, users, 3, &bt, &r);
+        /* the second window: only its last item masked (the inference form) */
+        for (int n = bt.seq_off[1]; n < bt.seq_off[2]; n++) {
+            if (bt.tgt[n] >= 0) bt.ids[n] = bt.tgt[n], bt.tgt[n] = -1;
+            if (n == bt.seq_off[2] - 1) bt.tgt[n] = bt.ids[n], bt.ids[n] = s.mask;
+        }
+        rc = crec__seqenc_gradcheck(&s, &bt, dseed, &r, worst, checked);
+    }
+    free(o.perm);
+    crec__seqenc_batch_free(&bt);
+    crec__seqenc_free(&s);
+    return rc;
+}
+
+/* ---- checkpoints (seqenc.c): the architecture, checked against the hyper-parameters on load; popularity;
+ * parameters ---- */
+
+static int bert4rec_save(const crec_model *m, crec_buf *out) { return crec__seqenc_save(m->state, out); }
+
+static int bert4rec_load(crec_model *m, crec_buf *in) {
+    crec_seqenc *s;
+    int rc = crec__seqenc_load(m, in, 0, 1, &s);
+    if (!rc) m->state = s;
+    return rc;
+}
+
+const crec_model_type crec__model_bert4rec = {
+    .name = "bert4rec",
+    .summary = "BERT4Rec: bidirectional self-attention trained by Cloze masking; scores a [mask] after the history",
+    .params = BERT4REC_PARAMS,
+    .train = bert4rec_train,
+    .score = bert4rec_score,
+    .save = bert4rec_save,
+    .load = bert4rec_load,
+    .free_state = bert4rec_free,
+};

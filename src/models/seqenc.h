@@ -1,0 +1,178 @@
+/* seqenc.h: the transformer encoder over packed item sequences that sasrec.c and bert4rec.c share (private API):
+ * parameters, activations, forward / backward, packed batches, scoring a history, validation NDCG@10 with full
+ * ranking, the training loop (AdamW, schedule, clipping, early stopping keeping the best parameters), checkpoints
+ * and a whole-model gradient check. A model brings only what makes it that model: its hyper-parameter table, how a
+ * user's training row becomes a window with targets, and its loss (crec_seqenc_objective).
+ *
+ * The encoder: x = dropout(E[id] * sqrt(D) + P[position]); L blocks of (LN, multi-head attention - causal or
+ * bidirectional -, residual, LN, FFN D->F->D, residual), pre-LN with a final LN, or post-LN LN(x + f(x)); the output
+ * layer is the item table E itself (s_j = h . E[j], j < I). With a [mask] token (BERT4Rec), E has one more row,
+ * I, which is an input only. Positions are right-aligned: the last token of a window has position T - 1.
+ *
+ * Batches are packed, never padded: sequence b is rows seq_off[b] .. seq_off[b+1]-1 of every [N, .] tensor
+ * (shape letters as in nn/nn.h). At inference a history's window is its last T items (causal), or its last T - 1
+ * items followed by [mask] (with a mask token); the window's last row scores the catalog. */
+#ifndef CREC_MODELS_SEQENC_H
+#define CREC_MODELS_SEQENC_H
+
+#include <stdint.h>
+
+#include "core/util.h"
+#include "crec/model.h"
+#include "crec/split.h"
+#include "nn/nn.h"
+
+/* Parameter tensors, stacked over the L blocks (llm.c ParameterTensors). */
+enum {
+    SE_P_EMB,  /* [V, D] item embeddings (V = I, or I + 1 with the mask token); rows < I = output layer */
+    SE_P_POS,  /* [T, D] positions */
+    SE_P_LN1W, /* [L, D] */
+    SE_P_LN1B,
+    SE_P_QKVW, /* [L, 3D, D] */
+    SE_P_QKVB, /* [L, 3D] */
+    SE_P_PRJW, /* [L, D, D] */
+    SE_P_PRJB, /* [L, D] */
+    SE_P_LN2W,
+    SE_P_LN2B,
+    SE_P_FC1W, /* [L, F, D] */
+    SE_P_FC1B, /* [L, F] */
+    SE_P_FC2W, /* [L, D, F] */
+    SE_P_FC2B, /* [L, D] */
+    SE_P_LNFW, /* [D] */
+    SE_P_LNFB,
+    SE_P_COUNT
+};
+
+/* Activations of one batch of N tokens (A attention-cache entries per block); the gradient block has the same
+ * layout. Offsets depend on (N, A) so a batch's tensors are one contiguous prefix, zeroed by one memset. */
+enum {
+    SE_A_X0,   /* [N, D] dropout(embeddings) */
+    SE_A_LN1,  /* [L, N, D] pre: LN1(x); post: LN1(res1) */
+    SE_A_LN1M, /* [L, N] */
+    SE_A_LN1R,
+    SE_A_QKV,  /* [L, N, 3D] */
+    SE_A_ATTY, /* [L, N, D] attention output (heads concatenated) */
+    SE_A_ATT,  /* [L, A] attention probabilities */
+    SE_A_PROJ, /* [L, N, D] output projection, dropout applied in place */
+    SE_A_RES1, /* [L, N, D] */
+    SE_A_LN2,  /* [L, N, D] pre: LN2(res1); post: LN2(res2) */
+    SE_A_LN2M,
+    SE_A_LN2R,
+    SE_A_FC1,  /* [L, N, F] pre-activation */
+    SE_A_FC1A, /* [L, N, F] activation, dropout in place */
+    SE_A_FC2,  /* [L, N, D] dropout in place */
+    SE_A_RES2, /* [L, N, D] */
+    SE_A_HF,   /* [N, D] final hidden states: what the loss and the scores read */
+    SE_A_LNFM, /* [N] */
+    SE_A_LNFR,
+    SE_A_TMP, /* [N, max(D, F)] scratch for dropout gradients */
+    SE_A_COUNT
+};
+
+typedef struct crec_seqenc {
+    int D, L, H, F, T, pre, act;
+    int causal;   /* 1: position t attends to positions <= t (SASRec); 0: to all (BERT4Rec) */
+    int32_t NI;   /* I: catalog items */
+    int32_t mask; /* id of the [mask] token (I) or -1 without one */
+    float drop;
+    crec_nn_params p;
+    float *pop; /* [I] training counts: scores of an empty history */
+} crec_seqenc;
+
+typedef struct crec_seqenc_acts {
+    int N;
+    int64_t A;
+    float *t[SE_A_COUNT];
+} crec_seqenc_acts;
+
+/* A packed batch: sequence b is rows seq_off[b] .. seq_off[b+1]-1; tgt[n] < 0: no target at row n. */
+typedef struct crec_seqenc_batch {
+    int B, N;
+    int32_t *seq_off;           /* [Bmax + 1] */
+    int64_t *att_off;           /* [Bmax + 1] */
+    int32_t *ids, *posid, *tgt; /* [Nmax] */
+} crec_seqenc_batch;
+
+/* The training hyper-parameters every encoder model has (lr, wd, beta2, clip, schedule, warmup, batch, epochs,
+ * patience, valid_users). */
+typedef struct crec_seqenc_hp {
+    int sched, batch, epochs, patience, warmup;
+    double lr, wd, beta2, clip;
+    int32_t valid_users;
+} crec_seqenc_hp;
+
+/* What makes a model: called by crec__seqenc_train. ctx is the model's own state. */
+typedef struct crec_seqenc_objective {
+    const char *name; /* for log lines */
+    void *ctx;
+    /* Once, before the first epoch: allocate what the loss needs for batches of up to Nmax tokens. 0 or CREC_E*. */
+    int (*prepare)(void *ctx, const crec_seqenc *s, const crec_csr *train, int Nmax);
+    /* Windows (ids, posid, tgt) of users[0..nb) from their rows of train, with crec__seqenc_batch_done at the end.
+     * A user's window has at most min(row length + (s->mask >= 0), T) tokens. */
+    void (*batch)(void *ctx, const crec_seqenc *s, const crec_csr *train, const int32_t *users, int nb,
+                  crec_seqenc_batch *bt, crec_rng *rng);
+    /* The loss of a batch after the forward (a): adds d(loss)/d(h) into g->t[SE_A_HF] and the output layer's
+     * gradient into the item table's (s->p.grad, zeroed). Returns the summed loss, *rows = rows it was over. */
+    double (*loss)(void *ctx, const crec_seqenc *s, const crec_seqenc_acts *a, crec_seqenc_acts *g,
+                   const crec_seqenc_batch *bt, const crec_csr *train, const int32_t *users, crec_rng *rng,
+                   int64_t *rows);
+} crec_seqenc_objective;
+
+/* Architecture from m's hyper-parameters dim, blocks, heads, ffn (0 = dim), max_len, dropout, norm, act into s
+ * (zeroed first; I = m->n_items; mask token = I when with_mask). CREC_EINVAL when out of range. */
+int crec__seqenc_arch(const crec_model *m, crec_seqenc *s, int causal, int with_mask);
+/* The training hyper-parameters from m. CREC_EINVAL when out of range. */
+int crec__seqenc_hp(const crec_model *m, crec_seqenc_hp *h);
+/* Blocking of the full-softmax CE (crec__nn_softmax_ce_loss) over I items within 16M floats (64 MiB) of scratch:
+ * the whole catalog and up to 1024 rows per block when it fits (fewer passes over the item table), else 256 rows x
+ * item chunks. Sets *rb, *ic; returns the scratch floats the loss needs. */
+size_t crec__seqenc_ce_blocks(int32_t NI, int *rb, int *ic);
+/* Allocates s's parameter block (with grads and Adam moments when train), zeroed. 0 or CREC_ENOMEM. */
+int crec__seqenc_alloc(crec_seqenc *s, int train);
+/* Frees what s owns (parameters, pop), not s. */
+void crec__seqenc_free(crec_seqenc *s);
+
+/* Floats of the activation block for (N, A); with base, also points a's tensors into it. */
+size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *base, crec_seqenc_acts *a);
+/* Forward of bt into a (laid out for bt's N and A) with parameter block blk; dropout when seed != 0. */
+void crec__seqenc_forward(const crec_seqenc *s, const float *blk, crec_seqenc_acts *a, const crec_seqenc_batch *bt,
+                          uint64_t seed);
+/* Backward of the forward above: g (a's layout, zeroed but for g->t[SE_A_HF] = dloss/dh) -> gradients added into
+ * gblk; same seed. */
+void crec__seqenc_backward(const crec_seqenc *s, const float *blk, float *gblk, const crec_seqenc_acts *a,
+                           crec_seqenc_acts *g, const crec_seqenc_batch *bt, uint64_t seed);
+
+/* Batches: room for Bmax sequences and Nmax tokens (0 or CREC_ENOMEM; free even on failure). */
+int crec__seqenc_batch_alloc(crec_seqenc_batch *bt, int Bmax, int Nmax);
+void crec__seqenc_batch_free(crec_seqenc_batch *bt);
+/* After a model filled seq_off[0..nb], ids, posid, tgt: sets B, N and the attention offsets. */
+void crec__seqenc_batch_done(const crec_seqenc *s, crec_seqenc_batch *bt, int nb);
+/* Inference batch: history b is hist[b][0..len[b]) (len >= 1), its window as in the header comment; no targets. */
+void crec__seqenc_batch_hist(const crec_seqenc *s, const int32_t *const *hist, const int32_t *len, int nb,
+                             crec_seqenc_batch *bt);
+
+/* One history's scores over all I items (the window's last row against E; an empty history gets the training
+ * counts). Allocates its own activations, so concurrent calls are safe. 0 or CREC_ENOMEM. */
+int crec__seqenc_score(const crec_seqenc *s, const int32_t *hist, int32_t n, float *scores);
+
+/* Trains s (architecture set by crec__seqenc_arch) on in->train: parameters initialised from in->seed, users with
+ * >= 2 training items shuffled each epoch into batches of hp->batch, obj's windows and loss, AdamW; with in->valid,
+ * early stopping on validation NDCG@10 with the best parameters kept. On success s holds parameters and pop only;
+ * on failure s owns nothing. 0 or CREC_E*. */
+int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_seqenc_hp *hp,
+                       const crec_seqenc_objective *obj);
+
+/* Checkpoint payload: the architecture (checked against m's hyper-parameters on load), pop, the parameters. */
+int crec__seqenc_save(const crec_seqenc *s, crec_buf *out);
+/* Loads into a new *out (owned by the caller: crec__seqenc_free then free). 0, CREC_EFORMAT or CREC_ENOMEM. */
+int crec__seqenc_load(const crec_model *m, crec_buf *in, int causal, int with_mask, crec_seqenc **out);
+
+/* Finite-difference check of the whole model's backward on batch bt (targets set) with loss = mean full-softmax CE
+ * over the rows with a target; s has train-state parameters, filled by the caller. Dropout at every site with
+ * the fixed masks of dseed (0 = off). For every parameter tensor, 12 elements drawn from r (4 of the item table's
+ * from the [mask] row when there is one) are moved by +-0.01;
+ * *worst = max |analytic - numeric| / max(|numeric|, 0.05), *checked = elements checked. 0 or CREC_ENOMEM. */
+int crec__seqenc_gradcheck(crec_seqenc *s, const crec_seqenc_batch *bt, uint64_t dseed, crec_rng *r, double *worst,
+                           int *checked);
+
+#endif
