@@ -23,43 +23,8 @@
 #include "crec/crec.h"
 #include "models/gru4rec.h"
 #include "nn/nn.h"
+#include "modeltest.h"
 #include "testutil.h"
-
-static crec_model *train_cfg(const char *name, const crec_split *s, const char *const *kv, int threads, uint64_t seed,
-                             int with_valid) {
-    crec_config cfg = {0};
-    for (int i = 0; kv && kv[i]; i++) assert_int_equal(crec_config_set_kv(&cfg, kv[i]), 0);
-    crec_model *m;
-    char err[256];
-    assert_int_equal(crec_model_new(name, &cfg, &m, err, sizeof err), 0);
-    crec_train_input in = {
-        .train = &s->train, .valid = with_valid ? &s->valid : NULL, .n_threads = threads, .seed = seed};
-    assert_int_equal(crec_model_train(m, &in), 0);
-    snprintf(m->split, sizeof m->split, "loo");
-    return m;
-}
-
-static double ndcg10(const crec_model *m, const crec_dataset *ds, const crec_split *s) {
-    crec_eval_opts eo;
-    crec_eval_opts_defaults(&eo);
-    eo.n_ks = 1;
-    eo.ks[0] = 10;
-    eo.n_threads = 2;
-    crec_eval_result r;
-    assert_int_equal(crec_evaluate(m, ds, s, &eo, &r), 0);
-    return r.at[0].ndcg;
-}
-
-static void synth(int users, int items, crec_dataset **ds, crec_split *s) {
-    crec_synth_opts o;
-    crec_synth_defaults(&o);
-    o.n_users = users;
-    o.n_items = items;
-    assert_int_equal(crec_synth_generate(&o, ds), 0);
-    crec_split_spec sp;
-    crec_split_spec_parse("loo", &sp);
-    assert_int_equal(crec_split_make(*ds, &sp, s), 0);
-}
 
 static void test_gradcheck(void **st) {
     static const char *const LOSS[] = {"ce", "bprmax", "ssm", "bce"};
