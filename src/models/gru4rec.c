@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "crec/eval.h"
 #include "models/gru4rec.h"
+#include "models/seqvalid.h"
 #include "nn/nn.h"
 
 static const crec_param_def GRU4REC_PARAMS[] = {
@@ -457,118 +458,29 @@ static int gru4rec_score(const crec_model *m, const crec_context *ctx, float *sc
     return score_hist(m->state, ctx->hist, ctx->n_hist, scores);
 }
 
-/* ---- validation: NDCG@10 on `valid` targets, history = the training row, full ranking with the history
- * excluded and pessimistic ties (crec_rank_targets), exactly as crec eval --target valid (the same procedure as
- * sasrec.c's). Users go through the GRU in packed batches; one sgemm scores a batch against the catalog; ranking
- * runs one user per thread. ---- */
+/* ---- validation (seqvalid.c): each history's last state, through the GRU in packed batches (sorted by length,
+ * so row q of the states is the caller's history src[q]) ---- */
 
-typedef struct g4_valid {
-    int32_t n_users, *users; /* users with validation targets */
-    float *S;                /* [Bmax, I] scores */
-    float *hl;               /* [Bmax, H] last states */
-    double *ndcg;            /* [n_users] */
-    int nt;
-    uint8_t *excl; /* [nt, I] all zero between users */
-    int32_t *tgt;  /* [nt, max targets] */
-    int64_t *ranks;
-    int32_t max_tgt;
-} g4_valid;
+typedef struct g4_vctx {
+    const gru4rec *s;
+    float *abase; /* the training activation block, reused */
+    g4_batch *bt; /* the training batch, reused */
+} g4_vctx;
 
-static void valid_free(g4_valid *v) {
-    free(v->users), free(v->S), free(v->hl), free(v->ndcg), free(v->excl), free(v->tgt), free(v->ranks);
-    memset(v, 0, sizeof *v);
-}
-
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int valid_init(g4_valid *v, const gru4rec *s, const crec_csr *valid, int32_t max_users, int Bmax, int nt) {
-    memset(v, 0, sizeof *v);
-    int32_t n = 0, mt = 1;
-    for (int32_t u = 0; u < valid->n_rows; u++)
-        if (row_len(valid, u) > 0) n++, mt = row_len(valid, u) > mt ? row_len(valid, u) : mt;
-    int32_t stride = max_users > 0 && n > max_users ? (n + max_users - 1) / max_users : 1;
-    v->users = malloc(((size_t)n + 1) * sizeof *v->users);
-    if (!v->users) return CREC_ENOMEM;
-    int32_t k = 0, c = 0;
-    for (int32_t u = 0; u < valid->n_rows; u++)
-        if (row_len(valid, u) > 0 && c++ % stride == 0) v->users[k++] = u;
-    v->n_users = k;
-    v->nt = nt;
-    v->max_tgt = mt;
-    v->S = crec__aligned_alloc((size_t)Bmax * s->NI * sizeof *v->S);
-    v->hl = crec__aligned_alloc((size_t)Bmax * s->H * sizeof *v->hl);
-    v->ndcg = malloc(((size_t)k + 1) * sizeof *v->ndcg);
-    v->excl = calloc((size_t)nt * s->NI, 1);
-    v->tgt = malloc((size_t)nt * mt * sizeof *v->tgt);
-    v->ranks = malloc((size_t)nt * mt * sizeof *v->ranks);
-    if (!v->S || !v->hl || !v->ndcg || !v->excl || !v->tgt || !v->ranks) {
-        valid_free(v);
-        return CREC_ENOMEM;
-    }
-    return 0;
-}
-
-/* Mean NDCG@10 over v's users; the activation block abase and the batch bt are reused from training. */
-static double validate(const gru4rec *s, g4_valid *v, const crec_csr *train, const crec_csr *valid, float *abase,
-                       g4_batch *bt, int Bmax) {
-    const int32_t *hist[1024];
-    int32_t len[1024], who[1024];
-    if (Bmax > 1024) Bmax = 1024;
-    const float *W = out_table(s, s->p.param);
+static void valid_states(void *ctx, const int32_t *const *hist, const int32_t *len, int k, float *hl, int32_t *order) {
+    g4_vctx *c = ctx;
+    const gru4rec *s = c->s;
+    g4_batch *bt = c->bt;
     int H = s->H;
-    for (int32_t u0 = 0; u0 < v->n_users; u0 += Bmax) {
-        int nb = v->n_users - u0 < Bmax ? v->n_users - u0 : Bmax, k = 0;
-        for (int b = 0; b < nb; b++) {
-            int32_t u = v->users[u0 + b], n = row_len(train, u);
-            if (n == 0) continue;
-            len[k] = n < s->T ? n : s->T;
-            hist[k] = train->idx + train->ptr[u] + (n - len[k]);
-            who[k++] = b;
-        }
-        int row_of[1024];
-        for (int b = 0; b < nb; b++) row_of[b] = -1;
-        if (k > 0) {
-            batch_make(bt, hist, len, k, 0);
-            g4_acts a;
-            acts_layout(s, bt->pk.N, abase, &a);
-            forward(s, s->p.param, &a, bt, 0);
-            const float *hf = ACT(&a, A_HD, s->L - 1, H);
-            for (int q = 0; q < k; q++) { /* sorted sequence q is the caller's hist[src[q]], user who[src[q]] */
-                memcpy(v->hl + (size_t)q * H, hf + (size_t)bt->last[q] * H, (size_t)H * sizeof(float));
-                row_of[who[bt->src[q]]] = q;
-            }
-            crec__nn_gemm(0, 1, k, s->NI, H, 1.0f, v->hl, H, W, H, 0.0f, v->S, s->NI);
-        }
-#pragma omp parallel for schedule(dynamic, 8) num_threads(v->nt)
-        for (int b = 0; b < nb; b++) {
-            int t = omp_get_thread_num();
-            int32_t u = v->users[u0 + b];
-            uint8_t *ex = v->excl + (size_t)t * s->NI;
-            int32_t *tg = v->tgt + (size_t)t * v->max_tgt;
-            int64_t *rk = v->ranks + (size_t)t * v->max_tgt;
-            const float *sc = row_of[b] >= 0 ? v->S + (size_t)row_of[b] * s->NI : s->pop;
-            int32_t nt = 0;
-            for (int64_t q = valid->ptr[u]; q < valid->ptr[u + 1]; q++) tg[nt++] = valid->idx[q];
-            qsort(tg, (size_t)nt, sizeof *tg, cmp_i32);
-            int32_t d = 0;
-            for (int32_t q = 0; q < nt; q++)
-                if (q == 0 || tg[q] != tg[q - 1]) tg[d++] = tg[q];
-            for (int64_t q = train->ptr[u]; q < train->ptr[u + 1]; q++) ex[train->idx[q]] = 1;
-            crec_metrics_at at;
-            if (crec_rank_targets(sc, s->NI, ex, tg, d, rk) == 0) {
-                crec_metrics_from_ranks(rk, d, 10, &at);
-                v->ndcg[u0 + b] = at.ndcg;
-            } else
-                v->ndcg[u0 + b] = 0;
-            for (int64_t q = train->ptr[u]; q < train->ptr[u + 1]; q++) ex[train->idx[q]] = 0;
-        }
+    batch_make(bt, hist, len, k, 0);
+    g4_acts a;
+    acts_layout(s, bt->pk.N, c->abase, &a);
+    forward(s, s->p.param, &a, bt, 0);
+    const float *hf = ACT(&a, A_HD, s->L - 1, H);
+    for (int q = 0; q < k; q++) {
+        memcpy(hl + (size_t)q * H, hf + (size_t)bt->last[q] * H, (size_t)H * sizeof(float));
+        order[q] = bt->src[q];
     }
-    double sum = 0;
-    for (int32_t i = 0; i < v->n_users; i++) sum += v->ndcg[i];
-    return v->n_users ? sum / v->n_users : 0;
 }
 
 /* ---- training ---- */
@@ -679,7 +591,7 @@ typedef struct g4_train {
     const int32_t **seq;
     float *lqp, *lqn;
     uint8_t *mark;
-    g4_valid v;
+    crec_seqvalid v;
     g4_sampler sp;
 } g4_train;
 
@@ -688,7 +600,7 @@ static void train_free(g4_train *t) {
     free(t->abase), free(t->gbase), free(t->scratch), free(t->best), free(t->users), free(t->neg), free(t->lens);
     free(t->len), free((void *)t->seq);
     free(t->lqp), free(t->lqn), free(t->mark), free(t->sp.cdf), free(t->sp.logq);
-    valid_free(&t->v);
+    crec__seqvalid_free(&t->v);
 }
 
 static void gru4rec_free(crec_model *m) {
@@ -829,7 +741,7 @@ static int gru4rec_train(crec_model *m, const crec_train_input *in) {
     }
     int do_valid = in->valid && crec_csr_nnz(in->valid) > 0;
     if (!rc && do_valid) {
-        rc = valid_init(&tr.v, s, in->valid, hp.valid_users, Bmax, nt);
+        rc = crec__seqvalid_init(&tr.v, in->valid, hp.valid_users, Bmax, s->NI, s->H, nt);
         if (!rc && tr.v.n_users == 0) do_valid = 0;
     }
     if (rc) goto done;
@@ -881,7 +793,8 @@ static int gru4rec_train(crec_model *m, const crec_train_input *in) {
             continue;
         }
         double t1 = crec__now();
-        double nd = validate(s, &tr.v, x, in->valid, tr.abase, &tr.bt, Bmax);
+        g4_vctx vc = {s, tr.abase, &tr.bt};
+        double nd = crec__seqvalid_run(&tr.v, x, in->valid, s->T, out_table(s, s->p.param), s->pop, valid_states, &vc);
         if (in->verbose)
             crec__log("gru4rec epoch %d  loss %.4f  valid NDCG@10 %.4f%s  train %.2fs  valid %.2fs\n", ep,
                       tok_sum ? loss_sum / tok_sum : 0, nd, nd > best ? " *" : "", secs, crec__now() - t1);

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "crec/eval.h"
 #include "models/seqenc.h"
+#include "models/seqvalid.h"
 
 /* ---- layout ---- */
 
@@ -310,115 +311,27 @@ int crec__seqenc_score(const crec_seqenc *s, const int32_t *hist, int32_t n, flo
     return 0;
 }
 
-/* ---- validation: NDCG@10 on `valid` targets, history = the training row, full ranking with the history
- * excluded and pessimistic ties (crec_rank_targets), exactly as crec eval --target valid. Users go through the
- * forward in packed batches; one sgemm scores a batch against the catalog; ranking runs one user per thread. ---- */
+/* ---- validation (seqvalid.c): each history's last position state, through the forward in packed batches ---- */
 
-typedef struct se_valid {
-    int32_t n_users, *users; /* users with validation targets */
-    float *S;                /* [Bmax, I] scores */
-    float *hl;               /* [Bmax, D] last states */
-    double *ndcg;            /* [n_users] */
-    int nt;
-    uint8_t *excl; /* [nt, I] all zero between users */
-    int32_t *tgt;  /* [nt, max targets] */
-    int64_t *ranks;
-    int32_t max_tgt;
-} se_valid;
+typedef struct se_vctx {
+    const crec_seqenc *s;
+    float *abase;          /* the training activation block, reused */
+    crec_seqenc_batch *bt; /* the training batch, reused */
+} se_vctx;
 
-static void valid_free(se_valid *v) {
-    free(v->users), free(v->S), free(v->hl), free(v->ndcg), free(v->excl), free(v->tgt), free(v->ranks);
-    memset(v, 0, sizeof *v);
-}
-
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int valid_init(se_valid *v, const crec_seqenc *s, const crec_csr *valid, int32_t max_users, int Bmax, int nt) {
-    memset(v, 0, sizeof *v);
-    int32_t n = 0, mt = 1;
-    for (int32_t u = 0; u < valid->n_rows; u++)
-        if (row_len(valid, u) > 0) n++, mt = row_len(valid, u) > mt ? row_len(valid, u) : mt;
-    int32_t stride = max_users > 0 && n > max_users ? (n + max_users - 1) / max_users : 1;
-    v->users = malloc(((size_t)n + 1) * sizeof *v->users);
-    if (!v->users) return CREC_ENOMEM;
-    int32_t k = 0, c = 0;
-    for (int32_t u = 0; u < valid->n_rows; u++)
-        if (row_len(valid, u) > 0 && c++ % stride == 0) v->users[k++] = u;
-    v->n_users = k;
-    v->nt = nt;
-    v->max_tgt = mt;
-    v->S = crec__aligned_alloc((size_t)Bmax * s->NI * sizeof *v->S);
-    v->hl = crec__aligned_alloc((size_t)Bmax * s->D * sizeof *v->hl);
-    v->ndcg = malloc(((size_t)k + 1) * sizeof *v->ndcg);
-    v->excl = calloc((size_t)nt * s->NI, 1);
-    v->tgt = malloc((size_t)nt * mt * sizeof *v->tgt);
-    v->ranks = malloc((size_t)nt * mt * sizeof *v->ranks);
-    if (!v->S || !v->hl || !v->ndcg || !v->excl || !v->tgt || !v->ranks) {
-        valid_free(v);
-        return CREC_ENOMEM;
+static void valid_states(void *ctx, const int32_t *const *hist, const int32_t *len, int k, float *hl, int32_t *order) {
+    se_vctx *c = ctx;
+    const crec_seqenc *s = c->s;
+    crec_seqenc_batch *bt = c->bt;
+    crec__seqenc_batch_hist(s, hist, len, k, bt);
+    crec_seqenc_acts a;
+    crec__seqenc_acts_layout(s, bt->N, bt->att_off[k], c->abase, &a);
+    crec__seqenc_forward(s, s->p.param, &a, bt, 0);
+    for (int j = 0; j < k; j++) {
+        memcpy(hl + (size_t)j * s->D, a.t[SE_A_HF] + (size_t)(bt->seq_off[j + 1] - 1) * s->D,
+               (size_t)s->D * sizeof(float));
+        order[j] = j;
     }
-    return 0;
-}
-
-/* Mean NDCG@10 over v's users; a (activation block) and bt are reused from training. */
-static double validate(const crec_seqenc *s, se_valid *v, const crec_csr *train, const crec_csr *valid, float *abase,
-                       crec_seqenc_batch *bt, int Bmax) {
-    const int32_t *hist[1024];
-    int32_t len[1024], who[1024];
-    if (Bmax > 1024) Bmax = 1024;
-    const float *E = PRM(s, s->p.param, SE_P_EMB);
-    for (int32_t u0 = 0; u0 < v->n_users; u0 += Bmax) {
-        int nb = v->n_users - u0 < Bmax ? v->n_users - u0 : Bmax, k = 0;
-        for (int b = 0; b < nb; b++) {
-            int32_t u = v->users[u0 + b];
-            if (row_len(train, u) == 0) continue;
-            hist[k] = train->idx + train->ptr[u];
-            len[k] = row_len(train, u);
-            who[k++] = b;
-        }
-        if (k > 0) {
-            crec__seqenc_batch_hist(s, hist, len, k, bt);
-            crec_seqenc_acts a;
-            crec__seqenc_acts_layout(s, bt->N, bt->att_off[k], abase, &a);
-            crec__seqenc_forward(s, s->p.param, &a, bt, 0);
-            for (int j = 0; j < k; j++)
-                memcpy(v->hl + (size_t)j * s->D, a.t[SE_A_HF] + (size_t)(bt->seq_off[j + 1] - 1) * s->D,
-                       (size_t)s->D * sizeof(float));
-            crec__nn_gemm(0, 1, k, s->NI, s->D, 1.0f, v->hl, s->D, E, s->D, 0.0f, v->S, s->NI);
-        }
-        int row_of[1024];
-        for (int b = 0; b < nb; b++) row_of[b] = -1;
-        for (int j = 0; j < k; j++) row_of[who[j]] = j;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(v->nt)
-        for (int b = 0; b < nb; b++) {
-            int t = omp_get_thread_num();
-            int32_t u = v->users[u0 + b];
-            uint8_t *ex = v->excl + (size_t)t * s->NI;
-            int32_t *tg = v->tgt + (size_t)t * v->max_tgt;
-            int64_t *rk = v->ranks + (size_t)t * v->max_tgt;
-            const float *sc = row_of[b] >= 0 ? v->S + (size_t)row_of[b] * s->NI : s->pop;
-            int32_t nt = 0;
-            for (int64_t q = valid->ptr[u]; q < valid->ptr[u + 1]; q++) tg[nt++] = valid->idx[q];
-            qsort(tg, (size_t)nt, sizeof *tg, cmp_i32);
-            int32_t d = 0;
-            for (int32_t q = 0; q < nt; q++)
-                if (q == 0 || tg[q] != tg[q - 1]) tg[d++] = tg[q];
-            for (int64_t q = train->ptr[u]; q < train->ptr[u + 1]; q++) ex[train->idx[q]] = 1;
-            crec_metrics_at at;
-            if (crec_rank_targets(sc, s->NI, ex, tg, d, rk) == 0) {
-                crec_metrics_from_ranks(rk, d, 10, &at);
-                v->ndcg[u0 + b] = at.ndcg;
-            } else
-                v->ndcg[u0 + b] = 0;
-            for (int64_t q = train->ptr[u]; q < train->ptr[u + 1]; q++) ex[train->idx[q]] = 0;
-        }
-    }
-    double sum = 0;
-    for (int32_t i = 0; i < v->n_users; i++) sum += v->ndcg[i];
-    return v->n_users ? sum / v->n_users : 0;
 }
 
 /* ---- training ---- */
@@ -521,13 +434,13 @@ typedef struct se_train {
     crec_seqenc_batch bt;
     float *abase, *gbase, *best;
     int32_t *users, *lens;
-    se_valid v;
+    crec_seqvalid v;
 } se_train;
 
 static void train_free(se_train *t) {
     crec__seqenc_batch_free(&t->bt);
     free(t->abase), free(t->gbase), free(t->best), free(t->users), free(t->lens);
-    valid_free(&t->v);
+    crec__seqvalid_free(&t->v);
 }
 
 int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_seqenc_hp *hp,
@@ -573,7 +486,7 @@ int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_se
     if (!rc && obj->prepare) rc = obj->prepare(obj->ctx, s, x, Nmax);
     int do_valid = in->valid && crec_csr_nnz(in->valid) > 0;
     if (!rc && do_valid) {
-        rc = valid_init(&tr.v, s, in->valid, hp->valid_users, Bmax, nt);
+        rc = crec__seqvalid_init(&tr.v, in->valid, hp->valid_users, Bmax, s->NI, s->D, nt);
         if (!rc && tr.v.n_users == 0) do_valid = 0;
     }
     if (rc) goto done;
@@ -625,7 +538,8 @@ int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_se
             continue;
         }
         double t1 = crec__now();
-        double nd = validate(s, &tr.v, x, in->valid, tr.abase, &tr.bt, Bmax);
+        se_vctx vc = {s, tr.abase, &tr.bt};
+        double nd = crec__seqvalid_run(&tr.v, x, in->valid, 0, PRM(s, s->p.param, SE_P_EMB), s->pop, valid_states, &vc);
         if (in->verbose)
             crec__log("%s epoch %d  loss %.4f  valid NDCG@10 %.4f%s  train %.2fs  valid %.2fs\n", obj->name, ep,
                       tok_sum ? loss_sum / tok_sum : 0, nd, nd > best ? " *" : "", secs, crec__now() - t1);
