@@ -171,17 +171,6 @@ static int bert4rec_train(crec_model *m, const crec_train_input *in) {
     return 0;
 }
 
-static int bert4rec_score(const crec_model *m, const crec_context *ctx, float *scores) {
-    return crec__seqenc_score(m->state, ctx->hist, ctx->n_hist, scores);
-}
-
-static void bert4rec_free(crec_model *m) {
-    crec_seqenc *s = m->state;
-    if (s) crec__seqenc_free(s);
-    free(s);
-    m->state = NULL;
-}
-
 /* ---- a whole-model gradient check (tests/unit/test_bert4rec.c) ---- */
 
 int crec__bert4rec_gradcheck(int pre, int act, float dropout, uint64_t seed, double *worst, int *checked) {
@@ -244,8 +233,8 @@ const crec_model_type crec__model_bert4rec = {
     .summary = "BERT4Rec: bidirectional self-attention trained by Cloze masking; scores a [mask] after the history",
     .params = BERT4REC_PARAMS,
     .train = bert4rec_train,
-    .score = bert4rec_score,
+    .score = crec__seqenc_model_score,
     .save = bert4rec_save,
     .load = bert4rec_load,
-    .free_state = bert4rec_free,
+    .free_state = crec__seqenc_model_free,
 };

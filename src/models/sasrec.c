@@ -241,17 +241,6 @@ static int sasrec_train(crec_model *m, const crec_train_input *in) {
     return 0;
 }
 
-static int sasrec_score(const crec_model *m, const crec_context *ctx, float *scores) {
-    return crec__seqenc_score(m->state, ctx->hist, ctx->n_hist, scores);
-}
-
-static void sasrec_free(crec_model *m) {
-    crec_seqenc *s = m->state;
-    if (s) crec__seqenc_free(s);
-    free(s);
-    m->state = NULL;
-}
-
 /* ---- a whole-model gradient check (tests/unit/test_sasrec.c) ---- */
 
 int crec__sasrec_gradcheck(int pre, int act, float dropout, uint64_t seed, double *worst, int *checked) {
@@ -305,8 +294,8 @@ const crec_model_type crec__model_sasrec = {
     .summary = "SASRec: causal self-attention over the last max_len items (ce / ssm / bce / gbce losses)",
     .params = SASREC_PARAMS,
     .train = sasrec_train,
-    .score = sasrec_score,
+    .score = crec__seqenc_model_score,
     .save = sasrec_save,
     .load = sasrec_load,
-    .free_state = sasrec_free,
+    .free_state = crec__seqenc_model_free,
 };

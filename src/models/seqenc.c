@@ -662,3 +662,14 @@ int crec__seqenc_load(const crec_model *m, crec_buf *in, int causal, int with_ma
     *out = s;
     return 0;
 }
+
+int crec__seqenc_model_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    return crec__seqenc_score(m->state, ctx->hist, ctx->n_hist, scores);
+}
+
+void crec__seqenc_model_free(crec_model *m) {
+    crec_seqenc *s = m->state;
+    if (s) crec__seqenc_free(s);
+    free(s);
+    m->state = NULL;
+}

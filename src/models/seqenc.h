@@ -154,6 +154,10 @@ void crec__seqenc_batch_hist(const crec_seqenc *s, const int32_t *const *hist, c
 /* One history's scores over all I items (the window's last row against E; an empty history gets the training
  * counts). Allocates its own activations, so concurrent calls are safe. 0 or CREC_ENOMEM. */
 int crec__seqenc_score(const crec_seqenc *s, const int32_t *hist, int32_t n, float *scores);
+/* The model-type hooks of a model whose m->state is a crec_seqenc (sasrec, bert4rec): score ctx->hist (ctx->user is
+ * not read), and free the state. */
+int crec__seqenc_model_score(const crec_model *m, const crec_context *ctx, float *scores);
+void crec__seqenc_model_free(crec_model *m);
 
 /* Trains s (architecture set by crec__seqenc_arch) on in->train: parameters initialised from in->seed, users with
  * >= 2 training items shuffled each epoch into batches of hp->batch, obj's windows and loss, AdamW; with in->valid,
