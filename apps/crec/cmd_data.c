@@ -34,9 +34,10 @@ static int data_synth(int argc, char **argv) {
                    "  --alpha X      Zipf exponent of popularity (default %.2f)\n"
                    "  --p-seq X      probability the next item follows the last one (default %.2f)\n"
                    "  --p-taste X    probability it comes from the user's topics (default %.2f)\n"
+                   "  --p-repeat X   probability it repeats an earlier item of the user (default %.2f)\n"
                    "  --seed N       random seed (default %llu)\n",
                    o.n_users, o.n_items, o.n_topics, o.n_attrs, o.min_len, o.max_len, o.pop_alpha, o.p_seq,
-                   o.p_taste, (unsigned long long)o.seed);
+                   o.p_taste, o.p_repeat, (unsigned long long)o.seed);
             return CLI_OK;
         }
 #define INTOPT(name, field, lo, hi)                                                    \
@@ -64,6 +65,7 @@ static int data_synth(int argc, char **argv) {
         DBLOPT("--alpha", pop_alpha, 0, 5)
         DBLOPT("--p-seq", p_seq, 0, 1)
         DBLOPT("--p-taste", p_taste, 0, 1)
+        DBLOPT("--p-repeat", p_repeat, 0, 1)
 #undef INTOPT
 #undef DBLOPT
         if (cli_opt(argc, argv, &i, "--seed", &v, &bad)) {
@@ -252,11 +254,12 @@ static int data_info(int argc, char **argv) {
         cli_json_str(stdout, ds->name);
         printf(", \"users\": %lld, \"items\": %lld, \"interactions\": %lld, \"density\": %.6g, \"attributes\": %lld, "
                "\"user_features\": %d, \"titled_items\": %lld, \"has_time\": %s, \"has_value\": %s, \"seq_len\": {\"min\": %g, \"q25\": %g, "
-               "\"median\": %g, \"q75\": %g, \"max\": %g, \"mean\": %.4g}, \"popularity_gini\": %.4f}\n",
+               "\"median\": %g, \"q75\": %g, \"max\": %g, \"mean\": %.4g}, \"popularity_gini\": %.4f, "
+               "\"repeat_events\": %lld, \"repeat_users\": %lld}\n",
                (long long)in.n_users, (long long)in.n_items, (long long)in.n_interactions, in.density,
                (long long)in.n_attrs, ds->user_attrs.n, (long long)in.n_titled, in.has_time ? "true" : "false",
                in.has_value ? "true" : "false", in.seq_q[0], in.seq_q[1], in.seq_q[2], in.seq_q[3], in.seq_q[4],
-               in.seq_mean, in.pop_gini);
+               in.seq_mean, in.pop_gini, (long long)in.n_repeats, (long long)in.n_repeat_users);
     } else {
         printf("dataset        %s\n", ds->name);
         printf("users          %lld\n", (long long)in.n_users);
@@ -270,6 +273,9 @@ static int data_info(int argc, char **argv) {
         printf("per-user len   min %g  q25 %g  median %g  q75 %g  max %g  mean %.2f\n", in.seq_q[0], in.seq_q[1],
                in.seq_q[2], in.seq_q[3], in.seq_q[4], in.seq_mean);
         printf("pop. Gini      %.4f\n", in.pop_gini);
+        printf("repeats        %lld events (%.2f%%) repeat an earlier item of their user; %lld users (%.2f%%)\n",
+               (long long)in.n_repeats, in.n_interactions ? 100.0 * (double)in.n_repeats / (double)in.n_interactions : 0.0,
+               (long long)in.n_repeat_users, in.n_users ? 100.0 * (double)in.n_repeat_users / (double)in.n_users : 0.0);
     }
     crec_dataset_free(ds);
     return CLI_OK;

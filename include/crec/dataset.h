@@ -152,6 +152,8 @@ typedef struct crec_dataset_info {
     double seq_q[5];      /* min, 25%, median, 75%, max of per-user interaction counts */
     double seq_mean;
     double pop_gini;      /* Gini coefficient of item interaction counts (0 = uniform, 1 = one item) */
+    int64_t n_repeats;    /* events whose (user, item) occurred earlier for the same user (repeat consumption) */
+    int64_t n_repeat_users; /* users with at least one such event */
     int has_time, has_value;
 } crec_dataset_info;
 CREC_API int crec_dataset_info_compute(const crec_dataset *ds, crec_dataset_info *info);
@@ -163,6 +165,7 @@ typedef struct crec_synth_opts {
     double pop_alpha;           /* power-law exponent of item popularity (Zipf) */
     double p_seq;               /* probability that the next item follows from the last one */
     double p_taste;             /* probability that it comes from the user's topics (else popularity) */
+    double p_repeat;            /* probability that it repeats an earlier item of the user (default 0) */
     uint64_t seed;
 } crec_synth_opts;
 CREC_API void crec_synth_defaults(crec_synth_opts *o);

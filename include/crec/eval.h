@@ -15,10 +15,15 @@ extern "C" {
 
 #define CREC_EVAL_MAX_K 8
 
+/* The rank of a target the exclusion mask removed: never within any cutoff (a miss). */
+#define CREC_RANK_MISS INT64_MAX
+
 /* Pessimistic 1-based ranks of the targets among candidates. A candidate is an item j with
- * exclude[j] == 0 (exclude may be NULL); targets are always candidates. rank(t) = 1 + #{non-target
- * candidates with score >= s_t} + #{targets with score > s_t}. NaN scores rank last.
- * ranks[n_targets] out. Returns 0 or CREC_EINVAL. */
+ * exclude[j] == 0 (exclude may be NULL). The mask is the caller's rule and must not depend on the
+ * targets: an excluded target is no candidate and gets CREC_RANK_MISS (with seen items filtered, a
+ * target that repeats a history item is a miss). For the others rank(t) = 1 + #{non-target candidates
+ * with score >= s_t} + #{candidate targets with score > s_t}. NaN scores rank last.
+ * ranks[n_targets] out. Returns 0, CREC_EINVAL or CREC_ENOMEM. */
 CREC_API int crec_rank_targets(const float *scores, int32_t n_items, const uint8_t *exclude,
                                const int32_t *targets, int32_t n_targets, int64_t *ranks);
 
@@ -33,7 +38,8 @@ typedef enum { CREC_EVAL_TEST = 0, CREC_EVAL_VALID = 1 } crec_eval_target;
 typedef struct crec_eval_opts {
     int ks[CREC_EVAL_MAX_K];
     int n_ks;
-    int filter_seen;          /* default 1: exclude the user's history items */
+    int filter_seen;          /* default 1: exclude every history item, a repeated target too (a miss);
+                               * 0: exclude nothing (repeat-aware evaluation) */
     int sampled;              /* 0 = full ranking; N = rank targets among N sampled negatives */
     uint64_t seed;            /* for sampled negatives */
     crec_eval_target target;  /* test: history = train + valid; valid: history = train */
@@ -60,6 +66,8 @@ typedef struct crec_eval_result {
     double ild[CREC_EVAL_MAX_K];           /* mean pairwise Jaccard distance of attributes (NaN: none) */
     double mean_pop[CREC_EVAL_MAX_K];      /* mean training count of recommended items */
     int64_t n_users;                       /* users evaluated */
+    int64_t n_users_masked;                /* users with a target the mask removed (counted as a miss) */
+    int64_t n_targets_masked;              /* such targets */
     int32_t n_items;
     double seconds;
     char protocol[512];                    /* one-line protocol description */

@@ -377,6 +377,11 @@ const char *crec_dataset_item_label(const crec_dataset *ds, int32_t i) {
     return ds->items.names[i];
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -431,5 +436,20 @@ int crec_dataset_info_compute(const crec_dataset *ds, crec_dataset_info *info) {
     info->pop_gini = gini_counts(ic, ds->items.n);
     free(uc);
     free(ic);
+    /* repeat consumption: sort the (user, item) keys; a key equal to its predecessor is a repeat */
+    uint64_t *key = malloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof *key);
+    if (!key) return CREC_ENOMEM;
+    for (int64_t k = 0; k < ds->n; k++) key[k] = (uint64_t)(uint32_t)ds->user[k] << 32 | (uint32_t)ds->item[k];
+    qsort(key, (size_t)ds->n, sizeof *key, cmp_u64);
+    int64_t last_user = -1;
+    for (int64_t k = 1; k < ds->n; k++) {
+        if (key[k] != key[k - 1]) continue;
+        info->n_repeats++;
+        if ((int64_t)(key[k] >> 32) != last_user) {
+            last_user = (int64_t)(key[k] >> 32);
+            info->n_repeat_users++;
+        }
+    }
+    free(key);
     return 0;
 }

@@ -55,13 +55,17 @@ int crec_synth_generate(const crec_synth_opts *o, crec_dataset **out) {
     *out = NULL;
     if (o->n_users <= 0 || o->n_items < 4 || o->n_topics <= 0 || o->n_topics > o->n_items || o->min_len < 1 ||
         o->max_len < o->min_len || o->max_len > 100000 || o->n_attrs < 0 || o->p_seq < 0 || o->p_seq > 1 ||
-        o->p_taste < 0 || o->p_taste > 1 || o->pop_alpha < 0)
+        o->p_taste < 0 || o->p_taste > 1 || o->pop_alpha < 0 || !(o->p_repeat >= 0 && o->p_repeat <= 1))
         return CREC_EINVAL;
     int32_t NI = o->n_items, NT = o->n_topics;
     crec_dataset *ds = crec_dataset_new();
     if (!ds) return CREC_ENOMEM;
-    snprintf(ds->name, sizeof ds->name, "synth(users=%d,items=%d,seed=%llu)", o->n_users, NI,
-             (unsigned long long)o->seed);
+    if (o->p_repeat > 0)
+        snprintf(ds->name, sizeof ds->name, "synth(users=%d,items=%d,seed=%llu,p_repeat=%g)", o->n_users, NI,
+                 (unsigned long long)o->seed, o->p_repeat);
+    else
+        snprintf(ds->name, sizeof ds->name, "synth(users=%d,items=%d,seed=%llu)", o->n_users, NI,
+                 (unsigned long long)o->seed);
     ds->has_time = 1;
     crec_rng rng;
     crec__rng_seed(&rng, o->seed);
@@ -169,6 +173,15 @@ int crec_synth_generate(const crec_synth_opts *o, crec_dataset **out) {
         int32_t n = 0;
         for (int32_t k = 0; k < len; k++) {
             int32_t item = -1;
+            /* repeat consumption: an earlier item of this user again (no draw at all when p_repeat = 0, so
+             * the default data is unchanged) */
+            if (o->p_repeat > 0 && n > 0 && crec__rng_uniform(&rng) < o->p_repeat) {
+                item = hist[crec__rng_below(&rng, (uint64_t)n)];
+                hist[n++] = item;
+                t += 60 + (int64_t)(-log(1 - crec__rng_uniform(&rng)) * 3 * 3600);
+                if ((rc = crec_dataset_add_dense(ds, uid, item, t, 1.0f, 0))) goto done;
+                continue;
+            }
             for (int tries = 0; tries < 20 && item < 0; tries++) {
                 double r = crec__rng_uniform(&rng);
                 int32_t cand;
@@ -191,7 +204,7 @@ int crec_synth_generate(const crec_synth_opts *o, crec_dataset **out) {
             t += 60 + (int64_t)(-log(1 - crec__rng_uniform(&rng)) * 3 * 3600);
             if ((rc = crec_dataset_add_dense(ds, uid, item, t, 1.0f, 0))) goto done;
         }
-        for (int32_t k = 0; k < n; k++) seen[hist[k]] = 0;
+        for (int32_t k = 0; k < n; k++) seen[hist[k]] = 0; /* repeats: cleared twice, harmless */
     }
 done:
     free(topic);

@@ -6,9 +6,11 @@
  * are integers (atomic adds), so they are exact in any order. Same model + same split + same options
  * gives bit-identical numbers at every thread count.
  *
- * Full ranking over the catalog is the default; the user's history is excluded when filter_seen (its
- * targets never are, even when also in the history: repeat consumption). Sampled ranking (sampled = N)
- * keeps only the targets plus N negatives drawn per user, and every report then says SAMPLED. */
+ * Full ranking over the catalog is the default. The exclusion mask never depends on the target: with
+ * filter_seen every history item is excluded, so a target that repeats a history item (repeat
+ * consumption) is a miss, and the report counts the users it affected; without it nothing is excluded
+ * (repeat-aware evaluation). Sampled ranking (sampled = N) keeps only the targets plus N negatives drawn
+ * per user among the items the user has not seen, and every report then says SAMPLED. */
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
@@ -75,6 +77,7 @@ typedef struct eval_scratch {
 /* What one user contributes; written by exactly one thread, summed in user order. */
 typedef struct user_rec {
     int32_t user, n_targets;
+    int32_t n_masked;   /* targets the exclusion mask removed (repeats of history items under filter_seen) */
     int err;
     crec_metrics_at at[CREC_EVAL_MAX_K];
     double nov_sum[CREC_EVAL_MAX_K], pop_sum[CREC_EVAL_MAX_K], ild[CREC_EVAL_MAX_K];
@@ -234,7 +237,6 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
     for (int32_t t = 0; t < T; t++) {
         if (!w->mark[w->tgt[t]]) n_marked++;
         w->mark[w->tgt[t]] |= MARK_TARGET;
-        w->exclude[w->tgt[t]] = 0; /* a target is always a candidate (matters under o->candidates) */
     }
 
     int32_t n_neg = 0;
@@ -244,10 +246,10 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
         memset(w->exclude, 1, (size_t)n);
         for (int32_t t = 0; t < T; t++) w->exclude[w->tgt[t]] = 0;
         for (int32_t j = 0; j < n_neg; j++) w->exclude[w->neg[j]] = 0;
-    } else if (o->filter_seen) {
-        for (int32_t h = 0; h < H; h++)
-            if (!(w->mark[w->hist[h]] & MARK_TARGET)) w->exclude[w->hist[h]] = 1;
     }
+    if (o->filter_seen) /* every history item, a target among them or not */
+        for (int32_t h = 0; h < H; h++) w->exclude[w->hist[h]] = 1;
+    for (int32_t t = 0; t < T; t++) rec->n_masked += w->exclude[w->tgt[t]] != 0;
 
     crec_context ctx = {.user = u, .hist = w->hist, .n_hist = H, .hist_ts = have_ts ? w->hist_ts : NULL};
     int rc = crec_model_score(sh->m, &ctx, w->scores);
@@ -342,7 +344,7 @@ static int64_t count_candidates(const crec_eval_opts *o, int32_t n_items) {
 }
 
 static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const crec_model *m, int32_t n_items,
-                            int64_t n_users) {
+                            int64_t n_users, int64_t n_masked) {
     char ks[96];
     size_t kl = 0;
     ks[0] = 0;
@@ -363,6 +365,10 @@ static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const 
     else
         snprintf(buf, n, "full ranking over %d items, seen items %s, split=%s, target=%s, K=%s, users=%lld",
                  (int)n_items, o->filter_seen ? "excluded" : "kept", split, target, ks, (long long)n_users);
+    size_t len = strlen(buf);
+    if (n_masked > 0 && len < n)
+        snprintf(buf + len, n - len, " (%lld with a target %s counted as a miss)", (long long)n_masked,
+                 o->candidates ? "that is seen or not a candidate" : "repeating a history item");
 }
 
 /* Options are checked first (CREC_EINVAL: NULL model / split / result, no K or a K < 1, more than
@@ -420,7 +426,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     }
     if (n_eval == 0) {
         free(users);
-        format_protocol(r->protocol, sizeof r->protocol, o, m, n_items, 0);
+        format_protocol(r->protocol, sizeof r->protocol, o, m, n_items, 0, 0);
         r->seconds = crec__now() - t0;
         return CREC_EEMPTY;
     }
@@ -496,6 +502,10 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
                     n_ild[ki]++;
                 }
             }
+            if (u->n_masked) {
+                r->n_users_masked++;
+                r->n_targets_masked += u->n_masked;
+            }
             if (o->per_user) write_per_user_line(o->per_user, o, ds, u);
         }
         crec__progress_update(&prog, c0 + cn);
@@ -524,7 +534,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
         r->gini[ki] = gini_counts(cnt, n_items); /* sorts cnt in place: last use */
     }
     r->seconds = crec__now() - t0;
-    format_protocol(r->protocol, sizeof r->protocol, o, m, n_items, n_eval);
+    format_protocol(r->protocol, sizeof r->protocol, o, m, n_items, n_eval, r->n_users_masked);
 
 out:
     for (int t = 0; ws && t < nt; t++) scratch_free(&ws[t]);
@@ -663,6 +673,8 @@ int crec_eval_result_write_json(const crec_eval_result *r, const crec_eval_opts 
         met = NULL;
     }
     if (rc == 0) rc = json_set(root, "users", json_integer(r->n_users));
+    if (rc == 0) rc = json_set(root, "users_target_masked", json_integer(r->n_users_masked));
+    if (rc == 0) rc = json_set(root, "targets_masked", json_integer(r->n_targets_masked));
     if (rc == 0) rc = json_set(root, "items", json_integer(r->n_items));
     if (rc == 0) rc = json_set(root, "seconds", json_num(r->seconds));
     if (rc == 0) {

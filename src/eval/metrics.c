@@ -111,19 +111,13 @@ static void rank_few(const float *scores, int32_t n, const uint8_t *exclude, con
     }
 }
 
-/* Duplicate targets: the targets form a SET. An item listed twice is one target; both entries get the
- * same rank and it counts once among the targets that outrank the others (crec_evaluate deduplicates
- * before ranking, so each relevant item counts once in the metrics too). Excluded targets are still
- * candidates (for themselves and against the other targets). The caller owns every buffer; scratch of
- * O(T) comes from the stack for T <= 64, else the heap. Returns 0, CREC_EINVAL (NULL pointer with
- * T > 0, negative sizes, a target outside [0, n_items)) or CREC_ENOMEM; ranks is untouched on error. */
-int crec_rank_targets(const float *scores, int32_t n_items, const uint8_t *exclude, const int32_t *targets,
-                      int32_t n_targets, int64_t *ranks) {
-    if (n_items < 0 || n_targets < 0) return CREC_EINVAL;
-    if (n_targets == 0) return 0;
-    if (!scores || !targets || !ranks) return CREC_EINVAL;
-    for (int32_t t = 0; t < n_targets; t++)
-        if (targets[t] < 0 || targets[t] >= n_items) return CREC_EINVAL;
+/* Ranks of targets that are all candidates (validated by the caller). Duplicate targets: the targets
+ * form a SET. An item listed twice is one target; both entries get the same rank and it counts once
+ * among the targets that outrank the others (crec_evaluate deduplicates before ranking, so each relevant
+ * item counts once in the metrics too). Scratch of O(T) comes from the stack for T <= 64, else the heap.
+ * Returns 0 or CREC_ENOMEM. */
+static int rank_candidates(const float *scores, int32_t n_items, const uint8_t *exclude, const int32_t *targets,
+                           int32_t n_targets, int64_t *ranks) {
 
     int32_t ids_s[RANK_STACK];
     uint64_t keys_s[RANK_STACK];
@@ -232,4 +226,40 @@ done:;
     out->precision = (double)hits / (double)k;
     out->ndcg = dcg / idcg;
     out->map = ap / (double)ideal;
+}
+
+/* The public entry: an excluded target is no candidate (the mask never depends on the target, so a target
+ * the mask removes, e.g. a repeat of a history item under filter-seen, is a miss: CREC_RANK_MISS); the
+ * others are ranked among the candidates by rank_candidates. The caller owns every buffer. Returns 0,
+ * CREC_EINVAL (NULL pointer with T > 0, negative sizes, a target outside [0, n_items)) or CREC_ENOMEM;
+ * ranks is untouched on error. */
+int crec_rank_targets(const float *scores, int32_t n_items, const uint8_t *exclude, const int32_t *targets,
+                      int32_t n_targets, int64_t *ranks) {
+    if (n_items < 0 || n_targets < 0) return CREC_EINVAL;
+    if (n_targets == 0) return 0;
+    if (!scores || !targets || !ranks) return CREC_EINVAL;
+    int32_t n_miss = 0;
+    for (int32_t t = 0; t < n_targets; t++) {
+        if (targets[t] < 0 || targets[t] >= n_items) return CREC_EINVAL;
+        n_miss += exclude && exclude[targets[t]];
+    }
+    if (n_miss == 0) return rank_candidates(scores, n_items, exclude, targets, n_targets, ranks);
+    if (n_miss == n_targets) {
+        for (int32_t t = 0; t < n_targets; t++) ranks[t] = CREC_RANK_MISS;
+        return 0;
+    }
+    int32_t n_in = n_targets - n_miss;
+    int64_t *rk = malloc((size_t)n_in * (sizeof *rk + sizeof(int32_t)));
+    if (!rk) return CREC_ENOMEM;
+    int32_t *in = (int32_t *)(void *)(rk + n_in);
+    int32_t k = 0;
+    for (int32_t t = 0; t < n_targets; t++)
+        if (!exclude[targets[t]]) in[k++] = targets[t];
+    int rc = rank_candidates(scores, n_items, exclude, in, n_in, rk);
+    if (rc == 0) {
+        k = 0;
+        for (int32_t t = 0; t < n_targets; t++) ranks[t] = exclude[targets[t]] ? CREC_RANK_MISS : rk[k++];
+    }
+    free(rk);
+    return rc;
 }

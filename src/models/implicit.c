@@ -126,8 +126,7 @@ double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec
                 int32_t it = valid->idx[p];
                 if (mark[it]) continue; /* a repeated target counts once */
                 mark[it] = 1;
-                excl[it] = 0;
-                tgt[T++] = it;
+                tgt[T++] = it; /* a target the mask removes (seen in training) is a miss */
             }
             for (int32_t q = 0; q < T; q++) mark[tgt[q]] = 0;
             crec_context ctx = {.user = u, .hist = train->idx + train->ptr[u],

@@ -219,15 +219,18 @@ static void test_eval_valid_target(void **state) {
     /* target = valid, history = train only. u2 has no valid item: 3 users.
      * u0: history {0,1}: target 2 is the best candidate, rank 1
      * u1: history {3}: target 0 is best, rank 1
-     * u3: history {4,5,1}, target 1 (repeat): still a candidate, item 0 beats it, rank 2
-     * HR@1 = 2/3, HR@2 = 1, NDCG@2 = (1 + 1 + 1/log2(3))/3 */
+     * u3: history {4,5,1}, target 1 repeats a history item: excluded like every seen item, a miss
+     * HR@1 = HR@2 = NDCG@2 = 2/3 */
     assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
     assert_int_equal(r.n_users, 3);
+    assert_int_equal(r.n_users_masked, 1);
+    assert_int_equal(r.n_targets_masked, 1);
     ASSERT_NEAR(r.at[0].hr, 2.0 / 3, EPS);
-    ASSERT_NEAR(r.at[1].hr, 1, EPS);
-    ASSERT_NEAR(r.at[1].ndcg, (2 + 1 / log2(3.0)) / 3, EPS);
+    ASSERT_NEAR(r.at[1].hr, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, 2.0 / 3, EPS);
     assert_string_equal(r.protocol,
-                        "full ranking over 6 items, seen items excluded, split=loo, target=valid, K=1,2, users=3");
+                        "full ranking over 6 items, seen items excluded, split=loo, target=valid, K=1,2, users=3 "
+                        "(1 with a target repeating a history item counted as a miss)");
     /* the validation item is not in the history now */
     assert_int_equal(seen_n[0], 2);
     assert_int_equal(seen_hist[0][0], 0);
@@ -235,10 +238,79 @@ static void test_eval_valid_target(void **state) {
     assert_int_equal(seen_n[3], 3);
     assert_int_equal(seen_hist[3][2], 1);
     assert_int_equal(seen_n[2], -1); /* u2 was never scored */
-    /* the repeat target is not excluded from the top-K lists either:
-     * lists @2: u0 (excl 0,1) {2,3}, u1 (excl 3) {0,1}, u3 (excl 4,5) {0,1}
-     * MeanPop@2 = (0 + 1 + 1 + 2 + 1 + 2)/6 = 7/6 (it would be 5/6 with item 1 excluded for u3) */
-    ASSERT_NEAR(r.mean_pop[1], 7.0 / 6, EPS);
+    /* the repeat target is excluded from the top-K lists like every seen item (the mask does not depend
+     * on the target): lists @2: u0 (excl 0,1) {2,3}, u1 (excl 3) {0,1}, u3 (excl 4,5,1) {0,2}
+     * MeanPop@2 = (0 + 1 + 1 + 2 + 1 + 0)/6 = 5/6 (7/6 if the target were let through for u3) */
+    ASSERT_NEAR(r.mean_pop[1], 5.0 / 6, EPS);
+
+    /* keep seen: nothing excluded. u0 target 2 after items 0, 1: rank 3; u1 target 0: rank 1;
+     * u3 target 1 after item 0: rank 2. HR@1 = 1/3, HR@2 = 2/3 */
+    o.filter_seen = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 0);
+    ASSERT_NEAR(r.at[0].hr, 1.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].hr, 2.0 / 3, EPS);
+}
+
+/* Repeat consumption (issue 18): a scorer that puts the user's history first. With seen items filtered a
+ * target that repeats a history item is a miss for every model; with seen items kept it gets full credit.
+ * The exclusion mask is the same whichever of the user's items is the target: the top-K lists (seen
+ * through MeanPop and Coverage) do not change when the target changes. */
+static int histfirst_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    for (int32_t i = 0; i < m->n_items; i++) scores[i] = (float)(6 - i);
+    for (int32_t h = 0; h < ctx->n_hist; h++) scores[ctx->hist[h]] = 100.0f + (float)h; /* latest first */
+    return 0;
+}
+
+static void test_eval_repeat_targets(void **state) {
+    (void)state;
+    static const crec_model_type histfirst = {.name = "histfirst", .summary = "history first",
+                                              .score = histfirst_score};
+    /* u0: train 0 1 2, test 2 (a repeat of its latest item); u1: train 3, test 0 */
+    int64_t trp[3] = {0, 3, 4}, tep[3] = {0, 1, 2}, nop[3] = {0, 0, 0};
+    int32_t tri[4] = {0, 1, 2, 3}, tei[2] = {2, 0}, tei_new[2] = {5, 0};
+    crec_split s;
+    memset(&s, 0, sizeof s);
+    s.spec.kind = CREC_SPLIT_LOO;
+    s.train = (crec_csr){2, 6, trp, tri, NULL, NULL};
+    s.valid = (crec_csr){2, 6, nop, NULL, NULL, NULL};
+    s.test = (crec_csr){2, 6, tep, tei, NULL, NULL};
+    test_model unused = {M_FIXED, &s};
+    crec_model m = make_model(&unused, 2, 6);
+    m.type = &histfirst;
+    crec_eval_opts o = opts_k12();
+    crec_eval_result r;
+    /* filter seen: u0 is a miss; u1: history {3} out, target 0 is the best candidate: rank 1.
+     * HR@1 = HR@2 = 1/2 */
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 1);
+    ASSERT_NEAR(r.at[0].hr, 0.5, EPS);
+    ASSERT_NEAR(r.at[1].hr, 0.5, EPS);
+    double pop_repeat = r.mean_pop[1], cov_repeat = r.coverage[1];
+    /* keep seen: u0's target is its latest item, the top score: full credit; u1: its history item 3
+     * first, target 0 second. HR@1 = NDCG@1 = 1/2, HR@2 = 1 */
+    o.filter_seen = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 0);
+    ASSERT_NEAR(r.at[0].hr, 0.5, EPS);
+    ASSERT_NEAR(r.at[0].ndcg, 0.5, EPS);
+    ASSERT_NEAR(r.at[1].hr, 1, EPS);
+    /* the same user with a new target: the lists (and so MeanPop and Coverage) are the same */
+    s.test.idx = tei_new;
+    o.filter_seen = 1;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 0);
+    ASSERT_NEAR(r.mean_pop[1], pop_repeat, EPS);
+    ASSERT_NEAR(r.coverage[1], cov_repeat, EPS);
+    /* sampled mode: the repeated target is a miss under filter seen as well */
+    s.test.idx = tei;
+    o.sampled = 3;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 1);
+    o.filter_seen = 0;
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    assert_int_equal(r.n_users_masked, 0);
+    ASSERT_NEAR(r.at[0].hr, 1, EPS); /* negatives come from unseen items: 3 is not among u1's */
 }
 
 static void test_eval_oracle_and_constant(void **state) {
@@ -552,6 +624,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_eval_fixed_filter_seen),
         cmocka_unit_test(test_eval_valid_target),
+        cmocka_unit_test(test_eval_repeat_targets),
         cmocka_unit_test(test_eval_oracle_and_constant),
         cmocka_unit_test(test_eval_beyond_accuracy),
         cmocka_unit_test(test_eval_sampled),

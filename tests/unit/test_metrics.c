@@ -97,10 +97,23 @@ static void test_rank_ties_and_exclusion(void **state) {
     t = 4;
     assert_int_equal(crec_rank_targets(s, 10, ex, &t, 1, &r), 0);
     assert_int_equal(r, 3);
-    /* an excluded target is still a candidate for itself: same rank 3 */
+    /* the mask never depends on the target: an excluded target is no candidate, a miss */
     ex[4] = 1;
     assert_int_equal(crec_rank_targets(s, 10, ex, &t, 1, &r), 0);
-    assert_int_equal(r, 3);
+    assert_true(r == CREC_RANK_MISS);
+    crec_metrics_at at;
+    crec_metrics_from_ranks(&r, 1, 10, &at);
+    assert_true(at.hr == 0 && at.ndcg == 0 && at.mrr == 0);
+    /* two targets, one excluded: the other ranks as if the excluded one were not there (it does not count
+     * among the targets that outrank it) */
+    int32_t two[2] = {0, 4};
+    int64_t r2[2];
+    ex[0] = 1;
+    ex[4] = 0;
+    float s2[10] = {5, 3, 3, 3, 2, 1, 1, 1, 1, 1};
+    assert_int_equal(crec_rank_targets(s2, 10, ex, two, 2, r2), 0);
+    assert_true(r2[0] == CREC_RANK_MISS);
+    assert_int_equal(r2[1], 3); /* 1 + #{1, 3} (2 excluded) */
 }
 
 static void test_rank_multiple_targets_and_duplicates(void **state) {
@@ -172,7 +185,7 @@ static void test_rank_matches_brute_force(void **state) {
     uint8_t ex[N], is_t[N];
     int32_t t[160];
     int64_t r[160];
-    for (int trial = 0; trial < 60; trial++) {
+    for (int trial = 0; trial < 120; trial++) {
         for (int i = 0; i < N; i++) {
             uint64_t v = crec__rng_below(&rng, 12);
             s[i] = v == 11 ? NAN : (float)v * 0.5f - 2.0f;
@@ -180,6 +193,8 @@ static void test_rank_matches_brute_force(void **state) {
             is_t[i] = 0;
         }
         int T = 1 + (int)crec__rng_below(&rng, trial % 2 ? 150 : 5);
+        if (trial % 4 < 2) /* half the trials: no excluded target (the rank_candidates paths alone) */
+            for (int i = 0; i < N; i++) ex[i] = 0;
         for (int k = 0; k < T; k++) {
             t[k] = (int32_t)crec__rng_below(&rng, N);
             is_t[t[k]] = 1;
@@ -188,6 +203,13 @@ static void test_rank_matches_brute_force(void **state) {
         for (int k = 0; k < T; k++) {
             float st = s[t[k]];
             int64_t want = 1;
+            if (ex[t[k]]) { /* excluded target: a miss */
+                if (r[k] != CREC_RANK_MISS) {
+                    print_error("trial %d target %d: excluded but rank %lld\n", trial, k, (long long)r[k]);
+                    fail();
+                }
+                continue;
+            }
             for (int j = 0; j < N; j++) {
                 int ge, gt; /* NaN below everything, NaN == NaN */
                 if (isnan(st)) {
@@ -197,7 +219,7 @@ static void test_rank_matches_brute_force(void **state) {
                     ge = !isnan(s[j]) && s[j] >= st;
                     gt = !isnan(s[j]) && s[j] > st;
                 }
-                if (is_t[j]) want += gt;
+                if (is_t[j]) want += gt && !ex[j];
                 else if (!ex[j]) want += ge;
             }
             if (r[k] != want) {
