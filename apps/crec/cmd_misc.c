@@ -8,8 +8,9 @@ int cmd_models(int argc, char **argv) {
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            printf("usage: crec models [--json]\n\nLists every model with its hyper-parameters and defaults.\n"
-                   "Set them with crec train --set key=value.\n");
+            printf("usage: crec models [--json]\n\nLists every model with its hyper-parameters: type, default, the\n"
+                   "values accepted, help. Set them with crec train --set key=value (checked strictly).\n"
+                   "--json: [{name, summary, caps, params: [{name, type, default, min, max | values, help}]}]\n");
             return CLI_OK;
         } else if (cli_flag(argv, i, "--json")) {
             json = 1;
@@ -26,12 +27,34 @@ int cmd_models(int argc, char **argv) {
             cli_json_str(stdout, mt->name);
             printf(", \"summary\": ");
             cli_json_str(stdout, mt->summary);
-            printf(", \"params\": [");
+            printf(", \"caps\": [");
+            static const struct { unsigned cap; const char *name; } CAPS[] = {
+                {CREC_CAP_TIME, "time"}, {CREC_CAP_FEATURES, "features"}, {CREC_CAP_LIST, "list"},
+                {CREC_CAP_ONLINE, "online"}, {CREC_CAP_SEQUENCE, "sequence"}, {CREC_CAP_BATCH, "batch"}};
+            for (size_t c = 0, n = 0; c < sizeof CAPS / sizeof CAPS[0]; c++)
+                if (crec_model_has(mt, CAPS[c].cap)) printf("%s\"%s\"", n++ ? ", " : "", CAPS[c].name);
+            printf("], \"params\": [");
             for (const crec_param_def *p = mt->params; p && p->name; p++) {
                 printf("%s{\"name\": ", p == mt->params ? "" : ", ");
                 cli_json_str(stdout, p->name);
-                printf(", \"default\": ");
+                printf(", \"type\": \"%s\", \"default\": ", crec_param_kind_name(p->kind));
                 cli_json_str(stdout, p->def);
+                if (p->kind == CREC_PARAM_INT || p->kind == CREC_PARAM_FLOAT)
+                    printf(", \"min\": %.17g, \"max\": %.17g", p->lo, p->hi);
+                if (p->choices) { /* enum words, or the words a number also accepts ("auto") */
+                    printf(", \"%s\": [", p->kind == CREC_PARAM_ENUM ? "values" : "also");
+                    const char *w = p->choices;
+                    for (int first = 1; *w; first = 0) {
+                        const char *bar = strchr(w, '|');
+                        size_t len = bar ? (size_t)(bar - w) : strlen(w);
+                        char word[64];
+                        snprintf(word, sizeof word, "%.*s", (int)len, w);
+                        printf("%s", first ? "" : ", ");
+                        cli_json_str(stdout, word);
+                        w = bar ? bar + 1 : w + len;
+                    }
+                    printf("]");
+                }
                 printf(", \"help\": ");
                 cli_json_str(stdout, p->help);
                 printf("}");
@@ -39,8 +62,11 @@ int cmd_models(int argc, char **argv) {
             printf("]}");
         } else {
             printf("%-10s %s\n", mt->name, mt->summary);
-            for (const crec_param_def *p = mt->params; p && p->name; p++)
-                printf("    %-10s = %-8s %s\n", p->name, p->def, p->help);
+            for (const crec_param_def *p = mt->params; p && p->name; p++) {
+                char acc[256];
+                crec_param_accepts(p, acc, sizeof acc);
+                printf("    %-10s = %-8s %s [%s: %s]\n", p->name, p->def, p->help, crec_param_kind_name(p->kind), acc);
+            }
         }
     }
     if (json) printf("]\n");

@@ -50,6 +50,12 @@ CREC_API const char *crec_errname(int err);
 /* Version string of the library. */
 CREC_API const char *crec_version(void);
 
+/* A growable byte buffer (checkpoint payloads, framed files, replies). */
+typedef struct crec_buf { uint8_t *data; size_t len, cap, pos; } crec_buf;
+CREC_API int crec_buf_write(crec_buf *b, const void *p, size_t n);
+CREC_API int crec_buf_read(crec_buf *b, void *p, size_t n); /* CREC_EFORMAT when short */
+CREC_API void crec_buf_free(crec_buf *b);
+
 #ifdef __cplusplus
 }
 #endif

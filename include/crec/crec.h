@@ -7,6 +7,7 @@
 #include "crec/eval.h"
 #include "crec/pointwise.h"
 #include "crec/model.h"
+#include "crec/rank.h"
 #include "crec/fetch.h"
 #include "crec/blas.h"
 #endif

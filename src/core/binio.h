@@ -4,7 +4,7 @@
 #ifndef CREC_BINIO_H
 #define CREC_BINIO_H
 
-#include "crec/model.h"
+#include "crec/common.h"
 
 #define CREC__BIN_HEADER 32 /* magic 8, version 4, flags 4, payload length 8, hash 8 */
 

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crec/model.h"
+#include "crec/common.h"
 
 int crec_buf_write(crec_buf *b, const void *p, size_t n) {
     if (b->len + n > b->cap) {

@@ -18,29 +18,17 @@
 
 #include "models/bert4rec.h"
 #include "models/seqenc.h"
+#include "models/params.h"
 
 static const crec_param_def BERT4REC_PARAMS[] = {
-    {"dim", "64", "width D of item / position embeddings and hidden states"},
-    {"blocks", "2", "transformer blocks"},
-    {"heads", "2", "attention heads (must divide dim)"},
-    {"ffn", "0", "FFN hidden width (0 = dim)"},
-    {"max_len", "50", "window length: training windows hold the last max_len items, inference max_len - 1 + [mask]"},
-    {"dropout", "0.2", "dropout on embeddings, attention probabilities and output, FFN hidden and output"},
-    {"norm", "pre", "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x)) (the original BERT)"},
-    {"act", "gelu", "FFN activation: gelu, relu, silu"},
-    {"mask_prob", "0.6", "Cloze: fraction of a window's items masked (at least one), in (0, 1]"},
-    {"last_prob", "0.1", "probability that a training window masks only its last item (as at inference), in [0, 1]"},
-    {"lr", "0.002", "AdamW learning rate"},
-    {"wd", "0", "decoupled weight decay (matrices and embeddings)"},
-    {"beta2", "0.98", "Adam beta2"},
-    {"clip", "0", "clip gradients to this global norm (0 = off)"},
-    {"schedule", "constant", "after warm-up: constant, cosine or linear decay to 0.1 lr"},
-    {"warmup", "0", "linear warm-up steps"},
-    {"batch", "256", "users per batch"},
-    {"epochs", "100", "maximum epochs"},
-    {"patience", "15", "stop after this many epochs without a better validation NDCG@10 (0 = never)"},
-    {"valid_users", "0", "validation users per epoch (an even stride; 0 = all)"},
-    {NULL, NULL, NULL},
+    CREC_P_TRANSFORMER("64", "2", "2", "50",
+                       "window length: training windows hold the last max_len items, inference max_len - 1 + [mask]",
+                       "0.2", "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x)) (the original BERT)"),
+    CREC_P_FLOAT("mask_prob", "0.6", 0.001, 1, "Cloze: fraction of a window's items masked (at least one), in (0, 1]"),
+    CREC_P_FLOAT("last_prob", "0.1", 0, 1, "probability that a training window masks only its last item (as at inference)"),
+    CREC_P_ADAMW("0.002"),
+    CREC_P_EARLY_STOP("100", "15", "0"),
+    CREC_P_END,
 };
 
 #define PRM(s, blk, k) crec__nn_tensor(&(s)->p, (blk), (k))

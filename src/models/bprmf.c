@@ -21,17 +21,16 @@
 
 #include "core/binio.h"
 #include "models/implicit.h"
+#include "models/params.h"
 
 static const crec_param_def BPR_PARAMS[] = {
-    {"factors", "64", "latent dimension D"},
-    {"epochs", "100", "maximum passes (one pass = as many positive draws as distinct training pairs)"},
-    {"lr", "0.2", "learning rate (row-wise Adagrad)"},
-    {"reg", "0.02", "L2 regularisation of user, item and bias rows touched by a triple"},
-    {"neg", "1", "negatives sampled per positive pair"},
-    {"init_std", "0.1", "standard deviation of the normal initialisation of P and Q"},
-    {"patience", "10", "early stopping: epochs without a better validation NDCG@10 (0 = off); best epoch kept"},
-    {"valid_users", "5000", "users sampled for the validation NDCG@10 (0 = all)"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("factors", "64", 1, 4096, "latent dimension D"),
+    CREC_P_FLOAT("lr", "0.2", 1e-9, 100, "learning rate (row-wise Adagrad)"),
+    CREC_P_FLOAT("reg", "0.02", 0, 1e6, "L2 regularisation of user, item and bias rows touched by a triple"),
+    CREC_P_INT("neg", "1", 1, 1000, "negatives sampled per positive pair"),
+    CREC_P_FLOAT("init_std", "0.1", 0, 100, "standard deviation of the normal initialisation of P and Q"),
+    CREC_P_EARLY_STOP("100", "10", "5000"),
+    CREC_P_END,
 };
 
 #define BPR_MAX_D 4096

@@ -32,20 +32,19 @@
 #include "core/binio.h"
 #include "models/feat.h"
 #include "models/implicit.h"
+#include "models/params.h"
 
 static const crec_param_def CML_PARAMS[] = {
-    {"factors", "64", "dimension D of the metric space"},
-    {"epochs", "50", "maximum passes (one pass = as many (u, i+) draws as distinct training pairs)"},
-    {"lr", "0.1", "learning rate (row-wise Adagrad)"},
-    {"margin", "0.5", "hinge margin m on squared distances"},
-    {"neg", "10", "negatives N sampled per positive (the rank estimate uses them)"},
-    {"init_std", "0.1", "standard deviation of the normal initialisation of user and free item points"},
-    {"features", "1", "1: item position = free embedding + mean of attribute/word embeddings; 0: free only"},
-    {"drop_free", "0.5", "features=1: probability that an item of a triple is placed by its features alone"},
-    {"max_tokens", "20000", "cap on the title/text word vocabulary (most frequent in trained items)"},
-    {"patience", "8", "early stopping: epochs without a better validation NDCG@10 (0 = off); best epoch kept"},
-    {"valid_users", "5000", "users sampled for the validation NDCG@10 (0 = all)"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("factors", "64", 1, 4096, "dimension D of the metric space"),
+    CREC_P_FLOAT("lr", "0.1", 1e-9, 100, "learning rate (row-wise Adagrad)"),
+    CREC_P_FLOAT("margin", "0.5", 1e-9, 1e6, "hinge margin m on squared distances"),
+    CREC_P_INT("neg", "10", 1, 1000, "negatives N sampled per positive (the rank estimate uses them)"),
+    CREC_P_FLOAT("init_std", "0.1", 0, 100, "standard deviation of the normal initialisation of user and free item points"),
+    CREC_P_BOOL("features", "1", "1: item position = free embedding + mean of attribute/word embeddings; 0: free only"),
+    CREC_P_FLOAT("drop_free", "0.5", 0, 0.99, "features=1: probability that an item of a triple is placed by its features alone"),
+    CREC_P_INT("max_tokens", "20000", 0, 2147483647, "cap on the title/text word vocabulary (most frequent in trained items)"),
+    CREC_P_EARLY_STOP("50", "8", "5000"),
+    CREC_P_END,
 };
 
 #define CML_MAX_D 4096

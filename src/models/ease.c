@@ -26,9 +26,10 @@
 #define EASE_MAX_ITEMS 40000
 
 static const crec_param_def EASE_PARAMS[] = {
-    {"lambda", "500", "L2 penalty on the item-item weights (added to the diagonal of X^T X)"},
-    {"gram", "auto", "how X^T X is computed: sparse (pair counts), dense (ssyrk on user blocks), auto"},
-    {NULL, NULL, NULL},
+    CREC_P_FLOAT("lambda", "500", 1e-9, 1e12, "L2 penalty on the item-item weights (added to the diagonal of X^T X)"),
+    CREC_P_ENUM("gram", "auto", "auto|sparse|dense",
+                "how X^T X is computed: sparse (pair counts), dense (ssyrk on user blocks), auto"),
+    CREC_P_END,
 };
 
 typedef struct ease_state {

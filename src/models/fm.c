@@ -23,22 +23,25 @@
 #include "core/util.h"
 
 static const crec_param_def FM_PARAMS[] = {
-    {"factors", "16", "latent dimension k of the pairwise interactions"},
-    {"task", "auto", "rating (squared loss on rating values) | click (logistic loss with sampled negatives) | "
-                     "auto (rating when the dataset has ratings)"},
-    {"solver", "sgd", "sgd | als (coordinate descent, rating task only)"},
-    {"epochs", "30", "passes over the training events"},
-    {"lr", "auto", "SGD learning rate, decayed linearly to 0 over the epochs (auto: rating 0.01, click 0.05)"},
-    {"reg", "auto", "L2 strength on the factors v, per feature occurrence (auto: rating sgd 0.05, als 0.15, "
-                    "click 0.01)"},
-    {"reg_bias", "0.01", "L2 strength on the linear weights w, per feature occurrence (w0 is free)"},
-    {"neg", "4", "click task: sampled negatives per positive (items with training events the user lacks)"},
-    {"use_user_features", "1", "1: user features of the dataset enter x (gender, age, occupation ...)"},
-    {"use_item_features", "1", "1: item attributes of the dataset enter x (genres, brands ...)"},
-    {"drop_ids", "0", "sgd: probability of leaving out the user id (and, independently, the item id) of a training "
-                      "example, so that features learn to stand in for ids (cold start)"},
-    {"init_std", "0.1", "std of the normal initialisation of v (ids and features that occur in training)"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("factors", "16", 1, 512, "latent dimension k of the pairwise interactions"),
+    CREC_P_ENUM("task", "auto", "auto|rating|click",
+                "rating (squared loss on rating values) | click (logistic loss with sampled negatives) | "
+                "auto (rating when the dataset has ratings)"),
+    CREC_P_ENUM("solver", "sgd", "sgd|als", "sgd | als (coordinate descent, rating task only)"),
+    CREC_P_INT("epochs", "30", 0, 100000, "passes over the training events"),
+    CREC_P_FLOAT_OR("lr", "auto", 1e-9, 9.999, "auto",
+                    "SGD learning rate, decayed linearly to 0 over the epochs (auto: rating 0.01, click 0.05)"),
+    CREC_P_FLOAT_OR("reg", "auto", 0, 999999, "auto",
+                    "L2 strength on the factors v, per feature occurrence (auto: rating sgd 0.05, als 0.15, click 0.01)"),
+    CREC_P_FLOAT("reg_bias", "0.01", 0, 999999, "L2 strength on the linear weights w, per feature occurrence (w0 is free)"),
+    CREC_P_INT("neg", "4", 1, 1000, "click task: sampled negatives per positive (items with training events the user lacks)"),
+    CREC_P_BOOL("use_user_features", "1", "1: user features of the dataset enter x (gender, age, occupation ...)"),
+    CREC_P_BOOL("use_item_features", "1", "1: item attributes of the dataset enter x (genres, brands ...)"),
+    CREC_P_FLOAT("drop_ids", "0", 0, 0.99,
+                 "sgd: probability of leaving out the user id (and, independently, the item id) of a training "
+                 "example, so that features learn to stand in for ids (cold start)"),
+    CREC_P_FLOAT("init_std", "0.1", 0, 9.999, "std of the normal initialisation of v (ids and features that occur in training)"),
+    CREC_P_END,
 };
 
 /* ---- state ---- */

@@ -25,34 +25,28 @@
 
 #include "core/binio.h"
 #include "core/util.h"
-#include "crec/eval.h"
+#include "crec/rank.h"
 #include "models/gru4rec.h"
 #include "models/seqvalid.h"
 #include "nn/nn.h"
+#include "models/params.h"
 
 static const crec_param_def GRU4REC_PARAMS[] = {
-    {"dim", "64", "width H of the GRU states (and of the item embeddings when tied)"},
-    {"emb", "0", "item embedding width (0 = dim; must equal dim when tied)"},
-    {"layers", "1", "stacked GRU layers"},
-    {"tied", "1", "1: the output item table is the input embedding; 0: a separate output table"},
-    {"max_len", "50", "last items of a history the model reads"},
-    {"dropout_emb", "0.5", "dropout on the item embeddings"},
-    {"dropout_hidden", "0.5", "dropout on every GRU layer's states"},
-    {"loss", "ce", "ce (full softmax over the catalog), ssm (sampled softmax, log-Q), bprmax, bce"},
-    {"neg", "0", "negatives: shared per batch for ssm / bprmax (0 = 256), per position for bce (0 = 1)"},
-    {"alpha", "0.5", "negatives drawn with probability ~ (count + 1)^alpha (0 = uniform)"},
-    {"bpreg", "1", "BPR-max score regularisation lambda"},
-    {"lr", "0.01", "AdamW learning rate"},
-    {"wd", "0", "decoupled weight decay (matrices and embeddings)"},
-    {"beta2", "0.98", "Adam beta2"},
-    {"clip", "0", "clip gradients to this global norm (0 = off)"},
-    {"schedule", "constant", "after warm-up: constant, cosine or linear decay to 0.1 lr"},
-    {"warmup", "0", "linear warm-up steps"},
-    {"batch", "256", "users per batch"},
-    {"epochs", "40", "maximum epochs"},
-    {"patience", "5", "stop after this many epochs without a better validation NDCG@10 (0 = never)"},
-    {"valid_users", "0", "validation users per epoch (an even stride; 0 = all)"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("dim", "64", 1, 4096, "width H of the GRU states (and of the item embeddings when tied)"),
+    CREC_P_INT("emb", "0", 0, 4096, "item embedding width (0 = dim; must equal dim when tied)"),
+    CREC_P_INT("layers", "1", 1, 8, "stacked GRU layers"),
+    CREC_P_BOOL("tied", "1", "1: the output item table is the input embedding; 0: a separate output table"),
+    CREC_P_INT("max_len", "50", 1, 4096, "last items of a history the model reads"),
+    CREC_P_FLOAT("dropout_emb", "0.5", 0, 0.99, "dropout on the item embeddings"),
+    CREC_P_FLOAT("dropout_hidden", "0.5", 0, 0.99, "dropout on every GRU layer's states"),
+    CREC_P_ENUM("loss", "ce", "ce|ssm|bprmax|bce",
+                "ce (full softmax over the catalog), ssm (sampled softmax, log-Q), bprmax, bce"),
+    CREC_P_INT("neg", "0", 0, 65536, "negatives: shared per batch for ssm / bprmax (0 = 256), per position for bce (0 = 1)"),
+    CREC_P_FLOAT("alpha", "0.5", 0, 2, "negatives drawn with probability ~ (count + 1)^alpha (0 = uniform)"),
+    CREC_P_FLOAT("bpreg", "1", 0, 1e6, "BPR-max score regularisation lambda"),
+    CREC_P_ADAMW("0.01"),
+    CREC_P_EARLY_STOP("40", "5", "0"),
+    CREC_P_END,
 };
 
 enum { LOSS_CE, LOSS_SSM, LOSS_BPRMAX, LOSS_BCE };

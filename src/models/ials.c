@@ -591,7 +591,7 @@ int crec__ials_fold_in(const crec_ials_state *s, const int32_t *hist, int32_t n_
         rc = CREC_ENOMEM;
         goto done;
     }
-    memcpy(h, hist, (size_t)n_hist * sizeof *h);
+    if (n_hist > 0) memcpy(h, hist, (size_t)n_hist * sizeof *h); /* an empty history may come as NULL */
     qsort(h, (size_t)n_hist, sizeof *h, cmp_i32);
     /* A = sum_k wt_k y_k y_k^T, b = sum_k t_k y_k over the distinct items (float, AVX2 rank-1 updates) */
     int32_t n_distinct = 0;
@@ -629,18 +629,20 @@ void crec__ials_scores(const crec_ials_state *s, const float *w, float *scores) 
  * The model type. */
 
 static const crec_param_def IALS_PARAMS[] = {
-    {"factors", "64", "latent dimension d"},
-    {"iters", "15", "ALS iterations (each solves all users, then all items)"},
-    {"reg", "0.01", "ridge lambda, per row scaled by (|I_u| + alpha0 * |I|)^nu"},
-    {"alpha0", "0.1", "weight of every (user, item) pair in the all-pairs term (unobserved weight)"},
-    {"nu", "1", "exponent of the frequency scaling of reg (0: plain reg)"},
-    {"cg_steps", "3", "conjugate-gradient steps per row and half-step, warm-started"},
-    {"init_std", "0", "std of the initial factors (0: 0.1 / sqrt(factors))"},
-    {"weighting", "rendle", "rendle: (1 - <w,h>)^2 on observed pairs; hu: confidence 1 + alpha * count"},
-    {"alpha", "10", "confidence scale (weighting=hu only)"},
-    {"fold_in", "history", "history: score with factors solved from the context's history (sees events after "
-                           "training); new: trained factors for known users"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("factors", "64", 1, 4096, "latent dimension d"),
+    CREC_P_INT("iters", "15", 0, 100000, "ALS iterations (each solves all users, then all items)"),
+    CREC_P_FLOAT("reg", "0.01", 0, 1e12, "ridge lambda, per row scaled by (|I_u| + alpha0 * |I|)^nu"),
+    CREC_P_FLOAT("alpha0", "0.1", 0, 1e12, "weight of every (user, item) pair in the all-pairs term (unobserved weight)"),
+    CREC_P_FLOAT("nu", "1", 0, 10, "exponent of the frequency scaling of reg (0: plain reg)"),
+    CREC_P_INT("cg_steps", "3", 1, 1000, "conjugate-gradient steps per row and half-step, warm-started"),
+    CREC_P_FLOAT("init_std", "0", 0, 100, "std of the initial factors (0: 0.1 / sqrt(factors))"),
+    CREC_P_ENUM("weighting", "rendle", "rendle|hu",
+                "rendle: (1 - <w,h>)^2 on observed pairs; hu: confidence 1 + alpha * count"),
+    CREC_P_FLOAT("alpha", "10", 0, 1e12, "confidence scale (weighting=hu only)"),
+    CREC_P_ENUM("fold_in", "history", "history|new",
+                "history: score with factors solved from the context's history (sees events after training); "
+                "new: trained factors for known users"),
+    CREC_P_END,
 };
 
 /* Strict number parse of a hyper-parameter: CREC_EINVAL on junk. */

@@ -1,13 +1,13 @@
 /* implicit.c: positive pairs, negative sampling and validation NDCG@10 for the SGD models (see implicit.h).
  * The validation is a small full-ranking evaluator of its own (the training input carries two CSR matrices,
- * not a crec_split), built on the same crec_rank_targets / crec_metrics_from_ranks as crec eval. */
+ * not a crec_split), built on the ranking layer (crec/rank.h) that crec eval uses too. */
 #include "models/implicit.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crec/eval.h"
+#include "crec/rank.h"
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;

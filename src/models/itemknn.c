@@ -12,9 +12,9 @@
 #include "models/nbrtab.h"
 
 static const crec_param_def KNN_PARAMS[] = {
-    {"k", "200", "neighbours kept per item"},
-    {"shrink", "0", "similarity shrinkage added to the cosine denominator"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("k", "200", 1, 1000000, "neighbours kept per item"),
+    CREC_P_FLOAT("shrink", "0", 0, 1e9, "similarity shrinkage added to the cosine denominator"),
+    CREC_P_END,
 };
 
 typedef struct knn_state { crec_nbrtab t; } knn_state;

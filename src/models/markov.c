@@ -10,11 +10,11 @@
 #include "models/nbrtab.h"
 
 static const crec_param_def MARKOV_PARAMS[] = {
-    {"k", "200", "successors kept per item"},
-    {"window", "3", "last items of the history that vote"},
-    {"decay", "0.5", "weight ratio between successive history positions"},
-    {"backoff", "0.001", "weight of normalised popularity (breaks ties, serves cold starts)"},
-    {NULL, NULL, NULL},
+    CREC_P_INT("k", "200", 1, 1000000, "successors kept per item"),
+    CREC_P_INT("window", "3", 1, 1000000, "last items of the history that vote"),
+    CREC_P_FLOAT("decay", "0.5", 0, 1, "weight ratio between successive history positions"),
+    CREC_P_FLOAT("backoff", "0.001", 0, 1e6, "weight of normalised popularity (breaks ties, serves cold starts)"),
+    CREC_P_END,
 };
 
 typedef struct markov_state {

@@ -3,6 +3,9 @@
  * split spec, dataset label, seed) followed by the type's own payload. */
 #include "crec/model.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,125 @@ const crec_model_type *crec_model_type_find(const char *name) {
     return NULL;
 }
 
+const char *crec_param_kind_name(crec_param_kind k) {
+    switch (k) {
+    case CREC_PARAM_INT: return "int";
+    case CREC_PARAM_FLOAT: return "float";
+    case CREC_PARAM_BOOL: return "bool";
+    case CREC_PARAM_ENUM: return "enum";
+    case CREC_PARAM_STRING: return "string";
+    }
+    return "?";
+}
+
+/* Is w one of the '|'-separated words of list? */
+static int word_in(const char *list, const char *w) {
+    size_t wl = strlen(w);
+    for (const char *p = list; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == wl && wl > 0 && strncmp(p, w, len) == 0) return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+/* "a|b|c" -> "a, b, c" into buf at o. */
+static size_t list_words(char *buf, size_t n, size_t o, const char *list) {
+    for (const char *p = list; p && *p && o + 3 < n; p++) {
+        if (*p == '|') {
+            buf[o++] = ',';
+            buf[o++] = ' ';
+        } else {
+            buf[o++] = *p;
+        }
+    }
+    if (o < n) buf[o] = 0;
+    return o;
+}
+
+static void fmt_num(char *buf, size_t n, double x) {
+    if (x >= 1e15 || x <= -1e15) snprintf(buf, n, "%g", x);
+    else snprintf(buf, n, "%.10g", x);
+}
+
+void crec_param_accepts(const crec_param_def *p, char *buf, size_t n) {
+    if (!buf || n == 0) return;
+    buf[0] = 0;
+    if (!p) return;
+    char lo[32], hi[32];
+    fmt_num(lo, sizeof lo, p->lo);
+    fmt_num(hi, sizeof hi, p->hi);
+    size_t o = 0;
+    switch (p->kind) {
+    case CREC_PARAM_INT: o = (size_t)snprintf(buf, n, "an integer in [%s, %s]", lo, hi); break;
+    case CREC_PARAM_FLOAT: o = (size_t)snprintf(buf, n, "a number in [%s, %s]", lo, hi); break;
+    case CREC_PARAM_BOOL: snprintf(buf, n, "0 or 1 (true / false, yes / no, on / off)"); return;
+    case CREC_PARAM_ENUM:
+        o = (size_t)snprintf(buf, n, "one of ");
+        list_words(buf, n, o, p->choices);
+        return;
+    case CREC_PARAM_STRING: snprintf(buf, n, "text"); return;
+    }
+    if (p->choices && o < n) {
+        o += (size_t)snprintf(buf + o, n - o, ", or ");
+        list_words(buf, n, o, p->choices);
+    }
+}
+
+int crec_param_check(const crec_param_def *p, const char *model, const char *v, char *canon, size_t canonn,
+                     char *err, size_t errn) {
+    if (!p || !v) return CREC_EINVAL;
+    int ok = 0;
+    const char *out = v;
+    switch (p->kind) {
+    case CREC_PARAM_INT:
+    case CREC_PARAM_FLOAT:
+        if (p->choices && word_in(p->choices, v)) {
+            ok = 1;
+            break;
+        }
+        if (!*v || isspace((unsigned char)v[0])) break;
+        errno = 0;
+        char *end = NULL;
+        if (p->kind == CREC_PARAM_INT) {
+            long long x = strtoll(v, &end, 10);
+            ok = errno == 0 && *end == 0 && (double)x >= p->lo && (double)x <= p->hi;
+        } else {
+            double x = strtod(v, &end);
+            ok = errno == 0 && *end == 0 && isfinite(x) && x >= p->lo && x <= p->hi;
+        }
+        break;
+    case CREC_PARAM_BOOL:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+            ok = 1;
+            out = "1";
+        } else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) {
+            ok = 1;
+            out = "0";
+        }
+        break;
+    case CREC_PARAM_ENUM: ok = word_in(p->choices, v); break;
+    case CREC_PARAM_STRING:
+        ok = 1;
+        for (const char *c = v; *c; c++)
+            if ((unsigned char)*c < 0x20) ok = 0;
+        break;
+    }
+    if (!ok) {
+        char acc[256];
+        crec_param_accepts(p, acc, sizeof acc);
+        if (model)
+            crec__errf(err, errn, "model '%s': parameter '%s' = '%s' is not valid: expected %s", model, p->name, v,
+                       acc);
+        else
+            crec__errf(err, errn, "parameter '%s' = '%s' is not valid: expected %s", p->name, v, acc);
+        return CREC_EINVAL;
+    }
+    if (canon && canonn) snprintf(canon, canonn, "%s", out);
+    return 0;
+}
+
 static const crec_param_def *param_def(const crec_model_type *t, const char *key) {
     for (const crec_param_def *p = t->params; p && p->name; p++)
         if (strcmp(p->name, key) == 0) return p;
@@ -74,10 +196,24 @@ int crec_model_new(const char *type, const crec_config *cfg, crec_model **out, c
                            o ? names : "none");
                 return CREC_EINVAL;
             }
+    /* every declared parameter, checked and resolved: the given value, else the default */
+    crec_config res;
+    memset(&res, 0, sizeof res);
+    for (const crec_param_def *p = t->params; p && p->name; p++) {
+        const char *v = cfg ? crec_config_get(cfg, p->name) : NULL;
+        char canon[sizeof res.val[0]];
+        int rc = crec_param_check(p, t->name, v ? v : p->def, canon, sizeof canon, err, errn);
+        if (rc == 0) rc = crec_config_set(&res, p->name, canon);
+        if (rc) {
+            if (!v && err && errn) /* a default that fails its own declaration: a bug in the model file */
+                crec__errf(err, errn, "model '%s': default of '%s' ('%s') is not valid", t->name, p->name, p->def);
+            return rc;
+        }
+    }
     crec_model *m = calloc(1, sizeof *m);
     if (!m) return CREC_ENOMEM;
     m->type = t;
-    if (cfg) m->cfg = *cfg;
+    m->cfg = res;
     *out = m;
     return 0;
 }
@@ -102,6 +238,58 @@ int crec_model_score(const crec_model *m, const crec_context *ctx, float *scores
     for (int32_t k = 0; k < ctx->n_hist; k++)
         if (ctx->hist[k] < 0 || ctx->hist[k] >= m->n_items) return CREC_ERANGE;
     return m->type->score(m, ctx, scores);
+}
+
+int crec_model_has(const crec_model_type *t, unsigned cap) {
+    if (!t) return 0;
+    unsigned c = t->caps;
+    if (t->recommend) c |= CREC_CAP_LIST;
+    if (t->update) c |= CREC_CAP_ONLINE;
+    if (t->score_batch) c |= CREC_CAP_BATCH;
+    return (c & cap) == cap;
+}
+
+int crec_model_score_batch(const crec_model *m, const crec_context *ctx, int n, float *scores) {
+    if (!m || (n > 0 && (!ctx || !scores)) || n < 0 || !m->state) return CREC_ESTATE;
+    if (!m->type->score_batch) {
+        for (int c = 0; c < n; c++) {
+            int rc = crec_model_score(m, &ctx[c], scores + (size_t)c * (size_t)m->n_items);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    for (int c = 0; c < n; c++) {
+        if (ctx[c].user >= m->n_users) return CREC_ERANGE;
+        for (int32_t k = 0; k < ctx[c].n_hist; k++)
+            if (ctx[c].hist[k] < 0 || ctx[c].hist[k] >= m->n_items) return CREC_ERANGE;
+    }
+    return m->type->score_batch(m, ctx, n, scores);
+}
+
+int crec_model_recommend(const crec_model *m, const crec_context *ctx, const uint8_t *exclude, int k,
+                         int32_t *items, float *scores_out, float *scratch) {
+    if (!m || !ctx || !m->state) return CREC_ESTATE;
+    if (k < 0 || (k > 0 && !items)) return CREC_EINVAL;
+    if (ctx->user >= m->n_users) return CREC_ERANGE;
+    for (int32_t j = 0; j < ctx->n_hist; j++)
+        if (ctx->hist[j] < 0 || ctx->hist[j] >= m->n_items) return CREC_ERANGE;
+    if (m->type->recommend) return m->type->recommend(m, ctx, exclude, k, items, scores_out);
+    if (!scratch) return CREC_EINVAL;
+    int rc = m->type->score(m, ctx, scratch);
+    if (rc) return rc;
+    int got = crec_topk(scratch, m->n_items, exclude, k, items);
+    if (got > 0 && scores_out)
+        for (int j = 0; j < got; j++) scores_out[j] = scratch[items[j]];
+    return got;
+}
+
+int crec_model_update(crec_model *m, const crec_event *ev, int64_t n) {
+    if (!m || (n > 0 && !ev) || n < 0) return CREC_EINVAL;
+    if (!m->type->update) return CREC_EUNSUPPORTED;
+    if (!m->state) return CREC_ESTATE;
+    for (int64_t k = 0; k < n; k++)
+        if (ev[k].user < 0 || ev[k].item < 0) return CREC_ERANGE;
+    return m->type->update(m, ev, n);
 }
 
 int crec_model_save(const crec_model *m, const char *path) {

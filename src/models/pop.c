@@ -6,7 +6,7 @@
 
 typedef struct pop_state { float *count; } pop_state;
 
-static const crec_param_def POP_PARAMS[] = {{NULL, NULL, NULL}};
+static const crec_param_def POP_PARAMS[] = {CREC_P_END};
 
 static int pop_train(crec_model *m, const crec_train_input *in) {
     pop_state *s = calloc(1, sizeof *s);

@@ -5,7 +5,7 @@
 #include "core/util.h"
 #include "crec/model.h"
 
-static const crec_param_def RANDOM_PARAMS[] = {{NULL, NULL, NULL}};
+static const crec_param_def RANDOM_PARAMS[] = {CREC_P_END};
 
 static int random_train(crec_model *m, const crec_train_input *in) {
     m->state = calloc(1, 1); /* no state beyond the seed; non-NULL marks the model trained */

@@ -20,31 +20,19 @@
 
 #include "models/sasrec.h"
 #include "models/seqenc.h"
+#include "models/params.h"
 
 static const crec_param_def SASREC_PARAMS[] = {
-    {"dim", "64", "width D of item / position embeddings and hidden states"},
-    {"blocks", "2", "transformer blocks"},
-    {"heads", "1", "attention heads (must divide dim)"},
-    {"ffn", "0", "FFN hidden width (0 = dim, as in SASRec)"},
-    {"max_len", "50", "last items of a history the model reads (<= 1024)"},
-    {"dropout", "0.2", "dropout on embeddings, attention probabilities and output, FFN hidden and output"},
-    {"norm", "pre", "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x))"},
-    {"act", "gelu", "FFN activation: gelu, relu, silu"},
-    {"loss", "ce", "ce (full softmax over the catalog), ssm (sampled softmax), bce (the original), gbce"},
-    {"neg", "0", "negatives: per position for bce/gbce (0 = 1 / 128), shared per batch for ssm (0 = 256)"},
-    {"sampler", "uniform", "ssm negatives: uniform, or pop (by training count, log-Q corrected)"},
-    {"gbce_t", "0.75", "gBCE calibration t in [0, 1]"},
-    {"lr", "0.001", "AdamW learning rate"},
-    {"wd", "0", "decoupled weight decay (matrices and embeddings)"},
-    {"beta2", "0.98", "Adam beta2"},
-    {"clip", "0", "clip gradients to this global norm (0 = off)"},
-    {"schedule", "constant", "after warm-up: constant, cosine or linear decay to 0.1 lr"},
-    {"warmup", "0", "linear warm-up steps"},
-    {"batch", "256", "users per batch"},
-    {"epochs", "20", "maximum epochs"},
-    {"patience", "5", "stop after this many epochs without a better validation NDCG@10 (0 = never)"},
-    {"valid_users", "0", "validation users per epoch (an even stride; 0 = all)"},
-    {NULL, NULL, NULL},
+    CREC_P_TRANSFORMER("64", "2", "1", "50", "last items of a history the model reads", "0.2",
+                       "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x))"),
+    CREC_P_ENUM("loss", "ce", "ce|ssm|bce|gbce",
+                "ce (full softmax over the catalog), ssm (sampled softmax), bce (the original), gbce"),
+    CREC_P_INT("neg", "0", 0, 65536, "negatives: per position for bce/gbce (0 = 1 / 128), shared per batch for ssm (0 = 256)"),
+    CREC_P_ENUM("sampler", "uniform", "uniform|pop", "ssm negatives: uniform, or pop (by training count, log-Q corrected)"),
+    CREC_P_FLOAT("gbce_t", "0.75", 0, 1, "gBCE calibration t in [0, 1]"),
+    CREC_P_ADAMW("0.001"),
+    CREC_P_EARLY_STOP("20", "5", "0"),
+    CREC_P_END,
 };
 
 enum { LOSS_CE, LOSS_SSM, LOSS_BCE, LOSS_GBCE };

@@ -13,7 +13,7 @@
 
 #include "core/binio.h"
 #include "core/util.h"
-#include "crec/eval.h"
+#include "crec/rank.h"
 #include "models/seqenc.h"
 #include "models/seqvalid.h"
 

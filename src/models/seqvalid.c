@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/util.h"
-#include "crec/eval.h"
+#include "crec/rank.h"
 #include "models/seqvalid.h"
 #include "nn/nn.h"
 

@@ -33,7 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "crec/model.h"
+#include "crec/common.h" /* crec_buf: the neural core sits below the model layer */
 
 /* Hot kernels are compiled twice more by the compiler (function multiversioning): an AVX2 clone picked at load
  * time on CPUs that have it, and the baseline x86-64 one. The library itself stays built for baseline x86-64. */

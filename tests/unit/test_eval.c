@@ -98,7 +98,7 @@ static int test_score(const crec_model *m, const crec_context *ctx, float *score
     return 0;
 }
 
-static const crec_param_def test_params[] = {{"dim", "16", "width"}, {"reg", "0.01", "l2"}, {NULL, NULL, NULL}};
+static const crec_param_def test_params[] = {CREC_P_INT("dim", "16", 1, 4096, "width"), CREC_P_FLOAT("reg", "0.01", 0, 1, "l2"), CREC_P_END};
 static const crec_model_type test_type = {.name = "testfixed", .summary = "fixed scores", .params = test_params,
                                           .score = test_score};
 

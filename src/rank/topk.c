@@ -6,7 +6,7 @@
  * a number (NaN items come last, among themselves by id). */
 #include <math.h>
 
-#include "crec/model.h"
+#include "crec/rank.h"
 
 /* 1 when (sa, a) ranks strictly before (sb, b). */
 static inline int topk_better(float sa, int32_t a, float sb, int32_t b) {

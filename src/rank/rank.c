@@ -1,4 +1,4 @@
-/* metrics.c: pessimistic ranks of a user's targets and the ranking metrics computed from them.
+/* rank.c: pessimistic ranks of a user's targets and the ranking metrics computed from them.
  *
  * The one idea: ranking a handful of targets among n catalog items never needs a sort of the catalog.
  * Sort the T target scores once; every catalog item then finds, by binary search, the targets it ties
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crec/eval.h"
+#include "crec/rank.h"
 
 /* Order-preserving key of a score: NaN -> 0 (lowest), every other float -> its IEEE bits mapped to
  * an unsigned order, plus 1. */
