@@ -79,7 +79,11 @@ int crec__idmap_from_pool(crec_idmap *m, const char *pool, size_t pool_len, int3
     uint32_t ns = 64;
     while ((uint64_t)ns < (uint64_t)n * 2 + 2) ns *= 2;
     int rc = idmap_rehash(m, ns);
+    /* a crafted file can repeat a name: ids would no longer be one per name (compaction, lookups rely on it) */
+    for (int32_t i = 0; !rc && i < n; i++)
+        if (crec_idmap_get(m, m->names[i], strlen(m->names[i])) != i) rc = CREC_EFORMAT;
     if (rc) {
+        free(m->slots);
         free(m->names);
         crec_idmap_init(m);
     }
