@@ -120,32 +120,32 @@ int cmd_demo(int argc, char **argv) {
     crec_model *bm = models[best];
     printf("\n[4/4] recommend  top-5 of %s for three users (history = training + validation events;\n"
            "      * marks the user's held-out test item)\n", DEMO_MODELS[best]);
-    float *scores = malloc((size_t)bm->n_items * sizeof *scores);
-    uint8_t *excl = calloc((size_t)bm->n_items, 1);
-    int32_t *hist = malloc((size_t)bm->n_items * sizeof *hist);
+    /* the same service as crec recommend and the server: history with its times, seen items excluded */
+    crec_service_request rq;
+    crec_service_scratch sc;
+    crec_service_request_init(&rq);
+    crec_service_scratch_init(&sc);
     int shown = 0;
-    for (int32_t u = 0; scores && excl && hist && u < s.test.n_rows && shown < 3; u += 97) {
+    for (int32_t u = 0; u < s.test.n_rows && shown < 3; u += 97) {
         if (s.test.ptr[u + 1] == s.test.ptr[u]) continue;
-        int32_t n = 0;
-        for (int64_t q = s.train.ptr[u]; q < s.train.ptr[u + 1]; q++) hist[n++] = s.train.idx[q];
-        for (int64_t q = s.valid.ptr[u]; q < s.valid.ptr[u + 1]; q++) hist[n++] = s.valid.idx[q];
-        crec_context ctx = {.user = u, .hist = hist, .n_hist = n};
-        if (crec_model_score(bm, &ctx, scores)) break;
-        for (int32_t h = 0; h < n; h++) excl[hist[h]] = 1;
-        int32_t top[5];
-        int nt = crec_topk(scores, bm->n_items, excl, 5, top);
-        for (int32_t h = 0; h < n; h++) excl[hist[h]] = 0;
-        int32_t target = s.test.idx[s.test.ptr[u]];
+        crec_service_request_reset(&rq);
+        rq.user = u;
+        rq.k = 5;
+        crec_service_result res;
+        if (crec_service_request_add_row(&rq, &s.train, u) || crec_service_request_add_row(&rq, &s.valid, u) ||
+            crec_service_recommend(bm, NULL, &rq, &sc, &res))
+            break;
+        int32_t n = rq.n_hist, target = s.test.idx[s.test.ptr[u]];
         printf("\n      user %s, %d events; last three:\n", ds->users.names[u], n);
-        for (int32_t h = n > 3 ? n - 3 : 0; h < n; h++) printf("          %s\n", crec_dataset_item_label(ds, hist[h]));
+        for (int32_t h = n > 3 ? n - 3 : 0; h < n; h++) printf("          %s\n", crec_dataset_item_label(ds, rq.hist[h]));
         printf("      recommended:\n");
-        for (int r = 0; r < nt; r++)
-            printf("        %c %d. %s\n", top[r] == target ? '*' : ' ', r + 1, crec_dataset_item_label(ds, top[r]));
+        for (int r = 0; r < res.n; r++)
+            printf("        %c %d. %s\n", res.items[r] == target ? '*' : ' ', r + 1,
+                   crec_dataset_item_label(ds, res.items[r]));
         shown++;
     }
-    free(scores);
-    free(excl);
-    free(hist);
+    crec_service_scratch_free(&sc);
+    crec_service_request_free(&rq);
     crec_split_free(&s);
 
     printf("\nreproduce any step:\n");

@@ -360,34 +360,28 @@ int cmd_eval(int argc, char **argv) {
     return rc ? CLI_FAIL : CLI_OK;
 }
 
-/* All of user u's items in time order (from the whole log). Caller frees. */
-static int32_t user_history(const crec_dataset *ds, int32_t u, int32_t **out) {
-    int32_t n = 0;
-    for (int64_t k = 0; k < ds->n; k++) n += ds->user[k] == u;
-    int64_t *pos = malloc(((size_t)n + 1) * sizeof *pos);
-    int32_t *h = malloc(((size_t)n + 1) * sizeof *h);
-    if (!pos || !h) {
-        free(pos);
-        free(h);
-        *out = NULL;
-        return -1;
-    }
-    n = 0;
-    for (int64_t k = 0; k < ds->n; k++)
-        if (ds->user[k] == u) pos[n++] = k;
-    for (int32_t a = 1; a < n; a++) { /* stable insertion sort by timestamp */
-        int64_t x = pos[a];
-        int32_t b = a - 1;
-        while (b >= 0 && ds->ts[pos[b]] > ds->ts[x]) {
-            pos[b + 1] = pos[b];
-            b--;
+/* A comma-separated list of external item ids ("i1, i2") into rq, in order: history events (times =
+ * positions) or exclusions. Unknown ids are reported on stderr (what names the option) and skipped. */
+static int recommend_id_list(const crec_dataset *ds, const char *list, const char *what, crec_service_request *rq,
+                             int as_history) {
+    int32_t pos = 0;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *next = e ? e + 1 : p + len;
+        while (len && *p == ' ') p++, len--;
+        while (len && p[len - 1] == ' ') len--;
+        if (len) {
+            int32_t it = crec_idmap_get(&ds->items, p, len);
+            int rc = 0;
+            if (it < 0) fprintf(stderr, "crec recommend: unknown item '%.*s' in %s: ignored\n", (int)len, p, what);
+            else if (as_history) rc = crec_service_request_add_event(rq, it, pos++, 0); /* times = positions */
+            else rc = crec_service_request_exclude(rq, it);
+            if (rc) return rc;
         }
-        pos[b + 1] = x;
+        p = next;
     }
-    for (int32_t a = 0; a < n; a++) h[a] = ds->item[pos[a]];
-    free(pos);
-    *out = h;
-    return n;
+    return 0;
 }
 
 static void print_attrs(FILE *f, const crec_dataset *ds, int32_t i, int json) {
@@ -402,8 +396,12 @@ static void print_attrs(FILE *f, const crec_dataset *ds, int32_t i, int json) {
     }
 }
 
+/* crec recommend: one request to the recommendation service (include/crec/service.h), the same one the
+ * server's routes and the demo make; this function only builds it and prints the answer. */
 int cmd_recommend(int argc, char **argv) {
-    const char *data = NULL, *model = NULL, *user = NULL, *history = NULL;
+    const char *data = NULL, *model = NULL, *user = NULL, *history = NULL, *exclude = NULL;
+    const char *must[CREC_SERVICE_MAX_ATTRS], *must_not[CREC_SERVICE_MAX_ATTRS];
+    int n_must = 0, n_must_not = 0;
     long long k = 10;
     int json = 0, keep_seen = 0;
     for (int i = 1; i < argc; i++) {
@@ -411,15 +409,32 @@ int cmd_recommend(int argc, char **argv) {
         int bad = 0;
         if (cli_is_help(argv[i])) {
             printf("usage: crec recommend --data D --model M.crecm (--user ID | --history \"i1,i2,...\") [-k 10]\n"
-                   "                      [--keep-seen] [--json]\n\n"
-                   "Top-k items with titles for a known user (history = all their events in D) or for an\n"
-                   "anonymous session given as external item ids, oldest first. Seen items are excluded.\n");
+                   "                      [--keep-seen] [--exclude \"i1,i2,...\"] [--category A] [--not-category A]\n"
+                   "                      [--json]\n\n"
+                   "Top-k items with titles for a known user (history = all their events in D, with their times)\n"
+                   "or for an anonymous session given as external item ids, oldest first. Seen items are excluded\n"
+                   "unless --keep-seen; --exclude drops more items; --category keeps only items with attribute A,\n"
+                   "--not-category drops items with it (each repeatable, up to %d).\n",
+                   CREC_SERVICE_MAX_ATTRS);
             return CLI_OK;
         }
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
         if (cli_opt(argc, argv, &i, "--user", &v, &bad)) { if (bad) return CLI_USAGE; user = v; continue; }
         if (cli_opt(argc, argv, &i, "--history", &v, &bad)) { if (bad) return CLI_USAGE; history = v; continue; }
+        if (cli_opt(argc, argv, &i, "--exclude", &v, &bad)) { if (bad) return CLI_USAGE; exclude = v; continue; }
+        int is_must = cli_opt(argc, argv, &i, "--category", &v, &bad);
+        if (is_must || cli_opt(argc, argv, &i, "--not-category", &v, &bad)) {
+            int *n = is_must ? &n_must : &n_must_not;
+            if (bad) return CLI_USAGE;
+            if (*n == CREC_SERVICE_MAX_ATTRS) {
+                fprintf(stderr, "crec recommend: at most %d --category and %d --not-category\n",
+                        CREC_SERVICE_MAX_ATTRS, CREC_SERVICE_MAX_ATTRS);
+                return CLI_USAGE;
+            }
+            (is_must ? must : must_not)[(*n)++] = v;
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "-k", &v, &bad) || cli_opt(argc, argv, &i, "--k", &v, &bad)) {
             if (bad || cli_int("recommend", "-k", v, 1, 100000, &k)) return CLI_USAGE;
             continue;
@@ -438,54 +453,45 @@ int cmd_recommend(int argc, char **argv) {
     int rc = open_pair("recommend", data, model, &ds, &m);
     if (rc) return rc;
     crec_dataset_attr_csr(ds);
-    int32_t *hist = NULL, n_hist = 0, uid = -1;
+    crec_service_request rq;
+    crec_service_scratch sc;
+    crec_service_request_init(&rq);
+    crec_service_scratch_init(&sc);
+    rq.k = (int)k;
+    rq.keep_seen = keep_seen;
+    for (int f = 0; f < n_must; f++) crec_service_request_filter(&rq, must[f], 1);
+    for (int f = 0; f < n_must_not; f++) crec_service_request_filter(&rq, must_not[f], 0);
     if (user) {
-        uid = crec_idmap_get(&ds->users, user, strlen(user));
-        if (uid < 0) fprintf(stderr, "crec recommend: user '%s' is not in %s: recommending for an empty history\n",
-                             user, data);
-        else n_hist = user_history(ds, uid, &hist);
+        rq.user = crec_idmap_get(&ds->users, user, strlen(user));
+        if (rq.user < 0)
+            fprintf(stderr, "crec recommend: user '%s' is not in %s: recommending for an empty history\n", user, data);
+        else
+            rc = crec_service_request_add_user(&rq, ds, rq.user);
     } else {
-        hist = malloc((strlen(history) / 2 + 2) * sizeof *hist);
-        const char *p = history;
-        while (hist && *p) {
-            const char *e = strchr(p, ',');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            while (len && *p == ' ') p++, len--;
-            while (len && p[len - 1] == ' ') len--;
-            if (len) {
-                int32_t it = crec_idmap_get(&ds->items, p, len);
-                if (it < 0) fprintf(stderr, "crec recommend: unknown item '%.*s' in --history: ignored\n", (int)len, p);
-                else hist[n_hist++] = it;
-            }
-            p = e ? e + 1 : p + strlen(p);
-        }
+        rc = recommend_id_list(ds, history, "--history", &rq, 1);
     }
-    float *scores = malloc(((size_t)m->n_items + 1) * sizeof *scores);
-    uint8_t *excl = calloc((size_t)m->n_items + 1, 1);
-    int32_t *top = malloc((size_t)k * sizeof *top);
-    if (!scores || !excl || !top || n_hist < 0) {
-        rc = CREC_ENOMEM;
-        goto out;
-    }
-    crec_context ctx = {.user = uid, .hist = hist, .n_hist = n_hist};
-    if ((rc = crec_model_score(m, &ctx, scores))) {
+    if (!rc && exclude) rc = recommend_id_list(ds, exclude, "--exclude", &rq, 0);
+    crec_service_catalog cat;
+    crec_service_catalog_dataset(&cat, m, ds); /* the model's items, D's attributes, no popular fallback */
+    crec_service_result res;
+    if (!rc && (rc = crec_service_recommend(m, &cat, &rq, &sc, &res))) {
         cli_err("recommend", "score", rc);
         goto out;
     }
-    if (!keep_seen)
-        for (int32_t h = 0; h < n_hist; h++) excl[hist[h]] = 1;
-    int n = crec_topk(scores, m->n_items, excl, (int)k, top);
+    if (rc) goto out;
+    const int32_t *top = res.items;
+    int n = res.n;
     if (json) {
         printf("{\"user\": ");
         if (user) cli_json_str(stdout, user);
         else printf("null");
         printf(", \"model\": ");
         cli_json_str(stdout, m->type->name);
-        printf(", \"history_length\": %d, \"items\": [", n_hist);
+        printf(", \"history_length\": %d, \"items\": [", rq.n_hist);
         for (int r = 0; r < n; r++) {
             printf("%s{\"rank\": %d, \"item\": ", r ? ", " : "", r + 1);
             cli_json_str(stdout, ds->items.names[top[r]]);
-            printf(", \"score\": %.6g, \"title\": ", (double)scores[top[r]]);
+            printf(", \"score\": %.6g, \"title\": ", (double)res.scores[r]);
             if (ds->title && top[r] < ds->meta_cap && ds->title[top[r]]) cli_json_str(stdout, ds->title[top[r]]);
             else printf("null");
             printf(", \"attributes\": [");
@@ -494,9 +500,9 @@ int cmd_recommend(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("user %s (%d events in history), model %s\n", user ? user : "(anonymous)", n_hist, m->type->name);
+        printf("user %s (%d events in history), model %s\n", user ? user : "(anonymous)", rq.n_hist, m->type->name);
         for (int r = 0; r < n; r++) {
-            printf("%3d. %-10s %9.4f  %s", r + 1, ds->items.names[top[r]], (double)scores[top[r]],
+            printf("%3d. %-10s %9.4f  %s", r + 1, ds->items.names[top[r]], (double)res.scores[r],
                    crec_dataset_item_label(ds, top[r]));
             if (ds->attr_ptr && ds->attr_ptr[top[r] + 1] > ds->attr_ptr[top[r]]) {
                 printf("  [");
@@ -507,10 +513,8 @@ int cmd_recommend(int argc, char **argv) {
         }
     }
 out:
-    free(scores);
-    free(excl);
-    free(top);
-    free(hist);
+    crec_service_scratch_free(&sc);
+    crec_service_request_free(&rq);
     crec_model_free(m);
     crec_dataset_free(ds);
     return rc ? CLI_FAIL : CLI_OK;

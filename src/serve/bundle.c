@@ -172,11 +172,11 @@ void crec__tls_free(void *ptr) {
     crec__tls *t = ptr;
     if (!t) return;
     crec_store_close(t->store);
-    free(t->scores);
-    free(t->excl);
-    free(t->top);
-    free(t->hist);
-    free(t->hist_sid);
+    crec_service_request_free(&t->rq);
+    crec_service_scratch_free(&t->sc);
+    free(t->to_model);
+    free(t->from_model);
+    free(t->allowed);
     free(t);
 }
 
@@ -185,11 +185,13 @@ crec__tls *crec__tls_get(crec_server *s) {
     if (t) return t;
     if (!(t = calloc(1, sizeof *t))) return NULL;
     t->srv = s;
+    crec_service_request_init(&t->rq);
+    crec_service_scratch_init(&t->sc);
     crec_store_opts o = {.sync_normal = s->opts.sync_normal, .no_create = 1};
     char err[256];
     if (crec_store_open(s->db_path, &o, &t->store, err, sizeof err)) {
         fprintf(stderr, "crec serve: worker cannot open the store: %s\n", err);
-        free(t);
+        crec__tls_free(t);
         return NULL;
     }
     if (pthread_setspecific(s->tls_key, t)) {
@@ -199,16 +201,52 @@ crec__tls *crec__tls_get(crec_server *s) {
     return t;
 }
 
-int crec__tls_reserve(crec__tls *t, int64_t n) {
-    if (n <= t->cap) return 0;
-    int64_t nc = n + 64;
-    float *sc = realloc(t->scores, (size_t)nc * sizeof *sc);
-    if (sc) t->scores = sc;
-    uint8_t *ex = realloc(t->excl, (size_t)nc);
-    if (ex) t->excl = ex;
-    int32_t *tp = realloc(t->top, (size_t)nc * sizeof *tp);
-    if (tp) t->top = tp;
-    if (!sc || !ex || !tp) return CREC_ENOMEM;
-    t->cap = nc;
-    return 0;
+/* The catalog through the model's eyes: per store row, is it live and visible, which model item is it; per
+ * model item, which row. O(rows) hash lookups, so it is kept until the bundle or the catalog changes. */
+int crec__tls_view(crec__tls *t, const crec__bundle *b) {
+    crec__catalog *c = &t->srv->cat;
+    pthread_rwlock_rdlock(&c->lock);
+    unsigned long long gen = atomic_load(&c->gen);
+    int rc = 0;
+    if (t->view_version == b->version && t->view_gen == gen && t->to_model) goto done;
+    int64_t n = c->n, nm = b->model->n_items;
+    if (n > INT32_MAX) {
+        rc = CREC_ERANGE;
+        goto done;
+    }
+    if (n + 1 > t->view_cap) {
+        int32_t *tm = realloc(t->to_model, (size_t)(n + 1) * sizeof *tm);
+        if (tm) t->to_model = tm;
+        uint8_t *al = realloc(t->allowed, (size_t)(n + 1));
+        if (al) t->allowed = al;
+        if (!tm || !al) {
+            rc = CREC_ENOMEM;
+            goto done;
+        }
+        t->view_cap = n + 1;
+    }
+    if (nm + 1 > t->from_cap) {
+        int32_t *fm = realloc(t->from_model, (size_t)(nm + 1) * sizeof *fm);
+        if (!fm) {
+            rc = CREC_ENOMEM;
+            goto done;
+        }
+        t->from_model = fm;
+        t->from_cap = nm + 1;
+    }
+    for (int64_t i = 0; i < nm; i++) t->from_model[i] = -1;
+    for (int64_t sid = 0; sid < n; sid++) {
+        const crec__cat_entry *e = crec__catalog_get(c, sid);
+        int32_t i = e ? crec__bundle_item(b, e->id, strlen(e->id)) : -1;
+        t->allowed[sid] = e && e->visible;
+        t->to_model[sid] = i;
+        if (i >= 0) t->from_model[i] = (int32_t)sid;
+    }
+    t->view_n = (int32_t)n;
+    t->view_version = b->version;
+    t->view_gen = gen;
+done:
+    if (rc) t->view_version = 0; /* rebuild next time */
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
 }

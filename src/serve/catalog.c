@@ -75,13 +75,15 @@ int crec__catalog_load(crec__catalog *c, crec_store *st) {
         return rc;
     }
     pthread_rwlock_wrlock(&c->lock);
-    crec__catalog old = *c;
+    crec__catalog old = {.e = c->e, .n = c->n, .cap = c->cap, .ids = c->ids, .dense_sid = c->dense_sid,
+                         .dcap = c->dcap};
     c->e = fresh.e;
     c->n = fresh.n;
     c->cap = fresh.cap;
     c->ids = fresh.ids;
     c->dense_sid = fresh.dense_sid;
     c->dcap = fresh.dcap;
+    atomic_fetch_add(&c->gen, 1);
     pthread_rwlock_unlock(&c->lock);
     crec__catalog_clear(&old);
     return 0;
@@ -100,6 +102,7 @@ void crec__catalog_clear(crec__catalog *c) {
 int crec__catalog_put(crec__catalog *c, const crec_store_item *it) {
     pthread_rwlock_wrlock(&c->lock);
     int rc = put_locked(c, it);
+    atomic_fetch_add(&c->gen, 1);
     pthread_rwlock_unlock(&c->lock);
     return rc;
 }
@@ -107,6 +110,7 @@ int crec__catalog_put(crec__catalog *c, const crec_store_item *it) {
 void crec__catalog_remove(crec__catalog *c, int64_t sid) {
     pthread_rwlock_wrlock(&c->lock);
     if (sid > 0 && sid < c->n) entry_clear(&c->e[sid]);
+    atomic_fetch_add(&c->gen, 1);
     pthread_rwlock_unlock(&c->lock);
 }
 

@@ -69,21 +69,39 @@ char *crec__metrics_render(crec_server *s) {
     if (!b.p) return NULL;
     b.p[0] = 0;
     crec__metrics *m = &s->metrics;
+    /* the table's lines of one path share a label: their series are summed into one */
+    struct { unsigned long long by_class[6], bucket[CREC__N_BUCKETS + 1], sum_us; } sums[CREC__R_COUNT];
+    int first[CREC__R_COUNT];
+    for (int r = 0; r < CREC__R_COUNT; r++) {
+        first[r] = 1;
+        for (int q = 0; q < r && first[r]; q++) first[r] = strcmp(crec__route_label(q), crec__route_label(r)) != 0;
+        memset(&sums[r], 0, sizeof sums[r]);
+        if (!first[r]) continue;
+        for (int q = r; q < CREC__R_COUNT; q++) {
+            if (strcmp(crec__route_label(q), crec__route_label(r)) != 0) continue;
+            const crec__route_metrics *rm = &m->route[q];
+            for (int c = 0; c < 6; c++)
+                sums[r].by_class[c] += atomic_load_explicit(&rm->by_class[c], memory_order_relaxed);
+            for (int k = 0; k <= CREC__N_BUCKETS; k++)
+                sums[r].bucket[k] += atomic_load_explicit(&rm->bucket[k], memory_order_relaxed);
+            sums[r].sum_us += atomic_load_explicit(&rm->sum_us, memory_order_relaxed);
+        }
+    }
     sb_printf(&b, "# HELP crec_http_requests_total HTTP responses by route and status class.\n"
                   "# TYPE crec_http_requests_total counter\n");
     for (int r = 0; r < CREC__R_COUNT; r++)
-        for (int c = 1; c <= 5; c++) {
-            unsigned long long v = atomic_load_explicit(&m->route[r].by_class[c], memory_order_relaxed);
+        for (int c = 1; c <= 5 && first[r]; c++) {
+            unsigned long long v = sums[r].by_class[c];
             if (!v && c != 2) continue;
             sb_printf(&b, "crec_http_requests_total{route=\"%s\",code=\"%dxx\"} %llu\n", crec__route_label(r), c, v);
         }
     sb_printf(&b, "# HELP crec_http_request_duration_seconds Time from the first byte of a request to its response.\n"
                   "# TYPE crec_http_request_duration_seconds histogram\n");
     for (int r = 0; r < CREC__R_COUNT; r++) {
-        const crec__route_metrics *rm = &m->route[r];
+        if (!first[r]) continue;
         unsigned long long cum = 0;
         for (int k = 0; k <= CREC__N_BUCKETS; k++) {
-            cum += atomic_load_explicit(&rm->bucket[k], memory_order_relaxed);
+            cum += sums[r].bucket[k];
             if (k < CREC__N_BUCKETS)
                 sb_printf(&b, "crec_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                           crec__route_label(r), crec__bucket_le[k], cum);
@@ -92,7 +110,7 @@ char *crec__metrics_render(crec_server *s) {
                           crec__route_label(r), cum);
         }
         sb_printf(&b, "crec_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", crec__route_label(r),
-                  (double)atomic_load_explicit(&rm->sum_us, memory_order_relaxed) / 1e6);
+                  (double)sums[r].sum_us / 1e6);
         sb_printf(&b, "crec_http_request_duration_seconds_count{route=\"%s\"} %llu\n", crec__route_label(r), cum);
     }
     struct { const char *name, *help; atomic_ullong *v; } counters[] = {

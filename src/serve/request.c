@@ -24,39 +24,47 @@ int crec__reqerr_set(crec__reqerr *e, int status, const char *code, const char *
 
 /* ---- routes ---- */
 
-static const char *const LABELS[CREC__R_COUNT] = {
-    [CREC__R_NONE] = "unmatched",
-    [CREC__R_USER_RECS] = "/v1/users/{id}/recommendations",
-    [CREC__R_SESSION_RECS] = "/v1/sessions/recommendations",
-    [CREC__R_SIMILAR] = "/v1/items/{id}/similar",
-    [CREC__R_POPULAR] = "/v1/popular",
-    [CREC__R_EVENTS] = "/v1/events",
-    [CREC__R_ITEMS] = "/v1/items",
-    [CREC__R_ITEM] = "/v1/items/{id}",
-    [CREC__R_USER] = "/v1/users/{id}",
-    [CREC__R_RELOAD] = "/v1/admin/reload",
-    [CREC__R_STATS] = "/v1/stats",
-    [CREC__R_HEALTH] = "/healthz",
-    [CREC__R_METRICS] = "/metrics",
-    [CREC__R_OPENAPI] = "/openapi.json",
-    [CREC__R_WEB] = "/ (dashboard)",
+/* The table's data columns (the handlers are routes.c's business); row r describes route r + 1. */
+typedef struct route_row {
+    const char *method, *pattern, *label;
+    crec__auth auth;
+    int store;
+} route_row;
+
+static const route_row ROUTES[] = {
+#define CREC__ROUTE_ROW(name, method, pattern, label, auth, store, handler) {method, pattern, label, auth, store},
+    CREC__ROUTES(CREC__ROUTE_ROW)
+#undef CREC__ROUTE_ROW
 };
+#define N_ROUTES (int)(sizeof ROUTES / sizeof ROUTES[0])
+_Static_assert(N_ROUTES == CREC__R_COUNT - 1, "one row per route");
 
-const char *crec__route_label(crec__route r) { return r >= 0 && r < CREC__R_COUNT ? LABELS[r] : "unmatched"; }
+static const route_row *row_of(crec__route r) { return r > CREC__R_NONE && r < CREC__R_COUNT ? &ROUTES[r - 1] : NULL; }
 
-int crec__route_is_write(crec__route r, const char *method) {
-    if (r == CREC__R_SESSION_RECS) return 0; /* a query that happens to need a body */
-    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+const char *crec__route_label(crec__route r) {
+    const route_row *w = row_of(r);
+    return !w ? "unmatched" : w->label ? w->label : w->pattern;
 }
 
-static int method_in(const char *method, const char *allow) {
-    /* allow is "GET, PUT, DELETE"; HEAD goes wherever GET does */
+crec__auth crec__route_auth(crec__route r) {
+    const route_row *w = row_of(r);
+    return w ? w->auth : CREC__OPEN;
+}
+
+int crec__route_uses_store(crec__route r) {
+    const route_row *w = row_of(r);
+    return w ? w->store : 0;
+}
+
+/* HEAD goes wherever GET does. */
+static int method_is(const char *method, const char *want) {
     if (strcmp(method, "HEAD") == 0) method = "GET";
-    size_t n = strlen(method);
-    if (n == 0) return 0; /* strstr(p, "") would match forever (found by the fuzzer) */
-    for (const char *p = allow; (p = strstr(p, method)); p += n)
-        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == 0)) return 1;
-    return 0;
+    return strcmp(method, want) == 0;
+}
+
+int crec__route_is_write(crec__route r, const char *method) {
+    const route_row *w = row_of(r);
+    return w && w->auth == CREC__WRITE && method && method_is(method, w->method);
 }
 
 /* Path segments: at most 8, each a slice. */
@@ -78,10 +86,6 @@ static int split_path(const char *path, segs *s) {
     }
 }
 
-static int seg_is(const segs *s, int i, const char *lit) {
-    return i < s->count && s->n[i] == strlen(lit) && memcmp(s->p[i], lit, s->n[i]) == 0;
-}
-
 /* A dashboard file name: [a-z0-9_.-]+ ending in a known extension. */
 static int asset_name_ok(const char *p, size_t n) {
     if (n == 0 || n > 64 || p[0] == '.') return 0;
@@ -92,57 +96,58 @@ static int asset_name_ok(const char *p, size_t n) {
     return 1;
 }
 
+/* Does path (its segments) fit pattern? *param gets the segment of "{id}" / "{file}" (-1: none). */
+static int pattern_fits(const char *pattern, const segs *s, int *param) {
+    segs ps;
+    *param = -1;
+    if (split_path(pattern, &ps) || ps.count != s->count) return 0;
+    for (int i = 0; i < s->count; i++) {
+        if (ps.n[i] == 4 && memcmp(ps.p[i], "{id}", 4) == 0) {
+            *param = i; /* any segment: a bad id is the caller's 400, not a 404 */
+        } else if (ps.n[i] == 6 && memcmp(ps.p[i], "{file}", 6) == 0) {
+            if (!asset_name_ok(s->p[i], s->n[i])) return 0;
+            *param = i;
+        } else if (ps.n[i] != s->n[i] || memcmp(ps.p[i], s->p[i], s->n[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int crec__route_match(const char *method, const char *path, crec__match *m) {
     m->route = CREC__R_NONE;
     m->status = 404;
     m->allow = NULL;
     m->id = NULL;
     m->id_buf[0] = 0;
+    m->allow_buf[0] = 0;
     segs s;
     if (!method || !path || split_path(path, &s)) return -1;
-    const char *allow = NULL;
-    crec__route r = CREC__R_NONE;
-    int id_seg = -1;
-    if (s.count == 0) {
-        r = CREC__R_WEB, allow = "GET";
-    } else if (s.count == 1 && seg_is(&s, 0, "healthz")) {
-        r = CREC__R_HEALTH, allow = "GET";
-    } else if (s.count == 1 && seg_is(&s, 0, "metrics")) {
-        r = CREC__R_METRICS, allow = "GET";
-    } else if (s.count == 1 && seg_is(&s, 0, "openapi.json")) {
-        r = CREC__R_OPENAPI, allow = "GET";
-    } else if (s.count == 1 && asset_name_ok(s.p[0], s.n[0])) {
-        r = CREC__R_WEB, allow = "GET", id_seg = 0;
-    } else if (s.count >= 2 && seg_is(&s, 0, "v1")) {
-        if (s.count == 2 && seg_is(&s, 1, "stats")) r = CREC__R_STATS, allow = "GET";
-        else if (s.count == 2 && seg_is(&s, 1, "popular")) r = CREC__R_POPULAR, allow = "GET";
-        else if (s.count == 2 && seg_is(&s, 1, "events")) r = CREC__R_EVENTS, allow = "POST";
-        else if (s.count == 2 && seg_is(&s, 1, "items")) r = CREC__R_ITEMS, allow = "GET, POST";
-        else if (s.count == 3 && seg_is(&s, 1, "items")) r = CREC__R_ITEM, allow = "GET, PUT, DELETE", id_seg = 2;
-        else if (s.count == 4 && seg_is(&s, 1, "items") && seg_is(&s, 3, "similar"))
-            r = CREC__R_SIMILAR, allow = "GET", id_seg = 2;
-        else if (s.count == 3 && seg_is(&s, 1, "users")) r = CREC__R_USER, allow = "GET, DELETE", id_seg = 2;
-        else if (s.count == 4 && seg_is(&s, 1, "users") && seg_is(&s, 3, "recommendations"))
-            r = CREC__R_USER_RECS, allow = "GET", id_seg = 2;
-        else if (s.count == 3 && seg_is(&s, 1, "sessions") && seg_is(&s, 2, "recommendations"))
-            r = CREC__R_SESSION_RECS, allow = "POST";
-        else if (s.count == 3 && seg_is(&s, 1, "admin") && seg_is(&s, 2, "reload"))
-            r = CREC__R_RELOAD, allow = "POST";
+    /* the first line that fits owns the path; the lines with its pattern are its methods */
+    int owner = -1, hit = -1, param = -1;
+    for (int r = 0; r < N_ROUTES && owner < 0; r++)
+        if (pattern_fits(ROUTES[r].pattern, &s, &param)) owner = r;
+    if (owner < 0) return -1;
+    size_t used = 0;
+    for (int r = owner; r < N_ROUTES; r++) {
+        if (strcmp(ROUTES[r].pattern, ROUTES[owner].pattern) != 0) continue;
+        if (hit < 0 && method_is(method, ROUTES[r].method)) hit = r;
+        int w = snprintf(m->allow_buf + used, sizeof m->allow_buf - used, "%s%s", used ? ", " : "", ROUTES[r].method);
+        if (w > 0 && (size_t)w < sizeof m->allow_buf - used) used += (size_t)w;
     }
-    if (r == CREC__R_NONE) return -1;
-    m->route = r;
-    m->allow = allow;
-    if (!method_in(method, allow)) {
+    m->allow = m->allow_buf;
+    m->route = (crec__route)((hit >= 0 ? hit : owner) + 1);
+    if (hit < 0) {
         m->status = 405;
         return -1;
     }
-    if (id_seg >= 0) {
-        size_t n = s.n[id_seg];
-        if (n > CREC_STORE_MAX_ID || !crec__id_ok(s.p[id_seg], n)) {
+    if (param >= 0) {
+        size_t n = s.n[param];
+        if (n > CREC_STORE_MAX_ID || !crec__id_ok(s.p[param], n)) {
             m->status = 400;
             return -1;
         }
-        memcpy(m->id_buf, s.p[id_seg], n);
+        memcpy(m->id_buf, s.p[param], n);
         m->id_buf[n] = 0;
         m->id = m->id_buf;
     }

@@ -20,30 +20,56 @@
 #define CREC__MAX_TEXT 65536      /* bytes of an item's title or text */
 #define CREC__MAX_TYPE 64         /* bytes of an event type name */
 
+/* Who may call a route: OPEN never needs a key; READ needs one only with --require-key-for-reads; WRITE
+ * needs one whenever keys are set (and runs under the server's write lock). */
+typedef enum { CREC__OPEN = 0, CREC__READ, CREC__WRITE } crec__auth;
+
+/* THE route table: one line per method and path, expanded here (the route enum), by request.c (matching,
+ * labels, auth: pure data, fuzzed) and by routes.c (the handlers). Columns:
+ *   NAME     the enum value CREC__R_NAME
+ *   METHOD   one HTTP method (HEAD goes wherever GET does)
+ *   PATTERN  the path; "{id}" is one segment holding an external id (a bad id is 400), "{file}" one segment
+ *            holding a dashboard file name ([a-z0-9_.-], else no match); the first line whose pattern fits a
+ *            path owns it, and the lines with that same pattern give its methods (405 + Allow otherwise)
+ *   LABEL    the route's name in metrics, NULL: the pattern (the lines of one path share it)
+ *   AUTH     CREC__OPEN, CREC__READ or CREC__WRITE
+ *   STORE    1: the handler uses the thread's store connection (one read transaction, or the write lock)
+ *   HANDLER  the function in routes.h that answers */
+#define CREC__ROUTES(X) \
+    X(USER_RECS,    "GET",    "/v1/users/{id}/recommendations",  NULL,            CREC__READ,  1, crec__h_user_recs) \
+    X(SESSION_RECS, "POST",   "/v1/sessions/recommendations",    NULL,            CREC__READ,  1, crec__h_session_recs) \
+    X(SIMILAR,      "GET",    "/v1/items/{id}/similar",          NULL,            CREC__READ,  1, crec__h_similar) \
+    X(POPULAR,      "GET",    "/v1/popular",                     NULL,            CREC__READ,  1, crec__h_popular) \
+    X(EVENTS,       "POST",   "/v1/events",                      NULL,            CREC__WRITE, 1, crec__h_events) \
+    X(ITEMS,        "GET",    "/v1/items",                       NULL,            CREC__READ,  1, crec__h_items_list) \
+    X(ITEMS_CREATE, "POST",   "/v1/items",                       NULL,            CREC__WRITE, 1, crec__h_item_create) \
+    X(ITEM,         "GET",    "/v1/items/{id}",                  NULL,            CREC__READ,  1, crec__h_item_get) \
+    X(ITEM_PUT,     "PUT",    "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_put) \
+    X(ITEM_DELETE,  "DELETE", "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_delete) \
+    X(USER,         "GET",    "/v1/users/{id}",                  NULL,            CREC__READ,  1, crec__h_user_get) \
+    X(USER_DELETE,  "DELETE", "/v1/users/{id}",                  NULL,            CREC__WRITE, 1, crec__h_user_delete) \
+    X(RELOAD,       "POST",   "/v1/admin/reload",                NULL,            CREC__WRITE, 0, crec__h_reload) \
+    X(STATS,        "GET",    "/v1/stats",                       NULL,            CREC__READ,  1, crec__h_stats) \
+    X(HEALTH,       "GET",    "/healthz",                        NULL,            CREC__OPEN,  0, crec__h_health) \
+    X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__READ,  0, crec__h_metrics) \
+    X(OPENAPI,      "GET",    "/openapi.json",                   NULL,            CREC__OPEN,  0, crec__h_openapi) \
+    X(WEB,          "GET",    "/",                               "/ (dashboard)", CREC__OPEN,  0, crec__h_web) \
+    X(ASSET,        "GET",    "/{file}",                         "/ (dashboard)", CREC__OPEN,  0, crec__h_web)
+
 typedef enum {
-    CREC__R_NONE = 0,
-    CREC__R_USER_RECS,     /* GET /v1/users/{id}/recommendations */
-    CREC__R_SESSION_RECS,  /* POST /v1/sessions/recommendations */
-    CREC__R_SIMILAR,       /* GET /v1/items/{id}/similar */
-    CREC__R_POPULAR,       /* GET /v1/popular */
-    CREC__R_EVENTS,        /* POST /v1/events */
-    CREC__R_ITEMS,         /* GET, POST /v1/items */
-    CREC__R_ITEM,          /* GET, PUT, DELETE /v1/items/{id} */
-    CREC__R_USER,          /* GET, DELETE /v1/users/{id} */
-    CREC__R_RELOAD,        /* POST /v1/admin/reload */
-    CREC__R_STATS,         /* GET /v1/stats */
-    CREC__R_HEALTH,        /* GET /healthz */
-    CREC__R_METRICS,       /* GET /metrics */
-    CREC__R_OPENAPI,       /* GET /openapi.json */
-    CREC__R_WEB,           /* GET / and the dashboard's files */
+    CREC__R_NONE = 0,      /* no route has this path */
+#define CREC__ROUTE_ENUM(name, method, pattern, label, auth, store, handler) CREC__R_##name,
+    CREC__ROUTES(CREC__ROUTE_ENUM)
+#undef CREC__ROUTE_ENUM
     CREC__R_COUNT
 } crec__route;
 
 typedef struct crec__match {
-    crec__route route;     /* CREC__R_NONE when no route has this path */
-    int status;            /* 0 matched; 404 no such path; 405 path known, method not */
-    const char *allow;     /* methods of the path (for 405's Allow header) */
-    const char *id;        /* the {id} segment, NUL-terminated copy in id_buf */
+    crec__route route;     /* the matched line; for a 405 the first line of the path; CREC__R_NONE for a 404 */
+    int status;            /* 0 matched; 404 no such path; 405 path known, method not; 400 bad id in the path */
+    const char *allow;     /* methods of the path ("GET, PUT, DELETE", for 405's Allow header), in allow_buf */
+    const char *id;        /* the {id} or {file} segment, NUL-terminated copy in id_buf */
+    char allow_buf[64];
     char id_buf[CREC_STORE_MAX_ID + 1];
 } crec__match;
 
@@ -57,12 +83,16 @@ typedef struct crec__reqerr {
 int crec__reqerr_set(crec__reqerr *e, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Match method + path (the URL path without its query, already percent-decoded). Returns 0 when a route
- * matched, else -1 with m->status 404 or 405. */
+/* Match method + path (the URL path without its query, already percent-decoded) against the route table.
+ * Returns 0 when a route matched, else -1 with m->status 404, 405 or 400. */
 int crec__route_match(const char *method, const char *path, crec__match *m);
-/* Stable label of a route for metrics ("/v1/users/{id}/recommendations"). */
+/* Stable label of a route for metrics ("/v1/users/{id}/recommendations"; "unmatched" for CREC__R_NONE). */
 const char *crec__route_label(crec__route r);
-/* 1 when the request changes state (needs an API key): every POST/PUT/DELETE except the session query. */
+/* The table's AUTH and STORE columns of a route (CREC__R_NONE: open, no store). */
+crec__auth crec__route_auth(crec__route r);
+int crec__route_uses_store(crec__route r);
+/* 1 when the request changes state (needs an API key): the route's AUTH is CREC__WRITE. method is kept for
+ * callers that hold a route of a 405 (the first line of its path): it only counts when it is the route's. */
 int crec__route_is_write(crec__route r, const char *method);
 
 /* An external id: 1..CREC_STORE_MAX_ID bytes of valid UTF-8, no control characters, no '/'. */

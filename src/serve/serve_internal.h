@@ -1,9 +1,15 @@
 /* serve_internal.h: the private parts of the server shared by its files: the server struct, the
- * reference-counted model bundle, per-thread state, popularity counters, metrics and the reply type.
+ * reference-counted model bundle, per-thread state, popularity counters, the catalog and metrics.
+ *
+ * Layering, top down (each file includes only what is below it): server.c (libmicrohttpd) -> routes.h (the
+ * handlers of the route table) -> serve_internal.h (this: server state) -> reply.h (requests, replies) ->
+ * request.h (pure parsing and the route table's data). The recommendation rules are not here at all: the
+ * handlers call the library's service (crec/service.h).
  *
  * Threads: MHD runs handlers on its pool threads. Each pool thread lazily opens its own store connection
- * and scratch arrays (struct crec__tls, freed by a pthread key destructor when the thread ends). Shared
- * mutable state is small: the current bundle pointer (mutex; readers take a reference), the popularity
+ * and keeps the service's request, scratch and its view of the catalog (struct crec__tls, freed by a pthread
+ * key destructor when the thread ends). Shared mutable state is small: the current bundle pointer (mutex;
+ * readers take a reference), the catalog (rwlock + a generation counter the views compare), the popularity
  * counters (rwlock), and _Atomic metric counters. */
 #ifndef CREC_SERVE_INTERNAL_H
 #define CREC_SERVE_INTERNAL_H
@@ -15,6 +21,7 @@
 #include "crec/crec.h"
 #include "crec/serve.h"
 #include "crec/store.h"
+#include "serve/reply.h"
 #include "serve/request.h"
 
 /* ---- the model bundle: a model and the id maps of the dataset it was trained on ---- */
@@ -37,7 +44,7 @@ typedef struct crec__route_metrics {
     atomic_ullong sum_us;
 } crec__route_metrics;
 typedef struct crec__metrics {
-    crec__route_metrics route[CREC__R_COUNT];
+    crec__route_metrics route[CREC__R_COUNT]; /* per line of the route table; rendered per label */
     atomic_ullong events_ingested, event_batches, reloads, reload_failures, auth_failures, body_rejected;
 } crec__metrics;
 void crec__metrics_observe(crec__metrics *m, crec__route r, int status, double seconds);
@@ -65,6 +72,7 @@ typedef struct crec__catalog {
     crec_idmap ids;           /* external id -> dense; dense_sid[dense] = its current row id */
     int64_t *dense_sid;
     int64_t dcap;
+    atomic_ullong gen;        /* bumped by every change (under the write lock): cached views compare it */
 } crec__catalog;
 /* (Re)load every item from the store; the old contents stay until the new ones are complete. */
 int crec__catalog_load(crec__catalog *c, crec_store *st);
@@ -99,23 +107,26 @@ struct crec_server {
     double started_unix;
 };
 
-/* Per-thread state of a pool thread. */
+/* Per-thread state of a pool thread: its store connection, the service's request and scratch, and the
+ * catalog as the service sees it (crec_service_catalog over store row ids), rebuilt when the bundle or the
+ * catalog changed since the last request of this thread. */
 typedef struct crec__tls {
     crec_server *srv;
     crec_store *store;
-    float *scores;            /* [cap] */
-    uint8_t *excl;            /* [cap] */
-    int32_t *top;             /* [cap] */
-    int64_t cap;
-    int32_t *hist;            /* model item ids of the history */
-    int64_t hist_cap;
-    int64_t *hist_sid;        /* store ids of the history */
-    int64_t sid_cap;
+    crec_service_request rq;
+    crec_service_scratch sc;
+    uint64_t view_version;    /* bundle version and catalog generation the view below was built for */
+    unsigned long long view_gen;
+    int32_t view_n;           /* catalog ids 0..view_n-1 (store row ids) */
+    int32_t *to_model;        /* [view_n] model id of a row, -1 */
+    int32_t *from_model;      /* [model n_items] row of a model item, -1 */
+    uint8_t *allowed;         /* [view_n] live and visible */
+    int64_t view_cap, from_cap;
 } crec__tls;
 /* The calling thread's state (opening its store connection on first use), or NULL on failure. */
 crec__tls *crec__tls_get(crec_server *s);
-/* Grow the scratch arrays to hold n entries. 0 or CREC_ENOMEM. */
-int crec__tls_reserve(crec__tls *t, int64_t n);
+/* Bring t's catalog view up to date with bundle b and the server's catalog. 0 or CREC_ENOMEM / CREC_ERANGE. */
+int crec__tls_view(crec__tls *t, const crec__bundle *b);
 void crec__tls_free(void *p);
 
 /* Model ids of an external item / user id: -1 when the model does not know it (a snapshot may hold more rows
@@ -142,40 +153,6 @@ void crec__pop_free(crec__pop *p);
 void crec__pop_add(crec__pop *p, const int64_t *sids, int64_t n);
 void crec__pop_zero(crec__pop *p, int64_t sid);
 int crec__pop_reload(crec__pop *p, crec_store *st);
-
-/* A reply: JSON, or a static/owned byte body with a content type. */
-typedef struct crec__reply {
-    int status;
-    json_t *json;             /* owned; serialized compactly */
-    const void *data;         /* static data (not freed) ... */
-    char *owned;              /* ... or owned text (freed) */
-    size_t len;
-    const char *ctype;
-    const char *allow;        /* Allow header for 405 */
-    int retry_after;          /* seconds, for 503 */
-} crec__reply;
-/* Error reply {"error": {"code", "message"}}; returns r for chaining. */
-crec__reply *crec__reply_err(crec__reply *r, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-crec__reply *crec__reply_reqerr(crec__reply *r, const crec__reqerr *e);
-/* Map a store error to a reply: ENOTFOUND 404 (what names the thing), ESTATE 503, else 500. */
-crec__reply *crec__reply_store_err(crec__reply *r, int rc, const char *what, const char *id);
-
-/* A parsed request handed to the route handlers. */
-typedef struct crec__req {
-    struct MHD_Connection *conn;
-    const char *method;
-    crec__match m;
-    const char *body;         /* NUL-terminated, may be NULL */
-    size_t body_len;
-} crec__req;
-/* Query argument (percent-decoded) or NULL. */
-const char *crec__query(const crec__req *q, const char *name);
-
-/* Route handlers (routes.c, web.c). */
-void crec__handle(crec_server *s, crec__req *q, crec__reply *r);
-void crec__handle_web(crec_server *s, crec__req *q, crec__reply *r);
-void crec__handle_openapi(crec_server *s, crec__req *q, crec__reply *r);
 
 /* Keys (auth.c). */
 int crec__auth_load(crec_server *s, const char *keys, const char *file, char *err, size_t errn);

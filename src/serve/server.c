@@ -1,5 +1,6 @@
 /* server.c: the HTTP side of crec serve: libmicrohttpd daemon with an internal thread pool, request bodies
- * under a size limit, authentication, dispatch to the route handlers, JSON replies, metrics, start and stop.
+ * under a size limit, authentication, dispatch to the route table (routes.h), JSON replies on the wire,
+ * metrics, start and stop. It is the top of the server's layers: nothing includes it.
  *
  * The one idea: one access handler does the same five steps for every request - match the route, refuse
  * early what is refused anyway (405, 413 from Content-Length, 401/403), collect the body up to the limit,
@@ -17,7 +18,7 @@
 #include <time.h>
 
 #include "core/util.h"
-#include "serve/serve_internal.h"
+#include "serve/routes.h"
 
 void crec_serve_opts_defaults(crec_serve_opts *o) {
     memset(o, 0, sizeof *o);
@@ -25,39 +26,6 @@ void crec_serve_opts_defaults(crec_serve_opts *o) {
     o->port = 8080;
     o->threads = 2;
     o->max_body = 1 << 20;
-}
-
-/* ---- replies ---- */
-
-crec__reply *crec__reply_err(crec__reply *r, int status, const char *code, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_decref(r->json);
-    r->status = status;
-    r->json = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    return r;
-}
-
-crec__reply *crec__reply_reqerr(crec__reply *r, const crec__reqerr *e) {
-    return crec__reply_err(r, e->status ? e->status : 400, e->code ? e->code : "bad_request", "%s", e->message);
-}
-
-crec__reply *crec__reply_store_err(crec__reply *r, int rc, const char *what, const char *id) {
-    if (rc == CREC_ENOTFOUND) return crec__reply_err(r, 404, what[0] == 'u' ? "user_not_found" : "item_not_found",
-                                                     "%s '%s' does not exist", what, id ? id : "");
-    if (rc == CREC_ESTATE) {
-        r->retry_after = 1;
-        return crec__reply_err(r, 503, "busy", "the store is busy; retry");
-    }
-    if (rc == CREC_EEXISTS) return crec__reply_err(r, 409, "exists", "%s '%s' already exists", what, id ? id : "");
-    return crec__reply_err(r, 500, "internal", "store error: %s", crec_strerror(rc));
-}
-
-const char *crec__query(const crec__req *q, const char *name) {
-    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* ---- the access handler ---- */
@@ -135,9 +103,8 @@ static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *m
         crec__reply_err(r, 413, "body_too_large", "the body is larger than %zu bytes", s->opts.max_body);
         return 1;
     }
-    int needs_key = crec__route_is_write(cs->m.route, method) ||
-                    (s->opts.require_key_for_reads && cs->m.route != CREC__R_HEALTH && cs->m.route != CREC__R_WEB &&
-                     cs->m.route != CREC__R_OPENAPI);
+    crec__auth auth = crec__route_auth(cs->m.route);
+    int needs_key = auth == CREC__WRITE || (auth == CREC__READ && s->opts.require_key_for_reads);
     if (needs_key && s->n_keys > 0) {
         int a = crec__auth_check(s, c);
         if (a) {
@@ -201,7 +168,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     crec__req q = {.conn = c, .method = method, .m = cs->m, .body = cs->body, .body_len = cs->len};
     q.m.id = cs->m.id ? q.m.id_buf : NULL;
-    crec__handle(s, &q, &r);
+    q.m.allow = cs->m.allow ? q.m.allow_buf : NULL;
+    crec__route_run(s, &q, &r);
     if (!r.status) crec__reply_err(&r, 500, "internal", "no answer");
     return send_reply(s, c, cs, &r);
 }
@@ -304,6 +272,7 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
     pop_ok = 1;
     pthread_rwlock_init(&s->cat.lock, NULL);
     crec_idmap_init(&s->cat.ids);
+    atomic_init(&s->cat.gen, 1);
     cat_ok = 1;
     if ((rc = crec__catalog_load(&s->cat, s->store))) {
         crec__errf(err, errn, "reading the items from the store: %s", crec_strerror(rc));

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "serve/serve_internal.h"
+#include "serve/routes.h"
 #include "serve/web_assets.h"
 
 static const crec__web_asset *find_asset(const char *path) {
@@ -21,7 +21,7 @@ static void send_asset(const crec__web_asset *a, crec__reply *r) {
     r->ctype = a->type;
 }
 
-void crec__handle_web(crec_server *s, crec__req *q, crec__reply *r) {
+void crec__h_web(crec_server *s, crec__tls *t, crec__req *q, crec__reply *r) {
     char path[80];
     snprintf(path, sizeof path, "/%s", q->m.id ? q->m.id : "index.html");
     const crec__web_asset *a = find_asset(path);
@@ -32,7 +32,7 @@ void crec__handle_web(crec_server *s, crec__req *q, crec__reply *r) {
     send_asset(a, r);
 }
 
-void crec__handle_openapi(crec_server *s, crec__req *q, crec__reply *r) {
+void crec__h_openapi(crec_server *s, crec__tls *t, crec__req *q, crec__reply *r) {
     const crec__web_asset *a = find_asset("/openapi.json");
     if (!a) {
         crec__reply_err(r, 404, "not_found", "this build has no openapi.json");

@@ -28,18 +28,20 @@ static void test_routes(void **st) {
     expect_route("POST", "/v1/events", CREC__R_EVENTS, 0, NULL);
     expect_route("GET", "/v1/events", CREC__R_EVENTS, 405, NULL);
     expect_route("GET", "/v1/items", CREC__R_ITEMS, 0, NULL);
-    expect_route("POST", "/v1/items", CREC__R_ITEMS, 0, NULL);
+    expect_route("POST", "/v1/items", CREC__R_ITEMS_CREATE, 0, NULL);
     expect_route("DELETE", "/v1/items", CREC__R_ITEMS, 405, NULL);
-    expect_route("PUT", "/v1/items/sku-1", CREC__R_ITEM, 0, "sku-1");
+    expect_route("PUT", "/v1/items/sku-1", CREC__R_ITEM_PUT, 0, "sku-1");
+    expect_route("HEAD", "/v1/items/sku-1", CREC__R_ITEM, 0, "sku-1");
     expect_route("PATCH", "/v1/items/sku-1", CREC__R_ITEM, 405, NULL);
-    expect_route("DELETE", "/v1/users/\xc3\xa9t\xc3\xa9", CREC__R_USER, 0, "\xc3\xa9t\xc3\xa9");
+    expect_route("DELETE", "/v1/users/\xc3\xa9t\xc3\xa9", CREC__R_USER_DELETE, 0, "\xc3\xa9t\xc3\xa9");
     expect_route("POST", "/v1/admin/reload", CREC__R_RELOAD, 0, NULL);
     expect_route("GET", "/v1/stats", CREC__R_STATS, 0, NULL);
     expect_route("GET", "/healthz", CREC__R_HEALTH, 0, NULL);
     expect_route("GET", "/metrics", CREC__R_METRICS, 0, NULL);
     expect_route("GET", "/openapi.json", CREC__R_OPENAPI, 0, NULL);
     expect_route("GET", "/", CREC__R_WEB, 0, NULL);
-    expect_route("GET", "/app.js", CREC__R_WEB, 0, "app.js");
+    expect_route("GET", "/app.js", CREC__R_ASSET, 0, "app.js");
+    expect_route("POST", "/healthz", CREC__R_HEALTH, 405, NULL);   /* a literal line wins over "/{file}" */
     expect_route("GET", "/App.js", CREC__R_NONE, 404, NULL);      /* dashboard names are lower case */
     expect_route("GET", "/v1/users/u1/", CREC__R_NONE, 404, NULL); /* trailing slash */
     expect_route("GET", "/v1//users", CREC__R_NONE, 404, NULL);
@@ -59,10 +61,35 @@ static void test_routes(void **st) {
     assert_int_equal(strlen(m.id), 256);
 
     assert_true(crec__route_is_write(CREC__R_EVENTS, "POST"));
-    assert_true(crec__route_is_write(CREC__R_USER, "DELETE"));
+    assert_true(crec__route_is_write(CREC__R_USER_DELETE, "DELETE"));
+    assert_false(crec__route_is_write(CREC__R_USER, "DELETE")); /* a 405's route: not this method's line */
     assert_false(crec__route_is_write(CREC__R_SESSION_RECS, "POST"));
     assert_false(crec__route_is_write(CREC__R_ITEM, "GET"));
     assert_string_equal(crec__route_label(CREC__R_SIMILAR), "/v1/items/{id}/similar");
+
+    /* the table's other columns: a 405's Allow lists the path's lines in table order, the lines of one path
+     * share their metrics label, and who may call what */
+    assert_int_equal(crec__route_match("PATCH", "/v1/items/sku-1", &m), -1);
+    assert_string_equal(m.allow, "GET, PUT, DELETE");
+    assert_int_equal(crec__route_match("DELETE", "/v1/items", &m), -1);
+    assert_string_equal(m.allow, "GET, POST");
+    assert_int_equal(crec__route_match("GET", "/v1/events", &m), -1);
+    assert_string_equal(m.allow, "POST");
+    assert_string_equal(crec__route_label(CREC__R_ITEM_PUT), "/v1/items/{id}");
+    assert_string_equal(crec__route_label(CREC__R_ITEM_DELETE), crec__route_label(CREC__R_ITEM));
+    assert_string_equal(crec__route_label(CREC__R_ASSET), "/ (dashboard)");
+    assert_string_equal(crec__route_label(CREC__R_WEB), "/ (dashboard)");
+    assert_string_equal(crec__route_label(CREC__R_NONE), "unmatched");
+    assert_int_equal(crec__route_auth(CREC__R_HEALTH), CREC__OPEN);
+    assert_int_equal(crec__route_auth(CREC__R_OPENAPI), CREC__OPEN);
+    assert_int_equal(crec__route_auth(CREC__R_METRICS), CREC__READ);
+    assert_int_equal(crec__route_auth(CREC__R_SESSION_RECS), CREC__READ);
+    assert_int_equal(crec__route_auth(CREC__R_RELOAD), CREC__WRITE);
+    assert_int_equal(crec__route_auth(CREC__R_ITEMS_CREATE), CREC__WRITE);
+    assert_int_equal(crec__route_auth(CREC__R_ITEMS), CREC__READ);
+    assert_true(crec__route_uses_store(CREC__R_USER_RECS));
+    assert_false(crec__route_uses_store(CREC__R_RELOAD));
+    assert_false(crec__route_uses_store(CREC__R_NONE));
 }
 
 static void test_values(void **st) {
