@@ -1,6 +1,6 @@
 /* bert4rec.c: BERT4Rec (Sun et al. 2019), bidirectional self-attention over the item sequence trained with the Cloze
- * task, on the shared sequence encoder (seqenc.c: packed batches, forward / backward, validation, the training loop,
- * checkpoints).
+ * task, on the shared sequence encoder (seqenc.c: forward / backward, checkpoints) and the sequence trainer
+ * (seqtrain.c: packed batches, the training loop, validation). This file holds the Cloze objective.
  *
  * Model: the encoder of seqenc.h with bidirectional attention (every position sees the whole window) and one more
  * embedding row, the [mask] token (id I); the output layer is the item table E (s_j = h . E[j], j < I).
@@ -17,8 +17,9 @@
 #include <string.h>
 
 #include "models/bert4rec.h"
-#include "models/seqenc.h"
 #include "models/params.h"
+#include "models/seqenc.h"
+#include "models/seqtrain.h"
 
 static const crec_param_def BERT4REC_PARAMS[] = {
     CREC_P_TRANSFORMER("64", "2", "2", "50",
@@ -31,101 +32,96 @@ static const crec_param_def BERT4REC_PARAMS[] = {
     CREC_P_END,
 };
 
-#define PRM(s, blk, k) crec__nn_tensor(&(s)->p, (blk), (k))
-
 static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u + 1] - x->ptr[u]); }
 
-/* The objective's state: masking parameters, the loss's scratch, the masked rows gathered. */
+/* The Cloze objective's state: masking parameters, the CE head, the masked rows gathered. */
 typedef struct b4_obj {
     double mask_prob, last_prob;
-    int ce_rb, ce_ic;
-    float *scratch;  /* CE scratch */
-    float *hm, *dhm; /* [M, D] hidden states of the masked rows and their gradients */
-    int32_t *rows;   /* [M] their rows in the batch */
-    int32_t *tgt;    /* [M] their targets */
-    int32_t *perm;   /* [T] position draw */
+    crec_nn_head head; /* full-softmax CE */
+    float *hm, *dhm;   /* [M, D] hidden states of the masked rows and their gradients */
+    int32_t *rows;     /* [M] their rows in the batch */
+    int32_t *tgt;      /* [M] their targets */
+    int32_t *perm;     /* [T] position draw */
 } b4_obj;
 
 static void obj_free(b4_obj *o) {
-    free(o->scratch), free(o->hm), free(o->dhm), free(o->rows), free(o->tgt), free(o->perm);
+    crec__nn_head_free(&o->head);
+    free(o->hm), free(o->dhm), free(o->rows), free(o->tgt), free(o->perm);
 }
 
-static int obj_prepare(void *ctx, const crec_seqenc *s, const crec_csr *x, int Nmax) {
+static int obj_prepare(void *ctx, const crec_seqtrain_net *net, const crec_csr *x, const float *pop, int Nmax) {
     b4_obj *o = ctx;
-    int32_t NI = s->NI;
+    crec_nn_head_cfg ce = {.loss = CREC_NN_LOSS_CE};
     (void)x;
-    o->scratch = crec__aligned_alloc(crec__seqenc_ce_blocks(NI, &o->ce_rb, &o->ce_ic) * sizeof(float));
-    o->hm = crec__aligned_alloc(((size_t)Nmax * s->D + 16) * sizeof(float));
-    o->dhm = crec__aligned_alloc(((size_t)Nmax * s->D + 16) * sizeof(float));
+    int rc = crec__nn_head_init(&o->head, &ce, net->NI, net->D, Nmax, pop);
+    o->hm = crec__aligned_alloc(((size_t)Nmax * net->D + 16) * sizeof(float));
+    o->dhm = crec__aligned_alloc(((size_t)Nmax * net->D + 16) * sizeof(float));
     o->rows = malloc(((size_t)Nmax + 1) * sizeof *o->rows);
     o->tgt = malloc(((size_t)Nmax + 1) * sizeof *o->tgt);
-    o->perm = malloc(((size_t)s->T + 1) * sizeof *o->perm);
-    return o->scratch && o->hm && o->dhm && o->rows && o->tgt && o->perm ? 0 : CREC_ENOMEM;
+    o->perm = malloc(((size_t)net->T + 1) * sizeof *o->perm);
+    return !rc && o->hm && o->dhm && o->rows && o->tgt && o->perm ? 0 : rc ? rc : CREC_ENOMEM;
 }
 
-/* Cloze windows of users[0..nb): the last T items of each training row, right-aligned positions; masked positions
- * get id [mask] and their item as target, the others target -1. */
-static void batch_cloze(const b4_obj *o, const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb,
-                        crec_seqenc_batch *bt, crec_rng *rng) {
-    int N = 0;
-    bt->seq_off[0] = 0;
-    for (int b = 0; b < nb; b++) {
-        int32_t u = users[b], n = row_len(x, u);
-        int32_t Tb = n < s->T ? n : s->T;
-        const int32_t *it = x->idx + x->ptr[u] + (n - Tb);
-        for (int t = 0; t < Tb; t++) {
-            bt->ids[N + t] = it[t];
-            bt->tgt[N + t] = -1;
-            bt->posid[N + t] = s->T - Tb + t;
-        }
-        if (crec__rng_uniform(rng) < o->last_prob) {
-            bt->tgt[N + Tb - 1] = it[Tb - 1];
-            bt->ids[N + Tb - 1] = s->mask;
-        } else {
-            int k = (int)lround(o->mask_prob * Tb);
-            k = k < 1 ? 1 : k > Tb ? Tb : k;
-            for (int t = 0; t < Tb; t++) o->perm[t] = t;
-            for (int j = 0; j < k; j++) { /* partial Fisher-Yates: k distinct positions */
-                int r = j + (int)crec__rng_below(rng, (uint64_t)(Tb - j)), t = o->perm[r];
-                o->perm[r] = o->perm[j], o->perm[j] = t;
-                bt->tgt[N + t] = it[t];
-                bt->ids[N + t] = s->mask;
-            }
-        }
-        N += Tb;
-        bt->seq_off[b + 1] = N;
+/* A Cloze window: the last T items of the training row. */
+static int32_t obj_window(void *ctx, const crec_seqtrain_net *net, int32_t n) {
+    (void)ctx;
+    return n < net->T ? n : net->T;
+}
+
+/* User u's Cloze window as sequence q: right-aligned positions; masked positions get id [mask] and their item as
+ * target, the others target -1. */
+static void obj_fill(void *ctx, const crec_seqtrain_net *net, const crec_csr *x, int32_t u, crec_seq_batch *bt, int q,
+                     crec_rng *rng) {
+    b4_obj *o = ctx;
+    int32_t n = row_len(x, u), Tb = bt->len[q];
+    int64_t off = x->ptr[u] + (n - Tb);
+    const int32_t *it = x->idx + off;
+    for (int t = 0; t < Tb; t++) {
+        int32_t r = crec__seqtrain_row(bt, q, t);
+        bt->ids[r] = it[t];
+        bt->tgt[r] = -1;
+        bt->posid[r] = net->T - Tb + t;
+        bt->ts[r] = x->ts ? x->ts[off + t] : 0;
     }
-    crec__seqenc_batch_done(s, bt, nb);
-}
-
-static void obj_batch(void *ctx, const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb,
-                      crec_seqenc_batch *bt, crec_rng *rng) {
-    batch_cloze(ctx, s, x, users, nb, bt, rng);
+    if (crec__rng_uniform(rng) < o->last_prob) {
+        int32_t r = crec__seqtrain_row(bt, q, Tb - 1);
+        bt->tgt[r] = it[Tb - 1];
+        bt->ids[r] = net->mask;
+    } else {
+        int k = (int)lround(o->mask_prob * Tb);
+        k = k < 1 ? 1 : k > Tb ? Tb : k;
+        for (int t = 0; t < Tb; t++) o->perm[t] = t;
+        for (int j = 0; j < k; j++) { /* partial Fisher-Yates: k distinct positions */
+            int r = j + (int)crec__rng_below(rng, (uint64_t)(Tb - j)), t = o->perm[r];
+            o->perm[r] = o->perm[j], o->perm[j] = t;
+            int32_t row = crec__seqtrain_row(bt, q, t);
+            bt->tgt[row] = it[t];
+            bt->ids[row] = net->mask;
+        }
+    }
 }
 
 /* Full softmax CE over the masked rows only, averaged over them: gather their states, one chunked CE, scatter the
  * gradients back. */
-static double obj_loss(void *ctx, const crec_seqenc *s, const crec_seqenc_acts *a, crec_seqenc_acts *g,
-                       const crec_seqenc_batch *bt, const crec_csr *x, const int32_t *users, crec_rng *rng,
+static double obj_loss(void *ctx, const crec_seqtrain_net *net, const crec_seq_batch *bt, const float *h, float *dh,
+                       const float *W, float *dW, const crec_csr *x, const int32_t *users, crec_rng *rng,
                        int64_t *rows) {
     b4_obj *o = ctx;
-    int D = s->D, M = 0;
+    int D = net->D, M = 0;
     (void)x, (void)users, (void)rng;
     for (int n = 0; n < bt->N; n++)
         if (bt->tgt[n] >= 0) {
-            memcpy(o->hm + (size_t)M * D, a->t[SE_A_HF] + (size_t)n * D, (size_t)D * sizeof(float));
+            memcpy(o->hm + (size_t)M * D, h + (size_t)n * D, (size_t)D * sizeof(float));
             o->rows[M] = n, o->tgt[M++] = bt->tgt[n];
         }
     *rows = M;
     if (M == 0) return 0;
     memset(o->dhm, 0, (size_t)M * D * sizeof(float));
-    double l =
-        crec__nn_softmax_ce_loss(o->dhm, PRM(s, s->p.grad, SE_P_EMB), o->scratch, o->hm, PRM(s, s->p.param, SE_P_EMB),
-                                 o->tgt, M, D, s->NI, o->ce_rb, o->ce_ic, 1.0f / (float)M);
+    double l = crec__nn_head_loss(&o->head, o->dhm, dW, o->hm, W, o->tgt, M, 1.0f / (float)M);
     for (int j = 0; j < M; j++) {
-        float *dh = g->t[SE_A_HF] + (size_t)o->rows[j] * D;
+        float *d = dh + (size_t)o->rows[j] * D;
         const float *src = o->dhm + (size_t)j * D;
-        for (int d = 0; d < D; d++) dh[d] += src[d];
+        for (int e = 0; e < D; e++) d[e] += src[e];
     }
     return l;
 }
@@ -137,21 +133,31 @@ static int obj_from(const crec_model *m, b4_obj *o) {
     return o->mask_prob > 0 && o->mask_prob <= 1 && o->last_prob >= 0 && o->last_prob <= 1 ? 0 : CREC_EINVAL;
 }
 
+static crec_seqtrain_obj cloze(b4_obj *o) {
+    crec_seqtrain_obj obj = {
+        .ctx = o, .prepare = obj_prepare, .window = obj_window, .fill = obj_fill, .loss = obj_loss};
+    return obj;
+}
+
+/* The encoder (bidirectional, with the [mask] token) trained by the sequence trainer on the Cloze objective. */
 static int bert4rec_train(crec_model *m, const crec_train_input *in) {
     crec_seqenc *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
     b4_obj o;
-    crec_seqenc_hp hp;
+    crec_seqtrain_hp hp;
     int rc = obj_from(m, &o);
     if (!rc) rc = crec__seqenc_arch(m, s, 0, 1);
-    if (!rc) rc = crec__seqenc_hp(m, &hp);
+    if (!rc) rc = crec__seqtrain_hp(m, &hp);
+    if (!rc) rc = crec__seqenc_alloc(s, 1);
+    if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) {
-        crec_seqenc_objective obj = {
-            .name = "bert4rec", .ctx = &o, .prepare = obj_prepare, .batch = obj_batch, .loss = obj_loss};
-        rc = crec__seqenc_train(s, in, &hp, &obj);
+        crec_seqtrain_net net = crec__seqenc_net(s, "bert4rec");
+        crec_seqtrain_obj obj = cloze(&o);
+        rc = crec__seqtrain_run(&net, &obj, &hp, in, s->pop);
     }
     obj_free(&o);
     if (rc) {
+        crec__seqenc_free(s);
         free(s);
         return rc;
     }
@@ -184,13 +190,15 @@ int crec__bert4rec_gradcheck(int pre, int act, float dropout, uint64_t seed, dou
     int64_t ptr[] = {0, 3, 5, 16};
     crec_csr x = {.n_rows = 3, .n_cols = 13, .ptr = ptr, .idx = idx};
     int32_t users[] = {0, 1, 2};
-    crec_seqenc_batch bt;
+    crec_seqtrain_net net = crec__seqenc_net(&s, "bert4rec");
+    crec_seq_batch bt;
     b4_obj o = {.mask_prob = 0.5, .last_prob = 0};
+    crec_seqtrain_obj obj = cloze(&o); /* its windows only */
     o.perm = malloc(((size_t)s.T + 1) * sizeof *o.perm);
-    rc = crec__seqenc_batch_alloc(&bt, 3, 3 * s.T);
+    rc = crec__seqtrain_batch_alloc(&bt, 3, 3 * s.T, s.T);
     if (!rc && !o.perm) rc = CREC_ENOMEM;
     if (!rc) {
-        batch_cloze(&o, &s, &x, users, 3, &bt, &r);
+        crec__seqtrain_batch_train(&bt, &net, &obj, &x, users, 3, &r);
         /* the second window: only its last item masked (the inference form) */
         for (int n = bt.seq_off[1]; n < bt.seq_off[2]; n++) {
             if (bt.tgt[n] >= 0) bt.ids[n] = bt.tgt[n], bt.tgt[n] = -1;
@@ -199,7 +207,7 @@ int crec__bert4rec_gradcheck(int pre, int act, float dropout, uint64_t seed, dou
         rc = crec__seqenc_gradcheck(&s, &bt, dseed, &r, worst, checked);
     }
     free(o.perm);
-    crec__seqenc_batch_free(&bt);
+    crec__seqtrain_batch_free(&bt);
     crec__seqenc_free(&s);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* sasrec.c: SASRec (Kang & McAuley 2018), a causal self-attention next-item model, on the shared sequence encoder
- * (seqenc.c: packed batches, forward / backward, validation, the training loop, checkpoints).
+ * (seqenc.c: forward / backward, checkpoints) and the sequence trainer (seqtrain.c: packed batches, the training
+ * loop, validation).
  *
  * Model: x = dropout(E[item] * sqrt(D) + P[position]); L blocks of (LN, causal multi-head attention, residual,
  * LN, FFN D->F->D with GELU, residual) - pre-LN, with a final LN - or the post-LN form LN(x + f(x)); the output
@@ -13,14 +14,17 @@
  * scores exactly as the same user's history), the last position's state, one matrix-vector product against E; an
  * empty history scores by training popularity.
  *
- * This file holds what is SASRec's own: its hyper-parameters, its windows (inputs -> next items) and its losses. */
+ * This file holds what is SASRec's own: its hyper-parameters and its choice of loss; the windows (inputs -> next
+ * items), the negatives and the loss heads are the sequence trainer's stock next-item objective (seqtrain.c) on
+ * the losses of src/nn. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/sasrec.h"
-#include "models/seqenc.h"
 #include "models/params.h"
+#include "models/seqenc.h"
+#include "models/seqtrain.h"
 
 static const crec_param_def SASREC_PARAMS[] = {
     CREC_P_TRANSFORMER("64", "2", "1", "50", "last items of a history the model reads", "0.2",
@@ -35,193 +39,49 @@ static const crec_param_def SASREC_PARAMS[] = {
     CREC_P_END,
 };
 
-enum { LOSS_CE, LOSS_SSM, LOSS_BCE, LOSS_GBCE };
-
-#define PRM(s, blk, k) crec__nn_tensor(&(s)->p, (blk), (k))
-
-static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u + 1] - x->ptr[u]); }
-
-/* Training batch of users[0..nb): each user's last T + 1 training items, inputs -> next items. */
-static void batch_train(const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb, crec_seqenc_batch *bt) {
-    int N = 0;
-    bt->seq_off[0] = 0;
-    for (int b = 0; b < nb; b++) {
-        int32_t u = users[b], n = row_len(x, u);
-        int32_t w = n < s->T + 1 ? n : s->T + 1, Tb = w - 1;
-        const int32_t *it = x->idx + x->ptr[u] + (n - w);
-        for (int t = 0; t < Tb; t++) {
-            bt->ids[N + t] = it[t];
-            bt->tgt[N + t] = it[t + 1];
-            bt->posid[N + t] = s->T - Tb + t;
-        }
-        N += Tb;
-        bt->seq_off[b + 1] = N;
-    }
-    crec__seqenc_batch_done(s, bt, nb);
-}
-
-/* SASRec's own hyper-parameters (the loss and its negatives). */
-typedef struct sr_hp {
-    int loss, neg, sampler_pop;
-    double gbce_t;
-} sr_hp;
-
-static int hp_from(const crec_model *m, sr_hp *h) {
-    memset(h, 0, sizeof *h);
+/* SASRec's loss head from its hyper-parameters: the loss, its negatives (ssm: uniform, or by training count with
+ * the log-Q correction; bce / gbce: uniform, never from the user's own row), gBCE's calibration. */
+static int head_from(const crec_model *m, crec_nn_head_cfg *c) {
+    memset(c, 0, sizeof *c);
     const char *loss = crec_model_param_str(m, "loss");
-    h->loss = strcmp(loss, "ce") == 0     ? LOSS_CE
-              : strcmp(loss, "ssm") == 0  ? LOSS_SSM
-              : strcmp(loss, "bce") == 0  ? LOSS_BCE
-              : strcmp(loss, "gbce") == 0 ? LOSS_GBCE
+    c->loss = strcmp(loss, "ce") == 0     ? CREC_NN_LOSS_CE
+              : strcmp(loss, "ssm") == 0  ? CREC_NN_LOSS_SSM
+              : strcmp(loss, "bce") == 0  ? CREC_NN_LOSS_BCE
+              : strcmp(loss, "gbce") == 0 ? CREC_NN_LOSS_GBCE
                                           : -1;
-    h->neg = (int)crec_model_param_int(m, "neg");
-    if (h->neg == 0) h->neg = h->loss == LOSS_SSM ? 256 : h->loss == LOSS_GBCE ? 128 : 1;
+    c->neg = (int)crec_model_param_int(m, "neg");
+    if (c->neg == 0) c->neg = c->loss == CREC_NN_LOSS_SSM ? 256 : c->loss == CREC_NN_LOSS_GBCE ? 128 : 1;
     const char *smp = crec_model_param_str(m, "sampler");
-    h->sampler_pop = strcmp(smp, "pop") == 0;
-    h->gbce_t = crec_model_param_double(m, "gbce_t");
-    if (h->loss < 0 || h->neg < 1 || h->neg > 65536 || (!h->sampler_pop && strcmp(smp, "uniform") != 0) ||
-        !(h->gbce_t >= 0 && h->gbce_t <= 1))
+    int pop = strcmp(smp, "pop") == 0;
+    c->gbce_t = crec_model_param_double(m, "gbce_t");
+    if (c->loss < 0 || c->neg < 1 || c->neg > 65536 || (!pop && strcmp(smp, "uniform") != 0) ||
+        !(c->gbce_t >= 0 && c->gbce_t <= 1))
         return CREC_EINVAL;
+    c->logq = c->loss == CREC_NN_LOSS_SSM && pop;
+    c->alpha = c->logq ? 1.0 : 0.0;
     return 0;
 }
 
-/* Sampler of negatives for ssm: uniform, or by training count (cumulative table, binary search). */
-typedef struct sr_sampler {
-    int pop;
-    int32_t NI;
-    double *cdf; /* [I] when pop */
-    float *logq; /* [I] log(S * Q(j)) when pop */
-} sr_sampler;
-
-static int32_t sample_item(const sr_sampler *sp, crec_rng *r) {
-    if (!sp->pop) return (int32_t)crec__rng_below(r, (uint64_t)sp->NI);
-    double u = crec__rng_uniform(r) * sp->cdf[sp->NI - 1];
-    int32_t lo = 0, hi = sp->NI - 1;
-    while (lo < hi) {
-        int32_t mid = (lo + hi) / 2;
-        if (sp->cdf[mid] > u)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-/* The objective's state: the loss's scratch and negatives, freed in one place. */
-typedef struct sr_obj {
-    sr_hp hp;
-    int ce_rb, ce_ic;
-    double gbce_beta;
-    float *scratch, *lqp, *lqn;
-    int32_t *neg;
-    uint8_t *mark;
-    sr_sampler sp;
-} sr_obj;
-
-static void obj_free(sr_obj *o) {
-    free(o->scratch), free(o->neg), free(o->lqp), free(o->lqn), free(o->mark), free(o->sp.cdf), free(o->sp.logq);
-}
-
-static int obj_prepare(void *ctx, const crec_seqenc *s, const crec_csr *x, int Nmax) {
-    sr_obj *o = ctx;
-    const sr_hp *hp = &o->hp;
-    int32_t NI = s->NI;
-    int D = s->D;
-    (void)x;
-    /* loss scratch: ce as crec__seqenc_ce_blocks; ssm = N*S + 2*S*D + 2N; bce 2N(K+1) */
-    size_t scr = crec__seqenc_ce_blocks(NI, &o->ce_rb, &o->ce_ic);
-    if (hp->loss == LOSS_SSM) scr = (size_t)Nmax * hp->neg + 2 * (size_t)hp->neg * D + 2 * (size_t)Nmax;
-    if (hp->loss == LOSS_BCE || hp->loss == LOSS_GBCE) scr = 2 * (size_t)Nmax * (hp->neg + 1);
-    o->scratch = crec__aligned_alloc(scr * sizeof(float));
-    o->neg = malloc(((size_t)Nmax * hp->neg + 1) * sizeof *o->neg);
-    o->mark = calloc((size_t)NI, 1);
-    if (!o->scratch || !o->neg || !o->mark) return CREC_ENOMEM;
-    if (hp->loss == LOSS_SSM) {
-        o->sp.pop = hp->sampler_pop;
-        o->sp.NI = NI;
-        if (hp->sampler_pop) {
-            o->sp.cdf = malloc((size_t)NI * sizeof *o->sp.cdf);
-            o->sp.logq = malloc((size_t)NI * sizeof *o->sp.logq);
-            o->lqp = malloc(((size_t)Nmax + 1) * sizeof *o->lqp);
-            o->lqn = malloc((size_t)hp->neg * sizeof *o->lqn);
-            if (!o->sp.cdf || !o->sp.logq || !o->lqp || !o->lqn) return CREC_ENOMEM;
-            double c = 0;
-            for (int32_t j = 0; j < NI; j++) c += s->pop[j] + 1.0, o->sp.cdf[j] = c;
-            for (int32_t j = 0; j < NI; j++) o->sp.logq[j] = (float)log((double)hp->neg * (s->pop[j] + 1.0) / c);
-        }
-    }
-    o->gbce_beta = hp->loss == LOSS_GBCE ? crec__nn_gbce_beta(hp->neg, NI, hp->gbce_t) : 1.0;
-    return 0;
-}
-
-static void obj_batch(void *ctx, const crec_seqenc *s, const crec_csr *x, const int32_t *users, int nb,
-                      crec_seqenc_batch *bt, crec_rng *rng) {
-    (void)ctx, (void)rng;
-    batch_train(s, x, users, nb, bt);
-}
-
-/* The loss at every position of the batch, averaged over its N tokens. */
-static double obj_loss(void *ctx, const crec_seqenc *s, const crec_seqenc_acts *a, crec_seqenc_acts *g,
-                       const crec_seqenc_batch *bt, const crec_csr *x, const int32_t *users, crec_rng *rng,
-                       int64_t *rows) {
-    sr_obj *o = ctx;
-    const sr_hp *hp = &o->hp;
-    int N = bt->N, D = s->D, nb = bt->B;
-    int32_t NI = s->NI;
-    float *demb = PRM(s, s->p.grad, SE_P_EMB), *emb = PRM(s, s->p.param, SE_P_EMB);
-    float gs = 1.0f / (float)N;
-    double l;
-    *rows = N;
-    if (hp->loss == LOSS_CE)
-        l = crec__nn_softmax_ce_loss(g->t[SE_A_HF], demb, o->scratch, a->t[SE_A_HF], emb, bt->tgt, N, D, NI, o->ce_rb,
-                                     o->ce_ic, gs);
-    else if (hp->loss == LOSS_SSM) {
-        for (int j = 0; j < hp->neg; j++) {
-            o->neg[j] = sample_item(&o->sp, rng);
-            if (o->lqn) o->lqn[j] = o->sp.logq[o->neg[j]];
-        }
-        if (o->lqp)
-            for (int n = 0; n < N; n++) o->lqp[n] = o->sp.logq[bt->tgt[n]];
-        l = crec__nn_sampled_softmax_loss(g->t[SE_A_HF], demb, o->scratch, a->t[SE_A_HF], emb, bt->tgt, o->neg, o->lqp,
-                                          o->lqn, N, D, hp->neg, gs);
-    } else {
-        /* per position, hp->neg negatives not in the user's training row (the original's sampler) */
-        for (int b = 0; b < nb; b++) {
-            int32_t u = users[b];
-            const int32_t *row = x->idx + x->ptr[u];
-            int32_t rl = row_len(x, u);
-            for (int32_t q = 0; q < rl; q++) o->mark[row[q]] = 1;
-            for (int32_t n = bt->seq_off[b]; n < bt->seq_off[b + 1]; n++)
-                for (int k = 0; k < hp->neg; k++) {
-                    int32_t j, tries = 0;
-                    do j = (int32_t)crec__rng_below(rng, (uint64_t)NI);
-                    while (o->mark[j] && ++tries < 64);
-                    o->neg[(size_t)n * hp->neg + k] = j;
-                }
-            for (int32_t q = 0; q < rl; q++) o->mark[row[q]] = 0;
-        }
-        l = crec__nn_bce_loss(g->t[SE_A_HF], demb, o->scratch, a->t[SE_A_HF], emb, bt->tgt, o->neg, N, D, hp->neg,
-                              o->gbce_beta, gs);
-    }
-    return l;
-}
-
+/* The encoder (causal, no mask token) trained by the sequence trainer on the stock next-item objective. */
 static int sasrec_train(crec_model *m, const crec_train_input *in) {
     crec_seqenc *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
-    sr_obj o;
+    crec_seqtrain_next o;
     memset(&o, 0, sizeof o);
-    crec_seqenc_hp hp;
+    crec_seqtrain_hp hp;
     int rc = crec__seqenc_arch(m, s, 1, 0);
-    if (!rc) rc = hp_from(m, &o.hp);
-    if (!rc) rc = crec__seqenc_hp(m, &hp);
+    if (!rc) rc = head_from(m, &o.cfg);
+    if (!rc) rc = crec__seqtrain_hp(m, &hp);
+    if (!rc) rc = crec__seqenc_alloc(s, 1);
+    if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) {
-        crec_seqenc_objective obj = {
-            .name = "sasrec", .ctx = &o, .prepare = obj_prepare, .batch = obj_batch, .loss = obj_loss};
-        rc = crec__seqenc_train(s, in, &hp, &obj);
+        crec_seqtrain_net net = crec__seqenc_net(s, "sasrec");
+        crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
+        rc = crec__seqtrain_run(&net, &obj, &hp, in, s->pop);
     }
-    obj_free(&o);
+    crec__seqtrain_next_free(&o);
     if (rc) {
+        crec__seqenc_free(s);
         free(s);
         return rc;
     }
@@ -254,13 +114,17 @@ int crec__sasrec_gradcheck(int pre, int act, float dropout, uint64_t seed, doubl
     int64_t ptr[] = {0, 3, 5, 16};
     crec_csr x = {.n_rows = 3, .n_cols = 13, .ptr = ptr, .idx = idx};
     int32_t users[] = {0, 1, 2};
-    crec_seqenc_batch bt;
-    rc = crec__seqenc_batch_alloc(&bt, 3, 3 * s.T);
+    crec_seqtrain_net net = crec__seqenc_net(&s, "sasrec");
+    crec_seqtrain_next o;
+    memset(&o, 0, sizeof o);
+    crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o); /* its windows only */
+    crec_seq_batch bt;
+    rc = crec__seqtrain_batch_alloc(&bt, 3, 3 * s.T, s.T);
     if (!rc) {
-        batch_train(&s, &x, users, 3, &bt);
+        crec__seqtrain_batch_train(&bt, &net, &obj, &x, users, 3, &r);
         rc = crec__seqenc_gradcheck(&s, &bt, dseed, &r, worst, checked);
     }
-    crec__seqenc_batch_free(&bt);
+    crec__seqtrain_batch_free(&bt);
     crec__seqenc_free(&s);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* seqenc.c: the transformer encoder over packed item sequences shared by sasrec.c and bert4rec.c (seqenc.h): the
- * forward / backward on the neural core (src/nn), packed batches, scoring, validation with full ranking, the
- * training loop, checkpoints and the gradient check. The models add their windows, targets and loss.
+ * forward / backward on the neural core (src/nn), the network callbacks the sequence trainer (seqtrain.c) drives,
+ * initialisation, checkpoints and the gradient check. The models add their windows, targets and loss.
  *
  * The one idea: batches are packed, never padded. A batch is the concatenation of its users' windows (row
  * offsets seq_off), every row-wise kernel runs on the N real tokens, and attention runs per (sequence, head) on
@@ -13,9 +13,7 @@
 
 #include "core/binio.h"
 #include "core/util.h"
-#include "crec/rank.h"
 #include "models/seqenc.h"
-#include "models/seqvalid.h"
 
 /* ---- layout ---- */
 
@@ -61,7 +59,7 @@ size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *b
 /* ---- forward / backward ---- */
 
 /* Forward of batch bt into a (pointed for bt's N and A) with parameters blk; dropout when seed != 0 (training). */
-void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, const crec_seqenc_batch *bt,
+void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, const crec_seq_batch *bt,
                           uint64_t seed) {
     float *blk = (float *)blk_c; /* read only here */
     int N = bt->N, D = s->D, F = s->F, L = s->L;
@@ -131,7 +129,7 @@ static const float *drop_grad(float p, float *tmp, const float *g, size_t n, uin
 
 /* Backward of the forward above: g (same layout as a, zeroed, g->t[SE_A_HF] holding dloss/dh) -> grads in gblk. */
 void crec__seqenc_backward(const crec_seqenc *s, const float *blk_c, float *gblk, const crec_seqenc_acts *a,
-                           crec_seqenc_acts *g, const crec_seqenc_batch *bt, uint64_t seed) {
+                           crec_seqenc_acts *g, const crec_seq_batch *bt, uint64_t seed) {
     float *blk = (float *)blk_c;
     int N = bt->N, D = s->D, F = s->F, L = s->L;
     float p = seed ? s->drop : 0;
@@ -204,137 +202,7 @@ void crec__seqenc_backward(const crec_seqenc *s, const float *blk_c, float *gblk
     crec__nn_embedding_backward(PRM(s, gblk, SE_P_POS), gx0, bt->posid, N, D, 1.0f);
 }
 
-/* ---- batches ---- */
-
-static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u + 1] - x->ptr[u]); }
-
-void crec__seqenc_batch_done(const crec_seqenc *s, crec_seqenc_batch *bt, int nb) {
-    bt->B = nb, bt->N = bt->seq_off[nb];
-    crec__nn_attention_offsets(bt->att_off, bt->seq_off, nb, s->H);
-}
-
-void crec__seqenc_batch_hist(const crec_seqenc *s, const int32_t *const *hist, const int32_t *len, int nb,
-                             crec_seqenc_batch *bt) {
-    int N = 0, mk = s->mask >= 0;
-    bt->seq_off[0] = 0;
-    for (int b = 0; b < nb; b++) {
-        int32_t Tb = len[b] < s->T - mk ? len[b] : s->T - mk; /* history items in the window */
-        const int32_t *it = hist[b] + (len[b] - Tb);
-        for (int t = 0; t < Tb + mk; t++) {
-            bt->ids[N + t] = t < Tb ? it[t] : s->mask;
-            bt->tgt[N + t] = -1;
-            bt->posid[N + t] = s->T - (Tb + mk) + t;
-        }
-        N += Tb + mk;
-        bt->seq_off[b + 1] = N;
-    }
-    crec__seqenc_batch_done(s, bt, nb);
-}
-
-void crec__seqenc_batch_free(crec_seqenc_batch *bt) {
-    free(bt->seq_off);
-    free(bt->att_off);
-    free(bt->ids);
-    free(bt->posid);
-    free(bt->tgt);
-    memset(bt, 0, sizeof *bt);
-}
-
-int crec__seqenc_batch_alloc(crec_seqenc_batch *bt, int Bmax, int Nmax) {
-    memset(bt, 0, sizeof *bt);
-    bt->seq_off = malloc(((size_t)Bmax + 1) * sizeof *bt->seq_off);
-    bt->att_off = malloc(((size_t)Bmax + 1) * sizeof *bt->att_off);
-    bt->ids = malloc(((size_t)Nmax + 1) * sizeof *bt->ids);
-    bt->posid = malloc(((size_t)Nmax + 1) * sizeof *bt->posid);
-    bt->tgt = malloc(((size_t)Nmax + 1) * sizeof *bt->tgt);
-    if (!bt->seq_off || !bt->att_off || !bt->ids || !bt->posid || !bt->tgt) {
-        crec__seqenc_batch_free(bt);
-        return CREC_ENOMEM;
-    }
-    return 0;
-}
-
-static int cmp_desc_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x < y) - (x > y);
-}
-
-/* Largest N and A over any batch of nb sequences with these lengths (each capped at T): the nb longest. */
-static void worst_batch(const int32_t *lens, int32_t n, int nb, int T, int H, int *Nmax, int64_t *Amax) {
-    int32_t *c = malloc(((size_t)n + 1) * sizeof *c);
-    int64_t N = 0, A = 0;
-    if (c) {
-        for (int32_t i = 0; i < n; i++) c[i] = lens[i] < T ? lens[i] : T;
-        qsort(c, (size_t)n, sizeof *c, cmp_desc_i32);
-        for (int32_t i = 0; i < n && i < nb; i++) N += c[i], A += (int64_t)H * c[i] * c[i];
-        free(c);
-    } else {
-        N = (int64_t)nb * T, A = (int64_t)nb * H * T * T;
-    }
-    *Nmax = (int)(N > 0 ? N : 1);
-    *Amax = A > 0 ? A : 1;
-}
-
-/* ---- scoring ---- */
-
-/* One history's scores over all items: the last position's state against E (one matrix-vector product); an empty
- * history gets the items' training counts. Allocates its own activations, so concurrent calls are safe; returns 0 or
- * CREC_ENOMEM. */
-int crec__seqenc_score(const crec_seqenc *s, const int32_t *hist, int32_t n, float *scores) {
-    if (n <= 0) {
-        memcpy(scores, s->pop, (size_t)s->NI * sizeof *scores);
-        return 0;
-    }
-    int mk = s->mask >= 0;
-    int32_t Tb = (n < s->T - mk ? n : s->T - mk) + mk; /* the window's tokens */
-    int32_t seq_off[2] = {0, Tb};
-    int64_t att_off[2];
-    int32_t *ids = malloc((size_t)Tb * 3 * sizeof *ids);
-    size_t nf = crec__seqenc_acts_layout(s, Tb, (int64_t)s->H * Tb * Tb, NULL, NULL);
-    float *base = malloc(nf * sizeof *base);
-    if (!ids || !base) {
-        free(ids);
-        free(base);
-        return CREC_ENOMEM;
-    }
-    crec_seqenc_acts a;
-    crec__seqenc_acts_layout(s, Tb, (int64_t)s->H * Tb * Tb, base, &a);
-    crec_seqenc_batch bt = {
-        .B = 1, .N = Tb, .seq_off = seq_off, .att_off = att_off, .ids = ids, .posid = ids + Tb, .tgt = ids + 2 * Tb};
-    const int32_t *h1[1] = {hist};
-    crec__seqenc_batch_hist(s, h1, &n, 1, &bt);
-    crec__seqenc_forward(s, s->p.param, &a, &bt, 0);
-    const float *h = a.t[SE_A_HF] + (size_t)(Tb - 1) * s->D;
-    crec__nn_matvec(scores, PRM(s, s->p.param, SE_P_EMB), h, s->NI, s->D);
-    free(ids);
-    free(base);
-    return 0;
-}
-
-/* ---- validation (seqvalid.c): each history's last position state, through the forward in packed batches ---- */
-
-typedef struct se_vctx {
-    const crec_seqenc *s;
-    float *abase;          /* the training activation block, reused */
-    crec_seqenc_batch *bt; /* the training batch, reused */
-} se_vctx;
-
-static void valid_states(void *ctx, const int32_t *const *hist, const int32_t *len, int k, float *hl, int32_t *order) {
-    se_vctx *c = ctx;
-    const crec_seqenc *s = c->s;
-    crec_seqenc_batch *bt = c->bt;
-    crec__seqenc_batch_hist(s, hist, len, k, bt);
-    crec_seqenc_acts a;
-    crec__seqenc_acts_layout(s, bt->N, bt->att_off[k], c->abase, &a);
-    crec__seqenc_forward(s, s->p.param, &a, bt, 0);
-    for (int j = 0; j < k; j++) {
-        memcpy(hl + (size_t)j * s->D, a.t[SE_A_HF] + (size_t)(bt->seq_off[j + 1] - 1) * s->D,
-               (size_t)s->D * sizeof(float));
-        order[j] = j;
-    }
-}
-
-/* ---- training ---- */
+/* ---- initialisation, architecture ---- */
 
 static void init_params(crec_seqenc *s, crec_rng *r) {
     float *blk = s->p.param;
@@ -390,24 +258,6 @@ int crec__seqenc_arch(const crec_model *m, crec_seqenc *s, int causal, int with_
     return 0;
 }
 
-int crec__seqenc_hp(const crec_model *m, crec_seqenc_hp *h) {
-    memset(h, 0, sizeof *h);
-    h->sched = crec__nn_sched_parse(crec_model_param_str(m, "schedule"));
-    h->batch = (int)crec_model_param_int(m, "batch");
-    h->epochs = (int)crec_model_param_int(m, "epochs");
-    h->patience = (int)crec_model_param_int(m, "patience");
-    h->warmup = (int)crec_model_param_int(m, "warmup");
-    h->lr = crec_model_param_double(m, "lr");
-    h->wd = crec_model_param_double(m, "wd");
-    h->beta2 = crec_model_param_double(m, "beta2");
-    h->clip = crec_model_param_double(m, "clip");
-    h->valid_users = (int32_t)crec_model_param_int(m, "valid_users");
-    if (h->sched < 0 || h->batch < 1 || h->batch > 1024 || h->epochs < 0 || h->patience < 0 || h->warmup < 0 ||
-        !(h->lr > 0) || !(h->wd >= 0) || !(h->beta2 > 0 && h->beta2 < 1) || !(h->clip >= 0) || h->valid_users < 0)
-        return CREC_EINVAL;
-    return 0;
-}
-
 int crec__seqenc_alloc(crec_seqenc *s, int train) {
     size_t psz[SE_P_COUNT];
     param_sizes(s, psz);
@@ -420,209 +270,90 @@ void crec__seqenc_free(crec_seqenc *s) {
     s->pop = NULL;
 }
 
-size_t crec__seqenc_ce_blocks(int32_t NI, int *rb, int *ic) {
-    size_t ce_budget = (size_t)16 << 20;
-    int ce_rb = (int)(ce_budget / (size_t)NI), ce_ic = NI;
-    if (ce_rb > 1024) ce_rb = 1024;
-    if (ce_rb < 256) ce_rb = 256, ce_ic = (int)(ce_budget / 256) < NI ? (int)(ce_budget / 256) : NI;
-    *rb = ce_rb, *ic = ce_ic;
-    return (size_t)ce_rb * ce_ic + 2 * ce_rb;
+/* ---- the network of the sequence trainer (seqtrain.h) ---- */
+
+static void net_init(void *ctx, crec_rng *r) { init_params(ctx, r); }
+
+static size_t net_acts_floats(const void *ctx, int N, int64_t A) {
+    return crec__seqenc_acts_layout(ctx, N, A, NULL, NULL);
 }
 
-/* Everything training allocates, freed in one place. */
-typedef struct se_train {
-    crec_seqenc_batch bt;
-    float *abase, *gbase, *best;
-    int32_t *users, *lens;
-    crec_seqvalid v;
-} se_train;
-
-static void train_free(se_train *t) {
-    crec__seqenc_batch_free(&t->bt);
-    free(t->abase), free(t->gbase), free(t->best), free(t->users), free(t->lens);
-    crec__seqvalid_free(&t->v);
+static const float *net_forward(const void *ctx, const crec_seq_batch *bt, float *abase, float *gbase, uint64_t seed,
+                                float **dh) {
+    const crec_seqenc *s = ctx;
+    crec_seqenc_acts a;
+    int64_t A = bt->att_off[bt->B];
+    crec__seqenc_acts_layout(s, bt->N, A, abase, &a);
+    crec__seqenc_forward(s, s->p.param, &a, bt, seed);
+    if (gbase) {
+        crec_seqenc_acts g;
+        size_t used = crec__seqenc_acts_layout(s, bt->N, A, gbase, &g);
+        memset(gbase, 0, used * sizeof(float));
+        *dh = g.t[SE_A_HF];
+    }
+    return a.t[SE_A_HF];
 }
 
-int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_seqenc_hp *hp,
-                       const crec_seqenc_objective *obj) {
-    se_train tr;
-    memset(&tr, 0, sizeof tr);
-    const crec_csr *x = in->train;
-    int32_t NI = s->NI, U = x->n_rows;
-    int nt = in->n_threads > 0 ? in->n_threads : omp_get_max_threads();
-    int prev_threads = omp_get_max_threads(), prev_blas = crec__nn_blas_single();
-    omp_set_num_threads(nt);
-    int rc = crec__seqenc_alloc(s, 1);
-    s->pop = calloc((size_t)NI, sizeof *s->pop);
-    if (!rc && !s->pop) rc = CREC_ENOMEM;
-    if (rc) goto done;
-    for (int64_t q = 0; q < crec_csr_nnz(x); q++) s->pop[x->idx[q]] += 1.0f;
-    crec_rng rng;
-    crec__rng_seed(&rng, in->seed);
-    init_params(s, &rng);
+static void net_backward(const void *ctx, const crec_seq_batch *bt, const float *abase, float *gbase, uint64_t seed) {
+    const crec_seqenc *s = ctx;
+    crec_seqenc_acts a, g;
+    int64_t A = bt->att_off[bt->B];
+    crec__seqenc_acts_layout(s, bt->N, A, (float *)abase, &a);
+    crec__seqenc_acts_layout(s, bt->N, A, gbase, &g);
+    crec__seqenc_backward(s, s->p.param, s->p.grad, &a, &g, bt, seed);
+}
 
-    /* training users (>= 2 training items) and the worst-case batch over training and validation windows */
-    tr.users = malloc(((size_t)U + 1) * sizeof *tr.users);
-    tr.lens = malloc(((size_t)U + 1) * sizeof *tr.lens);
-    if (!tr.users || !tr.lens) {
-        rc = CREC_ENOMEM;
-        goto done;
-    }
-    int32_t nu = 0;
-    for (int32_t u = 0; u < U; u++) {
-        int32_t n = row_len(x, u);
-        tr.lens[u] = n + (s->mask >= 0); /* the mask token appended at validation */
-        if (n >= 2) tr.users[nu++] = u;
-    }
-    int Bmax = hp->batch, Nmax;
-    int64_t Amax;
-    worst_batch(tr.lens, U, Bmax, s->T, s->H, &Nmax, &Amax);
-    size_t af = crec__seqenc_acts_layout(s, Nmax, Amax, NULL, NULL);
-    tr.abase = crec__aligned_alloc(af * sizeof(float));
-    tr.gbase = crec__aligned_alloc(af * sizeof(float));
-    tr.best = crec__aligned_alloc(s->p.total * sizeof(float));
-    rc = crec__seqenc_batch_alloc(&tr.bt, Bmax, Nmax);
-    if (!rc && (!tr.abase || !tr.gbase || !tr.best)) rc = CREC_ENOMEM;
-    if (!rc && obj->prepare) rc = obj->prepare(obj->ctx, s, x, Nmax);
-    int do_valid = in->valid && crec_csr_nnz(in->valid) > 0;
-    if (!rc && do_valid) {
-        rc = crec__seqvalid_init(&tr.v, in->valid, hp->valid_users, Bmax, s->NI, s->D, nt);
-        if (!rc && tr.v.n_users == 0) do_valid = 0;
-    }
-    if (rc) goto done;
+static float *net_out_table(const void *ctx, float *blk) { return PRM((const crec_seqenc *)ctx, blk, SE_P_EMB); }
 
-    char label[64];
-    snprintf(label, sizeof label, "%s epoch", obj->name);
-    int64_t steps_per_epoch = (nu + Bmax - 1) / Bmax, total = steps_per_epoch * hp->epochs, step = 0;
-    double best = -1;
-    int best_epoch = 0, since = 0;
-    memcpy(tr.best, s->p.param, s->p.total * sizeof(float));
-    for (int ep = 1; ep <= hp->epochs && nu > 0; ep++) {
-        double t0 = crec__now(), loss_sum = 0;
-        int64_t tok_sum = 0;
-        for (int32_t i = nu - 1; i > 0; i--) { /* Fisher-Yates */
-            int32_t j = (int32_t)crec__rng_below(&rng, (uint64_t)i + 1), t = tr.users[i];
-            tr.users[i] = tr.users[j], tr.users[j] = t;
-        }
-        crec_progress pg;
-        crec__progress_start(&pg, label, nu, in->verbose && crec__progress_wanted());
-        for (int32_t b0 = 0; b0 < nu; b0 += Bmax, step++) {
-            int nb = nu - b0 < Bmax ? nu - b0 : Bmax;
-            crec_seqenc_batch *bt = &tr.bt;
-            obj->batch(obj->ctx, s, x, tr.users + b0, nb, bt, &rng);
-            int N = bt->N;
-            crec_seqenc_acts a, g;
-            crec__seqenc_acts_layout(s, N, bt->att_off[nb], tr.abase, &a);
-            size_t used = crec__seqenc_acts_layout(s, N, bt->att_off[nb], tr.gbase, &g);
-            uint64_t seed = crec__nn_hash(in->seed ^ 0x5A5Aull, (uint64_t)step) | 1; /* != 0: dropout on */
-            crec__seqenc_forward(s, s->p.param, &a, bt, seed);
-            memset(tr.gbase, 0, used * sizeof(float));
-            memset(s->p.grad, 0, s->p.total * sizeof(float));
-            int64_t rows = 0;
-            loss_sum += obj->loss(obj->ctx, s, &a, &g, bt, x, tr.users + b0, &rng, &rows);
-            tok_sum += rows;
-            crec__seqenc_backward(s, s->p.param, s->p.grad, &a, &g, bt, seed);
-            if (hp->clip > 0) crec__nn_clip_grad_norm(s->p.grad, s->p.total, hp->clip);
-            float lr = crec__nn_lr((crec_nn_sched)hp->sched, (float)hp->lr, step, total, hp->warmup, 0.1f);
-            for (int k = 0; k < SE_P_COUNT; k++)
-                crec__nn_adamw(PRM(s, s->p.param, k), PRM(s, s->p.grad, k), PRM(s, s->p.m, k), PRM(s, s->p.v, k),
-                               s->p.size[k], lr, 0.9f, (float)hp->beta2, 1e-8f, decays(k) ? (float)hp->wd : 0.0f,
-                               step + 1);
-            crec__progress_update(&pg, b0 + nb);
-        }
-        crec__progress_end(&pg);
-        double secs = crec__now() - t0;
-        if (!do_valid) {
-            if (in->verbose)
-                crec__log("%s epoch %d  loss %.4f  %.2fs\n", obj->name, ep, tok_sum ? loss_sum / tok_sum : 0, secs);
-            continue;
-        }
-        double t1 = crec__now();
-        se_vctx vc = {s, tr.abase, &tr.bt};
-        double nd = crec__seqvalid_run(&tr.v, x, in->valid, 0, PRM(s, s->p.param, SE_P_EMB), s->pop, valid_states, &vc);
-        if (in->verbose)
-            crec__log("%s epoch %d  loss %.4f  valid NDCG@10 %.4f%s  train %.2fs  valid %.2fs\n", obj->name, ep,
-                      tok_sum ? loss_sum / tok_sum : 0, nd, nd > best ? " *" : "", secs, crec__now() - t1);
-        if (nd > best) {
-            best = nd, best_epoch = ep, since = 0;
-            memcpy(tr.best, s->p.param, s->p.total * sizeof(float));
-        } else if (hp->patience > 0 && ++since >= hp->patience)
-            break;
-    }
-    if (do_valid && best >= 0) {
-        memcpy(s->p.param, tr.best, s->p.total * sizeof(float));
-        if (in->verbose) crec__log("%s: best validation NDCG@10 %.4f at epoch %d\n", obj->name, best, best_epoch);
-    }
-    /* keep parameters only */
-    free(s->p.grad), free(s->p.m), free(s->p.v);
-    s->p.grad = s->p.m = s->p.v = NULL;
-done:
-    omp_set_num_threads(prev_threads);
-    crec__nn_blas_restore(prev_blas);
-    train_free(&tr);
-    if (rc) crec__seqenc_free(s);
-    return rc;
+crec_seqtrain_net crec__seqenc_net(crec_seqenc *s, const char *name) {
+    uint64_t decay = 0;
+    for (int k = 0; k < SE_P_COUNT; k++) decay |= (uint64_t)decays(k) << k;
+    crec_seqtrain_net net = {.name = name,
+                             .ctx = s,
+                             .p = &s->p,
+                             .NI = s->NI,
+                             .D = s->D,
+                             .T = s->T,
+                             .mask = s->mask,
+                             .heads = s->H,
+                             .time_major = 0,
+                             .salt = 0x5A5Aull,
+                             .decay = decay,
+                             .init = net_init,
+                             .acts_floats = net_acts_floats,
+                             .forward = net_forward,
+                             .backward = net_backward,
+                             .out_table = net_out_table};
+    return net;
 }
 
 /* ---- a whole-model gradient check (tests/unit/test_sasrec.c, test_bert4rec.c) ---- */
 
-/* Mean CE loss of batch bt under s's parameters; with grad, also the gradients in s->p.grad. */
-static double gc_loss(crec_seqenc *s, crec_seqenc_acts *a, crec_seqenc_acts *g, float *abase, float *gbase,
-                      const crec_seqenc_batch *bt, float *scratch, int grad, uint64_t dseed) {
+typedef struct gc_ce {
+    const crec_seqenc *s;
+    float *scratch;
+} gc_ce;
+
+/* Mean full-softmax CE over the rows with a target. */
+static double gc_ce_loss(void *ctx, const crec_seq_batch *bt, const float *h, float *dh, const float *W, float *dW) {
+    gc_ce *c = ctx;
     int N = bt->N, M = 0;
     for (int n = 0; n < N; n++) M += bt->tgt[n] >= 0;
-    crec__seqenc_acts_layout(s, N, bt->att_off[bt->B], abase, a);
-    size_t used = crec__seqenc_acts_layout(s, N, bt->att_off[bt->B], gbase, g);
-    crec__seqenc_forward(s, s->p.param, a, bt, dseed);
-    float gs = 1.0f / (float)M;
-    if (!grad)
-        return crec__nn_softmax_ce_loss(NULL, NULL, scratch, a->t[SE_A_HF], PRM(s, s->p.param, SE_P_EMB), bt->tgt, N,
-                                        s->D, s->NI, N, s->NI, gs) /
-               M;
-    memset(gbase, 0, used * sizeof(float));
-    memset(s->p.grad, 0, s->p.total * sizeof(float));
-    double l = crec__nn_softmax_ce_loss(g->t[SE_A_HF], PRM(s, s->p.grad, SE_P_EMB), scratch, a->t[SE_A_HF],
-                                        PRM(s, s->p.param, SE_P_EMB), bt->tgt, N, s->D, s->NI, N, s->NI, gs);
-    crec__seqenc_backward(s, s->p.param, s->p.grad, a, g, bt, dseed);
-    return l / M;
+    return crec__nn_softmax_ce_loss(dh, dW, c->scratch, h, W, bt->tgt, N, c->s->D, c->s->NI, N, c->s->NI,
+                                    1.0f / (float)M) /
+           M;
 }
 
-int crec__seqenc_gradcheck(crec_seqenc *s, const crec_seqenc_batch *bt, uint64_t dseed, crec_rng *r, double *worst,
+int crec__seqenc_gradcheck(crec_seqenc *s, const crec_seq_batch *bt, uint64_t dseed, crec_rng *r, double *worst,
                            int *checked) {
-    int Nmax = bt->N;
-    int64_t Amax = bt->att_off[bt->B];
-    size_t af = crec__seqenc_acts_layout(s, Nmax, Amax, NULL, NULL);
-    float *abase = crec__aligned_alloc(af * sizeof(float)), *gbase = crec__aligned_alloc(af * sizeof(float));
-    float *scratch = crec__aligned_alloc(((size_t)Nmax * s->NI + 2 * Nmax) * sizeof(float));
-    float *gsave = crec__aligned_alloc(s->p.total * sizeof(float));
-    int rc = 0;
-    if (!abase || !gbase || !scratch || !gsave) rc = CREC_ENOMEM;
-    if (!rc) {
-        crec_seqenc_acts a, g;
-        gc_loss(s, &a, &g, abase, gbase, bt, scratch, 1, dseed);
-        memcpy(gsave, s->p.grad, s->p.total * sizeof(float));
-        double w = 0;
-        int n = 0;
-        const float eps = 1e-2f;
-        for (int k = 0; k < SE_P_COUNT; k++)
-            for (int c = 0; c < 12 && (size_t)c < s->p.size[k]; c++) {
-                size_t i = s->p.off[k] + crec__rng_below(r, s->p.size[k]);
-                if (k == SE_P_EMB && s->mask >= 0 && c < 4) /* the [mask] row: an input-only embedding */
-                    i = s->p.off[k] + (size_t)s->mask * s->D + crec__rng_below(r, (uint64_t)s->D);
-                float p0 = s->p.param[i];
-                s->p.param[i] = p0 + eps;
-                double lp = gc_loss(s, &a, &g, abase, gbase, bt, scratch, 0, dseed);
-                s->p.param[i] = p0 - eps;
-                double lm = gc_loss(s, &a, &g, abase, gbase, bt, scratch, 0, dseed);
-                s->p.param[i] = p0;
-                double num = (lp - lm) / (2.0 * eps), e = fabs(gsave[i] - num) / fmax(fabs(num), 0.05);
-                if (e > w) w = e;
-                n++;
-            }
-        *worst = w;
-        *checked = n;
-    }
-    free(abase), free(gbase), free(scratch), free(gsave);
+    gc_ce c = {s, crec__aligned_alloc(((size_t)bt->N * s->NI + 2 * (size_t)bt->N) * sizeof(float))};
+    if (!c.scratch) return CREC_ENOMEM;
+    crec_seqtrain_net net = crec__seqenc_net(s, "seqenc");
+    /* 4 of the item table's 12 elements from the [mask] row, an input-only embedding, when there is one */
+    int rc = crec__seqtrain_gradcheck(&net, bt, gc_ce_loss, &c, dseed, SE_P_EMB,
+                                      s->mask >= 0 ? (size_t)s->mask * s->D : 0, s->mask >= 0 ? (size_t)s->D : 0, r,
+                                      worst, checked);
+    free(c.scratch);
     return rc;
 }
 
@@ -664,7 +395,9 @@ int crec__seqenc_load(const crec_model *m, crec_buf *in, int causal, int with_ma
 }
 
 int crec__seqenc_model_score(const crec_model *m, const crec_context *ctx, float *scores) {
-    return crec__seqenc_score(m->state, ctx->hist, ctx->n_hist, scores);
+    crec_seqenc *s = m->state;
+    crec_seqtrain_net net = crec__seqenc_net(s, m->type->name);
+    return crec__seqtrain_score(&net, s->pop, ctx->hist, ctx->n_hist, scores);
 }
 
 void crec__seqenc_model_free(crec_model *m) {

@@ -1,17 +1,18 @@
 /* seqenc.h: the transformer encoder over packed item sequences that sasrec.c and bert4rec.c share (private API):
- * parameters, activations, forward / backward, packed batches, scoring a history, validation NDCG@10 with full
- * ranking, the training loop (AdamW, schedule, clipping, early stopping keeping the best parameters), checkpoints
- * and a whole-model gradient check. A model brings only what makes it that model: its hyper-parameter table, how a
- * user's training row becomes a window with targets, and its loss (crec_seqenc_objective).
+ * parameters, activations, forward / backward, the network it is to the sequence trainer (crec__seqenc_net:
+ * seqtrain.h runs training, validation and scoring), checkpoints and a whole-model gradient check. A model brings
+ * only what makes it that model: its hyper-parameter table and its objective (seqtrain.h crec_seqtrain_obj: how a
+ * user's training row becomes a window with targets, and the loss).
  *
  * The encoder: x = dropout(E[id] * sqrt(D) + P[position]); L blocks of (LN, multi-head attention - causal or
  * bidirectional -, residual, LN, FFN D->F->D, residual), pre-LN with a final LN, or post-LN LN(x + f(x)); the output
  * layer is the item table E itself (s_j = h . E[j], j < I). With a [mask] token (BERT4Rec), E has one more row,
  * I, which is an input only. Positions are right-aligned: the last token of a window has position T - 1.
  *
- * Batches are packed, never padded: sequence b is rows seq_off[b] .. seq_off[b+1]-1 of every [N, .] tensor
- * (shape letters as in nn/nn.h). At inference a history's window is its last T items (causal), or its last T - 1
- * items followed by [mask] (with a mask token); the window's last row scores the catalog. */
+ * Batches are packed, never padded, sequence-major (seqtrain.h crec_seq_batch): sequence b is rows seq_off[b] ..
+ * seq_off[b+1]-1 of every [N, .] tensor (shape letters as in nn/nn.h). At inference a history's window is its last
+ * T items (causal), or its last T - 1 items followed by [mask] (with a mask token); the window's last row scores
+ * the catalog. */
 #ifndef CREC_MODELS_SEQENC_H
 #define CREC_MODELS_SEQENC_H
 
@@ -20,6 +21,7 @@
 #include "core/util.h"
 #include "crec/model.h"
 #include "crec/split.h"
+#include "models/seqtrain.h"
 #include "nn/nn.h"
 
 /* Parameter tensors, stacked over the L blocks (llm.c ParameterTensors). */
@@ -85,48 +87,9 @@ typedef struct crec_seqenc_acts {
     float *t[SE_A_COUNT];
 } crec_seqenc_acts;
 
-/* A packed batch: sequence b is rows seq_off[b] .. seq_off[b+1]-1; tgt[n] < 0: no target at row n. */
-typedef struct crec_seqenc_batch {
-    int B, N;
-    int32_t *seq_off;           /* [Bmax + 1] */
-    int64_t *att_off;           /* [Bmax + 1] */
-    int32_t *ids, *posid, *tgt; /* [Nmax] */
-} crec_seqenc_batch;
-
-/* The training hyper-parameters every encoder model has (lr, wd, beta2, clip, schedule, warmup, batch, epochs,
- * patience, valid_users). */
-typedef struct crec_seqenc_hp {
-    int sched, batch, epochs, patience, warmup;
-    double lr, wd, beta2, clip;
-    int32_t valid_users;
-} crec_seqenc_hp;
-
-/* What makes a model: called by crec__seqenc_train. ctx is the model's own state. */
-typedef struct crec_seqenc_objective {
-    const char *name; /* for log lines */
-    void *ctx;
-    /* Once, before the first epoch: allocate what the loss needs for batches of up to Nmax tokens. 0 or CREC_E*. */
-    int (*prepare)(void *ctx, const crec_seqenc *s, const crec_csr *train, int Nmax);
-    /* Windows (ids, posid, tgt) of users[0..nb) from their rows of train, with crec__seqenc_batch_done at the end.
-     * A user's window has at most min(row length + (s->mask >= 0), T) tokens. */
-    void (*batch)(void *ctx, const crec_seqenc *s, const crec_csr *train, const int32_t *users, int nb,
-                  crec_seqenc_batch *bt, crec_rng *rng);
-    /* The loss of a batch after the forward (a): adds d(loss)/d(h) into g->t[SE_A_HF] and the output layer's
-     * gradient into the item table's (s->p.grad, zeroed). Returns the summed loss, *rows = rows it was over. */
-    double (*loss)(void *ctx, const crec_seqenc *s, const crec_seqenc_acts *a, crec_seqenc_acts *g,
-                   const crec_seqenc_batch *bt, const crec_csr *train, const int32_t *users, crec_rng *rng,
-                   int64_t *rows);
-} crec_seqenc_objective;
-
 /* Architecture from m's hyper-parameters dim, blocks, heads, ffn (0 = dim), max_len, dropout, norm, act into s
  * (zeroed first; I = m->n_items; mask token = I when with_mask). CREC_EINVAL when out of range. */
 int crec__seqenc_arch(const crec_model *m, crec_seqenc *s, int causal, int with_mask);
-/* The training hyper-parameters from m. CREC_EINVAL when out of range. */
-int crec__seqenc_hp(const crec_model *m, crec_seqenc_hp *h);
-/* Blocking of the full-softmax CE (crec__nn_softmax_ce_loss) over I items within 16M floats (64 MiB) of scratch:
- * the whole catalog and up to 1024 rows per block when it fits (fewer passes over the item table), else 256 rows x
- * item chunks. Sets *rb, *ic; returns the scratch floats the loss needs. */
-size_t crec__seqenc_ce_blocks(int32_t NI, int *rb, int *ic);
 /* Allocates s's parameter block (with grads and Adam moments when train), zeroed. 0 or CREC_ENOMEM. */
 int crec__seqenc_alloc(crec_seqenc *s, int train);
 /* Frees what s owns (parameters, pop), not s. */
@@ -135,48 +98,35 @@ void crec__seqenc_free(crec_seqenc *s);
 /* Floats of the activation block for (N, A); with base, also points a's tensors into it. */
 size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *base, crec_seqenc_acts *a);
 /* Forward of bt into a (laid out for bt's N and A) with parameter block blk; dropout when seed != 0. */
-void crec__seqenc_forward(const crec_seqenc *s, const float *blk, crec_seqenc_acts *a, const crec_seqenc_batch *bt,
+void crec__seqenc_forward(const crec_seqenc *s, const float *blk, crec_seqenc_acts *a, const crec_seq_batch *bt,
                           uint64_t seed);
 /* Backward of the forward above: g (a's layout, zeroed but for g->t[SE_A_HF] = dloss/dh) -> gradients added into
  * gblk; same seed. */
 void crec__seqenc_backward(const crec_seqenc *s, const float *blk, float *gblk, const crec_seqenc_acts *a,
-                           crec_seqenc_acts *g, const crec_seqenc_batch *bt, uint64_t seed);
+                           crec_seqenc_acts *g, const crec_seq_batch *bt, uint64_t seed);
 
-/* Batches: room for Bmax sequences and Nmax tokens (0 or CREC_ENOMEM; free even on failure). */
-int crec__seqenc_batch_alloc(crec_seqenc_batch *bt, int Bmax, int Nmax);
-void crec__seqenc_batch_free(crec_seqenc_batch *bt);
-/* After a model filled seq_off[0..nb], ids, posid, tgt: sets B, N and the attention offsets. */
-void crec__seqenc_batch_done(const crec_seqenc *s, crec_seqenc_batch *bt, int nb);
-/* Inference batch: history b is hist[b][0..len[b]) (len >= 1), its window as in the header comment; no targets. */
-void crec__seqenc_batch_hist(const crec_seqenc *s, const int32_t *const *hist, const int32_t *len, int nb,
-                             crec_seqenc_batch *bt);
-
-/* One history's scores over all I items (the window's last row against E; an empty history gets the training
- * counts). Allocates its own activations, so concurrent calls are safe. 0 or CREC_ENOMEM. */
-int crec__seqenc_score(const crec_seqenc *s, const int32_t *hist, int32_t n, float *scores);
-/* The model-type hooks of a model whose m->state is a crec_seqenc (sasrec, bert4rec): score ctx->hist (ctx->user is
- * not read), and free the state. */
+/* The model-type hooks of a model whose m->state is a crec_seqenc (sasrec, bert4rec): score ctx->hist
+ * (crec__seqtrain_score: ctx->user is not read), and free the state. */
 int crec__seqenc_model_score(const crec_model *m, const crec_context *ctx, float *scores);
 void crec__seqenc_model_free(crec_model *m);
 
-/* Trains s (architecture set by crec__seqenc_arch) on in->train: parameters initialised from in->seed, users with
- * >= 2 training items shuffled each epoch into batches of hp->batch, obj's windows and loss, AdamW; with in->valid,
- * early stopping on validation NDCG@10 with the best parameters kept. On success s holds parameters and pop only;
- * on failure s owns nothing. 0 or CREC_E*. */
-int crec__seqenc_train(crec_seqenc *s, const crec_train_input *in, const crec_seqenc_hp *hp,
-                       const crec_seqenc_objective *obj);
+/* s as the sequence trainer's network (seqtrain.h; name for log lines): sequence-major batches with attention
+ * offsets for s->H heads, the item table rows < I as the output layer, weight decay on matrices and embeddings.
+ * The view points into s: it lives as long as s. */
+crec_seqtrain_net crec__seqenc_net(crec_seqenc *s, const char *name);
 
 /* Checkpoint payload: the architecture (checked against m's hyper-parameters on load), pop, the parameters. */
 int crec__seqenc_save(const crec_seqenc *s, crec_buf *out);
 /* Loads into a new *out (owned by the caller: crec__seqenc_free then free). 0, CREC_EFORMAT or CREC_ENOMEM. */
 int crec__seqenc_load(const crec_model *m, crec_buf *in, int causal, int with_mask, crec_seqenc **out);
 
-/* Finite-difference check of the whole model's backward on batch bt (targets set) with loss = mean full-softmax CE
- * over the rows with a target; s has train-state parameters, filled by the caller. Dropout at every site with
- * the fixed masks of dseed (0 = off). For every parameter tensor, 12 elements drawn from r (4 of the item table's
- * from the [mask] row when there is one) are moved by +-0.01;
- * *worst = max |analytic - numeric| / max(|numeric|, 0.05), *checked = elements checked. 0 or CREC_ENOMEM. */
-int crec__seqenc_gradcheck(crec_seqenc *s, const crec_seqenc_batch *bt, uint64_t dseed, crec_rng *r, double *worst,
+/* Finite-difference check of the whole model's backward on batch bt (targets set, attention offsets for s->H heads)
+ * with loss = mean full-softmax CE over the rows with a target (crec__seqtrain_gradcheck); s has train-state
+ * parameters, filled by the caller. Dropout at every site with the fixed masks of dseed (0 = off). For every
+ * parameter tensor, 12 elements drawn from r (4 of the item table's from the [mask] row when there is one) are
+ * moved by +-0.01; *worst = max |analytic - numeric| / max(|numeric|, 0.05), *checked = elements checked. 0 or
+ * CREC_ENOMEM. */
+int crec__seqenc_gradcheck(crec_seqenc *s, const crec_seq_batch *bt, uint64_t dseed, crec_rng *r, double *worst,
                            int *checked);
 
 #endif

@@ -1,4 +1,4 @@
-/* seqvalid.h: validation NDCG@10 for the sequential models (seqenc.c's sasrec and bert4rec, gru4rec.c), shared.
+/* seqvalid.h: validation NDCG@10 for the sequential models, run once per epoch by the sequence trainer (seqtrain.c).
  * History = the user's training row, target = the `valid` row, full ranking over the catalog with the history
  * excluded and pessimistic ties (crec_rank_targets): exactly crec eval --target valid. The model supplies one
  * callback that turns a batch of histories into last states; one matrix product scores the batch against the

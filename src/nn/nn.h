@@ -16,8 +16,9 @@
  *   - forward kernels write (=) their outputs; backward kernels ADD (+=) into every gradient they produce, as in
  *     llm.c, so branches that meet (residuals, a shared embedding) sum by themselves; callers zero gradients once
  *     per step. A gradient pointer that may be NULL says so.
- *   - every kernel is compiled twice from one template (kernels.inc, attention.inc, loss.inc): crec__nn_<op> in
- *     float for training, crec__nn_<op>_d in double for the finite-difference checks of tests/unit/test_nn.c.
+ *   - every kernel is compiled twice from one template (kernels.inc, attention.inc, gru.inc, loss.inc):
+ *     crec__nn_<op> in float for training, crec__nn_<op>_d in double for the finite-difference checks of
+ *     tests/unit/test_nn.c.
  *   - OpenMP only where each thread writes its own rows; reductions over rows (bias and LayerNorm gradients,
  *     embedding scatter-adds: rows owned by threads, not Hogwild) run in a fixed order, and matrix products go to
  *     BLAS in fixed 128-row blocks (crec__nn_gemm), so a model trains to the same bits at any thread count.
@@ -33,6 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/util.h"   /* crec_rng: the negative samplers */
 #include "crec/common.h" /* crec_buf: the neural core sits below the model layer */
 
 /* Hot kernels are compiled twice more by the compiler (function multiversioning): an AVX2 clone picked at load
@@ -111,6 +113,16 @@ static inline float crec__nn_erff(float x) {
     return x < 0 ? -y : y;
 }
 
+/* Packed sequences, time-major (PyTorch's PackedSequence), for recurrent layers: a batch's B sequences sorted by
+ * length, longest first, so that the sequences still running at step t are always the first bs[t] of them. The
+ * rows of step t are off[t] .. off[t] + bs[t] - 1, row off[t] + b holding sequence b's position t; N = off[T] =
+ * the sum of the lengths, and no row is padding. */
+typedef struct crec_nn_pack {
+    int B, T, N;
+    const int32_t *bs;  /* [T] sequences active at step t, non-increasing, bs[0] = B */
+    const int32_t *off; /* [T + 1] first row of step t; off[T] = N */
+} crec_nn_pack;
+
 /* ---- the kernels, declared for one real type R and one name mangler NN ---- */
 #define CREC__NN_KERNELS(R, NN)                                                                                        \
     /* matrix product, row-major: C[M,Nc] = alpha op(A)[M,K] op(B)[K,Nc] + beta C (ta, tb: A, B transposed).           \
@@ -167,6 +179,22 @@ static inline float crec__nn_erff(float x) {
     /* dgx[N,3D] += , dgh[N,3D] += , dhprev[N,D] += (dhprev may be NULL), given dhout[N,D]. */                         \
     void NN(gru_cell_backward)(R * dgx, R * dgh, R * dhprev, const R *dhout, const R *cache, const R *gh,              \
                                const R *hprev, int N, int D);                                                          \
+    /* GRU layer over packed sequences pk (gates r | z | n, the cell above), C input and H hidden width (gru.inc):     \
+     *   gx[N,3H] = x[N,C] wih[3H,C]^T + bih[3H]                (one matrix product for every position)                \
+     *   for t = 0 .. T-1 (the rows of step t only):                                                                   \
+     *     hprev[rows t] = h[rows t-1][0 .. bs[t]) (h0[0 .. bs[0]) at t = 0, zeros when h0 is NULL)                    \
+     *     gh[rows t]    = hprev[rows t] whh[3H,H]^T + bhh[3H]   (one product per step, bs[t] rows)                    \
+     *     h[rows t], cache[rows t] = gru_cell(gx, gh, hprev)                                                          \
+     * h[N,H] are the states; gx, gh, cache [N,3H] and hprev[N,H] are kept for backward. h0[B,H] in sorted order. */   \
+    void NN(gru_forward)(R * h, R * cache, R * gx, R * gh, R * hprev, const R *x, const R *h0, const R *wih,           \
+                         const R *bih, const R *whh, const R *bhh, const crec_nn_pack *pk, int C, int H);              \
+    /* Backward of gru_forward. dh[N,H] holds dloss/dh from outside the layer on entry; the recurrent contributions    \
+     * are added into it as the steps go backward (it ends as the total gradient w.r.t. h). dgx, dgh [N,3H] are        \
+     * scratch (overwritten). Adds into dx[N,C] (may be NULL), dh0[B,H] (may be NULL), dwih[3H,C], dbih[3H],           \
+     * dwhh[3H,H], dbhh[3H]. Every sum runs in a fixed order at any thread count. */                                   \
+    void NN(gru_backward)(R * dx, R * dh0, R * dwih, R * dbih, R * dwhh, R * dbhh, R * dh, R * dgx, R * dgh,           \
+                          const R *x, const R *cache, const R *gh, const R *hprev, const R *wih, const R *whh,         \
+                          const crec_nn_pack *pk, int C, int H);                                                       \
                                                                                                                        \
     /* ---- losses: each returns the summed loss over its rows (double) and, when dh / dW are not NULL, adds           \
      * gscale * d(loss)/d(h) into dh[N,D] and gscale * d(loss)/d(W) into dW[I,D]. Scores are s = h[n] . W[item]        \
@@ -192,7 +220,14 @@ static inline float crec__nn_erff(float x) {
      * logsumexp (running max and sum) and pass 2 recomputes each chunk's logits for the gradient.                     \
      * scratch: rb*min(ic,I) + 2*rb reals. */                                                                          \
     double NN(softmax_ce_loss)(R * dh, R * dW, R * scratch, const R *h, const R *W, const int32_t *pos, int N, int D,  \
-                               int NI, int rb, int ic, R gscale);
+                               int NI, int rb, int ic, R gscale);                                                      \
+    /* BPR-max (Hidasi & Karatzoglou 2018) with S negatives shared by all rows (neg[S]): w_j = softmax of s_j over     \
+     * the row's negatives, sig_j = sigmoid(s_pos - s_j),                                                              \
+     *   loss_n = -log(sum_j w_j sig_j) + reg * sum_j w_j s_j^2.                                                       \
+     * A negative equal to the row's target is left out (accidental hit); a row whose negatives all are its target     \
+     * has no loss. scratch: 2*S*D + 3*N*S + N*D + 2*N reals. */                                                       \
+    double NN(bprmax_loss)(R * dh, R * dW, R * scratch, const R *h, const R *W, const int32_t *pos,                    \
+                           const int32_t *neg, int N, int D, int S, R reg, R gscale);
 
 #define CREC__NN_F(name) crec__nn_##name
 #define CREC__NN_D(name) crec__nn_##name##_d
@@ -212,6 +247,80 @@ int64_t crec__nn_attention_offsets(int64_t *att_off, const int32_t *seq_off, int
 /* gBCE's positive-term exponent: alpha = K / (NI - 1), beta = alpha * (t * (1 - 1/alpha) + 1/alpha), t in [0, 1]
  * (t = 0: beta = 1, plain BCE). */
 double crec__nn_gbce_beta(int K, int NI, double t);
+
+/* Blocking of the full-softmax CE (softmax_ce_loss) over I items within 16M floats (64 MiB) of scratch: the whole
+ * catalog and up to 1024 rows per block when it fits (fewer passes over the item table), else 256 rows x item
+ * chunks. Sets *rb, *ic; returns the scratch floats the loss needs. */
+size_t crec__nn_ce_blocks(int32_t NI, int *rb, int *ic);
+
+/* ---- negative samplers (sampler.c, float only): items drawn uniformly, or with probability Q(j) ~ (count_j +
+ * 1)^alpha (a cumulative table and a binary search), and the log-Q terms log(S * Q(j)) of a sampled softmax with
+ * S negatives. Every draw takes the caller's RNG in a fixed order, so a seed gives the same negatives. ---- */
+typedef struct crec_nn_sampler {
+    int32_t NI;
+    double *cdf; /* [I] cumulative (count + 1)^alpha; NULL: uniform (alpha = 0) */
+    float *logq; /* [I] log(S * Q(j)); NULL unless asked for */
+} crec_nn_sampler;
+
+/* Sampler over I items from counts[I] (training counts; may be NULL for a uniform sampler without log-Q) and
+ * alpha >= 0; with_logq: also the log-Q table for S negatives. 0, CREC_EINVAL (counts missing) or CREC_ENOMEM (sp
+ * then holds nothing). Free with crec__nn_sampler_free. */
+int crec__nn_sampler_init(crec_nn_sampler *sp, const float *counts, int32_t NI, double alpha, int S, int with_logq);
+void crec__nn_sampler_free(crec_nn_sampler *sp);
+/* One item. */
+int32_t crec__nn_sample(const crec_nn_sampler *sp, crec_rng *r);
+/* One item with mark[item] == 0, redrawn up to 64 times (then the last draw is kept: a user who has seen almost
+ * every item must not loop forever). */
+int32_t crec__nn_sample_unmarked(const crec_nn_sampler *sp, const uint8_t *mark, crec_rng *r);
+
+/* ---- loss heads (loss.c, float only): one training loss over item scores s = h . W[item] with the negatives it
+ * draws and the scratch it needs, behind one call, for every model that predicts items from states. ---- */
+typedef enum {
+    CREC_NN_LOSS_CE = 0, /* full softmax cross-entropy over the catalog */
+    CREC_NN_LOSS_SSM,    /* sampled softmax, S negatives shared by the batch, optional log-Q correction */
+    CREC_NN_LOSS_BCE,    /* binary cross-entropy, K negatives per row */
+    CREC_NN_LOSS_GBCE,   /* gBCE: BCE with the positive term calibrated (crec__nn_gbce_beta) */
+    CREC_NN_LOSS_BPRMAX  /* BPR-max, S negatives shared by the batch, score regularisation */
+} crec_nn_loss;
+
+typedef struct crec_nn_head_cfg {
+    int loss;      /* crec_nn_loss */
+    int neg;       /* negatives: K per row (bce, gbce) or S shared (ssm, bprmax); unused by ce */
+    double alpha;  /* negatives drawn with probability ~ (count + 1)^alpha (0 = uniform) */
+    int logq;      /* ssm: log-Q correction by the sampler's Q */
+    double gbce_t; /* gbce calibration t in [0, 1] */
+    double bpreg;  /* bprmax score regularisation */
+} crec_nn_head_cfg;
+
+typedef struct crec_nn_head {
+    crec_nn_head_cfg c;
+    int32_t NI;
+    int D, Nmax, ce_rb, ce_ic;
+    double beta;     /* bce 1, gbce from gbce_t */
+    float *scratch;  /* the loss's scratch for up to Nmax rows */
+    int32_t *neg;    /* [S] shared or [Nmax, K] per row */
+    float *lqp;      /* [Nmax] log-Q of the rows' targets (ssm with logq) */
+    float *lqn;      /* [S] log-Q of the shared negatives (ssm with logq) */
+    crec_nn_sampler sp;
+} crec_nn_head;
+
+/* A head for batches of up to Nmax rows of width D over I items, negatives drawn by counts[I] (training counts;
+ * may be NULL when alpha = 0 and no log-Q). 0, CREC_EINVAL (a setting out of range) or CREC_ENOMEM; on failure
+ * the head holds nothing. Free with crec__nn_head_free. */
+int crec__nn_head_init(crec_nn_head *hd, const crec_nn_head_cfg *c, int32_t NI, int D, int Nmax, const float *counts);
+void crec__nn_head_free(crec_nn_head *hd);
+/* Does the loss draw negatives per row (bce, gbce) / shared by the batch (ssm, bprmax)? */
+int crec__nn_head_per_row(const crec_nn_head *hd);
+int crec__nn_head_shared(const crec_nn_head *hd);
+/* Shared losses: S negatives into hd->neg (and their log-Q, then the log-Q of the targets tgt[N], rows with a
+ * target < 0 getting 0). */
+void crec__nn_head_draw_shared(crec_nn_head *hd, const int32_t *tgt, int N, crec_rng *r);
+/* Per-row losses: row n's K negatives into hd->neg[n*K ..], none with mark[item] set (crec__nn_sample_unmarked). */
+void crec__nn_head_draw_row(crec_nn_head *hd, int n, const uint8_t *mark, crec_rng *r);
+/* The loss of states h[N,D] with targets tgt[N] (< 0: no loss) against the item table W[I,D], with the negatives
+ * drawn above: the summed loss; adds gscale-scaled gradients into dh[N,D] and dW[I,D] (either may be NULL). */
+double crec__nn_head_loss(const crec_nn_head *hd, float *dh, float *dW, const float *h, const float *W,
+                          const int32_t *tgt, int N, float gscale);
 
 /* ---- parameter blocks (llm.c malloc_and_point_parameters): a size table of up to CREC_NN_MAX_TENSORS tensors,
  * each tensor starting on a 64-byte boundary; params, grads, Adam m and Adam v share the layout, so zeroing,

@@ -1,7 +1,8 @@
 /* test_gru4rec.c: the gru4rec model.
  *   - its complete backward pass against finite differences (1 and 2 layers, tied and separate output tables,
  *     full CE, BPR-max and sampled softmax with log-Q, with and without dropout under fixed masks), and the packed
- *     GRU layer against a plain per-sequence loop of the GRU cell;
+ *     GRU layer against a plain per-sequence loop of the GRU cell; the sequence trainer's packed batches (both
+ *     layouts: the same windows, rows addressed by sequence and position, timestamps from the training matrix);
  *   - on the synthetic default (1500 users x 800 items), a few epochs beat pop and item-kNN by far;
  *   - a checkpoint round trip gives bit-identical scores; an anonymous history scores exactly as the same user's
  *     history; a history longer than max_len scores as its last max_len items (and not as one item fewer); an
@@ -22,6 +23,7 @@
 #include "core/util.h"
 #include "crec/crec.h"
 #include "models/gru4rec.h"
+#include "models/seqtrain.h"
 #include "nn/nn.h"
 #include "modeltest.h"
 #include "testutil.h"
@@ -50,7 +52,7 @@ static void test_gradcheck(void **st) {
 static void test_packed_layer(void **st) {
     enum { C = 5, H = 4, B = 3 };
     int32_t lens[B] = {4, 2, 1}, bs[4] = {3, 2, 1, 1}, off[5] = {0, 3, 5, 6, 7};
-    crec_gru_pack pk = {.B = B, .T = 4, .N = 7, .bs = bs, .off = off};
+    crec_nn_pack pk = {.B = B, .T = 4, .N = 7, .bs = bs, .off = off};
     crec_rng r;
     crec__rng_seed(&r, 3);
     float x[7 * C], wih[3 * H * C], whh[3 * H * H], bih[3 * H], bhh[3 * H], h0[B * H];
@@ -59,15 +61,87 @@ static void test_packed_layer(void **st) {
     for (int a = 0; a < 6; a++)
         for (size_t i = 0; i < ns[a]; i++) arrs[a][i] = (float)(0.5 * crec__rng_normal(&r));
     float h[7 * H], cache[7 * 3 * H], gx[7 * 3 * H], gh[7 * 3 * H], hp[7 * H];
-    crec__gru_forward(h, cache, gx, gh, hp, x, h0, wih, bih, whh, bhh, &pk, C, H);
+    crec__nn_gru_forward(h, cache, gx, gh, hp, x, h0, wih, bih, whh, bhh, &pk, C, H);
     for (int b = 0; b < B; b++) {
         float xs[4 * C], hs[4 * H], cs[4 * 3 * H], gxs[4 * 3 * H], ghs[4 * 3 * H], hps[4 * H];
         int32_t bs1[4] = {1, 1, 1, 1}, off1[5] = {0, 1, 2, 3, 4};
         for (int t = 0; t < lens[b]; t++) memcpy(xs + t * C, x + (off[t] + b) * C, C * sizeof(float));
-        crec_gru_pack p1 = {.B = 1, .T = lens[b], .N = lens[b], .bs = bs1, .off = off1};
-        crec__gru_forward(hs, cs, gxs, ghs, hps, xs, h0 + b * H, wih, bih, whh, bhh, &p1, C, H);
+        crec_nn_pack p1 = {.B = 1, .T = lens[b], .N = lens[b], .bs = bs1, .off = off1};
+        crec__nn_gru_forward(hs, cs, gxs, ghs, hps, xs, h0 + b * H, wih, bih, whh, bhh, &p1, C, H);
         for (int t = 0; t < lens[b]; t++)
             for (int d = 0; d < H; d++) assert_float_equal(h[(off[t] + b) * H + d], hs[t * H + d], 1e-6);
+    }
+}
+
+/* The sequence trainer's packed batches (seqtrain.h), the time-major layout gru4rec reads and the sequence-major one
+ * of the transformers: the same next-item windows, every row once, time-major sequences sorted by length (ties in
+ * list order), timestamps from the training matrix; inference windows with and without a [mask] token. */
+static void test_seq_batches(void **st) {
+    int32_t idx[] = {1, 5, 2, 7, 3, 4, 9, 12, 0, 11, 6, 2, 8};
+    int64_t ptr[] = {0, 3, 10, 13}, ts[13];
+    for (int i = 0; i < 13; i++) ts[i] = 1000 + 10 * i;
+    crec_csr x = {.n_rows = 3, .n_cols = 13, .ptr = ptr, .idx = idx, .ts = ts};
+    int32_t users[] = {2, 1, 0}; /* windows (max_len 4) of 2, 4 and 2 rows */
+    for (int tm = 0; tm < 2; tm++) {
+        crec_seqtrain_net net = {.NI = 13, .T = 4, .mask = -1, .time_major = tm, .heads = tm ? 0 : 2};
+        crec_seqtrain_next o;
+        memset(&o, 0, sizeof o);
+        crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
+        crec_seq_batch bt;
+        assert_int_equal(crec__seqtrain_batch_alloc(&bt, 3, 12, 4), 0);
+        crec_rng r;
+        crec__rng_seed(&r, 1);
+        crec__seqtrain_batch_train(&bt, &net, &obj, &x, users, 3, &r);
+        assert_int_equal(bt.B, 3);
+        assert_int_equal(bt.N, 8);
+        assert_int_equal(bt.T, 4);
+        int seen[8] = {0};
+        for (int q = 0; q < 3; q++) {
+            int32_t u = users[bt.src[q]], n = (int32_t)(ptr[u + 1] - ptr[u]), w = n < 5 ? n : 5;
+            int64_t o0 = ptr[u] + n - w;
+            assert_int_equal(bt.len[q], w - 1);
+            for (int t = 0; t < bt.len[q]; t++) {
+                int32_t row = crec__seqtrain_row(&bt, q, t);
+                assert_true(row >= 0 && row < 8);
+                seen[row]++;
+                assert_int_equal(bt.ids[row], idx[o0 + t]);
+                assert_int_equal(bt.tgt[row], idx[o0 + t + 1]);
+                assert_int_equal(bt.posid[row], 4 - bt.len[q] + t);
+                assert_int_equal(bt.ts[row], ts[o0 + t]);
+            }
+        }
+        for (int row = 0; row < 8; row++) assert_int_equal(seen[row], 1);
+        if (tm) {
+            int32_t src[] = {1, 0, 2}, bs[] = {3, 3, 1, 1}, off[] = {0, 3, 6, 7, 8};
+            assert_memory_equal(bt.src, src, sizeof src);
+            assert_memory_equal(bt.bs, bs, sizeof bs);
+            assert_memory_equal(bt.off, off, sizeof off);
+            assert_true(bt.pk.B == 3 && bt.pk.T == 4 && bt.pk.N == 8 && bt.pk.bs == bt.bs && bt.pk.off == bt.off);
+        } else {
+            int32_t so[] = {0, 2, 6, 8};
+            assert_memory_equal(bt.seq_off, so, sizeof so);
+            assert_int_equal(bt.att_off[3], 2 * (4 + 16 + 4)); /* 2 heads x sum T_b^2 */
+        }
+        /* inference: the last T items (gru4rec, sasrec), or the last T - 1 and [mask] (bert4rec); no targets, ts 0 */
+        int32_t h0[] = {4, 8, 1, 9, 6, 3}, h1[] = {5};
+        const int32_t *hist[] = {h0, h1};
+        int32_t len[] = {6, 1};
+        for (int mk = 0; mk < 2; mk++) {
+            net.mask = mk ? 13 : -1;
+            crec__seqtrain_batch_hist(&bt, &net, hist, len, 2);
+            assert_int_equal(bt.len[0], 4); /* the 6-item history: its last 4 rows, first in both layouts */
+            for (int q = 0; q < 2; q++) {
+                int b = bt.src[q], Tw = bt.len[q], Tb = Tw - mk;
+                assert_int_equal(Tw, b == 0 ? 4 : 1 + mk);
+                for (int t = 0; t < Tw; t++) {
+                    int32_t row = crec__seqtrain_row(&bt, q, t);
+                    assert_int_equal(bt.ids[row], t < Tb ? hist[b][len[b] - Tb + t] : 13);
+                    assert_int_equal(bt.posid[row], 4 - Tw + t);
+                    assert_true(bt.tgt[row] == -1 && bt.ts[row] == 0);
+                }
+            }
+        }
+        crec__seqtrain_batch_free(&bt);
     }
 }
 
@@ -208,6 +282,7 @@ int main(int argc, char **argv) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradcheck),          cmocka_unit_test(test_packed_layer),
+        cmocka_unit_test(test_seq_batches),
         cmocka_unit_test(test_quality_and_scores), cmocka_unit_test(test_reproducible),
         cmocka_unit_test(test_losses),             };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  *      match the double ones to 1e-5 relative;
  * plus: the chunked full-softmax CE equals the unchunked one (float, loss and gradients), masks (causal, key
  * padding, accidental hits), dropout's reproducibility and rate, thread-count independence of the scatter-adds and
- * the gradient norm, AdamW against a hand-computed step, schedule values at chosen steps, parameter blocks. */
+ * the gradient norm, AdamW against a hand-computed step, schedule values at chosen steps, parameter blocks; the GRU
+ * layer over packed sequences against a per-sequence loop of the cell formulas; the negative samplers' frequencies,
+ * log-Q terms, exclusions and reproducibility; the loss heads against the kernels they call. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,13 +455,117 @@ static void test_gru(void **st) {
     free(c.gx), free(c.gh), free(c.hp), free(c.G), free(c.out), free(c.cache), free(dgx), free(dgh), free(dhp);
 }
 
+/* ---------------- GRU layer over packed sequences ---------------- */
+
+/* Four sequences of lengths 4, 2, 2, 1 (sorted): steps run 4, 3, 1, 1 sequences; C 3 inputs, H 2 hidden. */
+enum { GL_B = 4, GL_T = 4, GL_N = 9, GL_C = 3, GL_H = 2 };
+static const int32_t GL_LEN[GL_B] = {4, 2, 2, 1}, GL_BS[GL_T] = {4, 3, 1, 1}, GL_OFF[GL_T + 1] = {0, 4, 7, 8, 9};
+
+typedef struct {
+    crec_nn_pack pk;
+    int with_h0;
+    double *x, *h0, *wih, *bih, *whh, *bhh, *G, *h, *cache, *gx, *gh, *hp;
+} grul_ctx;
+
+static double grul_loss(void *c_) {
+    grul_ctx *c = c_;
+    crec__nn_gru_forward_d(c->h, c->cache, c->gx, c->gh, c->hp, c->x, c->with_h0 ? c->h0 : NULL, c->wih, c->bih,
+                           c->whh, c->bhh, &c->pk, GL_C, GL_H);
+    return dsum_prod(c->h, c->G, (size_t)GL_N * GL_H);
+}
+
+static double sigd(double v) { return 1 / (1 + exp(-v)); }
+
+/* Reference: sequence b alone, position by position, the cell's formulas written out (PyTorch's GRU). */
+static void grul_reference(const grul_ctx *c, double *out) {
+    for (int b = 0; b < GL_B; b++) {
+        double hprev[GL_H];
+        for (int d = 0; d < GL_H; d++) hprev[d] = c->with_h0 ? c->h0[b * GL_H + d] : 0;
+        for (int t = 0; t < GL_LEN[b]; t++) {
+            const double *xt = c->x + (GL_OFF[t] + b) * GL_C;
+            double gi[3 * GL_H], gg[3 * GL_H], hn[GL_H];
+            for (int o = 0; o < 3 * GL_H; o++) {
+                gi[o] = c->bih[o], gg[o] = c->bhh[o];
+                for (int k = 0; k < GL_C; k++) gi[o] += c->wih[o * GL_C + k] * xt[k];
+                for (int k = 0; k < GL_H; k++) gg[o] += c->whh[o * GL_H + k] * hprev[k];
+            }
+            for (int d = 0; d < GL_H; d++) {
+                double r = sigd(gi[d] + gg[d]), z = sigd(gi[GL_H + d] + gg[GL_H + d]);
+                double n = tanh(gi[2 * GL_H + d] + r * gg[2 * GL_H + d]);
+                hn[d] = (1 - z) * n + z * hprev[d];
+            }
+            for (int d = 0; d < GL_H; d++) hprev[d] = hn[d], out[(GL_OFF[t] + b) * GL_H + d] = hn[d];
+        }
+    }
+}
+
+static void test_gru_layer(void **st) {
+    size_t N = GL_N, C = GL_C, H = GL_H, B = GL_B;
+    for (int with_h0 = 0; with_h0 < 2; with_h0++) {
+        grul_ctx c = {.pk = {.B = GL_B, .T = GL_T, .N = GL_N, .bs = GL_BS, .off = GL_OFF}, .with_h0 = with_h0};
+        c.x = dvec(N * C, 1), c.h0 = dvec(B * H, 1), c.wih = dvec(3 * H * C, 1), c.bih = dvec(3 * H, 0.5);
+        c.whh = dvec(3 * H * H, 1), c.bhh = dvec(3 * H, 0.5), c.G = dvec(N * H, 1), c.h = dzeros(N * H);
+        c.cache = dzeros(N * 3 * H), c.gx = dzeros(N * 3 * H), c.gh = dzeros(N * 3 * H), c.hp = dzeros(N * H);
+        grul_loss(&c);
+        double *ref = dzeros(N * H);
+        grul_reference(&c, ref);
+        for (size_t i = 0; i < N * H; i++) assert_true(fabs(c.h[i] - ref[i]) < 1e-12);
+        /* backward: dh enters as the upstream G and collects the recurrent parts (a copy: the loss reads G) */
+        double *dh = dzeros(N * H), *dx = dzeros(N * C), *dh0 = dzeros(B * H), *dwih = dzeros(3 * H * C);
+        double *dbih = dzeros(3 * H), *dwhh = dzeros(3 * H * H), *dbhh = dzeros(3 * H);
+        double *dgx = dzeros(N * 3 * H), *dgh = dzeros(N * 3 * H);
+        memcpy(dh, c.G, N * H * sizeof *dh);
+        crec__nn_gru_backward_d(dx, with_h0 ? dh0 : NULL, dwih, dbih, dwhh, dbhh, dh, dgx, dgh, c.x, c.cache, c.gh,
+                                c.hp, c.wih, c.whh, &c.pk, GL_C, GL_H);
+        const char *tag = with_h0 ? " (h0)" : " (zero state)";
+        char name[64];
+#define GL_CHECK(label, arr, grad, n)                                                                                  \
+    do {                                                                                                               \
+        snprintf(name, sizeof name, "gru layer %s%s", label, tag);                                                     \
+        ASSERT_GRAD(name, fd_check(grul_loss, &c, arr, grad, n));                                                      \
+    } while (0)
+        GL_CHECK("dx", c.x, dx, N * C);
+        if (with_h0) GL_CHECK("dh0", c.h0, dh0, B * H);
+        GL_CHECK("dwih", c.wih, dwih, 3 * H * C);
+        GL_CHECK("dbih", c.bih, dbih, 3 * H);
+        GL_CHECK("dwhh", c.whh, dwhh, 3 * H * H);
+        GL_CHECK("dbhh", c.bhh, dbhh, 3 * H);
+#undef GL_CHECK
+        /* float: the same numbers to 1e-5 */
+        float *fx = to_f(c.x, N * C), *fh0 = to_f(c.h0, B * H), *fwih = to_f(c.wih, 3 * H * C);
+        float *fbih = to_f(c.bih, 3 * H), *fwhh = to_f(c.whh, 3 * H * H), *fbhh = to_f(c.bhh, 3 * H);
+        float *fh = calloc(N * H, 4), *fc = calloc(N * 3 * H, 4), *fgx = calloc(N * 3 * H, 4);
+        float *fgh = calloc(N * 3 * H, 4), *fhp = calloc(N * H, 4), *fdh = to_f(c.G, N * H), *fdx = calloc(N * C, 4);
+        float *fdh0 = calloc(B * H, 4), *fdwih = calloc(3 * H * C, 4), *fdbih = calloc(3 * H, 4);
+        float *fdwhh = calloc(3 * H * H, 4), *fdbhh = calloc(3 * H, 4), *fdgx = calloc(N * 3 * H, 4);
+        float *fdgh = calloc(N * 3 * H, 4);
+        crec__nn_gru_forward(fh, fc, fgx, fgh, fhp, fx, with_h0 ? fh0 : NULL, fwih, fbih, fwhh, fbhh, &c.pk, GL_C,
+                             GL_H);
+        crec__nn_gru_backward(fdx, with_h0 ? fdh0 : NULL, fdwih, fdbih, fdwhh, fdbhh, fdh, fdgx, fdgh, fx, fc, fgh, fhp,
+                              fwih, fwhh, &c.pk, GL_C, GL_H);
+        grul_loss(&c);
+        ASSERT_CLOSE("gru layer float h", fmaxdiff(fh, c.h, N * H), 1e-5);
+        ASSERT_CLOSE("gru layer float dx", fmaxdiff(fdx, dx, N * C), 1e-5);
+        ASSERT_CLOSE("gru layer float dh0", fmaxdiff(fdh0, dh0, B * H), 1e-5);
+        ASSERT_CLOSE("gru layer float dwih", fmaxdiff(fdwih, dwih, 3 * H * C), 1e-5);
+        ASSERT_CLOSE("gru layer float dwhh", fmaxdiff(fdwhh, dwhh, 3 * H * H), 1e-5);
+        ASSERT_CLOSE("gru layer float dbhh", fmaxdiff(fdbhh, dbhh, 3 * H), 1e-5);
+        free(fx), free(fh0), free(fwih), free(fbih), free(fwhh), free(fbhh), free(fh), free(fc), free(fgx), free(fgh);
+        free(fhp), free(fdh), free(fdx), free(fdh0), free(fdwih), free(fdbih), free(fdwhh), free(fdbhh), free(fdgx);
+        free(fdgh);
+        free(dh), free(dx), free(dh0), free(dwih), free(dbih), free(dwhh), free(dbhh), free(dgx), free(dgh), free(ref);
+        free(c.x), free(c.h0), free(c.wih), free(c.bih), free(c.whh), free(c.bhh), free(c.G), free(c.h), free(c.cache);
+        free(c.gx), free(c.gh), free(c.hp);
+    }
+}
+
 /* ---------------- losses ---------------- */
 
-enum { L_BCE, L_SSM, L_CE };
+enum { L_BCE, L_SSM, L_CE, L_BPR };
 typedef struct {
     int kind, N, D, NI, K, S, rb, ic;
     int32_t pos[8], neg[32];
-    double *h, *W, *lqp, *lqn, *scratch, beta, gscale;
+    double *h, *W, *lqp, *lqn, *scratch, beta, gscale, reg;
 } loss_ctx;
 
 static double loss_eval(loss_ctx *c, double *dh, double *dW) {
@@ -469,6 +575,9 @@ static double loss_eval(loss_ctx *c, double *dh, double *dW) {
     if (c->kind == L_SSM)
         return crec__nn_sampled_softmax_loss_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->neg, c->lqp, c->lqn, c->N,
                                                c->D, c->S, c->gscale);
+    if (c->kind == L_BPR)
+        return crec__nn_bprmax_loss_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->neg, c->N, c->D, c->S, c->reg,
+                                      c->gscale);
     return crec__nn_softmax_ce_loss_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->N, c->D, c->NI, c->rb, c->ic,
                                       c->gscale);
 }
@@ -540,6 +649,41 @@ static void test_sampled_softmax(void **st) {
     free(c.h), free(c.W), free(c.scratch), free(lqp), free(lqn);
 }
 
+static void test_bprmax(void **st) {
+    loss_ctx c = {.kind = L_BPR, .N = 5, .D = 3, .NI = 7, .S = 4, .gscale = 0.3, .reg = 0.7};
+    /* row 1 hits negative 3 (left out); row 3 has no target; row 4's target 5 is drawn twice (both left out) */
+    int32_t pos[] = {1, 3, 6, -1, 5}, neg[] = {0, 3, 5, 5};
+    memcpy(c.pos, pos, sizeof pos), memcpy(c.neg, neg, sizeof neg);
+    c.h = dvec(15, 1.5), c.W = dvec(21, 1.5), c.scratch = dzeros(2 * 4 * 3 + 3 * 5 * 4 + 5 * 3 + 2 * 5);
+    double ref = 0;
+    for (int n = 0; n < 5; n++) {
+        if (pos[n] < 0) continue;
+        double sp = dotd(c.h + n * 3, c.W + pos[n] * 3, 3), z = 0, P = 0, Q = 0, s[4];
+        for (int j = 0; j < 4; j++) {
+            s[j] = dotd(c.h + n * 3, c.W + neg[j] * 3, 3);
+            z += neg[j] != pos[n] ? exp(s[j]) : 0;
+        }
+        for (int j = 0; j < 4; j++) {
+            if (neg[j] == pos[n]) continue;
+            double w = exp(s[j]) / z;
+            P += w * sig(sp - s[j]), Q += w * s[j] * s[j];
+        }
+        ref += -log(P) + c.reg * Q;
+    }
+    assert_true(fabs(loss_eval(&c, NULL, NULL) - ref) < 1e-12);
+    loss_grad_check(&c, "bpr-max");
+    /* a row whose every negative is its target has no loss and no gradient */
+    int32_t same[] = {2, 2, 2, 2};
+    memcpy(c.neg, same, sizeof same);
+    c.pos[0] = 2, c.N = 1;
+    double *dh = dzeros(3), *dW = dzeros(21);
+    assert_true(loss_eval(&c, dh, dW) == 0);
+    for (int i = 0; i < 21; i++) assert_true(dW[i] == 0);
+    for (int i = 0; i < 3; i++) assert_true(dh[i] == 0);
+    free(dh), free(dW);
+    free(c.h), free(c.W), free(c.scratch);
+}
+
 static void test_softmax_ce(void **st) {
     loss_ctx c = {.kind = L_CE, .N = 5, .D = 4, .NI = 7, .rb = 2, .ic = 3, .gscale = 0.2};
     int32_t pos[] = {0, 6, 3, -1, 3};
@@ -595,7 +739,7 @@ static void test_losses_float(void **st) {
     for (int j = 0; j < N * K; j++) neg[j] = (int32_t)crec__rng_below(&rng, NI);
     double *dhd = dzeros((size_t)N * D), *dWd = dzeros((size_t)NI * D), *sd = dzeros(4096);
     float *dh = calloc((size_t)N * D, 4), *dW = calloc((size_t)NI * D, 4), *sf = calloc(4096, 4);
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < 4; kind++) {
         memset(dhd, 0, (size_t)N * D * 8), memset(dWd, 0, (size_t)NI * D * 8);
         memset(dh, 0, (size_t)N * D * 4), memset(dW, 0, (size_t)NI * D * 4);
         double a, b;
@@ -605,9 +749,12 @@ static void test_losses_float(void **st) {
         } else if (kind == 1) {
             a = crec__nn_sampled_softmax_loss_d(dhd, dWd, sd, hd, Wd, pos, neg, NULL, NULL, N, D, S, 0.1);
             b = crec__nn_sampled_softmax_loss(dh, dW, sf, h, W, pos, neg, NULL, NULL, N, D, S, 0.1f);
-        } else {
+        } else if (kind == 2) {
             a = crec__nn_softmax_ce_loss_d(dhd, dWd, sd, hd, Wd, pos, N, D, NI, 4, 16, 0.1);
             b = crec__nn_softmax_ce_loss(dh, dW, sf, h, W, pos, N, D, NI, 4, 16, 0.1f);
+        } else {
+            a = crec__nn_bprmax_loss_d(dhd, dWd, sd, hd, Wd, pos, neg, N, D, S, 0.5, 0.1);
+            b = crec__nn_bprmax_loss(dh, dW, sf, h, W, pos, neg, N, D, S, 0.5f, 0.1f);
         }
         ASSERT_CLOSE("loss float value", fabs(a - b) / fabs(a), 1e-5);
         ASSERT_CLOSE("loss float dh", fmaxdiff(dh, dhd, (size_t)N * D), 1e-5);
@@ -620,6 +767,120 @@ static void test_losses_float(void **st) {
     assert_true(worst < 5e-7);
     assert_true(crec__nn_expf(-1000.0f) < 1e-37f && crec__nn_expf(0.0f) == 1.0f);
     free(hd), free(Wd), free(h), free(W), free(dhd), free(dWd), free(sd), free(dh), free(dW), free(sf);
+}
+
+/* ---------------- negative samplers, loss heads ---------------- */
+
+static void test_sampler(void **st) {
+    enum { NI = 5 };
+    const float counts[NI] = {0, 1, 3, 7, 15}; /* (count + 1)^1 = 1, 2, 4, 8, 16: Q = w / 31 */
+    crec_nn_sampler sp;
+    assert_int_equal(crec__nn_sampler_init(&sp, counts, NI, 1.0, 10, 1), 0);
+    for (int j = 0; j < NI; j++) { /* log(S Q(j)), as sasrec's sampler=pop always computed it */
+        float want = (float)log(10.0 * (counts[j] + 1.0) / 31.0);
+        if (sp.logq[j] != want) fail_msg("logq[%d] = %.9g, want %.9g", j, sp.logq[j], want);
+    }
+    assert_true(sp.cdf[NI - 1] == 31.0);
+    crec_rng r1, r2;
+    crec__rng_seed(&r1, 77), crec__rng_seed(&r2, 77);
+    int cnt[NI] = {0}, draws = 200000;
+    for (int i = 0; i < draws; i++) {
+        int32_t j = crec__nn_sample(&sp, &r1);
+        assert_true(j >= 0 && j < NI);
+        assert_int_equal(j, crec__nn_sample(&sp, &r2)); /* a seed gives the same negatives */
+        cnt[j]++;
+    }
+    for (int j = 0; j < NI; j++) {
+        double f = (double)cnt[j] / draws, q = (counts[j] + 1.0) / 31.0;
+        print_message("  pop sampler item %d: frequency %.4f, Q %.4f\n", j, f, q);
+        assert_true(fabs(f - q) < 0.005); /* > 4 standard deviations */
+    }
+    crec__nn_sampler_free(&sp);
+    /* alpha 0.5: Q ~ sqrt(count + 1) */
+    assert_int_equal(crec__nn_sampler_init(&sp, counts, NI, 0.5, 1, 0), 0);
+    assert_null(sp.logq);
+    double z = 1 + sqrt(2.0) + 2 + sqrt(8.0) + 4;
+    memset(cnt, 0, sizeof cnt);
+    for (int i = 0; i < draws; i++) cnt[crec__nn_sample(&sp, &r1)]++;
+    for (int j = 0; j < NI; j++) assert_true(fabs((double)cnt[j] / draws - sqrt(counts[j] + 1.0) / z) < 0.005);
+    crec__nn_sampler_free(&sp);
+    /* uniform: no table; items marked are avoided; a fully marked catalog still returns (after 64 tries) */
+    assert_int_equal(crec__nn_sampler_init(&sp, NULL, NI, 0, 1, 0), 0);
+    assert_null(sp.cdf);
+    uint8_t mark[NI] = {0, 1, 0, 1, 0};
+    memset(cnt, 0, sizeof cnt);
+    for (int i = 0; i < 20000; i++) cnt[crec__nn_sample_unmarked(&sp, mark, &r1)]++;
+    assert_int_equal(cnt[1] + cnt[3], 0);
+    for (int j = 0; j < NI; j += 2) assert_true(fabs(cnt[j] / 20000.0 - 1.0 / 3) < 0.02);
+    memset(mark, 1, sizeof mark);
+    int32_t j = crec__nn_sample_unmarked(&sp, mark, &r1);
+    assert_true(j >= 0 && j < NI);
+    crec__nn_sampler_free(&sp);
+    assert_int_equal(crec__nn_sampler_init(&sp, NULL, NI, 1.0, 1, 0), CREC_EINVAL); /* popularity without counts */
+}
+
+/* Each head computes exactly what the kernel it stands for computes with the negatives it drew. */
+static void test_heads(void **st) {
+    enum { N = 7, D = 4, NI = 30 };
+    double *hd = dvec((size_t)N * D, 1), *Wd = dvec((size_t)NI * D, 1);
+    float *h = to_f(hd, (size_t)N * D), *W = to_f(Wd, (size_t)NI * D), counts[NI];
+    for (int j = 0; j < NI; j++) counts[j] = (float)(j % 7);
+    int32_t tgt[N] = {3, 0, 29, -1, 7, 3, 12};
+    uint8_t mark[NI] = {0};
+    mark[1] = mark[2] = mark[4] = 1;
+    float *dh1 = calloc((size_t)N * D, 4), *dW1 = calloc((size_t)NI * D, 4);
+    int rb, ic;
+    size_t nscr = crec__nn_ce_blocks(NI, &rb, &ic); /* the largest scratch of the five at these sizes */
+    float *dh2 = calloc((size_t)N * D, 4), *dW2 = calloc((size_t)NI * D, 4), *scr = calloc(nscr, 4);
+    const char *names[] = {"ce", "ssm", "bce", "gbce", "bprmax"};
+    for (int kind = CREC_NN_LOSS_CE; kind <= CREC_NN_LOSS_BPRMAX; kind++) {
+        crec_nn_head_cfg cfg = {.loss = kind, .neg = 5, .alpha = 0.75, .logq = 1, .gbce_t = 0.5, .bpreg = 0.25};
+        crec_nn_head hdd;
+        assert_int_equal(crec__nn_head_init(&hdd, &cfg, NI, D, N, counts), 0);
+        crec_rng r;
+        crec__rng_seed(&r, 5 + (uint64_t)kind);
+        if (crec__nn_head_shared(&hdd)) crec__nn_head_draw_shared(&hdd, tgt, N, &r);
+        if (crec__nn_head_per_row(&hdd))
+            for (int n = 0; n < N; n++) crec__nn_head_draw_row(&hdd, n, mark, &r);
+        memset(dh1, 0, (size_t)N * D * 4), memset(dW1, 0, (size_t)NI * D * 4);
+        memset(dh2, 0, (size_t)N * D * 4), memset(dW2, 0, (size_t)NI * D * 4);
+        double a = crec__nn_head_loss(&hdd, dh1, dW1, h, W, tgt, N, 0.125f), b;
+        if (kind == CREC_NN_LOSS_CE) {
+            assert_true(rb == hdd.ce_rb && ic == hdd.ce_ic && ic == NI);
+            b = crec__nn_softmax_ce_loss(dh2, dW2, scr, h, W, tgt, N, D, NI, rb, ic, 0.125f);
+        } else if (kind == CREC_NN_LOSS_SSM) {
+            for (int n = 0; n < N; n++) assert_true(hdd.lqp[n] == (tgt[n] >= 0 ? hdd.sp.logq[tgt[n]] : 0.0f));
+            for (int q = 0; q < 5; q++) assert_true(hdd.lqn[q] == hdd.sp.logq[hdd.neg[q]]);
+            b = crec__nn_sampled_softmax_loss(dh2, dW2, scr, h, W, tgt, hdd.neg, hdd.lqp, hdd.lqn, N, D, 5, 0.125f);
+        } else if (kind == CREC_NN_LOSS_BPRMAX) {
+            b = crec__nn_bprmax_loss(dh2, dW2, scr, h, W, tgt, hdd.neg, N, D, 5, 0.25f, 0.125f);
+        } else {
+            for (int q = 0; q < N * 5; q++) assert_int_equal(mark[hdd.neg[q]], 0);
+            double beta = kind == CREC_NN_LOSS_GBCE ? crec__nn_gbce_beta(5, NI, 0.5) : 1.0;
+            assert_true(hdd.beta == beta);
+            b = crec__nn_bce_loss(dh2, dW2, scr, h, W, tgt, hdd.neg, N, D, 5, beta, 0.125f);
+        }
+        print_message("  head %-6s loss %.6f\n", names[kind], a);
+        assert_true(a == b && a > 0);
+        assert_memory_equal(dh1, dh2, (size_t)N * D * 4);
+        assert_memory_equal(dW1, dW2, (size_t)NI * D * 4);
+        crec__nn_head_free(&hdd);
+    }
+    /* settings out of range */
+    crec_nn_head bad;
+    crec_nn_head_cfg b1 = {.loss = 9}, b2 = {.loss = CREC_NN_LOSS_SSM, .neg = 0};
+    crec_nn_head_cfg b3 = {.loss = CREC_NN_LOSS_BCE, .neg = 1, .alpha = -1};
+    crec_nn_head_cfg b4 = {.loss = CREC_NN_LOSS_GBCE, .neg = 1, .gbce_t = 2};
+    assert_int_equal(crec__nn_head_init(&bad, &b1, NI, D, N, counts), CREC_EINVAL);
+    assert_int_equal(crec__nn_head_init(&bad, &b2, NI, D, N, counts), CREC_EINVAL);
+    assert_int_equal(crec__nn_head_init(&bad, &b3, NI, D, N, counts), CREC_EINVAL);
+    assert_int_equal(crec__nn_head_init(&bad, &b4, NI, D, N, counts), CREC_EINVAL);
+    /* CE blocking: the whole catalog when it fits 64 MiB with 256+ rows, else 256 rows x item chunks */
+    crec__nn_ce_blocks(12101, &rb, &ic);
+    assert_true(rb == 1024 && ic == 12101);
+    size_t f = crec__nn_ce_blocks(1000000, &rb, &ic);
+    assert_true(rb == 256 && ic == 65536 && f == (size_t)256 * 65536 + 512);
+    free(hd), free(Wd), free(h), free(W), free(dh1), free(dW1), free(dh2), free(dW2), free(scr);
 }
 
 /* ---------------- optimiser, schedule, clipping, parameter blocks ---------------- */
@@ -730,10 +991,14 @@ int main(void) {
         cmocka_unit_test(test_attention),
         cmocka_unit_test(test_attention_mask_grad),
         cmocka_unit_test(test_gru),
+        cmocka_unit_test(test_gru_layer),
         cmocka_unit_test(test_bce),
         cmocka_unit_test(test_sampled_softmax),
         cmocka_unit_test(test_softmax_ce),
+        cmocka_unit_test(test_bprmax),
         cmocka_unit_test(test_losses_float),
+        cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_heads),
         cmocka_unit_test(test_adamw),
         cmocka_unit_test(test_schedule),
         cmocka_unit_test(test_clip),
