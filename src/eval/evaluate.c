@@ -6,6 +6,12 @@
  * are integers (atomic adds), so they are exact in any order. Same model + same split + same options
  * gives bit-identical numbers at every thread count.
  *
+ * A model type with a score_batch hook (CREC_CAP_BATCH: a factor model whose scores are one matrix product) is
+ * scored in blocks of users instead: each block with one call (the model's own OpenMP at the evaluation's
+ * thread count, BLAS on one thread), then its users ranked in parallel as above. The blocks are fixed runs of
+ * the evaluated users (eval_block: a function of the catalog size only), so these numbers too are the same at
+ * every thread count; against user-by-user scoring they differ only by the float rounding of the product.
+ *
  * Full ranking over the catalog is the default. The exclusion mask never depends on the target: with
  * filter_seen every history item is excluded, so a target that repeats a history item (repeat
  * consumption) is a miss, and the report counts the users it affected; without it nothing is excluded
@@ -19,8 +25,11 @@
 
 #include "core/util.h"
 #include "crec/eval.h"
+#include "nn/nn.h"
 
 #define EVAL_CHUNK 2048
+#define EVAL_BLOCK 256            /* users per score_batch call (a divisor of EVAL_CHUNK) */
+#define EVAL_BLOCK_FLOATS (1 << 24) /* at most this many scores per block (64 MiB) */
 
 enum { MARK_HIST = 1, MARK_TARGET = 2, MARK_NEG = 4 };
 
@@ -187,10 +196,32 @@ static int32_t sample_negatives(const eval_shared *sh, eval_scratch *w, int32_t 
     return got;
 }
 
-/* Evaluate one user into rec. Leaves w->mark and w->exclude all-zero again. Returns 0 or the error of
- * the model / a corrupt split (item id out of range). */
-static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec *rec) {
+/* The history of user u as the model sees it: the train row, then the valid row when the target is test; time
+ * order. Writes H ids (and times) to hist / hist_ts and returns H; *have_ts says whether the times are real. */
+static int32_t user_history(const eval_shared *sh, int32_t u, int32_t *hist, int64_t *hist_ts, int *have_ts) {
     const crec_split *s = sh->s;
+    int32_t H = 0;
+    *have_ts = s->train.ts != NULL;
+    for (int64_t p = s->train.ptr[u]; p < s->train.ptr[u + 1]; p++) {
+        hist[H] = s->train.idx[p];
+        hist_ts[H] = s->train.ts ? s->train.ts[p] : 0;
+        H++;
+    }
+    if (sh->use_valid_hist) {
+        *have_ts = *have_ts && s->valid.ts != NULL;
+        for (int64_t p = s->valid.ptr[u]; p < s->valid.ptr[u + 1]; p++) {
+            hist[H] = s->valid.idx[p];
+            hist_ts[H] = s->valid.ts ? s->valid.ts[p] : 0;
+            H++;
+        }
+    }
+    return H;
+}
+
+/* Evaluate one user into rec. pre: the user's scores from a score_batch block, or NULL to score it here.
+ * Leaves w->mark and w->exclude all-zero again. Returns 0 or the error of the model / a corrupt split (item id
+ * out of range). */
+static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec *rec, const float *pre) {
     const crec_eval_opts *o = sh->o;
     int32_t n = sh->n_items;
     memset(rec, 0, sizeof *rec);
@@ -211,21 +242,8 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
     rec->n_targets = T;
 
     /* history: train row, then valid row when the target is test; time order */
-    int32_t H = 0;
-    int have_ts = s->train.ts != NULL;
-    for (int64_t p = s->train.ptr[u]; p < s->train.ptr[u + 1]; p++) {
-        w->hist[H] = s->train.idx[p];
-        w->hist_ts[H] = s->train.ts ? s->train.ts[p] : 0;
-        H++;
-    }
-    if (sh->use_valid_hist) {
-        have_ts = have_ts && s->valid.ts != NULL;
-        for (int64_t p = s->valid.ptr[u]; p < s->valid.ptr[u + 1]; p++) {
-            w->hist[H] = s->valid.idx[p];
-            w->hist_ts[H] = s->valid.ts ? s->valid.ts[p] : 0;
-            H++;
-        }
-    }
+    int have_ts;
+    int32_t H = user_history(sh, u, w->hist, w->hist_ts, &have_ts);
     for (int32_t h = 0; h < H; h++)
         if (w->hist[h] < 0 || w->hist[h] >= n) return CREC_EINVAL;
 
@@ -251,12 +269,17 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
         for (int32_t h = 0; h < H; h++) w->exclude[w->hist[h]] = 1;
     for (int32_t t = 0; t < T; t++) rec->n_masked += w->exclude[w->tgt[t]] != 0;
 
-    crec_context ctx = {.user = u, .hist = w->hist, .n_hist = H, .hist_ts = have_ts ? w->hist_ts : NULL};
-    int rc = crec_model_score(sh->m, &ctx, w->scores);
-    if (rc == 0) rc = crec_rank_targets(w->scores, n, w->exclude, w->tgt, T, w->ranks);
+    const float *sc = pre;
+    int rc = 0;
+    if (!sc) {
+        crec_context ctx = {.user = u, .hist = w->hist, .n_hist = H, .hist_ts = have_ts ? w->hist_ts : NULL};
+        rc = crec_model_score(sh->m, &ctx, w->scores);
+        sc = w->scores;
+    }
+    if (rc == 0) rc = crec_rank_targets(sc, n, w->exclude, w->tgt, T, w->ranks);
     int L = 0;
     if (rc == 0) {
-        L = crec_topk(w->scores, n, w->exclude, sh->kmax, w->top);
+        L = crec_topk(sc, n, w->exclude, sh->kmax, w->top);
         if (L < 0) rc = L;
     }
     if (rc == 0) {
@@ -303,6 +326,31 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
         w->exclude[w->tgt[t]] = cand ? !cand[w->tgt[t]] : 0;
     }
     return rc;
+}
+
+/* Users per score_batch block: EVAL_BLOCK, halved until the block's scores fit EVAL_BLOCK_FLOATS. A power of two
+ * (so blocks never straddle chunks) that depends on the catalog size only. */
+static int eval_block(int32_t n_items) {
+    int b = EVAL_BLOCK;
+    while (b > 1 && (int64_t)b * n_items > EVAL_BLOCK_FLOATS) b /= 2;
+    return b;
+}
+
+/* Score the nb users of one block with one score_batch call into scores[nb x n_items]; their histories are
+ * gathered into hist / ts (room for the block's total). CREC_EINVAL for a history item out of range (a corrupt
+ * split, as eval_user reports it), else the model's return. */
+static int score_block(const eval_shared *sh, const int32_t *users, int nb, crec_context *ctx, int32_t *hist,
+                       int64_t *ts, float *scores) {
+    int64_t off = 0;
+    for (int c = 0; c < nb; c++) {
+        int have_ts;
+        int32_t H = user_history(sh, users[c], hist + off, ts + off, &have_ts);
+        for (int32_t h = 0; h < H; h++)
+            if (hist[off + h] < 0 || hist[off + h] >= sh->n_items) return CREC_EINVAL;
+        ctx[c] = (crec_context){.user = users[c], .hist = hist + off, .n_hist = H, .hist_ts = have_ts ? ts + off : NULL};
+        off += H;
+    }
+    return crec_model_score_batch(sh->m, ctx, nb, scores);
 }
 
 static void write_per_user_header(FILE *f, const crec_eval_opts *o) {
@@ -414,15 +462,22 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     if (!users) return CREC_ENOMEM;
     int32_t n_eval = 0;
     int64_t max_hist = 0, max_tgt = 0;
+    /* batched scoring: blocks of B evaluated users; block_hist = the most history events in one block */
+    int batched = crec_model_has(m->type, CREC_CAP_BATCH);
+    int B = eval_block(n_items);
+    int64_t block_hist = 0, cur_hist = 0;
     for (int32_t u = 0; tg->ptr && u < n_rows; u++) {
         int64_t nt = tg->ptr[u + 1] - tg->ptr[u];
         if (nt <= 0) continue;
         if (o->max_users > 0 && n_eval >= o->max_users) break;
+        if (n_eval % B == 0) cur_hist = 0;
         users[n_eval++] = u;
         int64_t nh = tr->ptr[u + 1] - tr->ptr[u];
         if (use_valid_hist) nh += s->valid.ptr[u + 1] - s->valid.ptr[u];
         if (nh > max_hist) max_hist = nh;
         if (nt > max_tgt) max_tgt = nt;
+        cur_hist += nh;
+        if (cur_hist > block_hist) block_hist = cur_hist;
     }
     if (n_eval == 0) {
         free(users);
@@ -439,7 +494,18 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     sh.rec_cnt = calloc((size_t)o->n_ks * (size_t)n_items, sizeof *sh.rec_cnt);
     eval_scratch *ws = calloc((size_t)nt, sizeof *ws);
     user_rec *recs = malloc((size_t)EVAL_CHUNK * sizeof *recs);
+    float *bscores = NULL;
+    crec_context *bctx = NULL;
+    int32_t *bhist = NULL;
+    int64_t *bts = NULL;
     int rc = 0;
+    if (batched) {
+        bscores = malloc((size_t)B * (size_t)n_items * sizeof *bscores);
+        bctx = malloc((size_t)B * sizeof *bctx);
+        bhist = malloc((size_t)(block_hist + 1) * sizeof *bhist);
+        bts = malloc((size_t)(block_hist + 1) * sizeof *bts);
+        if (!bscores || !bctx || !bhist || !bts) rc = CREC_ENOMEM;
+    }
     if (!sh.train_cnt || !sh.self_info || !sh.rec_cnt || !ws || !recs) rc = CREC_ENOMEM;
     for (int t = 0; rc == 0 && t < nt; t++) rc = scratch_alloc(&ws[t], n_items, max_hist, max_tgt, kmax, o->sampled > 0, o->candidates);
     if (rc != 0) goto out;
@@ -472,12 +538,41 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     memset(n_listed, 0, sizeof n_listed);
     memset(n_ild, 0, sizeof n_ild);
 
+    /* batched: the model's OpenMP loops run at nt threads and BLAS on one (crec__nn_blas_single), so the
+     * products are cut the same way at every thread count */
+    int prev_omp = omp_get_max_threads(), prev_blas = 0;
+    if (batched) {
+        prev_blas = crec__nn_blas_single();
+        omp_set_num_threads(nt);
+    }
     for (int32_t c0 = 0; c0 < n_eval && rc == 0; c0 += EVAL_CHUNK) {
         int32_t cn = n_eval - c0 < EVAL_CHUNK ? n_eval - c0 : EVAL_CHUNK;
+        if (batched) {
+            for (int32_t b0 = 0; b0 < cn; b0 += B) {
+                int nb = cn - b0 < B ? (int)(cn - b0) : B;
+                int brc = score_block(&sh, users + c0 + b0, nb, bctx, bhist, bts, bscores);
+                if (brc) { /* the block's users carry the error; the reduction stops at the first in user order */
+                    for (int j = 0; j < nb; j++) {
+                        memset(&recs[b0 + j], 0, sizeof recs[b0 + j]);
+                        recs[b0 + j].user = users[c0 + b0 + j];
+                        recs[b0 + j].err = brc;
+                    }
+                    cn = b0 + nb;
+                    break;
+                }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
-        for (int32_t j = 0; j < cn; j++) {
-            int tid = omp_get_thread_num();
-            recs[j].err = eval_user(&sh, &ws[tid], users[c0 + j], &recs[j]);
+                for (int j = 0; j < nb; j++) {
+                    int tid = omp_get_thread_num();
+                    recs[b0 + j].err = eval_user(&sh, &ws[tid], users[c0 + b0 + j], &recs[b0 + j],
+                                                 bscores + (size_t)j * (size_t)n_items);
+                }
+            }
+        } else {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+            for (int32_t j = 0; j < cn; j++) {
+                int tid = omp_get_thread_num();
+                recs[j].err = eval_user(&sh, &ws[tid], users[c0 + j], &recs[j], NULL);
+            }
         }
         /* sequential reduction in user order: the sums do not depend on the thread count */
         for (int32_t j = 0; j < cn; j++) {
@@ -510,6 +605,10 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
         }
         crec__progress_update(&prog, c0 + cn);
     }
+    if (batched) {
+        omp_set_num_threads(prev_omp);
+        crec__nn_blas_restore(prev_blas);
+    }
     crec__progress_end(&prog);
     if (rc != 0) goto out;
 
@@ -540,6 +639,10 @@ out:
     for (int t = 0; ws && t < nt; t++) scratch_free(&ws[t]);
     free(ws);
     free(recs);
+    free(bscores);
+    free(bctx);
+    free(bhist);
+    free(bts);
     free(users);
     free(sh.train_cnt);
     free(sh.self_info);

@@ -272,6 +272,29 @@ static int bpr_score(const crec_model *m, const crec_context *ctx, float *scores
     return 0;
 }
 
+/* A block of users: their vectors (trained rows, or folded in, in parallel), then scores = P_blk Q^T + b in one
+ * product (crec__scores_gemm): bpr_score's numbers up to the float rounding of the product. */
+static int bpr_score_batch(const crec_model *m, const crec_context *ctx, int n, float *scores) {
+    const bpr_state *s = m->state;
+    int32_t D = s->D, ni = m->n_items;
+    float *X = crec__aligned_alloc(((size_t)n * D + 1) * sizeof *X);
+    if (!X) return CREC_ENOMEM;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < n; c++) {
+        float *p = X + (size_t)c * D;
+        if (ctx[c].user >= 0 && s->user_trained[ctx[c].user]) memcpy(p, s->P + (size_t)ctx[c].user * D, (size_t)D * sizeof *p);
+        else bpr_fold_in(m, s, &ctx[c], p);
+    }
+    crec__scores_gemm(n, ni, D, 1.0f, X, D, s->Q, D, scores);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < n; c++) {
+        float *row = scores + (size_t)c * ni;
+        for (int32_t i = 0; i < ni; i++) row[i] += s->b[i];
+    }
+    free(X);
+    return 0;
+}
+
 static int bpr_save(const crec_model *m, crec_buf *out) {
     const bpr_state *s = m->state;
     int rc = crec__put_u32(out, (uint32_t)s->D);
@@ -315,6 +338,7 @@ const crec_model_type crec__model_bprmf = {
     .params = BPR_PARAMS,
     .train = bpr_train,
     .score = bpr_score,
+    .score_batch = bpr_score_batch,
     .save = bpr_save,
     .load = bpr_load,
     .free_state = bpr_free,

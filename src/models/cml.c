@@ -442,6 +442,40 @@ static int cml_score(const crec_model *m, const crec_context *ctx, float *scores
     return 0;
 }
 
+/* A block of users: their points (trained, or the centroid of the history, in parallel), then
+ * scores = 2 U_blk V^T - |v_i|^2 - |p|^2 with one product (crec__scores_gemm): cml_score's numbers up to the
+ * float rounding of the product. */
+static int cml_score_batch(const crec_model *m, const crec_context *ctx, int n, float *scores) {
+    const cml_state *s = m->state;
+    int32_t D = s->D, ni = m->n_items;
+    float *X = crec__aligned_alloc(((size_t)n * D + 1) * sizeof *X), *pp = malloc(((size_t)n + 1) * sizeof *pp);
+    if (!X || !pp) {
+        free(X), free(pp);
+        return CREC_ENOMEM;
+    }
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int c = 0; c < n; c++) {
+        float *p = X + (size_t)c * D; /* zeroed by crec__aligned_alloc */
+        const crec_context *x = &ctx[c];
+        if (x->user >= 0 && s->user_trained[x->user]) {
+            memcpy(p, s->U + (size_t)x->user * D, (size_t)D * sizeof *p);
+        } else {
+            for (int32_t h = 0; h < x->n_hist; h++)
+                for (int32_t k = 0; k < D; k++) p[k] += s->V[(size_t)x->hist[h] * D + k];
+            for (int32_t k = 0; x->n_hist > 0 && k < D; k++) p[k] /= (float)x->n_hist;
+        }
+        pp[c] = crec__dotf(p, p, D);
+    }
+    crec__scores_gemm(n, ni, D, 2.0f, X, D, s->V, D, scores);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < n; c++) {
+        float *row = scores + (size_t)c * ni;
+        for (int32_t i = 0; i < ni; i++) row[i] = row[i] - s->vsq[i] - pp[c]; /* -|p - v_i|^2 */
+    }
+    free(X), free(pp);
+    return 0;
+}
+
 int crec__cml_points(const crec_model *m, const float **U, const float **V, int32_t *D) {
     if (!m || !m->state || m->type->score != cml_score) return CREC_EINVAL;
     const cml_state *s = m->state;
@@ -492,6 +526,7 @@ const crec_model_type crec__model_cml = {
     .params = CML_PARAMS,
     .train = cml_train,
     .score = cml_score,
+    .score_batch = cml_score_batch,
     .save = cml_save,
     .load = cml_load,
     .free_state = cml_free,

@@ -180,6 +180,8 @@ done:
     return rc;
 }
 
+/* No score_batch hook: a user's scores are a sum of |history| rows of B (O(|history| n), the cost of writing
+ * the scores), not a dense product; a block as one product X_blk B would multiply by n instead of |history|. */
 static int ease_score(const crec_model *m, const crec_context *ctx, float *scores) {
     const ease_state *s = m->state;
     int32_t n = s->n;

@@ -20,20 +20,26 @@
  * arithmetic depends only on the block boundaries, so a fixed seed and thread count give the same model.
  * Kernels are written with GCC vector extensions and compiled twice (AVX2+FMA and baseline), picked at run
  * time, since the library itself is built without -march.
- * Scoring (fold_in=history, the default): the user's factors are solved exactly from the context's history
- * (Cholesky in double, d^3/3 flops), so the latest events count and users never seen in training are served;
- * fold_in=new scores a trained user with its trained row (W_u H^T). */
+ * Scoring (fold_in=history, the default): the user's factors are solved exactly from the context's history, so
+ * the latest events count and users never seen in training are served; a short history is solved in the
+ * eigenbasis of H^T H as a diagonal plus a rank-|history| term (Woodbury, O(n^2 d); ials.h), a long one by a
+ * dense Cholesky in double (d^3/3 flops); fold_in=new scores a trained user with its trained row (W_u H^T).
+ * score_batch scores a block of users with one matrix product (rows W_u or folded-in vectors, against H or Ht),
+ * the same numbers as user-by-user scoring up to the float rounding of the product. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
+#include <lapacke.h>
 
 #include "core/binio.h"
 #include "core/util.h"
 #include "models/ials.h"
+#include "models/implicit.h"
 #include "models/registry.h"
+#include "nn/nn.h"
 
 /* OpenBLAS extensions (declared by OpenBLAS's cblas.h too, not by every cblas.h). */
 extern void openblas_set_num_threads(int num_threads);
@@ -316,6 +322,8 @@ nomem:
 void crec__ials_state_free(crec_ials_state *s) {
     free(s->block);
     free(s->gram_h);
+    free(s->Ht);
+    free(s->geig);
     memset(s, 0, sizeof *s);
 }
 
@@ -625,6 +633,136 @@ void crec__ials_scores(const crec_ials_state *s, const float *w, float *scores) 
     kern()->scores(s->H, s->n_items, s->ld, w, scores);
 }
 
+int crec__ials_prepare(crec_ials_state *s) {
+    free(s->Ht), free(s->geig);
+    s->Ht = NULL, s->geig = NULL;
+    int d = s->d, ld = s->ld;
+    double *A = malloc((size_t)d * d * sizeof *A), *e = malloc((size_t)d * sizeof *e);
+    float *Qt = crec__aligned_alloc((size_t)ld * ld * sizeof *Qt);
+    float *Ht = crec__aligned_alloc(((size_t)s->n_items * ld + 16) * sizeof *Ht);
+    if (!A || !e || !Qt || !Ht) {
+        free(A), free(e), free(Qt), free(Ht);
+        return CREC_ENOMEM;
+    }
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) A[(size_t)i * d + j] = s->gram_h[(size_t)i * ld + j];
+    /* BLAS on one thread: LAPACK's inner products and the blocked product below then give the same bits at any
+     * thread count */
+    int prev = crec__nn_blas_single();
+    /* A symmetric: in column-major order it is the same matrix, and eigenvector j comes back as row j of A */
+    lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', d, A, d, e);
+    if (info == 0) {
+        for (int j = 0; j < d; j++)
+            for (int i = 0; i < d; i++) Qt[(size_t)j * ld + i] = (float)A[(size_t)j * d + i];
+        /* Ht = H Q: row i of Ht holds the coordinates of H_i along the eigenvectors (rows of Qt) */
+        crec__nn_gemm(0, 1, s->n_items, ld, ld, 1.0f, s->H, ld, Qt, ld, 0.0f, Ht, ld);
+    }
+    crec__nn_blas_restore(prev);
+    free(A), free(Qt);
+    if (info != 0) {
+        crec__log("ials: LAPACK dsyevd failed (info %d): every fold-in takes the dense solve", (int)info);
+        free(e), free(Ht);
+        return 0;
+    }
+    s->Ht = Ht, s->geig = e;
+    return 0;
+}
+
+/* The fast fold-in (ials.h) for n distinct items it[k] with weights wt (on y y^T, all >= 0) and t (right-hand
+ * side), ridge lam, in double: x = v - S Z^T (I + Z S Z^T)^-1 Z v with S = diag(1 / (alpha0 e + lam)),
+ * rows z_k = sqrt(wt_k) y_k, v = S b, b = sum_k t_k y_k. Into x[ld] (eigenbasis). Returns 0, 1 when S is too
+ * ill-conditioned (the caller takes the dense solve), or CREC_ENOMEM. */
+static int fold_in_lowrank(const crec_ials_state *s, const int32_t *it, const float *wt, const float *t, int n,
+                           double lam, float *x) {
+    int d = s->d, ld = s->ld, ldk = round16(n > 0 ? n : 1);
+    double alpha0 = s->p.alpha0, mmax = 0, mmin = INFINITY;
+    for (int j = 0; j < d; j++) {
+        double mj = alpha0 * s->geig[j] + lam;
+        mmax = fmax(mmax, mj), mmin = fmin(mmin, mj);
+    }
+    if (!(mmin > 1e-7 * mmax)) return 1;
+    double *Y = malloc(((size_t)n * d + 3 * (size_t)d + (size_t)n) * sizeof *Y);
+    double *K = crec__aligned_alloc(((size_t)n * ldk + ldk) * sizeof *K);
+    if (!Y || !K) {
+        free(Y), free(K);
+        return CREC_ENOMEM;
+    }
+    double *S = Y + (size_t)n * d, *v = S + d, *acc = v + d, *sq = acc + d, *g = K + (size_t)n * ldk;
+    for (int j = 0; j < d; j++) S[j] = 1.0 / (alpha0 * s->geig[j] + lam), v[j] = 0;
+    for (int k = 0; k < n; k++) {
+        const float *h = s->Ht + (size_t)it[k] * ld;
+        double *y = Y + (size_t)k * d;
+        for (int j = 0; j < d; j++) y[j] = h[j], v[j] += (double)t[k] * h[j];
+        sq[k] = sqrt((double)wt[k]);
+    }
+    for (int j = 0; j < d; j++) v[j] *= S[j];
+    /* K = I + Z S Z^T (lower triangle mirrored), g = Z v */
+    for (int k = 0; k < n; k++) {
+        const double *yk = Y + (size_t)k * d;
+        double r = 0;
+#pragma omp simd reduction(+ : r)
+        for (int j = 0; j < d; j++) r += yk[j] * v[j];
+        g[k] = sq[k] * r;
+        for (int l = 0; l <= k; l++) {
+            const double *yl = Y + (size_t)l * d;
+            double q = 0;
+#pragma omp simd reduction(+ : q)
+            for (int j = 0; j < d; j++) q += yk[j] * S[j] * yl[j];
+            q *= sq[k] * sq[l];
+            K[(size_t)k * ldk + l] = K[(size_t)l * ldk + k] = q + (k == l);
+        }
+    }
+    int rc = 0;
+    if (n > 0 && kern()->chol_solve(K, n, ldk, g)) {
+        rc = 1; /* I + Z S Z^T is positive definite in exact arithmetic: rounding, take the dense solve */
+    } else {
+        for (int j = 0; j < d; j++) acc[j] = 0;
+        for (int k = 0; k < n; k++) {
+            const double *yk = Y + (size_t)k * d;
+            double c = g[k] * sq[k];
+            for (int j = 0; j < d; j++) acc[j] += c * yk[j];
+        }
+        for (int j = 0; j < ld; j++) x[j] = j < d ? (float)(v[j] - S[j] * acc[j]) : 0.0f;
+    }
+    free(Y), free(K);
+    return rc;
+}
+
+int crec__ials_fold_in_basis(const crec_ials_state *s, const int32_t *hist, int32_t n_hist, float *v) {
+    const crec_ials_params *p = &s->p;
+    if (s->Ht && n_hist >= 0) {
+        int32_t *h = malloc(((size_t)n_hist + 1) * sizeof *h);
+        float *wt = malloc(((size_t)n_hist + 1) * 2 * sizeof *wt), *t = wt ? wt + n_hist + 1 : NULL;
+        if (!h || !wt) {
+            free(h), free(wt);
+            return CREC_ENOMEM;
+        }
+        if (n_hist > 0) memcpy(h, hist, (size_t)n_hist * sizeof *h);
+        qsort(h, (size_t)n_hist, sizeof *h, cmp_i32);
+        /* distinct items and their weights, as crec__ials_fold_in forms them */
+        int32_t n = 0;
+        int ok = 1;
+        for (int32_t q = 0; q < n_hist;) {
+            int32_t e = q;
+            while (e < n_hist && h[e] == h[q]) e++;
+            double c = p->hu ? 1.0 + p->alpha * (e - q) : 0;
+            wt[n] = (float)(p->hu ? c - p->alpha0 : 1.0), t[n] = (float)(p->hu ? c : 1.0);
+            ok = ok && wt[n] >= 0;
+            h[n++] = h[q];
+            q = e;
+        }
+        int rc = 1;
+        if (ok && 3 * (int64_t)n <= s->d) {
+            double lam = p->reg * pow((double)n + p->alpha0 * s->n_items, p->nu);
+            rc = fold_in_lowrank(s, h, wt, t, (int)n, lam, v);
+        }
+        free(h), free(wt);
+        if (rc <= 0) return rc < 0 ? rc : 1;
+    }
+    int rc = crec__ials_fold_in(s, hist, n_hist, v);
+    return rc < 0 ? rc : 0;
+}
+
 /* ---------------------------------------------------------------------------------------------------------
  * The model type. */
 
@@ -701,6 +839,7 @@ static int ials_train(crec_model *m, const crec_train_input *in) {
     }
     crec__progress_end(&pg);
     crec__ials_data_free(&dat);
+    if (!rc) rc = crec__ials_prepare(s);
     if (rc) {
         crec__ials_state_free(s);
         free(s);
@@ -710,18 +849,76 @@ static int ials_train(crec_model *m, const crec_train_input *in) {
     return 0;
 }
 
-static int ials_score(const crec_model *m, const crec_context *ctx, float *scores) {
-    const crec_ials_state *s = m->state;
+/* The vector ctx is scored with, into v[ld]: 0 = against H (a trained row, or the dense fold-in), 1 = against Ht
+ * (the fast fold-in), or a negative CREC_E*. */
+static int ctx_vector(const crec_ials_state *s, const crec_context *ctx, int fold_new, float *v) {
     int trained = ctx->user >= 0 && ctx->user < s->n_users;
-    if (trained && (ctx->n_hist <= 0 || strcmp(crec_model_param_str(m, "fold_in"), "new") == 0)) {
-        crec__ials_scores(s, s->W + (size_t)ctx->user * s->ld, scores);
+    if (trained && (ctx->n_hist <= 0 || fold_new)) {
+        memcpy(v, s->W + (size_t)ctx->user * s->ld, (size_t)s->ld * sizeof *v);
         return 0;
     }
+    return crec__ials_fold_in_basis(s, ctx->hist, ctx->n_hist, v);
+}
+
+static int fold_new_of(const crec_model *m) { return strcmp(crec_model_param_str(m, "fold_in"), "new") == 0; }
+
+static int ials_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    const crec_ials_state *s = m->state;
     float *w = crec__aligned_alloc((size_t)s->ld * sizeof *w);
     if (!w) return CREC_ENOMEM;
-    int rc = crec__ials_fold_in(s, ctx->hist, ctx->n_hist, w);
-    if (!rc) crec__ials_scores(s, w, scores);
+    int rc = ctx_vector(s, ctx, fold_new_of(m), w);
+    if (rc >= 0) kern()->scores(rc == 1 ? s->Ht : s->H, s->n_items, s->ld, w, scores);
     free(w);
+    return rc < 0 ? rc : 0;
+}
+
+/* The block's vectors (one per context: a trained row or a fold-in, in parallel), then one product per basis:
+ * the rows against Ht (fast fold-ins) first, then those against H (trained rows, dense fold-ins), each group in
+ * context order; the score rows are then put back in context order (in place, following the permutation's
+ * cycles with one spare row). */
+static int ials_score_batch(const crec_model *m, const crec_context *ctx, int n, float *scores) {
+    const crec_ials_state *s = m->state;
+    int ld = s->ld, fold_new = fold_new_of(m);
+    int32_t ni = s->n_items;
+    float *X = crec__aligned_alloc(((size_t)n * ld + 16) * sizeof *X);
+    float *Xp = crec__aligned_alloc(((size_t)n * ld + 16) * sizeof *Xp);
+    int *basis = malloc(((size_t)n + 1) * 2 * sizeof *basis), *inv = basis ? basis + n + 1 : NULL;
+    char *done = calloc((size_t)n + 1, 1);
+    if (!X || !Xp || !basis || !done) {
+        free(X), free(Xp), free(basis), free(done);
+        return CREC_ENOMEM;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < n; c++) basis[c] = ctx_vector(s, &ctx[c], fold_new, X + (size_t)c * ld);
+    int rc = 0, n1 = 0;
+    for (int c = 0; c < n && !rc; c++)
+        if (basis[c] < 0) rc = basis[c]; /* the first failing context, whatever the thread count */
+    float *tmp = NULL;
+    if (!rc) {
+        /* inv[c] = the row where context c is scored */
+        for (int c = 0; c < n; c++) n1 += basis[c] == 1;
+        for (int c = 0, k1 = 0, k0 = n1; c < n; c++) inv[c] = basis[c] == 1 ? k1++ : k0++;
+        for (int c = 0; c < n; c++) memcpy(Xp + (size_t)inv[c] * ld, X + (size_t)c * ld, (size_t)ld * sizeof *Xp);
+        crec__scores_gemm(n1, ni, s->d, 1.0f, Xp, ld, s->Ht, ld, scores);
+        crec__scores_gemm(n - n1, ni, s->d, 1.0f, Xp + (size_t)n1 * ld, ld, s->H, ld, scores + (size_t)n1 * ni);
+        for (int c = 0; c < n && !rc; c++) { /* row c must receive row inv[c] */
+            if (done[c] || inv[c] == c) continue;
+            if (!tmp && !(tmp = malloc((size_t)ni * sizeof *tmp))) {
+                rc = CREC_ENOMEM;
+                break;
+            }
+            memcpy(tmp, scores + (size_t)c * ni, (size_t)ni * sizeof *tmp);
+            int j = c;
+            while (inv[j] != c) {
+                memcpy(scores + (size_t)j * ni, scores + (size_t)inv[j] * ni, (size_t)ni * sizeof *tmp);
+                done[j] = 1;
+                j = inv[j];
+            }
+            memcpy(scores + (size_t)j * ni, tmp, (size_t)ni * sizeof *tmp);
+            done[j] = 1;
+        }
+    }
+    free(tmp), free(X), free(Xp), free(basis), free(done);
     return rc;
 }
 
@@ -752,6 +949,7 @@ static int ials_load(crec_model *m, crec_buf *in) {
     rc = state_alloc(s, m->n_users, m->n_items, &p);
     if (!rc) rc = crec_buf_read(in, s->block, need);
     if (!rc) rc = crec__ials_gram(s->H, s->n_items, s->ld, s->gram_h, 1);
+    if (!rc) rc = crec__ials_prepare(s);
     if (rc) {
         crec__ials_state_free(s);
         free(s);
@@ -774,6 +972,7 @@ const crec_model_type crec__model_ials = {
     .params = IALS_PARAMS,
     .train = ials_train,
     .score = ials_score,
+    .score_batch = ials_score_batch,
     .save = ials_save,
     .load = ials_load,
     .free_state = ials_free,

@@ -1,4 +1,5 @@
-/* implicit.c: positive pairs, negative sampling and validation NDCG@10 for the SGD models (see implicit.h).
+/* implicit.c: positive pairs, negative sampling and validation NDCG@10 for the SGD models (see implicit.h), and
+ * the blocked score product of the factor models' score_batch hooks.
  * The validation is a small full-ranking evaluator of its own (the training input carries two CSR matrices,
  * not a crec_split), built on the ranking layer (crec/rank.h) that crec eval uses too. */
 #include "models/implicit.h"
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "crec/rank.h"
+#include "nn/nn.h"
 
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -81,6 +83,63 @@ int32_t crec__triples_negative(const crec_triples *t, crec_rng *r, int32_t u) {
     return j;
 }
 
+void crec__scores_gemm(int n, int32_t ni, int K, float alpha, const float *X, int ldx, const float *Y, int ldy,
+                       float *scores) {
+    if (n <= 0 || ni <= 0) return;
+    int32_t nc = (ni + CREC_SCORE_COLS - 1) / CREC_SCORE_COLS;
+    /* item tiles in parallel; inside each, crec__nn_gemm cuts 128-row blocks (run in turn: we are in a parallel
+     * region, or it parallelises them itself when this region is inactive) */
+#pragma omp parallel for schedule(static) if (nc > 1)
+    for (int32_t c = 0; c < nc; c++) {
+        int32_t i0 = c * CREC_SCORE_COLS, w = ni - i0 < CREC_SCORE_COLS ? ni - i0 : CREC_SCORE_COLS;
+        crec__nn_gemm(0, 1, n, w, K, alpha, X, ldx, Y + (size_t)i0 * ldy, ldy, 0.0f, scores + i0, ni);
+    }
+}
+
+/* Users scored together by score_batch: 256, fewer for catalogs over 64k items (at most 2^24 floats of scores);
+ * a power of two, so the blocks depend only on the catalog size. */
+static int valid_block(int32_t ni) {
+    int b = 256;
+    while (b > 1 && (int64_t)b * ni > ((int64_t)1 << 24)) b /= 2;
+    return b;
+}
+
+typedef struct valid_scratch {
+    float *scores;
+    uint8_t *excl, *mark;
+    int32_t *tgt;
+    int64_t *ranks;
+} valid_scratch;
+
+/* NDCG@10 of user u given its scores (sc: computed, or NULL to score here into w->scores). 0 or an error. */
+static int valid_user(const crec_model *m, const crec_triples *t, const crec_csr *train, const crec_csr *valid,
+                      int cold, int32_t u, const float *sc, valid_scratch *w, double *out) {
+    int32_t ni = t->n_items;
+    for (int32_t i = 0; i < ni; i++) w->excl[i] = cold ? t->item_trained[i] : 0;
+    for (int64_t p = train->ptr[u]; p < train->ptr[u + 1]; p++) w->excl[train->idx[p]] = 1;
+    int32_t T = 0;
+    for (int64_t p = valid->ptr[u]; p < valid->ptr[u + 1]; p++) {
+        int32_t it = valid->idx[p];
+        if (w->mark[it]) continue; /* a repeated target counts once */
+        w->mark[it] = 1;
+        w->tgt[T++] = it; /* a target the mask removes (seen in training) is a miss */
+    }
+    for (int32_t q = 0; q < T; q++) w->mark[w->tgt[q]] = 0;
+    int rc = 0;
+    if (!sc) {
+        crec_context ctx = {.user = u, .hist = train->idx + train->ptr[u],
+                            .n_hist = (int32_t)(train->ptr[u + 1] - train->ptr[u])};
+        rc = crec_model_score(m, &ctx, w->scores);
+        sc = w->scores;
+    }
+    if (!rc) rc = crec_rank_targets(sc, ni, w->excl, w->tgt, T, w->ranks);
+    if (rc) return rc;
+    crec_metrics_at at;
+    crec_metrics_from_ranks(w->ranks, T, 10, &at);
+    *out = at.ndcg;
+    return 0;
+}
+
 double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec_csr *train, const crec_csr *valid,
                           int32_t max_users, int n_threads) {
     if (!valid || !valid->ptr || crec_csr_nnz(valid) == 0 || valid->n_rows != t->n_users) return 0;
@@ -92,64 +151,74 @@ double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec
     int32_t n_with = 0;
     for (int32_t u = 0; u < valid->n_rows; u++) n_with += valid->ptr[u + 1] > valid->ptr[u];
     int32_t stride = max_users > 0 && n_with > max_users ? (n_with + max_users - 1) / max_users : 1;
+    int nth = n_threads > 0 ? n_threads : omp_get_max_threads();
+    int batched = crec_model_has(m->type, CREC_CAP_BATCH);
+    int B = valid_block(ni);
     int32_t *users = malloc(((size_t)n_with + 1) * sizeof *users);
     double *val = calloc((size_t)n_with + 1, sizeof *val);
-    if (!users || !val) {
-        free(users);
-        free(val);
-        return CREC_ENOMEM;
+    valid_scratch *ws = calloc((size_t)nth, sizeof *ws);
+    float *S = batched ? malloc((size_t)B * ni * sizeof *S) : NULL;
+    crec_context *ctx = batched ? malloc((size_t)B * sizeof *ctx) : NULL;
+    int failed = !users || !val || !ws || (batched && (!S || !ctx)) ? CREC_ENOMEM : 0;
+    for (int th = 0; !failed && th < nth; th++) {
+        valid_scratch *w = &ws[th];
+        w->scores = batched ? NULL : malloc(((size_t)ni + 1) * sizeof *w->scores);
+        w->excl = malloc((size_t)ni + 1);
+        w->tgt = malloc(((size_t)ni + 1) * sizeof *w->tgt);
+        w->ranks = malloc(((size_t)ni + 1) * sizeof *w->ranks);
+        w->mark = calloc((size_t)ni + 1, 1);
+        if ((!batched && !w->scores) || !w->excl || !w->tgt || !w->ranks || !w->mark) failed = CREC_ENOMEM;
     }
     int32_t nu = 0, seen = 0;
-    for (int32_t u = 0; u < valid->n_rows; u++)
+    for (int32_t u = 0; !failed && u < valid->n_rows; u++)
         if (valid->ptr[u + 1] > valid->ptr[u] && seen++ % stride == 0) users[nu++] = u;
-    int failed = 0;
-    int nth = n_threads > 0 ? n_threads : omp_get_max_threads();
-#pragma omp parallel num_threads(nth)
-    {
-        float *scores = malloc(((size_t)ni + 1) * sizeof *scores);
-        uint8_t *excl = malloc((size_t)ni + 1);
-        int32_t *tgt = malloc(((size_t)ni + 1) * sizeof *tgt);
-        int64_t *ranks = malloc(((size_t)ni + 1) * sizeof *ranks);
-        uint8_t *mark = calloc((size_t)ni + 1, 1);
-        if (!scores || !excl || !tgt || !ranks || !mark) {
-#pragma omp atomic write
-            failed = CREC_ENOMEM;
-        }
-#pragma omp for schedule(dynamic, 8)
-        for (int32_t k = 0; k < nu; k++) {
-            if (!mark) continue;
-            int32_t u = users[k];
-            for (int32_t i = 0; i < ni; i++) excl[i] = cold ? t->item_trained[i] : 0;
-            for (int64_t p = train->ptr[u]; p < train->ptr[u + 1]; p++) excl[train->idx[p]] = 1;
-            int32_t T = 0;
-            for (int64_t p = valid->ptr[u]; p < valid->ptr[u + 1]; p++) {
-                int32_t it = valid->idx[p];
-                if (mark[it]) continue; /* a repeated target counts once */
-                mark[it] = 1;
-                tgt[T++] = it; /* a target the mask removes (seen in training) is a miss */
+    if (!failed && batched) {
+        /* blocks of B users: one score_batch call (the model's own OpenMP at nth threads, BLAS on one thread, so
+         * the bits do not depend on nth), then the users ranked in parallel */
+        int prev_omp = omp_get_max_threads(), prev_blas = crec__nn_blas_single();
+        omp_set_num_threads(nth);
+        for (int32_t k0 = 0; k0 < nu && !failed; k0 += B) {
+            int nb = nu - k0 < B ? (int)(nu - k0) : B;
+            for (int c = 0; c < nb; c++) {
+                int32_t u = users[k0 + c];
+                ctx[c] = (crec_context){.user = u, .hist = train->idx + train->ptr[u],
+                                        .n_hist = (int32_t)(train->ptr[u + 1] - train->ptr[u])};
             }
-            for (int32_t q = 0; q < T; q++) mark[tgt[q]] = 0;
-            crec_context ctx = {.user = u, .hist = train->idx + train->ptr[u],
-                                .n_hist = (int32_t)(train->ptr[u + 1] - train->ptr[u])};
-            int rc = crec_model_score(m, &ctx, scores);
-            if (!rc) rc = crec_rank_targets(scores, ni, excl, tgt, T, ranks);
+            int rc = crec_model_score_batch(m, ctx, nb, S);
             if (rc) {
-#pragma omp atomic write
                 failed = rc;
-                continue;
+                break;
             }
-            crec_metrics_at at;
-            crec_metrics_from_ranks(ranks, T, 10, &at);
-            val[k] = at.ndcg;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
+            for (int c = 0; c < nb; c++) {
+                int r = valid_user(m, t, train, valid, cold, users[k0 + c], S + (size_t)c * ni,
+                                   &ws[omp_get_thread_num()], &val[k0 + c]);
+                if (r) {
+#pragma omp atomic write
+                    failed = r;
+                }
+            }
         }
-        free(scores);
-        free(excl);
-        free(tgt);
-        free(ranks);
-        free(mark);
+        omp_set_num_threads(prev_omp);
+        crec__nn_blas_restore(prev_blas);
+    } else if (!failed) {
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
+        for (int32_t k = 0; k < nu; k++) {
+            int r = valid_user(m, t, train, valid, cold, users[k], NULL, &ws[omp_get_thread_num()], &val[k]);
+            if (r) {
+#pragma omp atomic write
+                failed = r;
+            }
+        }
     }
     double sum = 0;
     for (int32_t k = 0; k < nu; k++) sum += val[k];
+    for (int th = 0; ws && th < nth; th++) {
+        free(ws[th].scores), free(ws[th].excl), free(ws[th].tgt), free(ws[th].ranks), free(ws[th].mark);
+    }
+    free(ws);
+    free(S);
+    free(ctx);
     free(users);
     free(val);
     if (failed) return failed;

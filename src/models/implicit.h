@@ -38,11 +38,22 @@ int32_t crec__triples_negative(const crec_triples *t, crec_rng *r, int32_t u);
 /* Validation NDCG@10 of model m (its state must be scorable) on up to max_users users of `valid` (an even stride
  * over the users that have validation events), history = the user's training row, the history excluded, full
  * ranking. When more than half of the validation events are on items without training events (a cold-items
- * split), candidates are restricted to those items, as `crec eval --candidates untrained` does.
+ * split), candidates are restricted to those items, as `crec eval --candidates untrained` does. A model type with
+ * a score_batch hook is scored in fixed blocks of users (one matrix product each; BLAS single-threaded meanwhile).
  * Deterministic for any thread count (per-user values summed in user order). Returns the mean NDCG@10 (>= 0),
  * or a negative CREC_E code; 0 when there is nothing to evaluate. */
 double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec_csr *train, const crec_csr *valid,
                           int32_t max_users, int n_threads);
+
+/* scores[n x ni] (row stride ni) = alpha * X[n x K] Y[ni x K]^T (row strides ldx, ldy): the scores of a block of
+ * users against every item in one matrix product (the score_batch hooks of ials, bprmf and cml). The product is
+ * cut into fixed tiles (128 rows by crec__nn_gemm, CREC_SCORE_COLS items here), each one BLAS call, shared among
+ * OpenMP threads; the tiles never depend on the thread count, so with BLAS single-threaded
+ * (crec__nn_blas_single, as crec_evaluate sets it) the bits do not either. Elements differ from a per-user dot
+ * product only by float rounding (another summation order). */
+#define CREC_SCORE_COLS 2048
+void crec__scores_gemm(int n, int32_t ni, int K, float alpha, const float *X, int ldx, const float *Y, int ldy,
+                       float *scores);
 
 /* sum_k a[k] b[k]; `omp simd` lets -O2 vectorise the reduction (it would not reorder float sums otherwise). */
 static inline float crec__dotf(const float *a, const float *b, int n) {

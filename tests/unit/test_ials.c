@@ -8,10 +8,12 @@
 #include <cmocka.h>
 #include <lapacke.h>
 #include <math.h>
+#include <omp.h>
 
 #include "core/util.h"
 #include "crec/crec.h"
 #include "models/ials.h"
+#include "nn/nn.h"
 #include "testutil.h"
 
 static crec_model *train_cfg(const crec_csr *x, const char *kv, int threads, int *rc) {
@@ -313,6 +315,111 @@ static void test_determinism_and_checkpoint(void **st) {
 }
 
 
+/* ---- batched scoring ---- */
+
+/* Largest |a - b| over n entries, relative to the largest |b|. */
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double mx = 0, md = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i])), md = fmax(md, fabs((double)a[i] - b[i]));
+    return mx > 0 ? md / mx : md;
+}
+
+/* score_batch against user-by-user score (fold_in=history and new, and hu weighting; trained users, anonymous
+ * histories, empty histories; fast and dense fold-ins both occur), the fast fold-in against the dense one,
+ * bit-identical blocks at 1 and 3 threads, and crec_evaluate with and without the hook. */
+static void test_score_batch(void **st) {
+    (void)st;
+    crec_synth_opts so;
+    crec_synth_defaults(&so);
+    so.n_users = 700;
+    so.n_items = 300;
+    crec_dataset *ds;
+    assert_int_equal(crec_synth_generate(&so, &ds), 0);
+    crec_split_spec sp;
+    crec_split_spec_parse("loo", &sp);
+    crec_split split;
+    assert_int_equal(crec_split_make(ds, &sp, &split), 0);
+    const crec_csr *x = &split.train;
+    const char *cfgs[] = {"factors=48 iters=3 fold_in=history", "factors=48 iters=3 fold_in=new",
+                          "factors=40 iters=2 weighting=hu alpha=2 alpha0=0.5"};
+    for (int ci = 0; ci < 3; ci++) {
+        crec_model *m = train(x, cfgs[ci]);
+        const crec_ials_state *s = m->state;
+        assert_non_null(s->Ht);
+        int32_t ni = m->n_items;
+        /* contexts: trained users with their training rows, the same histories anonymously, a trained user
+         * and an anonymous one without history */
+        enum { N = 300 };
+        crec_context ctx[N];
+        for (int c = 0; c < N - 2; c++) {
+            int32_t u = c % 150;
+            ctx[c] = (crec_context){.user = c < 150 ? u : -1, .hist = x->idx + x->ptr[u],
+                                    .n_hist = (int32_t)(x->ptr[u + 1] - x->ptr[u])};
+        }
+        ctx[N - 2] = (crec_context){.user = 7};
+        ctx[N - 1] = (crec_context){.user = -1};
+        float *sb = malloc((size_t)N * ni * sizeof *sb), *sb1 = malloc((size_t)N * ni * sizeof *sb1);
+        float *su = malloc((size_t)N * ni * sizeof *su), *sd = malloc((size_t)ni * sizeof *sd);
+        float *w = crec__aligned_alloc((size_t)s->ld * sizeof *w);
+        int prev = omp_get_max_threads(), pb = crec__nn_blas_single();
+        omp_set_num_threads(3);
+        assert_int_equal(crec_model_score_batch(m, ctx, N, sb), 0);
+        omp_set_num_threads(1);
+        assert_int_equal(crec_model_score_batch(m, ctx, N, sb1), 0);
+        omp_set_num_threads(prev);
+        crec__nn_blas_restore(pb);
+        assert_memory_equal(sb, sb1, (size_t)N * ni * sizeof *sb); /* the blocks do not depend on threads */
+        double worst = 0, worst_fast = 0;
+        int n_fast = 0, n_dense = 0;
+        for (int c = 0; c < N; c++) {
+            assert_int_equal(crec_model_score(m, &ctx[c], su + (size_t)c * ni), 0);
+            double e = max_rel_diff(sb + (size_t)c * ni, su + (size_t)c * ni, (size_t)ni);
+            worst = fmax(worst, e);
+            if (e > 1e-5) fail_msg("%s: context %d: batch vs score differ by %.3g of the largest score", cfgs[ci], c, e);
+            /* the fast fold-in against the dense solve of the same system */
+            int basis = crec__ials_fold_in_basis(s, ctx[c].hist, ctx[c].n_hist, w);
+            assert_true(basis == 0 || basis == 1);
+            n_fast += basis == 1, n_dense += basis == 0;
+            int folded = ctx[c].user < 0 || (ci != 1 && ctx[c].n_hist > 0);
+            if (basis == 1 && folded && ctx[c].n_hist > 0) {
+                assert_int_equal(crec__ials_fold_in(s, ctx[c].hist, ctx[c].n_hist, w), 0);
+                crec__ials_scores(s, w, sd);
+                double f = max_rel_diff(sd, su + (size_t)c * ni, (size_t)ni);
+                worst_fast = fmax(worst_fast, f);
+                if (f > 2e-5) fail_msg("%s: context %d: fast vs dense fold-in differ by %.3g", cfgs[ci], c, f);
+            }
+        }
+        print_message("%-50s batch vs score %.2g, fast vs dense fold-in %.2g (%d fast, %d dense)\n", cfgs[ci], worst,
+                      worst_fast, n_fast, n_dense);
+        assert_true(n_fast > 50 && n_dense > 20); /* both fold-ins occur */
+
+        /* evaluation: batched (the model) against per-user (a copy of the type without the hook) */
+        crec_model_type tu = *m->type;
+        tu.score_batch = NULL;
+        crec_model mu = *m;
+        mu.type = &tu;
+        crec_eval_opts o;
+        crec_eval_opts_defaults(&o);
+        crec_eval_result rb, rb1, ru;
+        o.n_threads = 3;
+        assert_int_equal(crec_evaluate(m, ds, &split, &o, &rb), 0);
+        assert_int_equal(crec_evaluate(&mu, ds, &split, &o, &ru), 0);
+        o.n_threads = 1;
+        assert_int_equal(crec_evaluate(m, ds, &split, &o, &rb1), 0);
+        rb.seconds = rb1.seconds = ru.seconds = 0;
+        assert_memory_equal(&rb, &rb1, sizeof rb); /* bit-identical at 1 and 3 threads */
+        for (int k = 0; k < rb.n_ks; k++) {
+            print_message("  K=%d NDCG batched %.6f per-user %.6f\n", rb.ks[k], rb.at[k].ndcg, ru.at[k].ndcg);
+            assert_true(fabs(rb.at[k].ndcg - ru.at[k].ndcg) <= 1e-3);
+            assert_true(fabs(rb.at[k].hr - ru.at[k].hr) <= 2.0 / rb.n_users);
+        }
+        free(sb), free(sb1), free(su), free(sd), free(w);
+        crec_model_free(m);
+    }
+    crec_split_free(&split);
+    crec_dataset_free(ds);
+}
+
 /* ---- quality ---- */
 
 static double ndcg10(const crec_dataset *ds, const crec_split *s, const char *name, const char *kv) {
@@ -360,6 +467,7 @@ int main(void) {
         cmocka_unit_test(test_cg_matches_cholesky), cmocka_unit_test(test_loss_decreases),
         cmocka_unit_test(test_fold_in),             cmocka_unit_test(test_determinism_and_checkpoint),
         cmocka_unit_test(test_beats_baselines),
+        cmocka_unit_test(test_score_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
