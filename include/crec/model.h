@@ -119,6 +119,10 @@ typedef struct crec_model_type {
     void (*free_state)(crec_model *m);
     /* ---- optional hooks (NULL = not offered; the crec_model_* wrappers fall back where they can) ---- */
     unsigned caps;                  /* CREC_CAP_* */
+    /* Rules between parameters that no single declaration can say (heads must divide dim): called by
+     * crec_model_new on the resolved config (read it with crec_model_param_*); returns 0 or CREC_EINVAL with
+     * a message in err that names the model and the keys. */
+    int (*check)(const crec_model *m, char *err, size_t errn);
     /* Score n contexts at once into scores[n x n_items] (row c for ctx[c]); the same numbers as n calls of
      * score, faster (one matrix product for a block of users). */
     int (*score_batch)(const crec_model *m, const crec_context *ctx, int n, float *scores);

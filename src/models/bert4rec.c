@@ -224,6 +224,8 @@ static int bert4rec_load(crec_model *m, crec_buf *in) {
     return rc;
 }
 
+static int bert4rec_check(const crec_model *m, char *err, size_t errn) { return crec__seqenc_check(m, 1, err, errn); }
+
 const crec_model_type crec__model_bert4rec = {
     .name = "bert4rec",
     .summary = "BERT4Rec: bidirectional self-attention trained by Cloze masking; scores a [mask] after the history",
@@ -233,4 +235,6 @@ const crec_model_type crec__model_bert4rec = {
     .save = bert4rec_save,
     .load = bert4rec_load,
     .free_state = crec__seqenc_model_free,
+    .caps = CREC_CAP_SEQUENCE,
+    .check = bert4rec_check,
 };

@@ -530,4 +530,5 @@ const crec_model_type crec__model_cml = {
     .save = cml_save,
     .load = cml_load,
     .free_state = cml_free,
+    .caps = CREC_CAP_FEATURES,
 };

@@ -865,6 +865,15 @@ static int fm_load(crec_model *m, crec_buf *in) {
     return 0;
 }
 
+/* ALS here is coordinate descent on the squared loss: the rating task only. */
+static int fm_check(const crec_model *m, char *err, size_t errn) {
+    if (!strcmp(crec_model_param_str(m, "solver"), "als") && !strcmp(crec_model_param_str(m, "task"), "click")) {
+        crec__errf(err, errn, "model 'fm': 'solver' = 'als' needs 'task' = 'rating' (or auto on rated data), not click");
+        return CREC_EINVAL;
+    }
+    return 0;
+}
+
 const crec_model_type crec__model_fm = {
     .name = "fm",
     .summary = "factorization machine over user/item ids, user features and item attributes (rating or click)",
@@ -874,4 +883,6 @@ const crec_model_type crec__model_fm = {
     .save = fm_save,
     .load = fm_load,
     .free_state = fm_free_model,
+    .caps = CREC_CAP_FEATURES,
+    .check = fm_check,
 };

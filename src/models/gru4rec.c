@@ -450,6 +450,17 @@ static int gru4rec_load(crec_model *m, crec_buf *in) {
     return 0;
 }
 
+/* A tied output table is the input embedding: emb must be dim (or 0 = dim). */
+static int gru4rec_check(const crec_model *m, char *err, size_t errn) {
+    int64_t emb = crec_model_param_int(m, "emb"), dim = crec_model_param_int(m, "dim");
+    if (crec_model_param_int(m, "tied") && emb != 0 && emb != dim) {
+        crec__errf(err, errn, "model 'gru4rec': 'emb' (%lld) must equal 'dim' (%lld) when 'tied' = 1 (or set emb=0)",
+                   (long long)emb, (long long)dim);
+        return CREC_EINVAL;
+    }
+    return 0;
+}
+
 const crec_model_type crec__model_gru4rec = {
     .name = "gru4rec",
     .summary = "GRU4Rec: GRU layers over the last max_len items (ce / ssm / bprmax / bce losses)",
@@ -459,4 +470,6 @@ const crec_model_type crec__model_gru4rec = {
     .save = gru4rec_save,
     .load = gru4rec_load,
     .free_state = gru4rec_free,
+    .caps = CREC_CAP_SEQUENCE,
+    .check = gru4rec_check,
 };

@@ -966,6 +966,15 @@ static void ials_free(crec_model *m) {
     m->state = NULL;
 }
 
+/* A user or item with no events would have a singular system when neither term regularises it. */
+static int ials_check(const crec_model *m, char *err, size_t errn) {
+    if (crec_model_param_double(m, "reg") == 0 && crec_model_param_double(m, "alpha0") == 0) {
+        crec__errf(err, errn, "model 'ials': 'reg' and 'alpha0' cannot both be 0 (rows without events are singular)");
+        return CREC_EINVAL;
+    }
+    return 0;
+}
+
 const crec_model_type crec__model_ials = {
     .name = "ials",
     .summary = "implicit ALS (Rendle et al. 2022 loss, Gramian trick, CG row solves); folds in new users",
@@ -976,4 +985,5 @@ const crec_model_type crec__model_ials = {
     .save = ials_save,
     .load = ials_load,
     .free_state = ials_free,
+    .check = ials_check,
 };

@@ -146,4 +146,5 @@ const crec_model_type crec__model_markov = {
     .save = markov_save,
     .load = markov_load,
     .free_state = markov_free,
+    .caps = CREC_CAP_SEQUENCE,
 };

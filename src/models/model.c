@@ -214,6 +214,13 @@ int crec_model_new(const char *type, const crec_config *cfg, crec_model **out, c
     if (!m) return CREC_ENOMEM;
     m->type = t;
     m->cfg = res;
+    if (t->check) {
+        int rc = t->check(m, err, errn);
+        if (rc) {
+            free(m);
+            return rc;
+        }
+    }
     *out = m;
     return 0;
 }

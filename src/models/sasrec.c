@@ -141,6 +141,8 @@ static int sasrec_load(crec_model *m, crec_buf *in) {
     return rc;
 }
 
+static int sasrec_check(const crec_model *m, char *err, size_t errn) { return crec__seqenc_check(m, 0, err, errn); }
+
 const crec_model_type crec__model_sasrec = {
     .name = "sasrec",
     .summary = "SASRec: causal self-attention over the last max_len items (ce / ssm / bce / gbce losses)",
@@ -150,4 +152,6 @@ const crec_model_type crec__model_sasrec = {
     .save = sasrec_save,
     .load = sasrec_load,
     .free_state = crec__seqenc_model_free,
+    .caps = CREC_CAP_SEQUENCE,
+    .check = sasrec_check,
 };

@@ -258,6 +258,22 @@ int crec__seqenc_arch(const crec_model *m, crec_seqenc *s, int causal, int with_
     return 0;
 }
 
+int crec__seqenc_check(const crec_model *m, int with_mask, char *err, size_t errn) {
+    int64_t dim = crec_model_param_int(m, "dim"), heads = crec_model_param_int(m, "heads");
+    int64_t T = crec_model_param_int(m, "max_len");
+    if (heads < 1 || dim % heads) {
+        crec__errf(err, errn, "model '%s': 'heads' (%lld) must divide 'dim' (%lld)", m->type->name, (long long)heads,
+                   (long long)dim);
+        return CREC_EINVAL;
+    }
+    if (with_mask && T < 2) {
+        crec__errf(err, errn, "model '%s': 'max_len' (%lld) must be at least 2 (a history item and the [mask])",
+                   m->type->name, (long long)T);
+        return CREC_EINVAL;
+    }
+    return 0;
+}
+
 int crec__seqenc_alloc(crec_seqenc *s, int train) {
     size_t psz[SE_P_COUNT];
     param_sizes(s, psz);

@@ -90,6 +90,9 @@ typedef struct crec_seqenc_acts {
 /* Architecture from m's hyper-parameters dim, blocks, heads, ffn (0 = dim), max_len, dropout, norm, act into s
  * (zeroed first; I = m->n_items; mask token = I when with_mask). CREC_EINVAL when out of range. */
 int crec__seqenc_arch(const crec_model *m, crec_seqenc *s, int causal, int with_mask);
+/* The rules between the transformer's parameters, for a type's check hook: heads divides dim; with a [mask]
+ * token (with_mask) max_len >= 2 (one history item and the mask). CREC_EINVAL with the keys named in err. */
+int crec__seqenc_check(const crec_model *m, int with_mask, char *err, size_t errn);
 /* Allocates s's parameter block (with grads and Adam moments when train), zeroed. 0 or CREC_ENOMEM. */
 int crec__seqenc_alloc(crec_seqenc *s, int train);
 /* Frees what s owns (parameters, pop), not s. */
