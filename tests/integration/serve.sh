@@ -289,7 +289,12 @@ if start_server "$T/serve4.log" --db "$T/s.db" --model "$T/knn.crecm"; then
         [ "$code" = 200 ] && echo "$i" || break
       done ) >"$T/acked-$w" 2>/dev/null &
   done
-  sleep 2
+  # kill once the writers are well under way (a loaded machine acknowledges fewer events per second: wait for
+  # them, up to 60 s, rather than a fixed time)
+  for _ in $(seq 1 600); do
+    [ "$(cat "$T"/acked-a "$T"/acked-b 2>/dev/null | wc -l)" -gt 40 ] && break
+    sleep 0.1
+  done
   kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
   wait
   acked=$(cat "$T"/acked-a "$T"/acked-b | wc -l)
