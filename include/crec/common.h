@@ -54,6 +54,9 @@ CREC_API const char *crec_version(void);
 typedef struct crec_buf { uint8_t *data; size_t len, cap, pos; } crec_buf;
 CREC_API int crec_buf_write(crec_buf *b, const void *p, size_t n);
 CREC_API int crec_buf_read(crec_buf *b, void *p, size_t n); /* CREC_EFORMAT when short */
+/* 0 when at least count * size unread bytes remain, else CREC_EFORMAT: loaders call it before allocating from a
+ * size read out of a file, so a short corrupt file cannot ask for gigabytes. */
+CREC_API int crec_buf_need(const crec_buf *b, uint64_t count, size_t size);
 CREC_API void crec_buf_free(crec_buf *b);
 
 #ifdef __cplusplus

@@ -25,6 +25,12 @@ int crec_buf_read(crec_buf *b, void *p, size_t n) {
     return 0;
 }
 
+int crec_buf_need(const crec_buf *b, uint64_t count, size_t size) {
+    if (b->pos > b->len) return CREC_EFORMAT;
+    uint64_t left = b->len - b->pos;
+    return size && count > left / size ? CREC_EFORMAT : 0;
+}
+
 void crec_buf_free(crec_buf *b) {
     free(b->data);
     memset(b, 0, sizeof *b);

@@ -333,7 +333,7 @@ int crec_model_load(const char *path, crec_model **out) {
     if (!rc) rc = crec__get_u32(&b, &nu);
     if (!rc) rc = crec__get_u32(&b, &ni);
     if (!rc) rc = crec__get_u32(&b, &nc);
-    if (!rc && nc > CREC_MAX_PARAMS) rc = CREC_EFORMAT;
+    if (!rc && (nc > CREC_MAX_PARAMS || nu >= INT32_MAX || ni >= INT32_MAX)) rc = CREC_EFORMAT;
     if (!rc && !crec_model_type_find(tname)) rc = CREC_EFORMAT;
     if (!rc) {
         m = calloc(1, sizeof *m);

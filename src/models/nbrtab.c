@@ -96,6 +96,7 @@ int crec__nbrtab_save(const crec_nbrtab *t, crec_buf *b) {
 int crec__nbrtab_load(crec_nbrtab *t, int32_t n, crec_buf *b) {
     memset(t, 0, sizeof *t);
     t->n = n;
+    if (n < 0 || crec_buf_need(b, (uint64_t)n + 1, sizeof *t->ptr)) return CREC_EFORMAT;
     t->ptr = malloc(((size_t)n + 1) * sizeof *t->ptr);
     if (!t->ptr) return CREC_ENOMEM;
     int rc = crec_buf_read(b, t->ptr, ((size_t)n + 1) * sizeof *t->ptr);

@@ -34,6 +34,7 @@ static int pop_save(const crec_model *m, crec_buf *out) {
 }
 
 static int pop_load(crec_model *m, crec_buf *in) {
+    if (m->n_items < 0 || crec_buf_need(in, (uint64_t)m->n_items, sizeof(float))) return CREC_EFORMAT;
     pop_state *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
     s->count = malloc((size_t)m->n_items * sizeof *s->count + 1);

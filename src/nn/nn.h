@@ -97,7 +97,7 @@ static inline float crec__nn_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t ki = (int32_t)k;
+    int32_t ki = k == k ? (int32_t)k : 0; /* NaN passes through p; converting it to int would be undefined */
     uint32_t bits = (uint32_t)(ki + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);

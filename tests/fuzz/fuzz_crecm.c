@@ -4,8 +4,8 @@
  * Input: a whole .crecm file; its length and checksum are recomputed unless bit 0 of the header's flags is
  * set (fuzz_common.h), so mutations reach the header fields and every model's payload parser. Seeds are
  * written at test time by `crec train` on a tiny synthetic dataset, one per model type (tests/fuzz/run.sh).
- * Promise checked: a bad checkpoint gives a CREC_E* code and no model; an accepted one scores a user and a
- * short history without reading out of bounds (a server loads checkpoints it is told to reload). */
+ * Promise checked: a bad checkpoint gives a CREC_E* code and no model; an accepted one scores (one context,
+ * a batch, a top-k list) without reading out of bounds (a server loads checkpoints it is told to reload). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +29,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     CHECK(m->type != NULL);
-    if (m->n_users < 0 || m->n_items < 0) { /* sizes above INT32_MAX: crec_model_load should refuse them */
-        crec_model_free(m);
-        return 0;
-    }
+    CHECK(m->n_users >= 0 && m->n_items >= 0); /* crec_model_load refuses sizes above INT32_MAX */
     for (const crec_param_def *p = m->type->params; p && p->name; p++) (void)crec_model_param_str(m, p->name);
     if (m->n_items > 0 && m->n_items <= MAX_SCORED_ITEMS) {
-        float *scores = malloc(sizeof *scores * (size_t)m->n_items);
-        int32_t hist[3] = {0, m->n_items - 1, m->n_items / 2};
+        float *scores = malloc(sizeof *scores * 2 * (size_t)m->n_items);
+        int32_t hist[3] = {0, m->n_items - 1, m->n_items / 2}, top[5];
         int64_t ts[3] = {1, 2, 3};
-        crec_context ctx = {.user = m->n_users > 0 ? 0 : -1, .hist = hist, .n_hist = 3, .hist_ts = ts};
+        crec_context ctx[2] = {{.user = m->n_users > 0 ? 0 : -1, .hist = hist, .n_hist = 3, .hist_ts = ts},
+                               {.user = m->n_users - 1, .hist = hist + 1, .n_hist = 1}};
         if (scores) {
-            rc = crec_model_score(m, &ctx, scores);
+            rc = crec_model_score(m, &ctx[0], scores);
             CHECK(rc == 0 || fz_known_error(rc));
-            ctx.user = m->n_users - 1;
-            ctx.n_hist = 1;
-            rc = crec_model_score(m, &ctx, scores);
+            rc = crec_model_score_batch(m, ctx, 2, scores);
             CHECK(rc == 0 || fz_known_error(rc));
+            rc = crec_model_recommend(m, &ctx[1], NULL, 5, top, NULL, scores);
+            CHECK(rc <= 5 && (rc >= 0 || fz_known_error(rc)));
+            for (int k = 0; k < rc; k++) CHECK(top[k] >= 0 && top[k] < m->n_items);
         }
         free(scores);
     }
