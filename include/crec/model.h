@@ -112,7 +112,9 @@ typedef struct crec_model_type {
     const crec_param_def *params;   /* NULL-name terminated */
     /* Train: fill m->state. Hyper-parameters via crec_model_param_*(m, ...). */
     int (*train)(crec_model *m, const crec_train_input *in);
-    /* Score all items for ctx into scores[m->n_items]; higher is better. Thread-safe for reading. */
+    /* Score all items for ctx into scores[m->n_items]; higher is better. Thread-safe for reading. NULL for a
+     * list-only model (recommend hook): crec_model_score then says CREC_EUNSUPPORTED and evaluation ranks the
+     * model's list instead (listed items first, in order; the rest tie last). */
     int (*score)(const crec_model *m, const crec_context *ctx, float *scores);
     int (*save)(const crec_model *m, crec_buf *out);
     int (*load)(crec_model *m, crec_buf *in);

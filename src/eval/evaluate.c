@@ -61,6 +61,7 @@ typedef struct eval_shared {
     int use_valid_hist;         /* target = test: history = train + valid */
     int32_t n_items;
     int kmax;
+    int list_model;             /* the model decodes lists (CREC_CAP_LIST): ranked from its list */
     int64_t *train_cnt;         /* [n_items] training interactions per item */
     double *self_info;          /* [n_items] -log2 p(i), p(i) = (train_cnt[i] + 1) / (train nnz + n_items) */
     int32_t *rec_cnt;           /* [n_ks * n_items] how often item i is in a top-K list (atomic adds) */
@@ -270,15 +271,30 @@ static int eval_user(const eval_shared *sh, eval_scratch *w, int32_t u, user_rec
     for (int32_t t = 0; t < T; t++) rec->n_masked += w->exclude[w->tgt[t]] != 0;
 
     const float *sc = pre;
-    int rc = 0;
-    if (!sc) {
+    int rc = 0, L = -1;
+    if (!sc && sh->list_model) {
+        /* a list model decodes its top kmax under the mask; ranked honestly: listed items in list order, every
+         * other candidate after all of them, tied (pessimistic: a target outside the list ranks last) */
+        crec_context ctx = {.user = u, .hist = w->hist, .n_hist = H, .hist_ts = have_ts ? w->hist_ts : NULL};
+        int got = crec_model_recommend(sh->m, &ctx, w->exclude, sh->kmax, w->top, NULL, NULL);
+        if (got < 0) rc = got;
+        for (int32_t i = 0; rc == 0 && i < n; i++) w->scores[i] = -INFINITY;
+        L = 0;
+        for (int j = 0; rc == 0 && j < got && j < sh->kmax; j++) {
+            int32_t it = w->top[j];
+            /* an out-of-range, excluded or repeated item is not a recommendation: dropped */
+            if (it < 0 || it >= n || w->exclude[it] || w->scores[it] != -INFINITY) continue;
+            w->scores[it] = (float)(sh->kmax - L);
+            w->top[L++] = it;
+        }
+        sc = w->scores;
+    } else if (!sc) {
         crec_context ctx = {.user = u, .hist = w->hist, .n_hist = H, .hist_ts = have_ts ? w->hist_ts : NULL};
         rc = crec_model_score(sh->m, &ctx, w->scores);
         sc = w->scores;
     }
     if (rc == 0) rc = crec_rank_targets(sc, n, w->exclude, w->tgt, T, w->ranks);
-    int L = 0;
-    if (rc == 0) {
+    if (rc == 0 && L < 0) {
         L = crec_topk(sc, n, w->exclude, sh->kmax, w->top);
         if (L < 0) rc = L;
     }
@@ -391,6 +407,13 @@ static int64_t count_candidates(const crec_eval_opts *o, int32_t n_items) {
     return c;
 }
 
+static int kmax_of(const crec_eval_opts *o, int32_t n_items) {
+    int k = 0;
+    for (int ki = 0; ki < o->n_ks; ki++)
+        if (o->ks[ki] > k) k = o->ks[ki];
+    return k < n_items ? k : n_items;
+}
+
 static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const crec_model *m, int32_t n_items,
                             int64_t n_users, int64_t n_masked) {
     char ks[96];
@@ -414,6 +437,11 @@ static void format_protocol(char *buf, size_t n, const crec_eval_opts *o, const 
         snprintf(buf, n, "full ranking over %d items, seen items %s, split=%s, target=%s, K=%s, users=%lld",
                  (int)n_items, o->filter_seen ? "excluded" : "kept", split, target, ks, (long long)n_users);
     size_t len = strlen(buf);
+    if (m && m->type && crec_model_has(m->type, CREC_CAP_LIST) && len < n) {
+        snprintf(buf + len, n - len, ", ranked from the model's top-%d list (unlisted items tie last)",
+                 o->n_ks > 0 ? kmax_of(o, n_items) : 0);
+        len = strlen(buf);
+    }
     if (n_masked > 0 && len < n)
         snprintf(buf + len, n - len, " (%lld with a target %s counted as a miss)", (long long)n_masked,
                  o->candidates ? "that is seen or not a candidate" : "repeating a history item");
@@ -463,7 +491,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
     int32_t n_eval = 0;
     int64_t max_hist = 0, max_tgt = 0;
     /* batched scoring: blocks of B evaluated users; block_hist = the most history events in one block */
-    int batched = crec_model_has(m->type, CREC_CAP_BATCH);
+    int batched = crec_model_has(m->type, CREC_CAP_BATCH) && !crec_model_has(m->type, CREC_CAP_LIST);
     int B = eval_block(n_items);
     int64_t block_hist = 0, cur_hist = 0;
     for (int32_t u = 0; tg->ptr && u < n_rows; u++) {
@@ -488,7 +516,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
 
     int nt = o->n_threads > 0 ? o->n_threads : omp_get_max_threads();
     eval_shared sh = {.m = m, .s = s, .o = o, .tgt = tg, .use_valid_hist = use_valid_hist, .n_items = n_items,
-                      .kmax = kmax};
+                      .kmax = kmax, .list_model = crec_model_has(m->type, CREC_CAP_LIST)};
     sh.train_cnt = calloc((size_t)n_items, sizeof *sh.train_cnt);
     sh.self_info = malloc((size_t)n_items * sizeof *sh.self_info);
     sh.rec_cnt = calloc((size_t)o->n_ks * (size_t)n_items, sizeof *sh.rec_cnt);

@@ -244,6 +244,7 @@ int crec_model_score(const crec_model *m, const crec_context *ctx, float *scores
     if (ctx->user >= m->n_users) return CREC_ERANGE;
     for (int32_t k = 0; k < ctx->n_hist; k++)
         if (ctx->hist[k] < 0 || ctx->hist[k] >= m->n_items) return CREC_ERANGE;
+    if (!m->type->score) return CREC_EUNSUPPORTED; /* a list-only model: crec_model_recommend */
     return m->type->score(m, ctx, scores);
 }
 
@@ -258,7 +259,7 @@ int crec_model_has(const crec_model_type *t, unsigned cap) {
 
 int crec_model_score_batch(const crec_model *m, const crec_context *ctx, int n, float *scores) {
     if (!m || (n > 0 && (!ctx || !scores)) || n < 0 || !m->state) return CREC_ESTATE;
-    if (!m->type->score_batch) {
+    if (!m->type->score_batch || !m->type->score) {
         for (int c = 0; c < n; c++) {
             int rc = crec_model_score(m, &ctx[c], scores + (size_t)c * (size_t)m->n_items);
             if (rc) return rc;
@@ -282,6 +283,7 @@ int crec_model_recommend(const crec_model *m, const crec_context *ctx, const uin
         if (ctx->hist[j] < 0 || ctx->hist[j] >= m->n_items) return CREC_ERANGE;
     if (m->type->recommend) return m->type->recommend(m, ctx, exclude, k, items, scores_out);
     if (!scratch) return CREC_EINVAL;
+    if (!m->type->score) return CREC_EUNSUPPORTED;
     int rc = m->type->score(m, ctx, scratch);
     if (rc) return rc;
     int got = crec_topk(scratch, m->n_items, exclude, k, items);

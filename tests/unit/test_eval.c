@@ -315,6 +315,51 @@ static void test_eval_repeat_targets(void **state) {
     ASSERT_NEAR(r.at[0].hr, 1, EPS); /* negatives come from unseen items: 3 is not among u1's */
 }
 
+/* A list model (recommend hook, no dense scores) is ranked from its list: listed items in list order, every
+ * other candidate after them, tied, pessimistically. The fake decodes items 5, 4, 3, 2, 1, 0 in that order,
+ * skipping excluded ones, and lists at most `k` of them; it also returns item 3 twice and an excluded item to
+ * check that evaluation drops both. */
+static int list_recommend(const crec_model *m, const crec_context *ctx, const uint8_t *exclude, int k, int32_t *items,
+                          float *scores_out) {
+    (void)ctx;
+    (void)scores_out;
+    int n = 0;
+    if (k > 1 && exclude) /* a cheating entry first: an excluded item (if any), then a repeat */
+        for (int32_t i = 0; i < m->n_items && n == 0; i++)
+            if (exclude[i]) items[n++] = i;
+    for (int32_t i = m->n_items - 1; i >= 0 && n < k; i--) {
+        if (exclude && exclude[i]) continue;
+        items[n++] = i;
+        if (i == 3 && n < k) items[n++] = 3;
+    }
+    return n;
+}
+
+static void test_eval_list_model(void **state) {
+    (void)state;
+    static const crec_model_type listy = {.name = "listy", .summary = "decodes a list", .recommend = list_recommend};
+    crec_split s = tiny_split();
+    test_model unused = {M_FIXED, &s};
+    crec_model m = make_model(&unused, 4, 6);
+    m.type = &listy;
+    crec_eval_opts o = opts_k12();
+    o.ks[1] = 4; /* K = 1, 4: the model is asked for its top 4 */
+    crec_eval_result r;
+    /* target = test, seen excluded (the cheating entry takes one of the 4 slots and is dropped):
+     * u0: excl {0,1,2}; raw 0, 5, 4, 3 -> 5, 4, 3: target 3 at position 3
+     * u1: excl {3,0}; raw 0, 5, 4, 2 -> 5, 4, 2: target 2 at position 3
+     * u2: nothing excluded, no cheat; raw 5, 4, 3, 3 -> 5, 4, 3: target 0 unlisted, tied with 1 and 2 after the
+     *     list: rank 6 of 6, a miss
+     * HR@1 = 0, HR@4 = 2/3, NDCG@4 = (2 / log2(4)) / 3 = 1/3 */
+    assert_int_equal(crec_evaluate(&m, NULL, &s, &o, &r), 0);
+    ASSERT_NEAR(r.at[0].hr, 0, EPS);
+    ASSERT_NEAR(r.at[1].hr, 2.0 / 3, EPS);
+    ASSERT_NEAR(r.at[1].ndcg, 1.0 / 3, EPS);
+    assert_non_null(strstr(r.protocol, "ranked from the model's top-4 list"));
+    /* the lists count for coverage: distinct recommended items @4 = {5, 4, 3, 2} of 6 */
+    ASSERT_NEAR(r.coverage[1], 4.0 / 6, EPS);
+}
+
 static void test_eval_oracle_and_constant(void **state) {
     (void)state;
     crec_split s = tiny_split();
@@ -803,6 +848,7 @@ int main(void) {
         cmocka_unit_test(test_eval_fixed_filter_seen),
         cmocka_unit_test(test_eval_valid_target),
         cmocka_unit_test(test_eval_repeat_targets),
+        cmocka_unit_test(test_eval_list_model),
         cmocka_unit_test(test_eval_oracle_and_constant),
         cmocka_unit_test(test_eval_beyond_accuracy),
         cmocka_unit_test(test_eval_sampled),
