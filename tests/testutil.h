@@ -2,6 +2,7 @@
 #ifndef CREC_TESTUTIL_H
 #define CREC_TESTUTIL_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,4 +40,11 @@ static inline const char *tu_shared(const char *rel, char *buf, size_t n) {
     }
     return buf;
 }
+/* Largest |a - b| over n entries, relative to the largest |b| (batched against one-by-one scores). */
+static inline double tu_max_rel_diff(const float *a, const float *b, size_t n) {
+    double mx = 0, md = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i])), md = fmax(md, fabs((double)a[i] - b[i]));
+    return mx > 0 ? md / mx : md;
+}
+
 #endif

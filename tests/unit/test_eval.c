@@ -23,6 +23,7 @@
 
 #include "core/util.h"
 #include "crec/eval.h"
+#include "testutil.h"
 #include "nn/nn.h"
 
 #define ASSERT_NEAR(a, b, eps)                                                                          \
@@ -768,12 +769,6 @@ static void test_eval_batched(void **state) {
 /* The factor models' score_batch hooks (bprmf, cml, ials): a block scores as user-by-user score does up to the
  * float rounding of the product, bit-identically at 1 and 3 threads, and crec_evaluate gives the same metrics
  * with the hook and without it (a copy of the type whose score_batch is NULL). */
-static double max_rel_diff(const float *a, const float *b, size_t n) {
-    double mx = 0, md = 0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i])), md = fmax(md, fabs((double)a[i] - b[i]));
-    return mx > 0 ? md / mx : md;
-}
-
 static void test_eval_batched_models(void **state) {
     (void)state;
     crec_synth_opts so;
@@ -819,7 +814,7 @@ static void test_eval_batched_models(void **state) {
         double worst = 0;
         for (int c = 0; c < N; c++) {
             assert_int_equal(crec_model_score(m, &ctx[c], su), 0);
-            double e = max_rel_diff(sb + (size_t)c * ni, su, (size_t)ni);
+            double e = tu_max_rel_diff(sb + (size_t)c * ni, su, (size_t)ni);
             worst = fmax(worst, e);
             if (e > 1e-5) fail_msg("%s: context %d: batch vs score differ by %.3g of the largest score", names[k], c, e);
         }

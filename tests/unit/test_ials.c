@@ -317,13 +317,6 @@ static void test_determinism_and_checkpoint(void **st) {
 
 /* ---- batched scoring ---- */
 
-/* Largest |a - b| over n entries, relative to the largest |b|. */
-static double max_rel_diff(const float *a, const float *b, size_t n) {
-    double mx = 0, md = 0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i])), md = fmax(md, fabs((double)a[i] - b[i]));
-    return mx > 0 ? md / mx : md;
-}
-
 /* score_batch against user-by-user score (fold_in=history and new, and hu weighting; trained users, anonymous
  * histories, empty histories; fast and dense fold-ins both occur), the fast fold-in against the dense one,
  * bit-identical blocks at 1 and 3 threads, and crec_evaluate with and without the hook. */
@@ -373,7 +366,7 @@ static void test_score_batch(void **st) {
         int n_fast = 0, n_dense = 0;
         for (int c = 0; c < N; c++) {
             assert_int_equal(crec_model_score(m, &ctx[c], su + (size_t)c * ni), 0);
-            double e = max_rel_diff(sb + (size_t)c * ni, su + (size_t)c * ni, (size_t)ni);
+            double e = tu_max_rel_diff(sb + (size_t)c * ni, su + (size_t)c * ni, (size_t)ni);
             worst = fmax(worst, e);
             if (e > 1e-5) fail_msg("%s: context %d: batch vs score differ by %.3g of the largest score", cfgs[ci], c, e);
             /* the fast fold-in against the dense solve of the same system */
@@ -384,7 +377,7 @@ static void test_score_batch(void **st) {
             if (basis == 1 && folded && ctx[c].n_hist > 0) {
                 assert_int_equal(crec__ials_fold_in(s, ctx[c].hist, ctx[c].n_hist, w), 0);
                 crec__ials_scores(s, w, sd);
-                double f = max_rel_diff(sd, su + (size_t)c * ni, (size_t)ni);
+                double f = tu_max_rel_diff(sd, su + (size_t)c * ni, (size_t)ni);
                 worst_fast = fmax(worst_fast, f);
                 if (f > 2e-5) fail_msg("%s: context %d: fast vs dense fold-in differ by %.3g", cfgs[ci], c, f);
             }
