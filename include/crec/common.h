@@ -50,9 +50,19 @@ CREC_API const char *crec_errname(int err);
 /* Version string of the library. */
 CREC_API const char *crec_version(void);
 
-/* A growable byte buffer (checkpoint payloads, framed files, replies). */
-typedef struct crec_buf { uint8_t *data; size_t len, cap, pos; } crec_buf;
+/* A growable byte buffer (checkpoint payloads, framed files, replies). A writer may end it with borrowed bytes
+ * (ref, ref_len: not copied, not owned; crec_buf_write_ref) that a file writer writes after data, so a large
+ * array (EASE's I x I matrix) goes to disk without a second copy in memory. */
+typedef struct crec_buf {
+    uint8_t *data;
+    size_t len, cap, pos;
+    const void *ref;
+    size_t ref_len;
+} crec_buf;
+/* Append n bytes (copied). CREC_ESTATE once borrowed bytes end the buffer. */
 CREC_API int crec_buf_write(crec_buf *b, const void *p, size_t n);
+/* End the buffer with n borrowed bytes at p (they must outlive the buffer's use); one per buffer. */
+CREC_API int crec_buf_write_ref(crec_buf *b, const void *p, size_t n);
 CREC_API int crec_buf_read(crec_buf *b, void *p, size_t n); /* CREC_EFORMAT when short */
 /* 0 when at least count * size unread bytes remain, else CREC_EFORMAT: loaders call it before allocating from a
  * size read out of a file, so a short corrupt file cannot ask for gigabytes. */

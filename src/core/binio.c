@@ -58,11 +58,18 @@ int crec__binfile_write(const char *path, const char magic[8], uint32_t version,
         return CREC_EIO;
     }
     uint32_t flags = 0;
-    uint64_t len = payload->len;
-    uint64_t hash = crec__hash64(payload->data, payload->len, version);
+    /* the payload is data followed by the borrowed bytes (crec_buf_write_ref), hashed as one */
+    size_t dlen = payload->len, rlen = payload->ref ? payload->ref_len : 0;
+    uint64_t len = (uint64_t)dlen + rlen;
+    crec_hash64_state hs;
+    crec__hash64_init(&hs, version);
+    crec__hash64_update(&hs, payload->data, dlen);
+    if (rlen) crec__hash64_update(&hs, payload->ref, rlen);
+    uint64_t hash = crec__hash64_final(&hs);
     int ok = fwrite(magic, 1, 8, f) == 8 && fwrite(&version, 4, 1, f) == 1 && fwrite(&flags, 4, 1, f) == 1 &&
              fwrite(&len, 8, 1, f) == 1 && fwrite(&hash, 8, 1, f) == 1 &&
-             (len == 0 || fwrite(payload->data, 1, len, f) == len);
+             (dlen == 0 || fwrite(payload->data, 1, dlen, f) == dlen) &&
+             (rlen == 0 || fwrite(payload->ref, 1, rlen, f) == rlen);
     if (fclose(f) != 0) ok = 0;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);

@@ -5,6 +5,7 @@
 #include "crec/common.h"
 
 int crec_buf_write(crec_buf *b, const void *p, size_t n) {
+    if (b->ref) return CREC_ESTATE;
     if (b->len + n > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->len + n) nc *= 2;
@@ -15,6 +16,13 @@ int crec_buf_write(crec_buf *b, const void *p, size_t n) {
     }
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;
+    return 0;
+}
+
+int crec_buf_write_ref(crec_buf *b, const void *p, size_t n) {
+    if (b->ref || (!p && n)) return CREC_ESTATE;
+    b->ref = n ? p : NULL;
+    b->ref_len = n;
     return 0;
 }
 

@@ -150,24 +150,46 @@ static inline uint64_t h64_load(const unsigned char *p) {
     return w;
 }
 
-uint64_t crec__hash64(const void *data, size_t n, uint64_t seed) {
+/* The streaming form: the lanes run over whole 32-byte stripes as bytes arrive; a partial stripe waits in buf.
+ * crec__hash64_final gives exactly crec__hash64 of the concatenated input. */
+void crec__hash64_init(crec_hash64_state *st, uint64_t seed) {
+    memset(st, 0, sizeof *st);
+    st->seed = seed;
+    st->v[0] = seed + H64_P1 + H64_P2;
+    st->v[1] = seed + H64_P2;
+    st->v[2] = seed;
+    st->v[3] = seed - H64_P1;
+}
+
+void crec__hash64_update(crec_hash64_state *st, const void *data, size_t n) {
     const unsigned char *p = data, *end = p + n;
-    uint64_t h;
-    if (n >= 32) {
-        uint64_t v1 = seed + H64_P1 + H64_P2, v2 = seed + H64_P2, v3 = seed, v4 = seed - H64_P1;
-        for (; p + 32 <= end; p += 32) {
-            v1 = h64_round(v1, h64_load(p));
-            v2 = h64_round(v2, h64_load(p + 8));
-            v3 = h64_round(v3, h64_load(p + 16));
-            v4 = h64_round(v4, h64_load(p + 24));
-        }
-        h = h64_rotl(v1, 1) + h64_rotl(v2, 7) + h64_rotl(v3, 12) + h64_rotl(v4, 18);
-        uint64_t vs[4] = {v1, v2, v3, v4};
-        for (int k = 0; k < 4; k++) h = (h ^ h64_round(0, vs[k])) * H64_P1 + H64_P4;
-    } else {
-        h = seed + H64_P5;
+    st->n += n;
+    if (st->nbuf) { /* complete the waiting stripe */
+        size_t take = 32 - st->nbuf < n ? 32 - st->nbuf : n;
+        memcpy(st->buf + st->nbuf, p, take);
+        st->nbuf += take;
+        p += take;
+        if (st->nbuf < 32) return;
+        for (int k = 0; k < 4; k++) st->v[k] = h64_round(st->v[k], h64_load(st->buf + 8 * k));
+        st->nbuf = 0;
     }
-    h += (uint64_t)n;
+    for (; p + 32 <= end; p += 32)
+        for (int k = 0; k < 4; k++) st->v[k] = h64_round(st->v[k], h64_load(p + 8 * k));
+    st->nbuf = (size_t)(end - p);
+    if (st->nbuf) memcpy(st->buf, p, st->nbuf);
+}
+
+uint64_t crec__hash64_final(const crec_hash64_state *st) {
+    uint64_t h;
+    if (st->n >= 32) {
+        const uint64_t *v = st->v;
+        h = h64_rotl(v[0], 1) + h64_rotl(v[1], 7) + h64_rotl(v[2], 12) + h64_rotl(v[3], 18);
+        for (int k = 0; k < 4; k++) h = (h ^ h64_round(0, v[k])) * H64_P1 + H64_P4;
+    } else {
+        h = st->seed + H64_P5;
+    }
+    h += st->n;
+    const unsigned char *p = st->buf, *end = p + st->nbuf;
     for (; p + 8 <= end; p += 8) h = h64_rotl(h ^ h64_round(0, h64_load(p)), 27) * H64_P1 + H64_P4;
     for (; p < end; p++) h = h64_rotl(h ^ (*p * H64_P5), 11) * H64_P1;
     h ^= h >> 33;
@@ -176,6 +198,13 @@ uint64_t crec__hash64(const void *data, size_t n, uint64_t seed) {
     h *= H64_P3;
     h ^= h >> 32;
     return h;
+}
+
+uint64_t crec__hash64(const void *data, size_t n, uint64_t seed) {
+    crec_hash64_state st;
+    crec__hash64_init(&st, seed);
+    crec__hash64_update(&st, data, n);
+    return crec__hash64_final(&st);
 }
 
 int crec__grow(void **p, int64_t *cap, int64_t need, size_t esz) {

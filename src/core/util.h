@@ -42,6 +42,15 @@ uint64_t crec__fnv1a(const void *data, size_t n);
 /* Fast 64-bit checksum of a buffer (four independent multiply-rotate lanes over 32-byte stripes, in the
  * manner of xxHash64): ~5x faster than crc32 here, used for every crec binary file. */
 uint64_t crec__hash64(const void *data, size_t n, uint64_t seed);
+/* The same checksum over input that arrives in pieces (a file written from several buffers). */
+typedef struct crec_hash64_state {
+    uint64_t v[4], seed, n;
+    unsigned char buf[32];
+    size_t nbuf;
+} crec_hash64_state;
+void crec__hash64_init(crec_hash64_state *st, uint64_t seed);
+void crec__hash64_update(crec_hash64_state *st, const void *data, size_t n);
+uint64_t crec__hash64_final(const crec_hash64_state *st);
 
 /* ---- memory ---- */
 /* Grow *p (element size esz) so that it holds at least need elements; *cap updated. 0 or CREC_ENOMEM. */

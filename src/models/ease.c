@@ -203,7 +203,8 @@ static int ease_score(const crec_model *m, const crec_context *ctx, float *score
 static int ease_save(const crec_model *m, crec_buf *out) {
     const ease_state *s = m->state;
     int rc = crec__put_u32(out, (uint32_t)s->n);
-    return rc ? rc : crec_buf_write(out, s->B, (size_t)s->n * s->n * sizeof *s->B);
+    /* the I x I matrix goes to the file from where it is, not through a copy: the save peak stays one matrix */
+    return rc ? rc : crec_buf_write_ref(out, s->B, (size_t)s->n * s->n * sizeof *s->B);
 }
 
 static int ease_load(crec_model *m, crec_buf *in) {
