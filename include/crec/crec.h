@@ -8,6 +8,7 @@
 #include "crec/pointwise.h"
 #include "crec/model.h"
 #include "crec/rank.h"
+#include "crec/online.h"
 #include "crec/service.h"
 #include "crec/fetch.h"
 #include "crec/blas.h"
