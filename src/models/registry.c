@@ -14,6 +14,7 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_sasrec,
     &crec__model_bert4rec,
     &crec__model_gru4rec,
+    &crec__model_hstu,
 };
 
 int crec_model_type_count(void) { return (int)(sizeof MODELS / sizeof MODELS[0]); }

@@ -116,7 +116,7 @@ void crec__seqtrain_batch_train(crec_seq_batch *bt, const crec_seqtrain_net *net
 }
 
 void crec__seqtrain_batch_hist(crec_seq_batch *bt, const crec_seqtrain_net *net, const int32_t *const *hist,
-                               const int32_t *len, int nb) {
+                               const int64_t *const *ts, const int32_t *len, int nb) {
     int mk = net->mask >= 0, T = net->T;
     for (int b = 0; b < nb; b++) bt->wl[b] = (len[b] < T - mk ? len[b] : T - mk) + mk;
     crec__seqtrain_batch_layout(bt, net, bt->wl, nb);
@@ -124,12 +124,14 @@ void crec__seqtrain_batch_hist(crec_seq_batch *bt, const crec_seqtrain_net *net,
         int b = bt->src[q];
         int32_t Tw = bt->len[q], Tb = Tw - mk; /* window rows, history items in it */
         const int32_t *it = hist[b] + (len[b] - Tb);
+        const int64_t *tt = ts && ts[b] ? ts[b] + (len[b] - Tb) : NULL;
         for (int t = 0; t < Tw; t++) {
             int32_t r = crec__seqtrain_row(bt, q, t);
             bt->ids[r] = t < Tb ? it[t] : net->mask;
             bt->tgt[r] = -1;
             bt->posid[r] = T - Tw + t;
-            bt->ts[r] = 0;
+            /* event times (the [mask] row takes the last one); positions when there are none */
+            bt->ts[r] = tt ? tt[t < Tb ? t : Tb - 1] : (int64_t)(len[b] - Tb + (t < Tb ? t : Tb - 1));
         }
     }
 }
@@ -176,7 +178,7 @@ int crec__seqtrain_score(const crec_seqtrain_net *net, const float *pop, const i
         return CREC_ENOMEM;
     }
     const int32_t *h1[1] = {hist};
-    crec__seqtrain_batch_hist(&bt, net, h1, &n, 1);
+    crec__seqtrain_batch_hist(&bt, net, h1, NULL, &n, 1);
     const float *h = net->forward(net->ctx, &bt, base, NULL, 0, NULL);
     h += (size_t)crec__seqtrain_row(&bt, 0, Tw - 1) * net->D; /* the window's last row */
     crec__nn_matvec(scores, net->out_table(net->ctx, net->p->param), h, net->NI, net->D);
@@ -193,11 +195,12 @@ typedef struct st_vctx {
     crec_seq_batch *bt; /* the training batch, reused */
 } st_vctx;
 
-static void valid_states(void *ctx, const int32_t *const *hist, const int32_t *len, int k, float *hl, int32_t *order) {
+static void valid_states(void *ctx, const int32_t *const *hist, const int64_t *const *ts, const int32_t *len, int k,
+                         float *hl, int32_t *order) {
     st_vctx *c = ctx;
     const crec_seqtrain_net *net = c->net;
     crec_seq_batch *bt = c->bt;
-    crec__seqtrain_batch_hist(bt, net, hist, len, k);
+    crec__seqtrain_batch_hist(bt, net, hist, ts, len, k);
     const float *h = net->forward(net->ctx, bt, c->abase, NULL, 0, NULL);
     for (int q = 0; q < k; q++) {
         memcpy(hl + (size_t)q * net->D, h + (size_t)crec__seqtrain_row(bt, q, bt->len[q] - 1) * net->D,

@@ -133,6 +133,7 @@ void crec__seqtrain_batch_train(crec_seq_batch *bt, const crec_seqtrain_net *net
 /* Inference batch: history b is hist[b][0..len[b]) (len >= 1); its window is its last T items, or its last T - 1
  * and [mask] (net->mask >= 0). No targets, ts 0. */
 void crec__seqtrain_batch_hist(crec_seq_batch *bt, const crec_seqtrain_net *net, const int32_t *const *hist,
+                               const int64_t *const *ts,
                                const int32_t *len, int nb);
 
 /* ---- the stock next-item objective (sasrec, gru4rec; HSTU): each user's last T + 1 training items, every

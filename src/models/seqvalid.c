@@ -51,6 +51,7 @@ int crec__seqvalid_init(crec_seqvalid *v, const crec_csr *valid, int32_t max_use
 double crec__seqvalid_run(crec_seqvalid *v, const crec_csr *train, const crec_csr *valid, int32_t trunc,
                           const float *W, const float *pop, crec_seqvalid_states states, void *ctx) {
     const int32_t *hist[1024];
+    const int64_t *ts[1024];
     int32_t len[1024], who[1024], order[1024];
     int row_of[1024];
     int32_t NI = v->NI, D = v->D;
@@ -61,11 +62,12 @@ double crec__seqvalid_run(crec_seqvalid *v, const crec_csr *train, const crec_cs
             if (n == 0) continue;
             len[k] = trunc > 0 && n > trunc ? trunc : n;
             hist[k] = train->idx + train->ptr[u] + (n - len[k]);
+            ts[k] = train->ts ? train->ts + train->ptr[u] + (n - len[k]) : NULL;
             who[k++] = b;
         }
         for (int b = 0; b < nb; b++) row_of[b] = -1;
         if (k > 0) {
-            states(ctx, hist, len, k, v->hl, order);
+            states(ctx, hist, train->ts ? ts : NULL, len, k, v->hl, order);
             for (int q = 0; q < k; q++) row_of[who[order[q]]] = q;
             crec__nn_gemm(0, 1, k, NI, D, 1.0f, v->hl, D, W, D, 0.0f, v->S, NI);
         }

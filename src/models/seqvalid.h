@@ -10,10 +10,11 @@
 
 #include "crec/split.h"
 
-/* Last states of k histories (hist[j], len[j] items, oldest first) into hl [k, D]; row q holds the state of history
- * order[q] (a permutation of 0..k-1, for models that reorder their batch). */
-typedef void (*crec_seqvalid_states)(void *ctx, const int32_t *const *hist, const int32_t *len, int k, float *hl,
-                                     int32_t *order);
+/* Last states of k histories (hist[j], len[j] items, oldest first; ts[j] their event times, or ts NULL when the
+ * data has none) into hl [k, D]; row q holds the state of history order[q] (a permutation of 0..k-1, for models
+ * that reorder their batch). Time-aware models read the times, so validation scores as evaluation and serving do. */
+typedef void (*crec_seqvalid_states)(void *ctx, const int32_t *const *hist, const int64_t *const *ts,
+                                     const int32_t *len, int k, float *hl, int32_t *order);
 
 typedef struct crec_seqvalid {
     int32_t n_users, *users; /* users with validation targets (an even stride of them with max_users) */

@@ -363,4 +363,34 @@ float crec__nn_lr(crec_nn_sched kind, float lr, int64_t step, int64_t total, int
 /* "constant" / "cosine" / "linear" -> kind; -1 if unknown. */
 int crec__nn_sched_parse(const char *s);
 
+/* ---- the HSTU layer (hstu.c, float and double): Zhai et al. 2024's reference layer ----
+ * uvqk[N,4D] holds per row u | v | q | k (after SiLU), head h using columns [h*hd, (h+1)*hd) of each (hd = D/H).
+ * Time buckets: bucket(tq, tk) = clamp(floor(ln(max(|tq - tk|, 1)) / 0.301), 0, 128) (crec__nn_hstu_bucket; the
+ * difference is taken exactly, without overflow, for any two int64 times). */
+#define CREC_NN_HSTU_BUCKETS 129
+#define CREC_NN_HSTU_EPS 1e-6
+int crec__nn_hstu_bucket(int64_t tq, int64_t tk);
+#define CREC__NN_HSTU_KERNELS(R, NN)                                                                                  \
+    /* affine-free layer norm over D: out[N,D] = (inp - mean) * rstd, rstd[N] cached; backward reads out. */           \
+    void NN(hstu_norm_forward)(R * out, R * rstd, const R *inp, int N, int D);                                        \
+    void NN(hstu_norm_backward)(R * dinp, const R *dout, const R *out, const R *rstd, int N, int D);                  \
+    /* gate: out[N,D] = u * an, u the first D columns of uvqk[N,4D]; backward adds into du (duvqk) and dan. */        \
+    void NN(hstu_gate_forward)(R * out, const R *uvqk, const R *an, int N, int D);                                    \
+    void NN(hstu_gate_backward)(R * duvqk, R * dan, const R *dout, const R *uvqk, const R *an, int N, int D);         \
+    /* pointwise attention over packed sequences, causal: for query t and key t2 <= t of a sequence,                   \
+     *   z = q_t . k_t2 + pos_w[t2 - t + Tmax - 1] + ts_w[bucket(tq[t], tk[t2])],  a = SiLU(z) / n,                  \
+     *   out[t] (head h) = sum_t2 a v_t2;  n = Tmax, or the sequence's length when norm_len.                           \
+     * pos_w[2 Tmax - 1], ts_w[129] may be NULL (no such bias); tk, tq [N] key / query times (read only with ts_w).     \
+     * att caches z (zeros above the diagonal) at att_off[b] + h*T_b*T_b (crec__nn_attention_offsets); T_b <= Tmax. */ \
+    void NN(hstu_attention_forward)(R * out, R * att, const R *uvqk, const R *pos_w, const R *ts_w,                   \
+                                    const int64_t *tk, const int64_t *tq, const int32_t *seq_off,                     \
+                                    const int64_t *att_off, int B, int D, int H, int Tmax, int norm_len);             \
+    /* adds into duvqk[N,4D] (its v, q, k columns), dpos_w and dts_w (either may be NULL); dS (att's size) is          \
+     * scratch. */                                                                                                     \
+    void NN(hstu_attention_backward)(R * duvqk, R * dpos_w, R * dts_w, R * dS, const R *dout, const R *uvqk,          \
+                                     const R *att, const int64_t *tk, const int64_t *tq, const int32_t *seq_off,      \
+                                     const int64_t *att_off, int B, int D, int H, int Tmax, int norm_len);
+CREC__NN_HSTU_KERNELS(float, CREC__NN_F)
+CREC__NN_HSTU_KERNELS(double, CREC__NN_D)
+
 #endif

@@ -122,22 +122,27 @@ static void test_seq_batches(void **st) {
             assert_memory_equal(bt.seq_off, so, sizeof so);
             assert_int_equal(bt.att_off[3], 2 * (4 + 16 + 4)); /* 2 heads x sum T_b^2 */
         }
-        /* inference: the last T items (gru4rec, sasrec), or the last T - 1 and [mask] (bert4rec); no targets, ts 0 */
+        /* inference: the last T items (gru4rec, sasrec), or the last T - 1 and [mask] (bert4rec); no targets; the
+         * events' times (the [mask] row repeats the last), or positions in the history when there are none */
         int32_t h0[] = {4, 8, 1, 9, 6, 3}, h1[] = {5};
+        int64_t t0[] = {100, 110, 120, 130, 140, 150}, t1[] = {7};
         const int32_t *hist[] = {h0, h1};
+        const int64_t *tss[] = {t0, t1};
         int32_t len[] = {6, 1};
-        for (int mk = 0; mk < 2; mk++) {
-            net.mask = mk ? 13 : -1;
-            crec__seqtrain_batch_hist(&bt, &net, hist, len, 2);
+        for (int mk = 0; mk < 4; mk++) {
+            int with_ts = mk >= 2;
+            net.mask = mk % 2 ? 13 : -1;
+            crec__seqtrain_batch_hist(&bt, &net, hist, with_ts ? tss : NULL, len, 2);
             assert_int_equal(bt.len[0], 4); /* the 6-item history: its last 4 rows, first in both layouts */
             for (int q = 0; q < 2; q++) {
-                int b = bt.src[q], Tw = bt.len[q], Tb = Tw - mk;
-                assert_int_equal(Tw, b == 0 ? 4 : 1 + mk);
+                int b = bt.src[q], Tw = bt.len[q], Tb = Tw - mk % 2;
+                assert_int_equal(Tw, b == 0 ? 4 : 1 + mk % 2);
                 for (int t = 0; t < Tw; t++) {
-                    int32_t row = crec__seqtrain_row(&bt, q, t);
+                    int32_t row = crec__seqtrain_row(&bt, q, t), src = len[b] - Tb + (t < Tb ? t : Tb - 1);
                     assert_int_equal(bt.ids[row], t < Tb ? hist[b][len[b] - Tb + t] : 13);
                     assert_int_equal(bt.posid[row], 4 - Tw + t);
-                    assert_true(bt.tgt[row] == -1 && bt.ts[row] == 0);
+                    assert_int_equal(bt.tgt[row], -1);
+                    assert_int_equal(bt.ts[row], with_ts ? tss[b][src] : src);
                 }
             }
         }
