@@ -123,18 +123,23 @@ typedef enum crec_service_source {
 CREC_API const char *crec_service_source_name(crec_service_source s);
 
 typedef struct crec_service_result {
-    int32_t n;                     /* items in the list (<= k; fewer when fewer items are allowed) */
+    int32_t n;                     /* items in the list (<= k; fewer when fewer items are allowed or have
+                                      evidence: a score of exactly 0 from a never-negative scorer) */
     const int32_t *items;          /* [n] catalog ids, best first (in the scratch) */
     const float *scores;           /* [n] their scores, descending; always finite */
-    crec_service_source source;
+    crec_service_source source;    /* popular also when the model had no item with evidence (see below) */
+    int32_t n_fallback;            /* the last n_fallback items come from the popular fallback */
     int32_t n_hist_model;          /* history events the model knows (the context it was given) */
 } crec_service_result;
 
 /* The top-k for rq. Rules, in order: an item is never returned when the catalog does not allow it, when it
  * lacks a must-have or carries a must-not-have attribute, when rq excludes it, when it is in the history
- * (unless keep_seen), or when its score is not a finite number. The model answers when it knows the user
+ * (unless keep_seen), or when its score is not a finite number, or when the model has no evidence for it
+ * (a score of exactly 0 in a list without negative scores). The model answers when it knows the user
  * or at least one history item (its context: the user, the known history items with their times and types,
- * now); otherwise the catalog's popularity does, when it has one. cat NULL: the model's items, no filters,
+ * now); otherwise the catalog's popularity does, when it has one (items with a count of 0 are left out).
+ * A model list shorter than k is completed from the popularity (n_fallback says how many; source popular
+ * when all of them). cat NULL: the model's items, no filters,
  * no fallback. Returns 0 and fills *out, or CREC_EINVAL (bad arguments, maps without a model-sized
  * from_model), CREC_ERANGE (a user or catalog id out of range), CREC_EUNSUPPORTED (a filter with no attribute
  * source), CREC_ENOMEM, or the model's / a source's error; *out is then empty. */

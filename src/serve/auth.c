@@ -2,7 +2,8 @@
  * per line, '#' comments), checked against "Authorization: Bearer KEY" or "X-API-Key: KEY".
  *
  * The one idea: every key is compared in time that does not depend on where the bytes differ, so a client
- * cannot find a key byte by byte from response times. */
+ * cannot find a key byte by byte from response times. A key source that is given but holds no key (an empty
+ * file, CREC_API_KEYS=',' or ' ') is an error, never silently open auth. */
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static int add_key(crec_server *s, const char *k, size_t n) {
 }
 
 int crec__auth_load(crec_server *s, const char *keys, const char *file, char *err, size_t errn) {
-    int rc;
+    int rc, before = s->n_keys;
     for (const char *p = keys; p && *p;) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
@@ -36,6 +37,11 @@ int crec__auth_load(crec_server *s, const char *keys, const char *file, char *er
         }
         p = c ? c + 1 : p + n;
     }
+    if (keys && *keys && s->n_keys == before) {
+        crec__errf(err, errn, "CREC_API_KEYS holds no key (only commas and blanks): set keys or unset it");
+        return CREC_EINVAL;
+    }
+    before = s->n_keys;
     if (file) {
         FILE *f = fopen(file, "r");
         if (!f) {
@@ -52,6 +58,10 @@ int crec__auth_load(crec_server *s, const char *keys, const char *file, char *er
             }
         }
         fclose(f);
+        if (s->n_keys == before) {
+            crec__errf(err, errn, "--api-key-file %s holds no key (one key per line, '#' comments)", file);
+            return CREC_EINVAL;
+        }
     }
     return 0;
 }

@@ -4,7 +4,8 @@
  * The one idea: a request takes a reference to the current bundle under a mutex held for two instructions
  * and drops it when it answers; a reload builds the new bundle with no lock held, swaps the pointer under
  * the mutex and drops the server's reference to the old one, which is freed by whichever request finishes
- * with it last. No request ever sees a half-loaded model, and none fails because of a reload. */
+ * with it last. No request ever sees a half-loaded model, and none fails because of a reload. The catalog and
+ * popularity a reload re-reads from the store are read and swapped under the write lock, so no write is lost. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,26 @@ int crec__bundle_load(crec_server *s, crec_store *store, const char *model_path,
                    b->ds->users.n, b->ds->items.n, b->ds->name);
         rc = CREC_ESTATE;
     }
+    /* The dimensions agreeing is not enough: a dataset (--data) of other ids would make every user and item
+     * unknown, every answer the popular fallback. The model must share at least one item id with the store's
+     * catalog (when the store has items at all). */
+    if (!rc) {
+        int64_t live = 0, shared = 0;
+        pthread_rwlock_rdlock(&s->cat.lock);
+        for (int64_t sid = 1; sid < s->cat.n; sid++) live += crec__catalog_get(&s->cat, sid) != NULL;
+        for (int32_t i = 0; live && i < b->model->n_items && i < b->ds->items.n; i++) {
+            const char *id = b->ds->items.names[i];
+            shared += crec__catalog_sid(&s->cat, id, strlen(id)) >= 0;
+        }
+        pthread_rwlock_unlock(&s->cat.lock);
+        if (live && !shared) {
+            crec__errf(err, errn,
+                       "model %s (trained on '%s', ids from the %s) shares no item id with the store's %lld items: "
+                       "every answer would be the popular fallback; pass the dataset it was trained on",
+                       model_path, b->model->data_name, b->data_desc, (long long)live);
+            rc = CREC_ESTATE;
+        }
+    }
     if (rc) {
         crec_model_free(b->model);
         crec_dataset_free(b->ds);
@@ -94,8 +115,12 @@ int crec_server_reload(crec_server *s, const char *model_path, const char *data_
     crec__bundle *nb = NULL;
     pthread_mutex_lock(&s->store_mu);
     int rc = crec__bundle_load(s, s->store, mp, dp, &nb, err, errn);
-    /* the catalog and popularity are refreshed too: they pick up what other processes wrote to the store */
+    /* the catalog and popularity are refreshed too: they pick up what other processes wrote to the store. Under
+     * the write lock: every write through this server commits and updates the catalog and the counters under
+     * it, so none can commit between the scan and the swap and be lost with the old copy. */
+    pthread_mutex_lock(&s->write_mu);
     if (!rc && (rc = crec__catalog_load(&s->cat, s->store)) == 0) rc = crec__pop_reload(&s->pop, s->store);
+    pthread_mutex_unlock(&s->write_mu);
     if (rc && nb) {
         crec__errf(err, errn, "reading the store: %s", crec_strerror(rc));
         crec__bundle_release(nb);

@@ -4,9 +4,11 @@
  * The one idea: the store stays the system of record; the catalog is loaded from it at start (and on reload)
  * and every item write that goes through this server updates both, the store first. Readers hold the read
  * lock while they copy what they answer; writers hold the write lock for one entry. Items written to the
- * store by another process appear after POST /v1/admin/reload. */
+ * store by another process appear after POST /v1/admin/reload, which scans and swaps under the server's write
+ * mutex (bundle.c) so that no write through this server falls between the scan and the swap. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/util.h"
 #include "serve/serve_internal.h"
@@ -66,6 +68,17 @@ static int put_locked(crec__catalog *c, const crec_store_item *it) {
 
 static int load_cb(void *ctx, const crec_store_item *it) { return put_locked(ctx, it) != 0; }
 
+/* Fault injection for tests/integration/serve.sh: CREC_TEST_RELOAD_PAUSE_MS widens the moment between a
+ * reload's scan and its swap, where a write that is not held off would be lost. */
+static void test_pause(void) {
+    const char *v = getenv("CREC_TEST_RELOAD_PAUSE_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 10000) {
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int crec__catalog_load(crec__catalog *c, crec_store *st) {
     crec__catalog fresh = {0};
     crec_idmap_init(&fresh.ids);
@@ -74,6 +87,7 @@ int crec__catalog_load(crec__catalog *c, crec_store *st) {
         crec__catalog_clear(&fresh);
         return rc;
     }
+    test_pause();
     pthread_rwlock_wrlock(&c->lock);
     crec__catalog old = {.e = c->e, .n = c->n, .cap = c->cap, .ids = c->ids, .dense_sid = c->dense_sid,
                          .dcap = c->dcap};

@@ -120,6 +120,7 @@ static int rec_run(rec_call *c, json_t **out) {
     json_object_set_new(o, "model", crec__jstr(c->b->model->type->name));
     json_object_set_new(o, "model_version", json_integer((json_int_t)c->b->version));
     json_object_set_new(o, "source", json_string(crec_service_source_name(res.source)));
+    json_object_set_new(o, "fallback_items", json_integer(res.n_fallback)); /* the list's last ones: popular */
     json_object_set_new(o, "items", items);
     *out = o;
     return 0;

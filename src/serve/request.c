@@ -114,7 +114,42 @@ static int pattern_fits(const char *pattern, const segs *s, int *param) {
     return 1;
 }
 
+static int match_path(const char *method, const char *path, crec__match *m);
+
 int crec__route_match(const char *method, const char *path, crec__match *m) {
+    int rc = match_path(method, path, m);
+    if (rc && m->status == 404 && path) {
+        /* a control character (a %00 among them, see crec__url_unescape) that no route owns: a bad path, 400 */
+        for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+            if (*p < 0x20 || *p == 0x7f) {
+                m->status = 400;
+                break;
+            }
+    }
+    return rc;
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+size_t crec__url_unescape(char *s) {
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int h1 = r[0] == '%' ? hexval(r[1]) : -1, h2 = h1 >= 0 ? hexval(r[2]) : -1;
+        if (h2 < 0) {
+            *w++ = *r++;
+            continue;
+        }
+        unsigned c = (unsigned)(h1 << 4 | h2);
+        *w++ = (char)(c ? c : CREC__NUL_MARK);
+        r += 3;
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+static int match_path(const char *method, const char *path, crec__match *m) {
     m->route = CREC__R_NONE;
     m->status = 404;
     m->allow = NULL;

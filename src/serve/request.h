@@ -84,7 +84,8 @@ int crec__reqerr_set(crec__reqerr *e, int status, const char *code, const char *
     __attribute__((format(printf, 4, 5)));
 
 /* Match method + path (the URL path without its query, already percent-decoded) against the route table.
- * Returns 0 when a route matched, else -1 with m->status 404, 405 or 400. */
+ * Returns 0 when a route matched, else -1 with m->status 404, 405 or 400 (a bad {id}, or a path with a
+ * control character that no route owns). */
 int crec__route_match(const char *method, const char *path, crec__match *m);
 /* Stable label of a route for metrics ("/v1/users/{id}/recommendations"; "unmatched" for CREC__R_NONE). */
 const char *crec__route_label(crec__route r);
@@ -94,6 +95,13 @@ int crec__route_uses_store(crec__route r);
 /* 1 when the request changes state (needs an API key): the route's AUTH is CREC__WRITE. method is kept for
  * callers that hold a route of a 405 (the first line of its path): it only counts when it is the route's. */
 int crec__route_is_write(crec__route r, const char *method);
+
+/* Percent-decode s in place (the server's one decoder for the URL path and query values: the path is decoded
+ * once, then routed). "%00" becomes CREC__NUL_MARK (DEL, a control character every path and id check refuses)
+ * instead of a NUL that would cut the string short and change the route; a '%' not followed by two hex
+ * digits stays as it is. Returns the new length; never lengthens s. */
+#define CREC__NUL_MARK 0x7f
+size_t crec__url_unescape(char *s);
 
 /* An external id: 1..CREC_STORE_MAX_ID bytes of valid UTF-8, no control characters, no '/'. */
 int crec__id_ok(const char *s, size_t n);

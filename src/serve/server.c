@@ -30,6 +30,11 @@ void crec_serve_opts_defaults(crec_serve_opts *o) {
 
 /* ---- the access handler ---- */
 
+/* Hostile clients: one client address holds at most CONNS_PER_CLIENT of the MAX_CONNS connections, so idle
+ * sockets from one place cannot lock everyone out. */
+#define MAX_CONNS 1000
+#define CONNS_PER_CLIENT 128
+
 typedef struct conn_state {
     double t0;
     crec__match m;
@@ -90,6 +95,10 @@ static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *m
     if (cs->m.status == 405) {
         crec__reply_err(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)", method, cs->m.allow);
         r->allow = cs->m.allow;
+        return 1;
+    }
+    if (cs->m.status == 400 && cs->m.route == CREC__R_NONE) {
+        crec__reply_err(r, 400, "bad_request", "the path holds a control character (or %%00)");
         return 1;
     }
     if (cs->m.status == 400) {
@@ -181,6 +190,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         free(cs);
     }
     *con_cls = NULL;
+}
+
+/* MHD's percent-decoder for the path and query values, replaced so that a %00 cannot cut them short. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls, (void)c;
+    return crec__url_unescape(s);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -290,8 +305,10 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNS_PER_CLIENT,
                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                                  MHD_OPTION_END);
     if (!s->daemon) {

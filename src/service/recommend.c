@@ -4,9 +4,10 @@
  * The one idea: the rules are masks. Everything that must not come back - not allowed by the catalog, a
  * missing must-have or a present must-not-have attribute, an explicit exclusion, a seen item - is one byte
  * per catalog item, translated once into the model's ids, and the model ranks under that mask
- * (crec_model_recommend: its recommend hook, or score + crec_topk). No rule is checked after the fact, so a
- * top-k is always k items when k items are allowed; the only after-the-fact check drops scores that are not
- * finite numbers, and retakes the list without them. */
+ * (crec_model_recommend: its recommend hook, or score + crec_topk). No rule is checked after the fact; the
+ * only after-the-fact checks drop scores that are not finite numbers (the list is taken again without them)
+ * and scores of exactly 0 from a model that never scores below 0 (no evidence: they would pad the list in id
+ * order). A list shorter than k is completed from the popular fallback when the catalog has one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,17 +266,20 @@ static int build_mask(const crec_service_catalog *cat, const crec_service_reques
     return 0;
 }
 
-/* The fallback: the catalog's popularity under the mask (scores that are not numbers are masked first). */
-static int rank_popular(const crec_service_catalog *cat, int k, crec_service_scratch *sc, crec_service_result *out) {
+/* The fallback: the catalog's popularity under the mask, appended after the `at` items already in the list
+ * (which it never repeats). Scores that are not numbers, and counts of 0 (no evidence), are masked first. */
+static int rank_popular(const crec_service_catalog *cat, int k, int at, crec_service_scratch *sc,
+                        crec_service_result *out) {
     int32_t n = cat->n_items;
     int rc = cat->popularity(cat->pop_ctx, sc->cscores, n);
     if (rc) return rc;
     for (int32_t c = 0; c < n; c++)
-        if (!isfinite(sc->cscores[c])) sc->cexcl[c] = 1;
-    int got = crec_topk(sc->cscores, n, sc->cexcl, k, sc->items);
+        if (!isfinite(sc->cscores[c]) || sc->cscores[c] == 0) sc->cexcl[c] = 1;
+    for (int r = 0; r < at; r++) sc->cexcl[sc->items[r]] = 1;
+    int got = crec_topk(sc->cscores, n, sc->cexcl, k - at, sc->items + at);
     if (got < 0) return got;
-    for (int r = 0; r < got; r++) sc->scores[r] = sc->cscores[sc->items[r]];
-    out->n = got;
+    for (int r = at; r < at + got; r++) sc->scores[r] = sc->cscores[sc->items[r]];
+    out->n = at + got;
     return 0;
 }
 
@@ -308,6 +312,20 @@ static int rank_model(const crec_model *m, const crec_service_catalog *cat, cons
         sc->items[kept] = from ? from[i] : i;
         sc->scores[kept] = sc->top_scores[r];
         kept++;
+    }
+    /* No evidence: a model whose scores are never negative (itemknn, markov, pop, ease from an empty history)
+     * scores exactly 0 the items it knows nothing about; ranked, they would pad the list in id order. They are
+     * dropped (a list that has a negative score is a signed scorer, where 0 means nothing special). */
+    int signed_scores = 0;
+    for (int r = 0; r < kept; r++) signed_scores |= sc->scores[r] < 0;
+    if (!signed_scores) {
+        int w = 0;
+        for (int r = 0; r < kept; r++)
+            if (sc->scores[r] != 0) {
+                sc->items[w] = sc->items[r];
+                sc->scores[w++] = sc->scores[r];
+            }
+        kept = w;
     }
     out->n = kept;
     return 0;
@@ -351,12 +369,21 @@ int crec_service_recommend(const crec_model *m, const crec_service_catalog *cat,
                               : H > 0 || !cat->popularity ? CREC_SERVICE_MODEL_HISTORY
                                                           : CREC_SERVICE_POPULAR;
     if ((rc = build_mask(cat, rq, sc))) return rc;
+    int32_t n_fallback = 0;
     if (src == CREC_SERVICE_POPULAR) {
-        rc = rank_popular(cat, rq->k, sc, out);
+        rc = rank_popular(cat, rq->k, 0, sc, out);
+        n_fallback = out->n;
     } else {
         crec_context ctx = {.user = rq->user, .hist = sc->mhist, .n_hist = H,
                             .hist_ts = rq->hist_has_ts ? sc->mts : NULL, .hist_type = sc->mtype, .now = rq->now};
         rc = rank_model(m, cat, &ctx, rq->k, sc, out);
+        /* fewer items with evidence than asked: the rest from the fallback, said so (all of it: source popular) */
+        int32_t got = out->n;
+        if (!rc && got < rq->k && cat->popularity) {
+            rc = rank_popular(cat, rq->k, got, sc, out);
+            n_fallback = out->n - got;
+            if (got == 0 && n_fallback > 0) src = CREC_SERVICE_POPULAR;
+        }
     }
     if (rc) {
         memset(out, 0, sizeof *out);
@@ -365,6 +392,7 @@ int crec_service_recommend(const crec_model *m, const crec_service_catalog *cat,
     out->items = sc->items;
     out->scores = sc->scores;
     out->source = src;
+    out->n_fallback = n_fallback;
     out->n_hist_model = H;
     return 0;
 }

@@ -72,6 +72,15 @@ if [ "$("$CREC" data info "$T/export.crecds" --json | jq "[.users, .items, .inte
 out=$("$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --host 0.0.0.0 --port 0 2>&1); rc=$?
 if [ $rc = 2 ] && grep -q "refusing to listen on 0.0.0.0 without an API key" <<<"$out"; then
   ok "a public bind without a key is refused"; else bad "a public bind without a key is refused ($rc)" "$out"; fi
+# a key source that holds no key is an error at start, never silently open writes
+: >"$T/nokeys"
+for src in "file" "," " "; do
+  # (a server that starts anyway would run on: timeout stops it, and the check fails)
+  if [ "$src" = file ]; then out=$(timeout 5 "$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --port 0 --api-key-file "$T/nokeys" 2>&1)
+  else out=$(CREC_API_KEYS="$src" timeout 5 "$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --port 0 2>&1); fi; rc=$?
+  if [ $rc = 2 ] && grep -q "holds no key" <<<"$out"; then ok "an empty key source ('$src') is refused at start"
+  else bad "an empty key source ('$src') is refused at start ($rc)" "$out"; fi
+done
 out=$("$CREC" serve --db "$T/s.db" --model "$T/other.crecm" --port 0 2>&1); rc=$?
 if [ $rc = 1 ] && grep -q "does not match" <<<"$out"; then ok "a model of other data is refused at start";
 else bad "a model of other data is refused at start ($rc)" "$out"; fi
@@ -118,6 +127,12 @@ req "k=1001 is refused" GET "/v1/users/u1/recommendations?k=1001" 400 '.error.co
 req "k=abc is refused" GET "/v1/users/u1/recommendations?k=abc" 400 '.error.code == "bad_parameter"'
 req "keep_seen=maybe is refused" GET "/v1/users/u1/recommendations?keep_seen=maybe" 400 '.error.code == "bad_parameter"'
 req "a control character in the id" GET "/v1/users/a%01b/recommendations" 400 '.error.code == "bad_id"'
+# the path is percent-decoded once, then routed; a %00 never cuts it short (it used to route .../u1%00/... to u1)
+req "a %00 in the id" GET "/v1/users/u1%00/recommendations" 400 '.error.code == "bad_id"'
+req "a %00 that would change the route" GET "/v1/users/5%00/recommendations" 400 '.error.code == "bad_id"'
+req "a %00 in a literal segment" GET "/v1/pop%00ular" 400 '.error.code == "bad_request"'
+req "a %00 in a query value" GET "/v1/popular?k=5%00" 400 '.error.code == "bad_parameter"'
+req "an encoded literal segment is routed decoded" GET "/v1/%70opular?k=2" 200 '(.items | length) == 2'
 long=$(printf 'x%.0s' $(seq 1 300))
 req "an id over 256 bytes" GET "/v1/users/$long/recommendations" 400 '.error.code == "bad_id"'
 # a fresh event counts at once: the item just seen leaves the list
@@ -210,6 +225,14 @@ if [ "$(jq "all(.items[]; .id != \"$pop1\")" "$T/body")" = true ]; then ok "... 
 req "delete a user" DELETE /v1/users/newbie 200 '.deleted == "newbie" and .events_deleted == 1'
 req "the user is gone" GET /v1/users/newbie 404 '.error.code == "user_not_found"'
 req "delete again" DELETE /v1/users/newbie 404 '.error.code == "user_not_found"'
+# a user the model knows whose events were erased: no evidence left, so the popular fallback says so (it used
+# to answer source "model" with items 1, 2, 3, ... scored 0)
+req "erase a user the model knows" DELETE /v1/users/u7 200 '.deleted == "u7"'
+req "... their recommendations come from the fallback" GET "/v1/users/u7/recommendations?k=5" 200 \
+  '.known_user == true and .source == "popular" and .fallback_items == 5 and all(.items[]; .score > 0)'
+req "similar items: no zero-score padding" GET "/v1/items/i1/similar?k=79" 200 \
+  '(.items | length) as $n | .fallback_items as $f | $f != null and all(.items[0:($n - $f)][]; .score > 0)
+   and ([.items[].id] | unique | length) == $n'
 
 # ---- concurrent writers ----
 for w in 1 2 3 4; do
@@ -233,6 +256,15 @@ req "reload the same model" POST /v1/admin/reload 200 '.model == "itemknn" and .
 req "reload another model" POST /v1/admin/reload 200 '.model == "pop" and .model_version == 3' -d "{\"model\": \"$T/pop.crecm\"}"
 req "reload a missing file" POST /v1/admin/reload 404 '.error.code == "file_not_found"' -d "{\"model\": \"$T/nope.crecm\"}"
 req "reload a model of other data" POST /v1/admin/reload 409 '.error.code == "model_mismatch"' -d "{\"model\": \"$T/other.crecm\"}"
+# a model with the dataset it was trained on, whose ids are none of the store's: every answer would be popular
+printf 'visitor,product,ts\n' >"$T/x.csv"
+for u in 1 2 3 4 5 6; do for p in 1 2 3 4; do echo "v$u,p$((u + p)),$((u * 10 + p))" >>"$T/x.csv"; done; done
+"$CREC" data import --format csv --input "$T/x.csv" --user-col visitor --item-col product --time-col ts \
+  --out "$T/x.crecds" >/dev/null 2>&1
+"$CREC" train --data "$T/x.crecds" --model pop --out "$T/x.crecm" >/dev/null 2>&1
+req "reload a model whose dataset shares no id with the store" POST /v1/admin/reload 409 \
+  '.error.code == "model_mismatch" and (.error.message | test("shares no item id"))' \
+  -d "{\"model\": \"$T/x.crecm\", \"data\": \"$T/x.crecds\"}"
 echo "not a model" >"$T/junk.crecm"
 req "reload a file that is not a model" POST /v1/admin/reload 400 '.error.code == "bad_model"' -d "{\"model\": \"$T/junk.crecm\"}"
 req "reload with the wrong type" POST /v1/admin/reload 400 '.error.code == "bad_request"' -d '{"model": 5}'
@@ -249,13 +281,40 @@ if grep -qE '^crec_http_requests_total\{route="/healthz",code="2xx"\} [2-9]' "$T
    grep -qE '^crec_http_requests_total\{route="/v1/events",code="4xx"\} [1-9]' "$T/metrics" &&
    grep -qE '^crec_events_ingested_total [0-9]+' "$T/metrics" &&
    grep -qE '^crec_model_info\{name="itemknn",.*version="4"\} 1' "$T/metrics" &&
-   grep -qE '^crec_model_reloads_total 3$' "$T/metrics" && grep -qE '^crec_model_reload_failures_total 3$' "$T/metrics" &&
+   grep -qE '^crec_model_reloads_total 3$' "$T/metrics" && grep -qE '^crec_model_reload_failures_total 4$' "$T/metrics" &&
    grep -qE '^crec_body_rejected_total 2$' "$T/metrics"; then ok "metrics"; else bad "metrics" "$(grep -v '^#' "$T/metrics" | grep -v bucket | grep -v duration | tail -25)"; fi
 
 # a clean stop: SIGTERM, exit 0 (and no sanitizer report when built with one)
 kill -TERM "$PID"; wait "$PID"; rc=$?; PID=""
 if [ $rc = 0 ] && ! grep -q "Sanitizer" "$T/serve.log"; then ok "SIGTERM stops the server cleanly";
 else bad "clean stop (exit $rc)" "$(tail -30 "$T/serve.log")"; fi
+
+# ---- item writes during a reload: none is lost (a reload used to swap in a catalog read before a write).
+# CREC_TEST_RELOAD_PAUSE_MS holds the reload between its scan of the store and its swap: the hides land there.
+cp "$T/s.db" "$T/h.db"
+if CREC_TEST_RELOAD_PAUSE_MS=2500 start_server "$T/serve-h.log" --db "$T/h.db" --model "$T/knn.crecm"; then
+  curl -s -o "$T/reload-h" -X POST "$U/v1/admin/reload" &
+  RL=$!
+  sleep 1
+  urls=(); for i in $(seq 1 20); do urls+=(-o /dev/null "$U/v1/items/i$i"); done
+  hidden=$(curl -s --max-time 20 -X PUT -d '{"visible": false}' -w '%{http_code}\n' "${urls[@]}" | grep -c '^200$')
+  wait $RL
+  leaked=$(get "/v1/popular?k=1000" | jq '[.items[].id | select(test("^i([1-9]|1[0-9]|20)$"))] | length')
+  if [ "$hidden" = 20 ] && [ "$leaked" = 0 ] && [ "$(jq .model_version "$T/reload-h")" = 2 ]; then
+    ok "20 items hidden during a reload: none is served"
+  else bad "items hidden during a reload: $hidden hidden, $leaked still served" "$(cat "$T/reload-h")"; fi
+  # one client address holds at most 128 connections: idle sockets from one place cannot lock everyone out
+  fds=()
+  for _ in $(seq 1 128); do exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" && fds+=("$fd"); done
+  sleep 0.3
+  over=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$U/healthz")
+  for fd in "${fds[@]}"; do exec {fd}>&-; done
+  sleep 0.3
+  after=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$U/healthz")
+  if [ "${#fds[@]}" = 128 ] && [ "$over" = 000 ] && [ "$after" = 200 ]; then ok "the 129th connection of one client is refused"
+  else bad "per-client connection cap (${#fds[@]} open, then $over; closed, then $after)"; fi
+  stop_server
+else bad "server for the hide-during-reload test starts" "$(cat "$T/serve-h.log")"; fi
 
 # ---- API keys ----
 echo "# keys" >"$T/keys"; echo "filekey" >>"$T/keys"

@@ -60,6 +60,23 @@ static void test_routes(void **st) {
     assert_int_equal(crec__route_match("GET", longp, &m), 0);
     assert_int_equal(strlen(m.id), 256);
 
+    /* the server decodes the path once (crec__url_unescape), then routes it: a %00 must not cut it short */
+    char u[64] = "/v1/users/5%00/recommendations";
+    assert_int_equal(crec__url_unescape(u), strlen("/v1/users/5?/recommendations"));
+    expect_route("GET", u, CREC__R_USER_RECS, 400, NULL);
+    strcpy(u, "/v1/pop%00ular");
+    crec__url_unescape(u);
+    expect_route("GET", u, CREC__R_NONE, 400, NULL); /* a control character no route owns: 400, not 404 */
+    strcpy(u, "/v1/%70op%75lar%");
+    assert_int_equal(crec__url_unescape(u), strlen("/v1/popular%"));
+    assert_string_equal(u, "/v1/popular%");
+    strcpy(u, "/v1/items/a%2x%4/similar");
+    crec__url_unescape(u);
+    assert_string_equal(u, "/v1/items/a%2x%4/similar"); /* not an escape: kept */
+    strcpy(u, "/v1/items/%C3%A9/similar");
+    crec__url_unescape(u);
+    expect_route("GET", u, CREC__R_SIMILAR, 0, "\xc3\xa9");
+
     assert_true(crec__route_is_write(CREC__R_EVENTS, "POST"));
     assert_true(crec__route_is_write(CREC__R_USER_DELETE, "DELETE"));
     assert_false(crec__route_is_write(CREC__R_USER, "DELETE")); /* a 405's route: not this method's line */

@@ -24,6 +24,7 @@
 
 typedef struct probe {
     float nan_item, inf_item;  /* item ids (as floats, -1 = none) scored NaN / +inf */
+    float zero_from;           /* items >= this score exactly 0 (no evidence); -1 = none */
     int calls;
     int32_t user, n_hist, hist[16];
     int64_t ts[16], now;
@@ -43,6 +44,8 @@ static int probe_score(const crec_model *m, const crec_context *ctx, float *scor
         p->types[h] = ctx->hist_type ? ctx->hist_type[h] : -1;
     }
     for (int32_t i = 0; i < m->n_items; i++) scores[i] = (float)(m->n_items - i);
+    if (p->zero_from >= 0)
+        for (int32_t i = (int32_t)p->zero_from; i < m->n_items; i++) scores[i] = 0;
     if (p->nan_item >= 0) scores[(int)p->nan_item] = NAN;
     if (p->inf_item >= 0) scores[(int)p->inf_item] = INFINITY;
     return 0;
@@ -73,7 +76,7 @@ static crec_model make_model(const crec_model_type *t, probe *p, int32_t n_users
     m.n_users = n_users;
     m.n_items = n_items;
     memset(p, 0, sizeof *p);
-    p->nan_item = p->inf_item = -1;
+    p->nan_item = p->inf_item = p->zero_from = -1;
     return m;
 }
 
@@ -370,6 +373,48 @@ static void test_errors(void **state) {
     assert_int_equal(crec_service_recommend(NULL, &f->cat, &f->rq, &f->sc, &f->res), CREC_EINVAL);
 }
 
+/* Scores of exactly 0 (itemknn's and markov's "no evidence") never pad a list in id order: without a fallback
+ * the list is shorter; with one it is completed from the popular items, and the result says how many. */
+static void test_no_evidence(void **state) {
+    fixture *f = *state;
+    f->p.zero_from = 4; /* items 0..3 score 8..5, items 4..7 score 0 */
+    f->rq.user = 1;
+    f->rq.k = 6;
+    run(f, "0 1 2 3", CREC_SERVICE_MODEL);
+    assert_int_equal(f->res.n_fallback, 0);
+    float pop[8] = {1, 9, 2, 0, 3, 7, 0, 6};
+    f->cat.popularity = pop_source;
+    f->cat.pop_ctx = pop;
+    run(f, "0 1 2 3 5 7", CREC_SERVICE_MODEL); /* then the most popular others, never a repeat */
+    assert_int_equal(f->res.n_fallback, 2);
+    assert_true(f->res.scores[3] == 5 && f->res.scores[4] == 7 && f->res.scores[5] == 6);
+    f->rq.k = 8;
+    run(f, "0 1 2 3 5 7 4", CREC_SERVICE_MODEL); /* a count of 0 is no evidence either */
+    /* a model with no evidence at all (a known user whose events were erased): the popular fallback */
+    f->p.zero_from = 0;
+    f->rq.k = 3;
+    run(f, "1 5 7", CREC_SERVICE_POPULAR);
+    assert_int_equal(f->res.n_fallback, 3);
+}
+
+static int neg_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    (void)ctx;
+    for (int32_t i = 0; i < m->n_items; i++) scores[i] = (float)(2 - i); /* 2, 1, 0, -1, ... */
+    return 0;
+}
+
+/* A signed scorer (a negative score in the list): 0 is an ordinary score and is kept. */
+static void test_signed_scores_keep_zero(void **state) {
+    fixture *f = *state;
+    crec_model_type t = probe_type;
+    t.score = neg_score;
+    f->m.type = &t;
+    f->rq.user = 1;
+    f->rq.k = 4;
+    run(f, "0 1 2 3", CREC_SERVICE_MODEL);
+    f->m.type = &probe_type;
+}
+
 /* A real model: the service's answer is exactly score + crec_topk with the history excluded. */
 static void test_markov_equals_score_topk(void **state) {
     (void)state;
@@ -405,6 +450,7 @@ static void test_markov_equals_score_topk(void **state) {
         assert_int_equal(crec_model_score(m, &ctx, scores), 0);
         memset(excl, 0, (size_t)m->n_items);
         for (int32_t h = 0; h < rq.n_hist; h++) excl[rq.hist[h]] = 1;
+        for (int32_t i = 0; i < m->n_items; i++) excl[i] |= scores[i] == 0; /* markov: 0 = no evidence */
         int n = crec_topk(scores, m->n_items, excl, 10, top);
         assert_int_equal(res.n, n);
         for (int r = 0; r < n; r++) {
@@ -431,6 +477,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_allowed_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonfinite_scores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_evidence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed_scores_keep_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_with_own_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_model_held_to_mask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
