@@ -25,6 +25,8 @@ static const char SERVE_HELP[] =
     "  --port N               TCP port (default 8080; 0 = any free port, printed on stderr)\n"
     "  --host H               address to bind (default 127.0.0.1; a public address needs an API key)\n"
     "  --threads N            worker threads (default 2)\n"
+    "  --max-conns-per-client N  open connections one client address may hold (default 128 of 1000; raise it\n"
+    "                         behind a reverse proxy, where every client shares the proxy's address)\n"
     "  --api-key-file F       API keys, one per line; also CREC_API_KEYS=k1,k2 (writes and admin need one)\n"
     "  --require-key-for-reads  reads need a key too\n"
     "  --max-body BYTES       largest request body (default 1048576); larger gets 413\n"
@@ -56,6 +58,11 @@ int cmd_serve(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--port", &v, &bad)) {
             if (bad || cli_int("serve", "--port", v, 0, 65535, &x)) return CLI_USAGE;
             o.port = (int)x;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--max-conns-per-client", &v, &bad)) {
+            if (bad || cli_int("serve", "--max-conns-per-client", v, 1, 1000, &x)) return CLI_USAGE;
+            o.conns_per_client = (int)x;
             continue;
         }
         if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {

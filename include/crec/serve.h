@@ -30,6 +30,8 @@ typedef struct crec_serve_opts {
     size_t max_body;           /* largest request body in bytes (default 1 MiB); larger gets 413 */
     int sync_normal;           /* store durability: 0 = synchronous=FULL (default), 1 = NORMAL */
     int access_log;            /* 1: one line per request on stderr (route, status, milliseconds) */
+    int conns_per_client;      /* most open connections from one client address (default 128 of the 1,000; behind
+                                  a reverse proxy every client shares its address: raise it there) */
 } crec_serve_opts;
 
 CREC_API void crec_serve_opts_defaults(crec_serve_opts *o);

@@ -20,20 +20,21 @@
 #include "core/util.h"
 #include "serve/routes.h"
 
+/* Hostile clients: one client address holds at most conns_per_client (default CONNS_PER_CLIENT) of the MAX_CONNS
+ * connections, so idle sockets from one place cannot lock everyone out. */
+#define MAX_CONNS 1000
+#define CONNS_PER_CLIENT 128
+
 void crec_serve_opts_defaults(crec_serve_opts *o) {
     memset(o, 0, sizeof *o);
     o->host = "127.0.0.1";
     o->port = 8080;
     o->threads = 2;
     o->max_body = 1 << 20;
+    o->conns_per_client = CONNS_PER_CLIENT;
 }
 
 /* ---- the access handler ---- */
-
-/* Hostile clients: one client address holds at most CONNS_PER_CLIENT of the MAX_CONNS connections, so idle
- * sockets from one place cannot lock everyone out. */
-#define MAX_CONNS 1000
-#define CONNS_PER_CLIENT 128
 
 typedef struct conn_state {
     double t0;
@@ -308,7 +309,8 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
-                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)CONNS_PER_CLIENT,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                 (unsigned)(o->conns_per_client > 0 ? o->conns_per_client : CONNS_PER_CLIENT),
                                  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                                  MHD_OPTION_END);
     if (!s->daemon) {
