@@ -321,11 +321,10 @@ static int gru4rec_score(const crec_model *m, const crec_context *ctx, float *sc
 static int gru4rec_train(crec_model *m, const crec_train_input *in) {
     gru4rec *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
-    crec_seqtrain_next o;
-    memset(&o, 0, sizeof o);
+    crec_nn_head_cfg hc;
     crec_seqtrain_hp hp;
     int rc = arch_from(m, s);
-    if (!rc) rc = head_from(m, &o.cfg);
+    if (!rc) rc = head_from(m, &hc);
     if (!rc) rc = crec__seqtrain_hp(m, &hp);
     if (!rc) {
         size_t psz[P_COUNT];
@@ -335,10 +334,8 @@ static int gru4rec_train(crec_model *m, const crec_train_input *in) {
     if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) {
         crec_seqtrain_net net = gru_net(s);
-        crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
-        rc = crec__seqtrain_run(&net, &obj, &hp, in, s->pop);
+        rc = crec__seqtrain_run_next(&net, &hc, &hp, in, s->pop);
     }
-    crec__seqtrain_next_free(&o);
     if (rc) {
         state_free(s);
         return rc;
@@ -349,12 +346,6 @@ static int gru4rec_train(crec_model *m, const crec_train_input *in) {
 
 /* ---- a whole-model gradient check (tests/unit/test_gru4rec.c) ---- */
 
-/* The mean loss of the head over the batch's rows (negatives fixed by the caller). */
-static double gc_head_loss(void *ctx, const crec_seq_batch *bt, const float *h, float *dh, const float *W,
-                           float *dW) {
-    const crec_nn_head *hd = ctx;
-    return crec__nn_head_loss(hd, dh, dW, h, W, bt->tgt, bt->N, 1.0f / (float)bt->N) / bt->N;
-}
 
 int crec__gru4rec_gradcheck(int layers, int tied, int loss, float dropout, uint64_t seed, double *worst, int *checked) {
     gru4rec s = {.E = tied ? 8 : 6, .H = 8, .L = layers, .T = 6, .tied = tied, .NI = 13,
@@ -401,7 +392,7 @@ int crec__gru4rec_gradcheck(int layers, int tied, int loss, float dropout, uint6
             for (int j = 0; j < hc.neg; j++) hd.lqn[j] = (float)(-1.0 - 0.3 * j);
             for (int n = 0; n < bt.N; n++) hd.lqp[n] = (float)(-0.5 - 0.1 * bt.tgt[n]);
         }
-        rc = crec__seqtrain_gradcheck(&net, &bt, gc_head_loss, &hd, dseed, -1, 0, 0, &r, worst, checked);
+        rc = crec__seqtrain_gradcheck(&net, &bt, crec__seqtrain_head_loss, &hd, dseed, -1, 0, 0, &r, worst, checked);
     }
     crec__nn_head_free(&hd);
     crec__seqtrain_batch_free(&bt);

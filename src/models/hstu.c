@@ -426,11 +426,10 @@ static int hstu_score(const crec_model *m, const crec_context *ctx, float *score
 static int hstu_train(crec_model *m, const crec_train_input *in) {
     hstu *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
-    crec_seqtrain_next o;
-    memset(&o, 0, sizeof o);
+    crec_nn_head_cfg hc;
     crec_seqtrain_hp hp;
     int rc = arch_from(m, s);
-    if (!rc) rc = head_from(m, &o.cfg);
+    if (!rc) rc = head_from(m, &hc);
     if (!rc) rc = crec__seqtrain_hp(m, &hp);
     if (!rc) {
         size_t psz[P_COUNT];
@@ -440,13 +439,11 @@ static int hstu_train(crec_model *m, const crec_train_input *in) {
     if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) {
         crec_seqtrain_net net = hstu_net(s);
-        crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
         s->training = 1;
-        rc = crec__seqtrain_run(&net, &obj, &hp, in, s->pop);
+        rc = crec__seqtrain_run_next(&net, &hc, &hp, in, s->pop);
         s->training = 0;
         if (!rc) refresh_out(s);
     }
-    crec__seqtrain_next_free(&o);
     if (rc) {
         state_free(s);
         return rc;
@@ -457,11 +454,6 @@ static int hstu_train(crec_model *m, const crec_train_input *in) {
 
 /* ---- a whole-model gradient check (tests/unit/test_hstu.c) ---- */
 
-static double gc_head_loss(void *ctx, const crec_seq_batch *bt, const float *h, float *dh, const float *W,
-                           float *dW) {
-    const crec_nn_head *hd = ctx;
-    return crec__nn_head_loss(hd, dh, dW, h, W, bt->tgt, bt->N, 1.0f / (float)bt->N) / bt->N;
-}
 
 int crec__hstu_gradcheck(int norm_len, float dropout, uint64_t seed, double *worst, int *checked) {
     hstu s = {.D = 8, .L = 2, .H = 2, .T = 6, .norm_len = norm_len, .pos_bias = 1, .time_bias = 1, .NI = 13,
@@ -494,7 +486,7 @@ int crec__hstu_gradcheck(int norm_len, float dropout, uint64_t seed, double *wor
     if (!rc) {
         crec__seqtrain_batch_train(&bt, &net, &obj, &x, users, 3, &r);
         /* P_OUT is derived: its entries get no gradient, and moving them changes nothing (pin them off) */
-        rc = crec__seqtrain_gradcheck(&net, &bt, gc_head_loss, &hd, dseed, -1, 0, 0, &r, worst, checked);
+        rc = crec__seqtrain_gradcheck(&net, &bt, crec__seqtrain_head_loss, &hd, dseed, -1, 0, 0, &r, worst, checked);
     }
     crec__nn_head_free(&hd);
     crec__seqtrain_batch_free(&bt);

@@ -68,20 +68,17 @@ static int head_from(const crec_model *m, crec_nn_head_cfg *c) {
 static int sasrec_train(crec_model *m, const crec_train_input *in) {
     crec_seqenc *s = calloc(1, sizeof *s);
     if (!s) return CREC_ENOMEM;
-    crec_seqtrain_next o;
-    memset(&o, 0, sizeof o);
+    crec_nn_head_cfg hc;
     crec_seqtrain_hp hp;
     int rc = crec__seqenc_arch(m, s, 1, 0);
-    if (!rc) rc = head_from(m, &o.cfg);
+    if (!rc) rc = head_from(m, &hc);
     if (!rc) rc = crec__seqtrain_hp(m, &hp);
     if (!rc) rc = crec__seqenc_alloc(s, 1);
     if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) {
         crec_seqtrain_net net = crec__seqenc_net(s, "sasrec");
-        crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
-        rc = crec__seqtrain_run(&net, &obj, &hp, in, s->pop);
+        rc = crec__seqtrain_run_next(&net, &hc, &hp, in, s->pop);
     }
-    crec__seqtrain_next_free(&o);
     if (rc) {
         crec__seqenc_free(s);
         free(s);

@@ -415,7 +415,24 @@ void crec__seqtrain_next_free(crec_seqtrain_next *o) {
     o->mark = NULL;
 }
 
+int crec__seqtrain_run_next(const crec_seqtrain_net *net, const crec_nn_head_cfg *cfg, const crec_seqtrain_hp *hp,
+                            const crec_train_input *in, float *pop) {
+    crec_seqtrain_next o;
+    memset(&o, 0, sizeof o);
+    o.cfg = *cfg;
+    crec_seqtrain_obj obj = crec__seqtrain_next_obj(&o);
+    int rc = crec__seqtrain_run(net, &obj, hp, in, pop);
+    crec__seqtrain_next_free(&o);
+    return rc;
+}
+
 /* ---- the whole-model gradient check ---- */
+
+double crec__seqtrain_head_loss(void *lctx, const crec_seq_batch *bt, const float *h, float *dh, const float *W,
+                                float *dW) {
+    const crec_nn_head *hd = lctx;
+    return crec__nn_head_loss(hd, dh, dW, h, W, bt->tgt, bt->N, 1.0f / (float)bt->N) / bt->N;
+}
 
 /* The mean loss of bt under net's parameters (fixed dropout masks dseed); with grad, also the gradients. */
 static double gc_loss(const crec_seqtrain_net *net, const crec_seq_batch *bt, crec_seqtrain_gc_loss loss, void *lctx,

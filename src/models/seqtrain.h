@@ -148,6 +148,10 @@ typedef struct crec_seqtrain_next {
 /* The objective over o (o->cfg set, the rest zeroed); free o with crec__seqtrain_next_free after training. */
 crec_seqtrain_obj crec__seqtrain_next_obj(crec_seqtrain_next *o);
 void crec__seqtrain_next_free(crec_seqtrain_next *o);
+/* Train net on the stock next-item objective with loss head cfg: crec__seqtrain_run over a crec_seqtrain_next made
+ * and freed here (the training function of sasrec, gru4rec and hstu). */
+int crec__seqtrain_run_next(const crec_seqtrain_net *net, const crec_nn_head_cfg *cfg, const crec_seqtrain_hp *hp,
+                            const crec_train_input *in, float *pop);
 /* Fills sequence q of bt (length bt->len[q] = min(n, T + 1) - 1 for a row of n items) with user u's next-item
  * window: inputs the row's items, targets the items after them (the stock objective's fill, for objectives of
  * other models built on the same windows). */
@@ -165,6 +169,10 @@ typedef double (*crec_seqtrain_gc_loss)(void *ctx, const crec_seq_batch *bt, con
  * parameter tensor 12 elements drawn from r (the first 4 of tensor pin_k from [pin_off, pin_off + pin_len) when
  * pin_len > 0) are moved by +-0.01; *worst = max |analytic - numeric| / max(|numeric|, 0.05), *checked = elements
  * checked. 0 or CREC_ENOMEM. */
+/* A crec_seqtrain_gc_loss for models trained with a loss head: the head's mean loss over bt's rows (lctx: the
+ * crec_nn_head, its negatives fixed by the caller). */
+double crec__seqtrain_head_loss(void *lctx, const crec_seq_batch *bt, const float *h, float *dh, const float *W,
+                                float *dW);
 int crec__seqtrain_gradcheck(const crec_seqtrain_net *net, const crec_seq_batch *bt, crec_seqtrain_gc_loss loss,
                              void *lctx, uint64_t dseed, int pin_k, size_t pin_off, size_t pin_len, crec_rng *r,
                              double *worst, int *checked);
