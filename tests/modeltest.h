@@ -43,4 +43,23 @@ static inline void synth(int users, int items, crec_dataset **ds, crec_split *s)
     assert_int_equal(crec_split_make(*ds, &sp, s), 0);
 }
 
+/* An empty anonymous history scores by training popularity: 1 when item 0's score is its training count
+ * (scores: n_items floats of scratch). */
+static inline int mt_empty_history_is_pop(const crec_model *m, const crec_split *s, float *scores) {
+    crec_context c0 = {.user = -1, .hist = NULL, .n_hist = 0};
+    if (crec_model_score(m, &c0, scores) != 0) return 0;
+    int64_t cnt0 = 0;
+    for (int64_t q = 0; q < crec_csr_nnz(&s->train); q++) cnt0 += s->train.idx[q] == 0;
+    return scores[0] == (float)cnt0;
+}
+
+/* A checkpoint whose hyper-parameters disagree with its payload (dim changed to 16) is refused with CREC_EFORMAT:
+ * 1 when it is. Changes l's config. */
+static inline int mt_mismatched_checkpoint_refused(crec_model *l, const char *path) {
+    crec_config_set(&l->cfg, "dim", "16");
+    if (crec_model_save(l, path) != 0) return 0;
+    crec_model *bad = NULL;
+    return crec_model_load(path, &bad) == CREC_EFORMAT && bad == NULL;
+}
+
 #endif

@@ -94,16 +94,9 @@ static void test_quality_and_scores(void **st) {
     assert_int_equal(crec_model_score(m, &c49, b), 0);
     assert_true(memcmp(a, b, ni * sizeof *a) != 0); /* one item fewer is another history */
     /* an empty history: training popularity */
-    crec_context c0 = {.user = -1, .hist = NULL, .n_hist = 0};
-    assert_int_equal(crec_model_score(m, &c0, a), 0);
-    int64_t cnt0 = 0;
-    for (int64_t q2 = 0; q2 < crec_csr_nnz(&s.train); q2++) cnt0 += s.train.idx[q2] == 0;
-    assert_true(a[0] == (float)cnt0);
+    assert_true(mt_empty_history_is_pop(m, &s, a));
     /* a checkpoint whose hyper-parameters disagree with its payload is refused */
-    crec_config_set(&l->cfg, "dim", "16");
-    assert_int_equal(crec_model_save(l, path), 0);
-    crec_model *bad;
-    assert_int_equal(crec_model_load(path, &bad), CREC_EFORMAT);
+    assert_true(mt_mismatched_checkpoint_refused(l, path));
     free(a), free(b);
     tu_rmrf(dir);
     free(dir);
