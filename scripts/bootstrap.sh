@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential make cmake pkg-config libopenblas-openmp-dev liblapacke-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip
       curl jq wrk  # serve tests (curl, jq), serving bench (wrk)
-      clang libclang-rt-dev libomp-dev)  # libFuzzer targets (tests/fuzz): clang, its fuzzer/sanitizer runtimes, OpenMP
+      clang libclang-rt-dev libomp-dev  # libFuzzer targets (tests/fuzz): clang, its fuzzer/sanitizer runtimes, OpenMP
+      python3 python3-numpy python3-pip python3-pytest python3-venv python3-setuptools python3-wheel)  # python/ package
 # The dashboard's browser test (tests/integration/web.sh) needs Debian's chromium: about 80 MB to download,
 # 360 MB installed, so only on request: CREC_BROWSER_TESTS=1 scripts/bootstrap.sh
 if [ "${CREC_BROWSER_TESTS:-0}" = 1 ]; then PKGS+=(chromium); command -v npm >/dev/null || PKGS+=(nodejs npm); fi

@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  models      list models and their hyper-parameters\n"
     "  db          import | export | info: the SQLite store behind crec serve\n"
     "  serve       HTTP recommendation server over a store and a model, with a dashboard\n"
+    "  mcp         Model Context Protocol server over stdio: recommendation tools for LLM agents\n"
     "  bench       micro-benchmarks (bench blas: SGEMM GFLOP/s of the BLAS kernel in use)\n"
     "  version     version, BLAS kernel\n";
 
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
     if (strcmp(c, "bench") == 0) return cmd_bench(sub_argc, sub_argv);
     if (strcmp(c, "db") == 0) return cmd_db(sub_argc, sub_argv);
     if (strcmp(c, "serve") == 0) return cmd_serve(sub_argc, sub_argv);
+    if (strcmp(c, "mcp") == 0) return cmd_mcp(sub_argc, sub_argv);
     fprintf(stderr, "crec: unknown command '%s'\n\n%s", c, USAGE);
     return CLI_USAGE;
 }

@@ -38,6 +38,14 @@ typedef struct crec_store_opts {
  * (not a SQLite file, or a SQLite file of another application), CREC_EVERSION (written by a newer crec),
  * CREC_ENOTFOUND (no_create and no file) or CREC_EIO. The caller closes *out with crec_store_close. */
 CREC_API int crec_store_open(const char *path, const crec_store_opts *o, crec_store **out, char *err, size_t errn);
+
+/* Group commit. Between group_begin (BEGIN IMMEDIATE) and group_commit (COMMIT: one fsync for all of them)
+ * every write function runs as a savepoint: a write that fails undoes only itself, and one that returned 0 is
+ * durable only once group_commit returned 0 (on failure the whole group is rolled back). The server's writer
+ * thread uses it to acknowledge many concurrent requests with one fsync. group_rollback abandons the group. */
+CREC_API int crec_store_group_begin(crec_store *s);
+CREC_API int crec_store_group_commit(crec_store *s);
+CREC_API void crec_store_group_rollback(crec_store *s);
 CREC_API void crec_store_close(crec_store *s);
 /* PRAGMA user_version of the open store (CREC_STORE_SCHEMA_VERSION after a successful open). */
 CREC_API int crec_store_schema_version(crec_store *s);

@@ -81,6 +81,12 @@ static int key_eq(const char *a, size_t n, const char *key) {
     return diff == 0;
 }
 
+int crec__auth_key_ok(const crec_server *s, const char *key, size_t n) {
+    int ok = 0;
+    for (int i = 0; i < s->n_keys; i++) ok |= key_eq(key, n, s->keys[i]);
+    return ok;
+}
+
 int crec__auth_check(const crec_server *s, struct MHD_Connection *c) {
     const char *k = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-Key");
     size_t n = k ? strlen(k) : 0;
@@ -93,7 +99,5 @@ int crec__auth_check(const crec_server *s, struct MHD_Connection *c) {
         }
     }
     if (!k || n == 0) return 401;
-    int ok = 0;
-    for (int i = 0; i < s->n_keys; i++) ok |= key_eq(k, n, s->keys[i]);
-    return ok ? 0 : 403;
+    return crec__auth_key_ok(s, k, n) ? 0 : 403;
 }

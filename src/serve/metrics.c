@@ -116,6 +116,8 @@ char *crec__metrics_render(crec_server *s) {
     struct { const char *name, *help; atomic_ullong *v; } counters[] = {
         {"crec_events_ingested_total", "Events committed to the store through POST /v1/events.", &m->events_ingested},
         {"crec_event_batches_total", "Committed POST /v1/events batches.", &m->event_batches},
+        {"crec_write_groups_total", "Store transactions (one fsync each) of the group-committing writer.", &m->write_groups},
+        {"crec_write_requests_total", "Write requests acknowledged through those transactions.", &m->write_requests},
         {"crec_model_reloads_total", "Successful model reloads.", &m->reloads},
         {"crec_model_reload_failures_total", "Failed model reloads (the old model stayed).", &m->reload_failures},
         {"crec_auth_failures_total", "Requests refused for a missing or wrong API key.", &m->auth_failures},

@@ -25,6 +25,8 @@ typedef struct crec__reply {
     const char *ctype;
     const char *allow;        /* Allow header for 405 */
     int retry_after;          /* seconds, for 503 */
+    const char *header_name;  /* one more header (Mcp-Session-Id), or NULL */
+    char header_value[80];
 } crec__reply;
 
 /* A parsed request handed to the route handlers. */

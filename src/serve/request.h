@@ -53,6 +53,7 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__WRITE } crec__auth;
     X(HEALTH,       "GET",    "/healthz",                        NULL,            CREC__OPEN,  0, crec__h_health) \
     X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__READ,  0, crec__h_metrics) \
     X(OPENAPI,      "GET",    "/openapi.json",                   NULL,            CREC__OPEN,  0, crec__h_openapi) \
+    X(MCP,          "POST",   "/mcp",                            NULL,            CREC__READ,  0, crec__h_mcp) \
     X(WEB,          "GET",    "/",                               "/ (dashboard)", CREC__OPEN,  0, crec__h_web) \
     X(ASSET,        "GET",    "/{file}",                         "/ (dashboard)", CREC__OPEN,  0, crec__h_web)
 

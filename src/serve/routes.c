@@ -37,3 +37,18 @@ void crec__route_run(crec_server *s, crec__req *q, crec__reply *r) {
     if (read) crec_store_read_end(t->store);
     if (write) pthread_mutex_unlock(&s->write_mu);
 }
+
+int crec__route_is_grouped(crec__route rt) {
+    return rt > CREC__R_NONE && rt < CREC__R_COUNT && crec__route_auth(rt) == CREC__WRITE && crec__route_uses_store(rt);
+}
+
+void crec__route_run_write(crec_server *s, crec__tls *t, crec__req *q, crec__reply *r) {
+    crec__route rt = q->m.route;
+    crec__handler *h = crec__route_is_grouped(rt) ? HANDLERS[rt] : NULL;
+    if (!h || q->m.status != 0) {
+        crec__reply_err(r, 404, "not_found", "no such route");
+        return;
+    }
+    h(s, t, q, r);
+    if (!r->status) crec__reply_err(r, 500, "internal", "no answer");
+}

@@ -4,7 +4,8 @@
  * state, request, reply). routes.c turns the table into an array of handlers and wraps each call in what the
  * table's columns ask for (the thread's store connection, a read transaction, the write lock); the handlers
  * live in files by what they serve: recs.c (recommendations, through crec/service.h), resources.c (events,
- * items, users), admin.c (reload, stats, health, metrics), web.c (dashboard, OpenAPI). */
+ * items, users), admin.c (reload, stats, health, metrics), web.c (dashboard, OpenAPI), mcp_http.c (MCP at
+ * POST /mcp: it takes its own store connection, since one call may read or write). */
 #ifndef CREC_SERVE_ROUTES_H
 #define CREC_SERVE_ROUTES_H
 
@@ -20,4 +21,9 @@ CREC__ROUTES(CREC__ROUTE_DECL)
 
 /* Answer q (matched: q->m.status == 0) with its route's handler. */
 void crec__route_run(crec_server *s, crec__req *q, crec__reply *r);
+/* Run the handler of a write route (AUTH CREC__WRITE, STORE 1) on store connection t, the caller holding the
+ * write lock and, for a group commit, the group transaction (writer.c). */
+void crec__route_run_write(crec_server *s, crec__tls *t, crec__req *q, crec__reply *r);
+/* 1 when q's route goes through the writer thread (its AUTH is CREC__WRITE and it uses the store). */
+int crec__route_is_grouped(crec__route rt);
 #endif

@@ -46,6 +46,7 @@ typedef struct crec__route_metrics {
 typedef struct crec__metrics {
     crec__route_metrics route[CREC__R_COUNT]; /* per line of the route table; rendered per label */
     atomic_ullong events_ingested, event_batches, reloads, reload_failures, auth_failures, body_rejected;
+    atomic_ullong write_groups, write_requests;  /* group commits and the write requests they acknowledged */
 } crec__metrics;
 void crec__metrics_observe(crec__metrics *m, crec__route r, int status, double seconds);
 /* Prometheus text exposition (version 0.0.4) of m and the server's gauges; malloc'd, caller frees. */
@@ -84,6 +85,15 @@ void crec__catalog_remove(crec__catalog *c, int64_t sid);
 const crec__cat_entry *crec__catalog_get(const crec__catalog *c, int64_t sid);
 int64_t crec__catalog_sid(const crec__catalog *c, const char *id, size_t len);
 
+/* ---- the writer thread (writer.c): write requests, queued and group-committed ---- */
+typedef struct crec__wjob {
+    struct crec__wjob *next;
+    struct MHD_Connection *conn; /* suspended while queued */
+    crec__req q;
+    crec__reply r;               /* filled by the writer before it resumes conn */
+    atomic_int done;
+} crec__wjob;
+
 /* ---- the server ---- */
 struct crec_server {
     struct MHD_Daemon *daemon;
@@ -105,6 +115,13 @@ struct crec_server {
     crec__metrics metrics;
     double started;           /* crec__now() at start */
     double started_unix;
+    /* writer.c */
+    pthread_t wq_thread;
+    pthread_mutex_t wq_mu;
+    pthread_cond_t wq_cv;
+    crec__wjob *wq_head, *wq_tail;
+    int wq_running, wq_stop;
+    int wq_test_delay_ms;     /* CREC_SERVE_TEST_WRITE_DELAY_MS (tests) */
 };
 
 /* Per-thread state of a pool thread: its store connection, the service's request and scratch, and the
@@ -154,9 +171,21 @@ void crec__pop_add(crec__pop *p, const int64_t *sids, int64_t n);
 void crec__pop_zero(crec__pop *p, int64_t sid);
 int crec__pop_reload(crec__pop *p, crec_store *st);
 
+/* The writer thread (writer.c). submit suspends j->conn and queues j: 0, or -1 when the writer is not
+ * running (the caller answers inline). stop drains the queue first. */
+int crec__writer_start(crec_server *s);
+void crec__writer_stop(crec_server *s);
+int crec__writer_submit(crec_server *s, crec__wjob *j);
+
+/* The server's state without (with_http 0) or with (1) its HTTP daemon: crec_server_start is open(o, 1). A state
+ * opened without the daemon serves the calling thread; free that thread's crec__tls before crec_server_stop. */
+int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out, char *err, size_t errn);
+
 /* Keys (auth.c). */
 int crec__auth_load(crec_server *s, const char *keys, const char *file, char *err, size_t errn);
 void crec__auth_free(crec_server *s);
+/* 1 when key[0..n) is one of the server's keys (compared in constant time). */
+int crec__auth_key_ok(const crec_server *s, const char *key, size_t n);
 /* 0: allowed; 401 no key given; 403 wrong key. */
 int crec__auth_check(const crec_server *s, struct MHD_Connection *c);
 #endif

@@ -43,6 +43,8 @@ typedef struct conn_state {
     size_t len, cap;
     int too_big;      /* the body passed max_body: discard the rest, answer 413 */
     int answered;     /* a response was queued before the body arrived */
+    int queued;       /* handed to the writer thread (writer.c); job.r is the answer once job.done */
+    crec__wjob job;
 } conn_state;
 
 static enum MHD_Result send_reply(crec_server *s, struct MHD_Connection *c, conn_state *cs, crec__reply *r) {
@@ -71,6 +73,7 @@ static enum MHD_Result send_reply(crec_server *s, struct MHD_Connection *c, conn
     if (ctype) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->header_name) MHD_add_response_header(resp, r->header_name, r->header_value);
     if (r->status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->retry_after) {
         char ra[16];
@@ -168,9 +171,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->body[cs->len] = 0;
         return MHD_YES;
     }
+    if (cs->queued) {
+        /* called again after the writer resumed the connection: its answer is ready */
+        if (!atomic_load(&cs->job.done) || cs->answered) return MHD_YES;
+        cs->answered = 1;
+        return send_reply(s, c, cs, &cs->job.r);
+    }
     if (cs->answered) return MHD_YES;
-    cs->answered = 1;
     crec__reply r = {0};
+    if (!cs->too_big && crec__route_is_grouped(cs->m.route)) {
+        crec__wjob *j = &cs->job;
+        memset(j, 0, sizeof *j);
+        j->conn = c;
+        j->q = (crec__req){.conn = c, .method = method, .m = cs->m, .body = cs->body, .body_len = cs->len};
+        j->q.m.id = cs->m.id ? j->q.m.id_buf : NULL;
+        j->q.m.allow = cs->m.allow ? j->q.m.allow_buf : NULL;
+        cs->queued = 1;
+        if (crec__writer_submit(s, j) == 0) return MHD_YES;
+        cs->queued = 0;  /* the writer has stopped: answer here */
+    }
+    cs->answered = 1;
     if (cs->too_big) {
         atomic_fetch_add(&s->metrics.body_rejected, 1);
         crec__reply_err(&r, 413, "body_too_large", "the body is larger than %zu bytes", s->opts.max_body);
@@ -187,6 +207,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     conn_state *cs = *con_cls;
     if (cs) {
+        if (cs->queued && !cs->answered) {  /* the connection closed before its answer went out */
+            json_decref(cs->job.r.json);
+            free(cs->job.r.owned);
+        }
         free(cs->body);
         free(cs);
     }
@@ -219,7 +243,9 @@ static int is_loopback(const struct sockaddr *sa) {
 
 static char *dup_opt(const char *s) { return s ? strdup(s) : NULL; }
 
-int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, size_t errn) {
+/* The server's state (store, keys, catalog, popularity, model) and, when with_http, the HTTP daemon. Without it
+ * (crec mcp over stdio) the state serves the calling thread alone. */
+int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out, char *err, size_t errn) {
     *out = NULL;
     if (err && errn) err[0] = 0;
     if (!o || !o->db_path || !o->model_path) {
@@ -249,7 +275,7 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
     pthread_mutex_init(&s->reload_mu, NULL);
     pthread_mutex_init(&s->write_mu, NULL);
     atomic_init(&s->next_version, 0);
-    int pop_ok = 0, key_ok = 0, cat_ok = 0;
+    int pop_ok = 0, key_ok = 0, cat_ok = 0, writer_ok = 0;
     int rc = 0;
     if (!s->db_path || !s->model_path || !s->host || (o->data_path && !s->data_path)) {
         rc = CREC_ENOMEM;
@@ -265,15 +291,17 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai = NULL;
     char port[16];
     snprintf(port, sizeof port, "%d", o->port);
-    if (getaddrinfo(s->host, port, &hints, &ai) != 0 || !ai) {
+    struct sockaddr_storage addr = {0};
+    if (with_http && (getaddrinfo(s->host, port, &hints, &ai) != 0 || !ai)) {
         crec__errf(err, errn, "cannot resolve --host %s", s->host);
         rc = CREC_EINVAL;
         goto fail;
     }
-    struct sockaddr_storage addr;
-    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    if (!is_loopback((struct sockaddr *)&addr) && s->n_keys == 0 && !o->allow_open_writes) {
+    if (ai) {
+        memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+    }
+    if (with_http && !is_loopback((struct sockaddr *)&addr) && s->n_keys == 0 && !o->allow_open_writes) {
         crec__errf(err, errn, "refusing to listen on %s without an API key: writes would be open to anyone who can "
                               "reach it (set CREC_API_KEYS or --api-key-file, or pass --allow-open-writes)", s->host);
         rc = CREC_EINVAL;
@@ -299,7 +327,16 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
     struct timeval tv;
     gettimeofday(&tv, NULL);
     s->started_unix = (double)tv.tv_sec;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if ((rc = crec__writer_start(s))) {
+        crec__errf(err, errn, "cannot start the writer thread");
+        goto fail;
+    }
+    writer_ok = 1;
+    if (!with_http) {
+        *out = s;
+        return 0;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first, so MHD never logs on its own */
@@ -324,6 +361,7 @@ int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, si
     *out = s;
     return 0;
 fail:
+    if (writer_ok) crec__writer_stop(s);
     if (s->bundle) crec__bundle_release(s->bundle);
     if (pop_ok) crec__pop_free(&s->pop);
     if (cat_ok) {
@@ -345,12 +383,18 @@ fail:
     return rc ? rc : CREC_EIO;
 }
 
+int crec_server_start(const crec_serve_opts *o, crec_server **out, char *err, size_t errn) {
+    return crec__server_open(o, 1, out, err, errn);
+}
+
 int crec_server_port(const crec_server *s) { return s ? s->port : -1; }
 
 void crec_server_stop(crec_server *s) {
     if (!s) return;
+    /* the writer first: it answers what is queued (write requests arriving later are answered inline) */
+    crec__writer_stop(s);
     /* joins the pool threads: their crec__tls (store connections, scratch) go with them */
-    MHD_stop_daemon(s->daemon);
+    if (s->daemon) MHD_stop_daemon(s->daemon);
     crec__bundle_release(s->bundle);
     crec__pop_free(&s->pop);
     crec__catalog_clear(&s->cat);

@@ -49,6 +49,9 @@ static const char *const STMT_SQL[ST__COUNT] = {
     [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT crec_w",
+    [ST_RELEASE] = "RELEASE crec_w",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO crec_w",
     [ST_USER_ID] = "SELECT id FROM users WHERE ext = ?1",
     [ST_USER_ADD] = "INSERT INTO users(ext) VALUES (?1)",
     [ST_ITEM_ID] = "SELECT id FROM items WHERE ext = ?1",
@@ -119,10 +122,44 @@ static int step_done(crec_store *s, sqlite3_stmt *st) {
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : crec__store_rc(rc);
 }
 
-int crec__store_begin(crec_store *s) { return step_done(s, crec__store_stmt(s, ST_BEGIN)); }
-int crec__store_commit(crec_store *s) { return step_done(s, crec__store_stmt(s, ST_COMMIT)); }
+int crec__store_begin(crec_store *s) { return step_done(s, crec__store_stmt(s, s->group ? ST_SAVEPOINT : ST_BEGIN)); }
+int crec__store_commit(crec_store *s) { return step_done(s, crec__store_stmt(s, s->group ? ST_RELEASE : ST_COMMIT)); }
 void crec__store_rollback(crec_store *s) {
+    if (sqlite3_get_autocommit(s->db)) return;
+    if (s->group) {
+        /* undo this write only; the group's earlier writes stay. RELEASE after ROLLBACK TO closes it. */
+        step_done(s, crec__store_stmt(s, ST_ROLLBACK_TO));
+        step_done(s, crec__store_stmt(s, ST_RELEASE));
+        return;
+    }
+    step_done(s, crec__store_stmt(s, ST_ROLLBACK));
+}
+
+/* ---- group commit: many writes, one transaction, one fsync ---- */
+
+int crec_store_group_begin(crec_store *s) {
+    if (!s || s->group) return CREC_EINVAL;
+    int rc = step_done(s, crec__store_stmt(s, ST_BEGIN));
+    if (!rc) s->group = 1;
+    return rc;
+}
+
+int crec_store_group_commit(crec_store *s) {
+    if (!s || !s->group) return CREC_EINVAL;
+    int rc = step_done(s, crec__store_stmt(s, ST_COMMIT));
+    s->group = 0;
+    if (rc) {
+        if (!sqlite3_get_autocommit(s->db)) step_done(s, crec__store_stmt(s, ST_ROLLBACK));
+        s->n_types_cached = 0;  /* types created in the group were not committed */
+    }
+    return rc;
+}
+
+void crec_store_group_rollback(crec_store *s) {
+    if (!s || !s->group) return;
+    s->group = 0;
     if (!sqlite3_get_autocommit(s->db)) step_done(s, crec__store_stmt(s, ST_ROLLBACK));
+    s->n_types_cached = 0;
 }
 
 /* A single integer from a query (no parameters). */

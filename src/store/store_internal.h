@@ -8,7 +8,7 @@
 #include "crec/store.h"
 
 typedef enum {
-    ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK,
+    ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_USER_ID, ST_USER_ADD, ST_ITEM_ID, ST_TYPE_ID, ST_TYPE_ADD, ST_EVENT_ADD,
     ST_USER_EVENTS, ST_USER_EVENTS_LAST, ST_USER_COUNT, ST_USER_DEL_EVENTS, ST_USER_DEL,
     ST_ITEM_COUNTS, ST_ITEM_MAXID, ST_ITEM_GET, ST_ITEM_GET_SID, ST_ITEM_ATTRS, ST_ITEM_NEVENTS,
@@ -22,15 +22,18 @@ struct crec_store {
     sqlite3_stmt *stmt[ST__COUNT];  /* prepared on first use, finalized by crec_store_close */
     struct { char name[64]; int64_t id; } type_cache[16];  /* committed event types only */
     int n_types_cached;
+    int group;                      /* inside crec_store_group_begin: writes are savepoints */
 };
 
 /* The cached statement `id`, reset and unbound; NULL when preparing failed (see sqlite3_errmsg). */
 sqlite3_stmt *crec__store_stmt(crec_store *s, crec__stmt_id id);
 /* SQLite result code -> CREC_E* (0 for OK/ROW/DONE). */
 int crec__store_rc(int sqlite_rc);
-int crec__store_begin(crec_store *s);  /* BEGIN IMMEDIATE */
+/* One write: BEGIN IMMEDIATE ... COMMIT, or inside a group (crec_store_group_begin) SAVEPOINT ... RELEASE,
+ * so every write function works alone and as part of a group commit without knowing which. */
+int crec__store_begin(crec_store *s);
 int crec__store_commit(crec_store *s);
-void crec__store_rollback(crec_store *s); /* no-op outside a transaction */
+void crec__store_rollback(crec_store *s); /* no-op outside a transaction; in a group: back to the savepoint */
 /* Row id of a user (creating it when create), of an item, of an event type (created when new; CREC_ERANGE past
  * 256). Negative CREC_E* on failure; CREC_ENOTFOUND when absent and not created. */
 int64_t crec__store_user_sid(crec_store *s, const char *user, int create);

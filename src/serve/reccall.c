@@ -1,0 +1,136 @@
+/* reccall.c: one recommendation request on the server's state (reccall.h), shared by the HTTP routes and
+ * the MCP tools: the store's catalog as the service sees it, the user's events from the store, exclusions and
+ * filters by external id, and the answer's items described from the catalog. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "serve/reccall.h"
+
+static int64_t now_unix(void) {
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec;
+}
+
+/* ---- the store's catalog as the service sees it ---- */
+
+typedef struct attr_arg { crec_service_item_fn each; void *arg; int32_t n; } attr_arg;
+
+static int attr_row(void *ctx, int64_t sid, const char *id, size_t len, int visible) {
+    attr_arg *a = ctx;
+    return sid > 0 && sid < a->n ? a->each(a->arg, (int32_t)sid) : 0;
+}
+
+/* Attribute filters read the store's index, so an item written a moment ago is filtered by what it has now. */
+static int store_attrs(void *ctx, const char *attr, crec_service_item_fn each, void *arg) {
+    crec__tls *t = ctx;
+    attr_arg a = {each, arg, t->view_n};
+    return crec_store_items_with_attr(t->store, attr, attr_row, &a);
+}
+
+/* The fallback: events per store row (kept in memory, bumped on ingest). */
+static int store_popularity(void *ctx, float *scores, int32_t n) {
+    crec__pop *p = ctx;
+    pthread_rwlock_rdlock(&p->lock);
+    int32_t m = p->n < n ? (int32_t)p->n : n;
+    for (int32_t i = 0; i < m; i++) scores[i] = (float)p->count[i];
+    pthread_rwlock_unlock(&p->lock);
+    for (int32_t i = m; i < n; i++) scores[i] = 0;
+    return 0;
+}
+
+
+/* Take the current bundle, bring the thread's catalog view up to date, start an empty request. */
+int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t) {
+    c->s = s;
+    c->t = t;
+    c->b = crec__bundle_acquire(s);
+    crec_service_request_reset(&t->rq);
+    t->rq.now = now_unix();
+    int rc = crec__tls_view(t, c->b);
+    c->cat = (crec_service_catalog){.n_items = t->view_n, .to_model = t->to_model, .from_model = t->from_model,
+                                    .allowed = t->allowed, .attrs = store_attrs, .attrs_ctx = t,
+                                    .popularity = store_popularity, .pop_ctx = &s->pop};
+    return rc;
+}
+
+void crec__rec_end(crec__rec_call *c) { crec__bundle_release(c->b); }
+
+/* The store row of an external item id within the view, or -1. */
+int32_t crec__rec_row(const crec__rec_call *c, const char *id, size_t len) {
+    crec__catalog *cat = &c->s->cat;
+    pthread_rwlock_rdlock(&cat->lock);
+    int64_t sid = crec__catalog_sid(cat, id, len);
+    pthread_rwlock_unlock(&cat->lock);
+    return sid > 0 && sid < c->t->view_n ? (int32_t)sid : -1;
+}
+
+/* Exclusions by external id (ids the catalog does not hold are ignored), and the category. */
+int crec__rec_rules(crec__rec_call *c, const crec__idlist *exclude, const char *category) {
+    int rc = 0;
+    for (int k = 0; !rc && exclude && k < exclude->n; k++) {
+        int32_t row = crec__rec_row(c, exclude->s[k], exclude->len[k]);
+        if (row >= 0) rc = crec_service_request_exclude(&c->t->rq, row);
+    }
+    if (!rc && category) rc = crec_service_request_filter(&c->t->rq, category, 1);
+    return rc;
+}
+
+json_t *crec__entry_json(const crec__cat_entry *e, double score) {
+    json_t *o = json_object(), *attrs = json_array();
+    for (int k = 0; k < e->n_attrs; k++) json_array_append_new(attrs, crec__jstr(e->attrs[k]));
+    json_object_set_new(o, "id", crec__jstr(e->id));
+    json_object_set_new(o, "title", crec__jstr(e->title));
+    json_object_set_new(o, "attributes", attrs);
+    json_object_set_new(o, "visible", json_boolean(e->visible));
+    json_object_set_new(o, "score", json_real(score));
+    return o;
+}
+
+/* Run the request; on success a new answer {model, model_version, source, items} in *out. Items are described
+ * from the catalog as it is now (one deleted or hidden since the view was built is left out). */
+int crec__rec_run(crec__rec_call *c, json_t **out) {
+    crec_service_result res;
+    int rc = crec_service_recommend(c->b->model, &c->cat, &c->t->rq, &c->t->sc, &res);
+    if (rc) return rc;
+    json_t *items = json_array();
+    crec__catalog *cat = &c->s->cat;
+    pthread_rwlock_rdlock(&cat->lock);
+    for (int32_t r = 0; r < res.n; r++) {
+        const crec__cat_entry *e = crec__catalog_get(cat, res.items[r]);
+        if (e && e->visible) json_array_append_new(items, crec__entry_json(e, (double)res.scores[r]));
+    }
+    pthread_rwlock_unlock(&cat->lock);
+    json_t *o = json_object();
+    json_object_set_new(o, "model", crec__jstr(c->b->model->type->name));
+    json_object_set_new(o, "model_version", json_integer((json_int_t)c->b->version));
+    json_object_set_new(o, "source", json_string(crec_service_source_name(res.source)));
+    json_object_set_new(o, "fallback_items", json_integer(res.n_fallback)); /* the list's last ones: popular */
+    json_object_set_new(o, "items", items);
+    *out = o;
+    return 0;
+}
+
+/* The user's events from the store, oldest first, with times and types (the model's event type ids). */
+typedef struct hist_arg { crec__rec_call *c; int64_t n; int rc; } hist_arg;
+
+static int hist_event(void *ctx, int64_t sid, const char *item, size_t len, const char *type, float value,
+                      int64_t ts) {
+    hist_arg *h = ctx;
+    h->n++;
+    if (sid <= 0 || sid >= h->c->t->view_n) return 0; /* a row this server's catalog does not hold yet */
+    int32_t ty = crec_idmap_get(&h->c->b->ds->event_types, type, strlen(type));
+    h->rc = crec_service_request_add_event(&h->c->t->rq, (int32_t)sid, ts, ty > 0 && ty < 256 ? (uint8_t)ty : 0);
+    return h->rc != 0;
+}
+
+int crec__rec_user(crec__rec_call *c, const char *user, int64_t *n_events) {
+    hist_arg h = {c, 0, 0};
+    int rc = crec_store_user_events(c->t->store, user, 0, hist_event, &h, NULL);
+    if (rc == CREC_ENOTFOUND) rc = 0; /* no events yet: a cold user */
+    if (!rc) rc = h.rc;
+    c->t->rq.user = crec__bundle_user(c->b, user, strlen(user));
+    if (n_events) *n_events = h.n;
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* reccall.h: one recommendation request in flight on the server's state, shared by the HTTP routes (recs.c)
+ * and the MCP tools (mcp_tools.c): take the current model bundle, bring the thread's catalog view up to date,
+ * describe the request in external ids (a user's events from the store, history items, exclusions,
+ * attribute filters), run it through the library's service (crec/service.h) and describe the answer's items
+ * from the catalog (id, title, attributes, score).
+ *
+ * The one idea: every front end of the server - REST or MCP, HTTP or stdio - asks the service in exactly
+ * the same way, so the rules (seen items, exclusions, filters, hidden items, the popular fallback) and the
+ * item descriptions cannot drift apart between them. */
+#ifndef CREC_SERVE_RECCALL_H
+#define CREC_SERVE_RECCALL_H
+
+#include "serve/serve_internal.h"
+
+/* One recommendation request in flight: the bundle it holds and the catalog it ranks. */
+typedef struct crec__rec_call {
+    crec_server *s;
+    crec__tls *t;
+    crec__bundle *b;
+    crec_service_catalog cat;
+} crec__rec_call;
+
+/* Take the current bundle (always, even on failure: call crec__rec_end), bring the thread's catalog view up
+ * to date, start an empty request (now = the wall clock). 0 or CREC_ENOMEM / CREC_ERANGE. */
+int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t);
+void crec__rec_end(crec__rec_call *c);
+/* The store row of an external item id within the view, or -1. */
+int32_t crec__rec_row(const crec__rec_call *c, const char *id, size_t len);
+/* Append the user's events from the store to the request, oldest first, with times and types, and set the
+ * request's user to the model's id of the user (-1 when the model does not know them). *n_events (may be
+ * NULL) gets the user's event count in the store (0 for a user the store does not hold: a cold user). */
+int crec__rec_user(crec__rec_call *c, const char *user, int64_t *n_events);
+/* Exclusions by external id (ids the catalog does not hold are ignored), and one must-have attribute
+ * (category may be NULL). */
+int crec__rec_rules(crec__rec_call *c, const crec__idlist *exclude, const char *category);
+/* Run the request; on success a new answer {model, model_version, source, fallback_items, items} in *out.
+ * Items are described from the catalog as it is now (one deleted or hidden since the view was built is left
+ * out). */
+int crec__rec_run(crec__rec_call *c, json_t **out);
+/* {id, title, attributes, visible, score} of a catalog entry. */
+json_t *crec__entry_json(const crec__cat_entry *e, double score);
+#endif
