@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cmd_fetch.h"
 #include "core/util.h"
+#include "crec/crs.h"
 
 static const char DATA_USAGE[] =
     "usage: crec data <synth|import|info|fetch> [options]\n"
@@ -114,7 +115,7 @@ static int data_import(int argc, char **argv) {
     memset(&lo, 0, sizeof lo);
     double min_rating = -1;
     long long kcore = 0;
-    int dedup = 0;
+    int dedup = 0, coarse = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int bad = 0;
@@ -127,6 +128,8 @@ static int data_import(int argc, char **argv) {
                    "  sequences  'user item item ...' per line, in time order (SASRec / S3-Rec layout)\n"
                    "  pairs      'user item' per line, in time order\n"
                    "  csv        CSV/TSV with a header; map columns with --user-col/--item-col/--time-col/--value-col\n"
+                   "  crs        a conversational-recommendation folder (SCPR/UNICORN review_dict_*.json + item_fea.json,\n"
+                   "             or interactions.tsv + item_feature.tsv): attributes and the given split (--split given)\n"
                    "  auto       guess from the path (default)\n\n"
                    "options:\n"
                    "  --items FILE        item attributes: JSON {item: [attrs]} or TSV item<TAB>attr\n"
@@ -136,7 +139,8 @@ static int data_import(int argc, char **argv) {
                    "  --kcore K           iteratively keep users and items with >= K interactions\n"
                    "  --user-col C, --item-col C, --time-col C, --value-col C   CSV columns (name or 1-based)\n"
                    "  --delim C           CSV delimiter (default: guessed; 'tab' for TAB)\n"
-                   "  --no-header         CSV without a header line\n");
+                   "  --no-header         CSV without a header line\n"
+                   "  --coarse            crs: item attributes are the coarse feature categories (33-attribute LastFM)\n");
             return CLI_OK;
         }
         if (cli_opt(argc, argv, &i, "--format", &v, &bad)) { if (bad) return CLI_USAGE; fmt = v; continue; }
@@ -169,6 +173,7 @@ static int data_import(int argc, char **argv) {
         if (cli_flag(argv, i, "--skip-bad")) { lo.skip_bad = 1; continue; }
         if (cli_flag(argv, i, "--dedup")) { dedup = 1; continue; }
         if (cli_flag(argv, i, "--no-header")) { lo.no_header = 1; continue; }
+        if (cli_flag(argv, i, "--coarse")) { coarse = 1; continue; }
         fprintf(stderr, "crec data import: unknown option '%s' (see --help)\n", argv[i]);
         return CLI_USAGE;
     }
@@ -178,16 +183,21 @@ static int data_import(int argc, char **argv) {
     }
     crec_format f = crec_format_parse(fmt);
     if (f == CREC_FMT_UNKNOWN) {
-        fprintf(stderr, "crec data import: unknown format '%s' (movielens, sequences, pairs, csv, auto)\n", fmt);
+        fprintf(stderr, "crec data import: unknown format '%s' (movielens, sequences, pairs, csv, crs, auto)\n", fmt);
         return CLI_USAGE;
     }
     crec_dataset *ds = crec_dataset_new();
     if (!ds) return CLI_FAIL;
     double t0 = crec__now();
-    int rc = crec_load(ds, f, input, &lo);
+    if (coarse && f != CREC_FMT_CRS) {
+        fprintf(stderr, "crec data import: --coarse needs --format crs\n");
+        crec_dataset_free(ds);
+        return CLI_USAGE;
+    }
+    int rc = f == CREC_FMT_CRS ? crec_crs_load(ds, input, coarse, &lo) : crec_load(ds, f, input, &lo);
     if (rc) {
         fprintf(stderr, "crec data import: %s\n", lo.err[0] ? lo.err : crec_strerror(rc));
-        if (rc == CREC_EPARSE) fprintf(stderr, "hint: --skip-bad skips malformed lines and reports how many\n");
+        if (rc == CREC_EPARSE && f != CREC_FMT_CRS) fprintf(stderr, "hint: --skip-bad skips malformed lines and reports how many\n");
         crec_dataset_free(ds);
         return CLI_FAIL;
     }

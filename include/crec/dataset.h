@@ -98,7 +98,7 @@ CREC_API const char *crec_dataset_item_label(const crec_dataset *ds, int32_t i);
 
 /* ---- loaders (each streams its file; see src/data/load_*.c) ---- */
 
-typedef enum { CREC_FMT_UNKNOWN = -1, CREC_FMT_AUTO = 0, CREC_FMT_MOVIELENS, CREC_FMT_SEQUENCES, CREC_FMT_PAIRS, CREC_FMT_CSV } crec_format;
+typedef enum { CREC_FMT_UNKNOWN = -1, CREC_FMT_AUTO = 0, CREC_FMT_MOVIELENS, CREC_FMT_SEQUENCES, CREC_FMT_PAIRS, CREC_FMT_CSV, CREC_FMT_CRS } crec_format;
 
 typedef struct crec_load_opts {
     int skip_bad;          /* 1: skip malformed lines, count them in n_skipped; 0: stop at the first */
@@ -124,6 +124,10 @@ CREC_API int crec_load_csv(crec_dataset *ds, const char *path, crec_load_opts *o
 /* Item attributes: JSON {"item": [attr, ...], ...} or TSV lines "item<TAB>attr[ attr...]" (a header
  * line whose first field is not a known item is skipped). Items unknown to ds are ignored and counted. */
 CREC_API int crec_load_item_attrs(crec_dataset *ds, const char *path, crec_load_opts *o);
+/* Conversational-recommendation folder (SCPR/UNICORN review_dict_*.json + item_fea.json, or the plain
+ * interactions.tsv + item_feature.tsv): items with attributes and the given split (event types "valid" and
+ * "test"; split spec "given"). The coarse-attribute variant: crec_crs_load in crec/crs.h. */
+CREC_API int crec_load_crs(crec_dataset *ds, const char *path, crec_load_opts *o);
 /* Dispatch on fmt (AUTO guesses from the path). */
 CREC_API int crec_load(crec_dataset *ds, crec_format fmt, const char *path, crec_load_opts *o);
 CREC_API crec_format crec_format_parse(const char *name); /* "movielens" ... ; CREC_FMT_UNKNOWN when unknown */

@@ -33,6 +33,7 @@ typedef enum {
     CREC_SPLIT_RANDOM,
     CREC_SPLIT_COLD_ITEMS, /* a seeded fraction of items: every event of theirs in test (valid: another fraction) */
     CREC_SPLIT_COLD_USERS, /* the same over users: test users have no training events at all */
+    CREC_SPLIT_GIVEN,      /* the split the data came with: events of type "valid" / "test" (crec_load_crs) */
 } crec_split_kind;
 
 typedef struct crec_split_spec {
@@ -49,7 +50,7 @@ typedef struct crec_split {
 } crec_split;
 
 /* Parse "loo", "temporal:0.2[:0.1]", "random:0.2[:0.1][:seed]", "cold-items:0.1[:0.05[:seed]]",
- * "cold-users:0.1[:0.05[:seed]]". */
+ * "cold-users:0.1[:0.05[:seed]]", "given". */
 CREC_API int crec_split_spec_parse(const char *s, crec_split_spec *spec);
 /* Canonical text of a spec (inverse of parse), into buf. */
 CREC_API void crec_split_spec_format(const crec_split_spec *spec, char *buf, size_t n);

@@ -7,6 +7,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem */
 #endif
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -23,6 +24,7 @@ crec_format crec_format_parse(const char *name) {
     if (strcasecmp(name, "sequences") == 0) return CREC_FMT_SEQUENCES;
     if (strcasecmp(name, "pairs") == 0) return CREC_FMT_PAIRS;
     if (strcasecmp(name, "csv") == 0) return CREC_FMT_CSV;
+    if (strcasecmp(name, "crs") == 0) return CREC_FMT_CRS;
     return CREC_FMT_UNKNOWN;
 }
 
@@ -68,7 +70,26 @@ static int csv_header_ok(char *line, size_t len, const crec_load_opts *o) {
 
 /* Guess the format of a file from its first lines. Returns a crec_format, or a negative error (message set).
  * A file named ratings.csv is MovieLens only when its header is MovieLens's ("userId,movieId,..."). */
+/* 1 when dir holds a conversational-recommendation layout (load_crs.c). */
+static int crs_dir(const char *dir) {
+    static const char *const marks[2][2] = {{"review_dict_train.json", "item_fea.json"},
+                                            {"interactions.tsv", "item_feature.tsv"}};
+    for (int k = 0; k < 2; k++) {
+        int ok = 1;
+        for (int j = 0; j < 2 && ok; j++) {
+            char *p = crec__path_join(dir, 0, marks[k][j]);
+            FILE *f = p ? fopen(p, "rb") : NULL;
+            ok = f != NULL;
+            if (f) fclose(f);
+            free(p);
+        }
+        if (ok) return 1;
+    }
+    return 0;
+}
+
 static int guess(const char *path, crec_load_opts *o) {
+    if (crec__is_dir(path) && crs_dir(path)) return CREC_FMT_CRS;
     if (crec__is_dir(path) || movielens_name(path)) return CREC_FMT_MOVIELENS;
     crec_linereader lr;
     int rc = crec__lr_open(&lr, path, o);
@@ -132,6 +153,7 @@ int crec_load(crec_dataset *ds, crec_format fmt, const char *path, crec_load_opt
     case CREC_FMT_SEQUENCES: return crec_load_sequences(ds, path, o);
     case CREC_FMT_PAIRS: return crec_load_pairs(ds, path, o);
     case CREC_FMT_CSV: return crec_load_csv(ds, path, o);
+    case CREC_FMT_CRS: return crec_load_crs(ds, path, o);
     default:
         crec__errf(o->err, sizeof o->err, "%s: unknown format %d", path, (int)fmt);
         return CREC_EINVAL;

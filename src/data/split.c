@@ -129,6 +129,10 @@ int crec_split_spec_parse(const char *s, crec_split_spec *spec) {
         spec->kind = CREC_SPLIT_LOO;
         return 0;
     }
+    if (strcmp(s, "given") == 0) {
+        spec->kind = CREC_SPLIT_GIVEN;
+        return 0;
+    }
     double a = 0.2, b = 0.1;
     unsigned long long seed = 42;
     char tail;
@@ -165,6 +169,7 @@ int crec_split_spec_parse(const char *s, crec_split_spec *spec) {
 void crec_split_spec_format(const crec_split_spec *spec, char *buf, size_t n) {
     switch (spec->kind) {
     case CREC_SPLIT_LOO: snprintf(buf, n, "loo"); break;
+    case CREC_SPLIT_GIVEN: snprintf(buf, n, "given"); break;
     case CREC_SPLIT_TEMPORAL: snprintf(buf, n, "temporal:%g:%g", spec->test_frac, spec->valid_frac); break;
     case CREC_SPLIT_RANDOM:
         snprintf(buf, n, "random:%g:%g:%llu", spec->test_frac, spec->valid_frac, (unsigned long long)spec->seed);
@@ -210,6 +215,17 @@ int crec_split_make(const crec_dataset *ds, const crec_split_spec *spec, crec_sp
             if (e - b < min_len) continue;
             part[e - 1] = 2;
             part[e - 2] = 1;
+        }
+    } else if (spec->kind == CREC_SPLIT_GIVEN) {
+        /* the data's own split: event types named "valid" and "test"; every other event trains */
+        int32_t tv = crec_idmap_get(&ds->event_types, "valid", 5), tt = crec_idmap_get(&ds->event_types, "test", 4);
+        if (tt < 0) {
+            rc = CREC_EINVAL;
+            goto done;
+        }
+        for (int64_t k = 0; k < ds->n; k++) {
+            int32_t ty = ds->type ? ds->type[ord[k]] : 0;
+            part[k] = ty == tt ? 2 : (ty == tv ? 1 : 0);
         }
     } else if (spec->kind == CREC_SPLIT_TEMPORAL) {
         /* global cut: the last test_frac of events by (ts, position) go to test, the valid_frac before to valid */

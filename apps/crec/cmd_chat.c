@@ -1,0 +1,371 @@
+/* cmd_chat.c: crec chat - a conversational recommender in the terminal, on the same state and policies as the
+ * simulator (crec crs eval): the system asks about one attribute or recommends a list with its reasons; the person
+ * answers yes / no, names attributes in words ("something with nail polish"), critiques ("not makeup"), or picks
+ * a recommended item by its number.
+ *
+ * The one idea: a person is just another source of answers. Words are matched to attribute names after
+ * normalising both (lower case, punctuation to spaces, a plural 's' dropped), whole words only, longest name
+ * first; "not X" / "no X" / "without X" rejects X. Every reply names the entities it is about, and a
+ * recommendation gives its reason: the stated attributes the item has. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "core/util.h"
+#include "crec/crs.h"
+#include "crs/crs_internal.h"
+
+typedef struct names {
+    char **disp; /* [n_attrs] display name (owned) */
+    char **norm; /* [n_attrs] " normalised name " for matching (owned) */
+    int32_t n;
+} names;
+
+/* Lower case, non-alphanumerics to one space, a plural 's' dropped from words of 4+ letters (not "ss"), framed
+ * by spaces: " nail polish ". Caller frees. */
+static char *normalise(const char *s) {
+    size_t n = strlen(s);
+    char *out = malloc(n + 3), *w = out;
+    if (!out) return NULL;
+    *w++ = ' ';
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        if (isalnum(ch)) *w++ = (char)tolower(ch);
+        else if (w[-1] != ' ') *w++ = ' ';
+    }
+    if (w[-1] != ' ') *w++ = ' ';
+    *w = 0;
+    /* drop plural s: "...xs " -> "...x " for words of length >= 4 not ending in "ss" */
+    char *r = out, *q = out;
+    while (*r) {
+        if (*r == 's' && r[1] == ' ' && r - out >= 4 && r[-1] != 's' && r[-1] != ' ' && r[-2] != ' ' &&
+            r[-3] != ' ') {
+            r++;
+            continue;
+        }
+        *q++ = *r++;
+    }
+    *q = 0;
+    return out;
+}
+
+static void names_free(names *nm) {
+    for (int32_t a = 0; a < nm->n; a++) {
+        if (nm->disp) free(nm->disp[a]);
+        if (nm->norm) free(nm->norm[a]);
+    }
+    free(nm->disp);
+    free(nm->norm);
+}
+
+/* Display names: the attribute's external id, or the name from a TSV "id<TAB>...<TAB>name" whose header names a
+ * "name" column (Beauty_attributes.tsv) or "id<TAB>name" without header. */
+static int names_init(names *nm, const crec_dataset *ds, const char *path) {
+    nm->n = ds->attrs.n;
+    nm->disp = calloc((size_t)nm->n + 1, sizeof *nm->disp);
+    nm->norm = calloc((size_t)nm->n + 1, sizeof *nm->norm);
+    if (!nm->disp || !nm->norm) return CREC_ENOMEM;
+    if (path) {
+        FILE *f = fopen(path, "r");
+        if (!f) {
+            fprintf(stderr, "crec chat: cannot read %s\n", path);
+            return CREC_EIO;
+        }
+        char line[4096];
+        int name_col = 1, lineno = 0;
+        while (fgets(line, sizeof line, f)) {
+            lineno++;
+            line[strcspn(line, "\r\n")] = 0;
+            char *col[16];
+            int nc = 0;
+            for (char *p = line; nc < 16;) {
+                col[nc++] = p;
+                char *t = strchr(p, '\t');
+                if (!t) break;
+                *t = 0;
+                p = t + 1;
+            }
+            if (lineno == 1) {
+                int hdr = 0;
+                for (int k = 0; k < nc; k++)
+                    if (strcasecmp(col[k], "name") == 0) name_col = k, hdr = 1;
+                if (hdr) continue;
+            }
+            if (nc <= name_col) {
+                fprintf(stderr, "crec chat: %s:%d: expected id<TAB>name\n", path, lineno);
+                fclose(f);
+                return CREC_EPARSE;
+            }
+            int32_t a = crec_idmap_get(&ds->attrs, col[0], strlen(col[0]));
+            if (a >= 0 && !nm->disp[a]) nm->disp[a] = crec__strndup(col[name_col], strlen(col[name_col]));
+        }
+        fclose(f);
+    }
+    for (int32_t a = 0; a < nm->n; a++) {
+        if (!nm->disp[a]) nm->disp[a] = crec__strndup(ds->attrs.names[a], strlen(ds->attrs.names[a]));
+        if (!nm->disp[a] || !(nm->norm[a] = normalise(nm->disp[a]))) return CREC_ENOMEM;
+    }
+    return 0;
+}
+
+/* Attributes named in an utterance: found[k] = attribute, neg[k] = 1 when preceded by not / no / without.
+ * Longest names first; a matched span is blanked so that "nail polish" does not also match "polish". */
+static int find_attrs(const names *nm, const char *utt, int32_t *found, int *neg, int max) {
+    char *u = normalise(utt);
+    if (!u) return 0;
+    int n = 0;
+    for (;;) {
+        int32_t best = -1;
+        size_t bl = 0;
+        char *at = NULL;
+        for (int32_t a = 0; a < nm->n; a++) {
+            size_t l = strlen(nm->norm[a]);
+            if (l <= 2 || l <= bl) continue;
+            char *p = strstr(u, nm->norm[a]);
+            if (p) best = a, bl = l, at = p;
+        }
+        if (best < 0 || n >= max) break;
+        int ng = 0;
+        static const char *const negs[] = {" not", " no", " without", " dont like", " don t like", " hate"};
+        for (int k = 0; k < 6; k++) {
+            size_t l = strlen(negs[k]);
+            if ((size_t)(at - u) >= l && strncmp(at - l, negs[k], l) == 0) ng = 1;
+        }
+        found[n] = best;
+        neg[n] = ng;
+        n++;
+        memset(at + 1, '#', bl - 2); /* keep the framing spaces */
+    }
+    free(u);
+    return n;
+}
+
+static int is_word(const char *utt, const char *const *words) {
+    char *u = normalise(utt);
+    if (!u) return 0;
+    int hit = 0;
+    for (int k = 0; words[k] && !hit; k++) {
+        char w[64];
+        snprintf(w, sizeof w, " %s ", words[k]);
+        hit = strstr(u, w) != NULL;
+    }
+    free(u);
+    return hit;
+}
+
+static const char *const YES[] = {"yes", "y", "yeah", "yep", "sure", "ok", "definitely", NULL};
+static const char *const NO[] = {"no", "n", "nope", "nah", "not really", NULL};
+
+static int read_line(char *buf, size_t n) {
+    fputs("> ", stdout);
+    fflush(stdout);
+    if (!fgets(buf, (int)n, stdin)) return 0;
+    buf[strcspn(buf, "\r\n")] = 0;
+    char *u = normalise(buf);
+    int quit = u && (strcmp(u, " quit ") == 0 || strcmp(u, " bye ") == 0 || strcmp(u, " exit ") == 0);
+    free(u);
+    return !quit;
+}
+
+/* Apply the attributes named in an utterance; prints what was understood. Returns how many. */
+static int apply_named(crec_crs_sim *sim, const names *nm, const char *utt) {
+    int32_t f[16];
+    int ng[16];
+    int n = find_attrs(nm, utt, f, ng, 16);
+    for (int k = 0; k < n; k++) {
+        crec_crs_sim_answer(sim, f[k], !ng[k]);
+        printf("  (noted: %s %s)\n", ng[k] ? "not" : "likes", nm->disp[f[k]]);
+    }
+    return n;
+}
+
+int cmd_chat(int argc, char **argv) {
+    const char *data = NULL, *model = NULL, *policy = "cpr", *user = NULL, *names_path = NULL;
+    crec_crs_sim_opts so;
+    crec_crs_sim_defaults(&so);
+    crec_crs_policy_opts po;
+    crec__crs_policy_defaults(&po);
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int bad = 0;
+        long long x;
+        if (cli_is_help(argv[i])) {
+            printf("usage: crec chat --data D [--model M.crecrs] [--policy cpr|maxent|greedy] [options]\n\n"
+                   "A conversation in the terminal: the system asks about attributes (\"Do you like rock?\") or\n"
+                   "recommends a list with reasons. Answer yes / no, name attributes in words (\"something with\n"
+                   "nail polish\", case and plurals ignored), critique (\"not makeup\"), pick an item by its number,\n"
+                   "or say quit.\n\n"
+                   "  --model M     user-item-attribute model (crec crs train); else items rank by popularity\n"
+                   "  --user U      a known user (their history shapes the ranking); default anonymous\n"
+                   "  --names F     attribute names: TSV id<TAB>name, or a header with a 'name' column\n"
+                   "  --max-turns N (default %d)\n",
+                   so.max_turns);
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
+        if (cli_opt(argc, argv, &i, "--policy", &v, &bad)) { if (bad) return CLI_USAGE; policy = v; continue; }
+        if (cli_opt(argc, argv, &i, "--user", &v, &bad)) { if (bad) return CLI_USAGE; user = v; continue; }
+        if (cli_opt(argc, argv, &i, "--names", &v, &bad)) { if (bad) return CLI_USAGE; names_path = v; continue; }
+        if (cli_opt(argc, argv, &i, "--max-turns", &v, &bad)) {
+            if (bad || cli_int("chat", "--max-turns", v, 2, 63, &x)) return CLI_USAGE;
+            so.max_turns = (int)x;
+            continue;
+        }
+        fprintf(stderr, "crec chat: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (!data) {
+        fprintf(stderr, "crec chat: --data D is required (see --help)\n");
+        return CLI_USAGE;
+    }
+    if (strcmp(policy, "cpr") && strcmp(policy, "maxent") && strcmp(policy, "greedy")) {
+        fprintf(stderr, "crec chat: unknown --policy '%s' (cpr, maxent, greedy)\n", policy);
+        return CLI_USAGE;
+    }
+    crec_dataset *ds;
+    if (cli_open_dataset("chat", data, &ds)) return CLI_FAIL;
+    crec_crs_catalog cat;
+    names nm = {0};
+    crec_crs_uiam *m = NULL;
+    crec_crs_sim *sim = NULL;
+    crec_crs_policy pol = {0};
+    crec_split sp = {0};
+    int ret = CLI_FAIL, rc;
+    if ((rc = crec_crs_catalog_init(&cat, ds))) {
+        fprintf(stderr, "crec chat: %s: %s\n", data, rc == CREC_EEMPTY ? "the dataset has no item attributes" : crec_strerror(rc));
+        crec_dataset_free(ds);
+        return CLI_FAIL;
+    }
+    if (names_init(&nm, ds, names_path)) goto out;
+    crec_split_spec spec;
+    crec_split_spec_parse(crec_idmap_get(&ds->event_types, "test", 4) >= 0 ? "given" : "loo", &spec);
+    if ((rc = crec_split_make(ds, &spec, &sp))) {
+        cli_err("chat", "split", rc);
+        goto out;
+    }
+    if (model && (rc = crec__crs_uiam_load(model, &cat, &m))) {
+        fprintf(stderr, "crec chat: %s: %s\n", model, rc == CREC_EINVAL ? "trained on a dataset of other sizes" : crec_strerror(rc));
+        goto out;
+    }
+    int32_t uid = -1;
+    if (user && (uid = crec_idmap_get(&ds->users, user, strlen(user))) < 0) {
+        fprintf(stderr, "crec chat: unknown user '%s'\n", user);
+        goto out;
+    }
+    po.model = m;
+    po.split = &sp;
+    po.seen_valid = 1;
+    if ((rc = crec__crs_policy_new(policy, &cat, &po, &pol)) || !(sim = crec_crs_sim_new(&cat, &so))) {
+        cli_err("chat", policy, rc ? rc : CREC_ENOMEM);
+        goto out;
+    }
+    printf("crec chat on %s: %d items, %d attributes, policy %s. What are you looking for? (or 'quit')\n", ds->name,
+           cat.n_items, cat.n_attrs, policy);
+    char line[2048];
+    int32_t acc[CREC_CRS_EXTRA_ATTRS], f[16];
+    int ng[16], n_acc = 0;
+    int32_t rej[16];
+    int n_rej = 0;
+    for (;;) {
+        if (!read_line(line, sizeof line)) goto bye;
+        int n = find_attrs(&nm, line, f, ng, 16);
+        for (int k = 0; k < n; k++) {
+            if (ng[k] && n_rej < 16) rej[n_rej++] = f[k];
+            else if (!ng[k] && n_acc < CREC_CRS_EXTRA_ATTRS) acc[n_acc++] = f[k];
+        }
+        if (n_acc > 0) break;
+        printf("I know attributes such as: ");
+        for (int32_t a = 0, shown = 0; a < cat.n_attrs && shown < 8; a++)
+            if (cat.ai_ptr[a + 1] - cat.ai_ptr[a] >= 20) printf("%s%s", shown++ ? ", " : "", nm.disp[a]);
+        printf(". Which of these do you like?\n");
+    }
+    crec_crs_sim_start(sim, uid, acc, n_acc);
+    for (int k = 0; k < n_rej; k++) crec_crs_sim_answer(sim, rej[k], 0);
+    const crec_crs_state *st = crec_crs_sim_state(sim);
+    printf("Noted:");
+    for (int k = 0; k < st->n_acc; k++) printf("%s%s", k ? ", " : " ", nm.disp[st->acc[k]]);
+    printf(" - %d items have %s.\n", st->n_cand, st->n_acc > 1 ? "all of them" : "it");
+    if (pol.begin) pol.begin(pol.self, st);
+    while (st->turn < st->last_turn && st->n_cand > 0) {
+        crec_crs_action a;
+        memset(&a, 0, sizeof a);
+        if ((rc = pol.act(pol.self, st, &a))) {
+            cli_err("chat", policy, rc);
+            goto out;
+        }
+        if (a.kind == CREC_CRS_ASK) {
+            int32_t at = a.attr;
+            int64_t have = 0;
+            for (int32_t k = 0; k < st->n_cand; k++) have += crec_crs_item_has(&cat, st->cand[k], at);
+            printf("Do you like %s? (%lld of the %d candidates have it)\n", nm.disp[at], (long long)have, st->n_cand);
+            for (;;) {
+                if (!read_line(line, sizeof line)) goto bye;
+                int named = apply_named(sim, &nm, line);
+                if (st->asked[at]) break; /* the answer named it */
+                if (is_word(line, NO)) {
+                    crec_crs_sim_answer(sim, at, 0);
+                    break;
+                }
+                if (is_word(line, YES)) {
+                    crec_crs_sim_answer(sim, at, 1);
+                    break;
+                }
+                if (named) break;
+                printf("Please answer yes or no about %s, or name what you like.\n", nm.disp[at]);
+            }
+            int accepted = 0;
+            for (int k = 0; k < st->n_acc; k++) accepted |= st->acc[k] == at;
+            crec_crs_sim_end_turn(sim, accepted ? CREC_CRS_H_ASK_ACC : CREC_CRS_H_ASK_REJ);
+            if (st->asked[at]) printf("%s %s. %d candidates left.\n", accepted ? "Good, with" : "OK, no", nm.disp[at], st->n_cand);
+            else printf("Noted. %d candidates left.\n", st->n_cand);
+            continue;
+        }
+        printf("I recommend:\n");
+        for (int k = 0; k < a.n_items; k++) {
+            int32_t i = a.items[k];
+            printf("  %d. %s", k + 1, crec_dataset_item_label(ds, i));
+            int nr = 0;
+            for (int j = 0; j < st->n_acc; j++)
+                if (crec_crs_item_has(&cat, i, st->acc[j])) printf("%s%s", nr++ ? ", " : " - because you like ", nm.disp[st->acc[j]]);
+            int shown = 0; /* what else it is */
+            for (int64_t j = cat.ia_ptr[i]; j < cat.ia_ptr[i + 1] && shown < 3; j++)
+                if (!st->asked[cat.ia_idx[j]]) printf("%s%s", shown++ ? ", " : "; also ", nm.disp[cat.ia_idx[j]]);
+            printf("\n");
+        }
+        printf("Is one of these it? (its number, or no; you can also say 'not X' or name what you want)\n");
+        if (!read_line(line, sizeof line)) goto bye;
+        char *end;
+        long pick = strtol(line, &end, 10);
+        if (end != line && pick >= 1 && pick <= a.n_items) {
+            int32_t i = a.items[pick - 1];
+            printf("Great - %s", crec_dataset_item_label(ds, i));
+            int nr = 0;
+            for (int j = 0; j < st->n_acc; j++)
+                if (crec_crs_item_has(&cat, i, st->acc[j])) printf("%s%s", nr++ ? ", " : ", which has ", nm.disp[st->acc[j]]);
+            printf(". Enjoy!\n");
+            crec_crs_sim_end_turn(sim, CREC_CRS_H_REC_OK);
+            ret = CLI_OK;
+            goto out;
+        }
+        apply_named(sim, &nm, line);
+        crec_crs_sim_reject_items(sim, a.items, a.n_items);
+        crec_crs_sim_end_turn(sim, CREC_CRS_H_REC_FAIL);
+        printf("OK, none of those. %d candidates left.\n", st->n_cand);
+    }
+    printf("I am out of %s - sorry I could not find it.\n", st->n_cand ? "turns" : "candidates");
+bye:
+    ret = CLI_OK;
+out:
+    crec__crs_policy_free(&pol);
+    crec_crs_sim_free(sim);
+    crec__crs_uiam_free(m);
+    crec_split_free(&sp);
+    names_free(&nm);
+    crec_crs_catalog_free(&cat);
+    crec_dataset_free(ds);
+    return ret;
+}
