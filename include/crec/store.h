@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Schema version written to PRAGMA user_version; older stores are migrated step by step on open. */
-#define CREC_STORE_SCHEMA_VERSION 2
+#define CREC_STORE_SCHEMA_VERSION 3
 /* Longest external id (user, item, event type, attribute) the store accepts, in bytes. */
 #define CREC_STORE_MAX_ID 256
 

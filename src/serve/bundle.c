@@ -166,6 +166,13 @@ int crec__pop_reload(crec__pop *p, crec_store *st) {
     return 0;
 }
 
+void crec__pop_sub(crec__pop *p, const int64_t *sids, int64_t n) {
+    pthread_rwlock_wrlock(&p->lock);
+    for (int64_t k = 0; k < n; k++)
+        if (sids[k] >= 0 && sids[k] < p->n && p->count[sids[k]] > 0) p->count[sids[k]]--;
+    pthread_rwlock_unlock(&p->lock);
+}
+
 void crec__pop_add(crec__pop *p, const int64_t *sids, int64_t n) {
     pthread_rwlock_wrlock(&p->lock);
     for (int64_t k = 0; k < n; k++) {

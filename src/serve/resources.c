@@ -215,12 +215,17 @@ void crec__h_user_get(crec_server *s, crec__tls *t, crec__req *req, crec__reply 
 
 void crec__h_user_delete(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
     const char *id = req->m.id;
-    int64_t n = 0;
-    int rc = crec_store_delete_user(t->store, id, &n);
+    int64_t n = 0, *sids = NULL, cap = 0, ns = 0;
+    /* the items of their events, read under the same write lock, so the counters can be decremented instead
+     * of recounted from every event in the store (62-180 ms at 1.6 M events) */
+    int rc = crec_store_user_item_sids(t->store, id, &sids, &cap, &ns);
+    if (!rc) rc = crec_store_delete_user(t->store, id, &n);
     if (rc) {
+        free(sids);
         crec__reply_store_err(r, rc, "user", id);
         return;
     }
-    crec__pop_reload(&s->pop, t->store); /* their events no longer count towards popularity */
+    crec__pop_sub(&s->pop, sids, ns); /* their events no longer count towards popularity */
+    free(sids);
     crec__reply_json(r, 200, json_pack("{s:o,s:I}", "deleted", crec__jstr(id), "events_deleted", (json_int_t)n));
 }

@@ -168,6 +168,7 @@ int crec__bundle_load(crec_server *s, crec_store *store, const char *model_path,
 int crec__pop_init(crec__pop *p, crec_store *st);
 void crec__pop_free(crec__pop *p);
 void crec__pop_add(crec__pop *p, const int64_t *sids, int64_t n);
+void crec__pop_sub(crec__pop *p, const int64_t *sids, int64_t n); /* one event fewer per entry */
 void crec__pop_zero(crec__pop *p, int64_t sid);
 int crec__pop_reload(crec__pop *p, crec_store *st);
 

@@ -41,6 +41,29 @@ static const char *const MIGRATIONS[CREC_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE user_attrs(user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, attr TEXT NOT NULL,"
     "  PRIMARY KEY(user_id, attr)) WITHOUT ROWID;"
     "CREATE INDEX events_by_item ON events(item_id);",
+    /* 3: counters kept by triggers, so statistics read six rows instead of counting every event (a COUNT(*) over
+     * 1.6 M events took 168 ms under the write lock); events by time (first/last event time by the index) */
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counters(name, value) VALUES ('users', (SELECT COUNT(*) FROM users)),"
+    "  ('items', (SELECT COUNT(*) FROM items)), ('hidden_items', (SELECT COUNT(*) FROM items WHERE visible = 0)),"
+    "  ('events', (SELECT COUNT(*) FROM events));"
+    "CREATE TRIGGER users_count_ins AFTER INSERT ON users BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'users'; END;"
+    "CREATE TRIGGER users_count_del AFTER DELETE ON users BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'users'; END;"
+    "CREATE TRIGGER items_count_ins AFTER INSERT ON items BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'items';"
+    "  UPDATE counters SET value = value + (NEW.visible = 0) WHERE name = 'hidden_items'; END;"
+    "CREATE TRIGGER items_count_del AFTER DELETE ON items BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'items';"
+    "  UPDATE counters SET value = value - (OLD.visible = 0) WHERE name = 'hidden_items'; END;"
+    "CREATE TRIGGER items_count_vis AFTER UPDATE OF visible ON items WHEN (OLD.visible = 0) <> (NEW.visible = 0) BEGIN"
+    "  UPDATE counters SET value = value + (NEW.visible = 0) - (OLD.visible = 0) WHERE name = 'hidden_items'; END;"
+    "CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN"
+    "  UPDATE counters SET value = value + 1 WHERE name = 'events'; END;"
+    "CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN"
+    "  UPDATE counters SET value = value - 1 WHERE name = 'events'; END;"
+    "CREATE INDEX events_by_ts ON events(ts);",
 };
 
 /* SQL of each cached statement (indexed by crec__stmt_id). */
@@ -308,10 +331,11 @@ void crec_store_close(crec_store *s) {
 int crec_store_stats_get(crec_store *s, crec_store_stats *st) {
     memset(st, 0, sizeof *st);
     int rc;
-    if ((rc = query_int(s, "SELECT COUNT(*) FROM users", &st->n_users)) ||
-        (rc = query_int(s, "SELECT COUNT(*) FROM items", &st->n_items)) ||
-        (rc = query_int(s, "SELECT COUNT(*) FROM items WHERE visible = 0", &st->n_hidden_items)) ||
-        (rc = query_int(s, "SELECT COUNT(*) FROM events", &st->n_events)) ||
+    /* the counters (schema 3) are kept by triggers; MIN/MAX(ts) read the ends of events_by_ts */
+    if ((rc = query_int(s, "SELECT value FROM counters WHERE name = 'users'", &st->n_users)) ||
+        (rc = query_int(s, "SELECT value FROM counters WHERE name = 'items'", &st->n_items)) ||
+        (rc = query_int(s, "SELECT value FROM counters WHERE name = 'hidden_items'", &st->n_hidden_items)) ||
+        (rc = query_int(s, "SELECT value FROM counters WHERE name = 'events'", &st->n_events)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM event_types", &st->n_event_types)) ||
         (rc = query_int(s, "SELECT COUNT(DISTINCT attr) FROM item_attrs", &st->n_attrs)) ||
         (rc = query_int(s, "SELECT COALESCE(MIN(ts), 0) FROM events", &st->min_ts)) ||

@@ -128,7 +128,15 @@ static void test_migrate_from_v1(void **st) {
              "PRAGMA user_version = 1;");
     assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'item_attrs'"), 0);
     crec_store *s = open_ok(p);
-    assert_int_equal(crec_store_schema_version(s), 2);
+    assert_int_equal(crec_store_schema_version(s), CREC_STORE_SCHEMA_VERSION);
+    /* step 3 filled the counters from the rows that were there */
+    crec_store_stats stv;
+    assert_int_equal(crec_store_stats_get(s, &stv), 0);
+    assert_int_equal(stv.n_users, 1);
+    assert_int_equal(stv.n_items, 2);
+    assert_int_equal(stv.n_events, 2);
+    assert_int_equal(stv.min_ts, 10);
+    assert_int_equal(stv.max_ts, 20);
     /* old rows survive and the new tables work */
     crec_store_item it = {.id = "x", .title = "Item X", .visible = 1, .attrs = (char *[]){"blue", "a-first"}, .n_attrs = 2};
     assert_int_equal(crec_store_item_put(s, &it, CREC_STORE_UPDATE, NULL), 0);
@@ -146,8 +154,65 @@ static void test_migrate_from_v1(void **st) {
     assert_string_equal(ds->items.names[ds->item[0]], "y"); /* insertion order */
     crec_dataset_free(ds);
     crec_store_close(s);
-    assert_int_equal(sql_int(p, "PRAGMA user_version"), 2);
+    assert_int_equal(sql_int(p, "PRAGMA user_version"), CREC_STORE_SCHEMA_VERSION);
     assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'events_by_item'"), 1);
+}
+
+/* The statistics come from counters kept by triggers (schema 3): after every kind of write - events,
+ * a new user, hiding, a user's erasure, an item's deletion cascading to its events, a write undone in a
+ * group - they must equal what COUNT(*) says. */
+static void check_counts(crec_store *s, const char *p) {
+    crec_store_stats a;
+    assert_int_equal(crec_store_stats_get(s, &a), 0);
+    assert_int_equal(a.n_users, sql_int(p, "SELECT COUNT(*) FROM users"));
+    assert_int_equal(a.n_items, sql_int(p, "SELECT COUNT(*) FROM items"));
+    assert_int_equal(a.n_hidden_items, sql_int(p, "SELECT COUNT(*) FROM items WHERE visible = 0"));
+    assert_int_equal(a.n_events, sql_int(p, "SELECT COUNT(*) FROM events"));
+    assert_int_equal(a.min_ts, sql_int(p, "SELECT COALESCE(MIN(ts), 0) FROM events"));
+    assert_int_equal(a.max_ts, sql_int(p, "SELECT COALESCE(MAX(ts), 0) FROM events"));
+}
+
+static void test_counters(void **st) {
+    const char *p = path_in("counters.db");
+    crec_dataset *ds = small_dataset();
+    crec_store *s = open_ok(p);
+    crec_store_import_result r;
+    assert_int_equal(crec_store_import(s, ds, &r), 0);
+    check_counts(s, p);
+    crec_store_event ev[] = {{"c-new", "a", NULL, 1, 500}, {"c-new", "b", NULL, 1, -3}};
+    int64_t bad;
+    assert_int_equal(crec_store_add_events(s, ev, 2, NULL, &bad), 0);
+    check_counts(s, p);
+    crec_store_item it = {.id = "hid", .title = "H", .visible = 0};
+    assert_int_equal(crec_store_item_put(s, &it, CREC_STORE_CREATE, NULL), 0);
+    check_counts(s, p);
+    it.visible = 1;
+    assert_int_equal(crec_store_item_put(s, &it, CREC_STORE_UPDATE, NULL), 0);
+    check_counts(s, p);
+    int64_t n = 0;
+    assert_int_equal(crec_store_delete_user(s, "c-new", &n), 0);
+    assert_int_equal(n, 2);
+    check_counts(s, p);
+    assert_int_equal(crec_store_item_delete(s, "a", &n), 0);  /* its events go by ON DELETE CASCADE */
+    check_counts(s, p);
+    /* a group: one write committed, one undone by its own failure */
+    assert_int_equal(crec_store_group_begin(s), 0);
+    crec_store_event g1[] = {{"g", "b", NULL, 1, 7}};
+    crec_store_event g2[] = {{"g2", "b", NULL, 1, 8}, {"g2", "nope", NULL, 1, 9}};
+    assert_int_equal(crec_store_add_events(s, g1, 1, NULL, &bad), 0);
+    assert_int_equal(crec_store_add_events(s, g2, 2, NULL, &bad), CREC_ENOTFOUND);
+    assert_int_equal(crec_store_group_commit(s), 0);
+    check_counts(s, p);
+    assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM users WHERE ext = 'g2'"), 0);
+    assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM users WHERE ext = 'g'"), 1);
+    /* an abandoned group leaves nothing */
+    assert_int_equal(crec_store_group_begin(s), 0);
+    assert_int_equal(crec_store_add_events(s, g1, 1, NULL, &bad), 0);
+    crec_store_group_rollback(s);
+    check_counts(s, p);
+    assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM events WHERE ts = 7"), 1);
+    crec_store_close(s);
+    crec_dataset_free(ds);
 }
 
 static void test_refuses_newer_and_foreign(void **st) {
@@ -455,7 +520,7 @@ int main(void) {
         cmocka_unit_test(test_fresh_schema),          cmocka_unit_test(test_migrate_from_v1),
         cmocka_unit_test(test_refuses_newer_and_foreign), cmocka_unit_test(test_import_snapshot_roundtrip),
         cmocka_unit_test(test_events_history),        cmocka_unit_test(test_delete_user),
-        cmocka_unit_test(test_items_crud),
+        cmocka_unit_test(test_items_crud),            cmocka_unit_test(test_counters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
