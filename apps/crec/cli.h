@@ -42,6 +42,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 int cmd_crs(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 #endif

@@ -15,6 +15,7 @@
 #define CREC_ONLINE_H
 
 #include "crec/common.h"
+#include "crec/model.h" /* crec_event */
 
 #ifdef __cplusplus
 extern "C" {
@@ -133,6 +134,100 @@ CREC_API int crec_online_table_apply_delta(crec_online_table *t, crec_buf *in);
 CREC_API int crec_online_table_save(crec_online_table *t, crec_online_export_kind kind, const char *path);
 CREC_API int crec_online_table_load(const char *path, crec_online_table **out);
 CREC_API int crec_online_table_apply_delta_file(crec_online_table *t, const char *path);
+
+/* ---- the online factorisation model (src/online/mf.c) ----
+ * A matrix factorisation / two-tower model whose every parameter lives in one collisionless table: user u's row
+ * (key 1<<60 | u) is its vector p_u, item i's row (key 2<<60 | i) its vector q_i and its bias b_i (coordinate D):
+ *   s(u, i) = p_u . q_i + b_i.
+ * It learns from events one mini-batch at a time: a new user or item gets a row when its first event arrives (its
+ * min_count-th with the admission filter), negatives are drawn uniformly from the items known so far (items with a
+ * row), and each touched row takes one Adagrad step (the table's per-row state) on the batch's summed gradient
+ * plus reg * w per occurrence. Losses, per event (u, i+) with negatives j_1..j_n:
+ *   BPR:      (1/n) sum_k -ln sigmoid(s(u, i) - s(u, j_k))
+ *   SOFTMAX:  -s(u, i) + ln(exp s(u, i) + sum_k exp(s(u, j_k) + ln(max(1, N - 1) / n)))   (sampled softmax with the
+ *             uniform-proposal correction, N = known items: an estimate of the full softmax over them).
+ * Threads: one writer (learn); readers (score) only while no writer runs. */
+
+typedef enum { CREC_OMF_BPR = 0, CREC_OMF_SOFTMAX = 1 } crec_omf_loss;
+
+typedef struct crec_omf_opts {
+    int dim;             /* factors D, 1..4096 */
+    crec_omf_loss loss;
+    int neg;             /* negatives per event, 1..4096 */
+    float lr;            /* Adagrad learning rate, > 0 */
+    float reg;           /* L2 on every touched row, >= 0 */
+    float init_scale;    /* a new row: uniform in [-init_scale, init_scale) (the table's rule) */
+    uint32_t min_count;  /* events before an id gets a row (the table's filter), >= 1 */
+    int64_t ttl;         /* rows untouched for ttl (event time units) are evicted after each batch; 0: never */
+    uint64_t seed;
+    int hist;            /* session tower, 0..256 (0: off): the user's representation is p_u + the mean of input
+                          * embeddings e_h (a second table, key 3<<60 | h) of the user's last `hist` items - the
+                          * context's history when scoring, the model's own record of the user's events when learning */
+} crec_omf_opts;
+
+/* Defaults: dim 32, BPR, neg 4, lr 0.05, reg 0, init_scale 0.1, min_count 1, ttl 0, seed 42, hist 0. */
+CREC_API void crec_omf_opts_default(crec_omf_opts *o);
+
+typedef struct crec_omf crec_omf;
+
+/* New empty model (no rows); NULL on bad options or no memory. The caller owns it (crec_omf_free). */
+CREC_API crec_omf *crec_omf_new(const crec_omf_opts *o);
+CREC_API void crec_omf_free(crec_omf *m); /* NULL is fine */
+/* Learn one mini-batch of n events (ids dense, >= 0; ev[k].ts is the table's clock). Events whose user or item
+ * gets no row yet (admission filter) teach nothing but are counted. *loss (may be NULL) gets the batch's mean loss
+ * before the step. Returns 0, CREC_EINVAL (negative id, NULL), CREC_ENOMEM (the model may hold part of the batch). */
+CREC_API int crec_omf_learn(crec_omf *m, const crec_event *ev, int64_t n, double *loss);
+/* Scores of items 0..n_items-1 for user (-1: none) into scores: p . q_i + b_i for items with a row, -FLT_MAX for
+ * the others. Without the session tower a user without a row is folded in from hist (items frozen: a fixed number
+ * of deterministic BPR passes over the history); with no history its vector is 0 (scores are the item biases).
+ * With it, p = p_u (0 without a row) + the mean input embedding of the last `hist` items of hist (of the model's
+ * record of the user when n_hist is 0). Returns 0 or CREC_ENOMEM. */
+CREC_API int crec_omf_score(const crec_omf *m, int32_t user, const int32_t *hist, int32_t n_hist, int32_t n_items,
+                            float *scores);
+typedef struct crec_omf_stats {
+    int64_t events, learned;      /* events seen by learn; those that taught (both rows present) */
+    int32_t users, items;         /* ids with a row */
+    int32_t max_user, max_item;   /* largest ids seen (-1: none) */
+} crec_omf_stats;
+CREC_API void crec_omf_get_stats(const crec_omf *m, crec_omf_stats *out);
+CREC_API const crec_omf_opts *crec_omf_get_opts(const crec_omf *m);
+/* The table holding every row: for snapshots and deltas (crec_online_table_export); the model stays the owner. */
+CREC_API crec_online_table *crec_omf_table(crec_omf *m);
+/* Serialise the whole model (options, known items, a full table export) to out / read it back into a new model.
+ * Export numbers the table's exports (see crec_online_table_export). CREC_EFORMAT on a corrupt payload. */
+CREC_API int crec_omf_save(crec_omf *m, crec_buf *out);
+CREC_API int crec_omf_load(crec_buf *in, crec_omf **out);
+
+/* ---- ReLoop2's error memory (src/online/errmem.c) ----
+ * A fast memory of recent prediction errors that corrects a model's scores at serving time without retraining
+ * (ReLoop2, Zhu et al. KDD 2023): each entry is (key, item, residual = observed - predicted) for a served request,
+ * key the request's representation (a dim-float vector, stored L2-normalised). Entries live in a FIFO of fixed
+ * capacity (the oldest is overwritten) and are indexed by random-hyperplane LSH (`tables` tables of `bits`-bit
+ * signatures, each bucket keeping its most recent entries). A query gathers the candidates of its buckets, keeps
+ * the k most cosine-similar (cos > 0), weights them softmax(cos / temp), and adds lambda * weight * residual to the
+ * score of each neighbour's item. Threads: one writer, readers when no writer runs. */
+typedef struct crec_errmem_opts {
+    int dim;          /* key length, 1..4096 */
+    int tables;       /* LSH tables, 1..64; default 4 */
+    int bits;         /* signature bits per table, 1..24; default 10 */
+    int bucket;       /* most recent entries kept per bucket, 1..1024; default 16 */
+    int capacity;     /* entries in the FIFO, >= 1; default 8192 */
+    int k;            /* neighbours used per query, >= 1; default 16 */
+    float temp;       /* softmax temperature over cosines, > 0; default 0.1 */
+    uint64_t seed;
+} crec_errmem_opts;
+CREC_API void crec_errmem_opts_default(crec_errmem_opts *o, int dim);
+
+typedef struct crec_errmem crec_errmem;
+/* New empty memory; NULL on bad options or no memory. The caller owns it. */
+CREC_API crec_errmem *crec_errmem_new(const crec_errmem_opts *o);
+CREC_API void crec_errmem_free(crec_errmem *m);
+/* Store (key[dim], item, residual); a zero key is ignored. 0 or CREC_EINVAL (NULL, item < 0, non-finite). */
+CREC_API int crec_errmem_add(crec_errmem *m, const float *key, int32_t item, float residual);
+/* Add the correction for key to scores[0..n_items) (neighbours' items past n_items are skipped). Returns how many
+ * neighbours were used (>= 0) or CREC_EINVAL. */
+CREC_API int crec_errmem_correct(const crec_errmem *m, const float *key, float lambda, float *scores, int32_t n_items);
+CREC_API int64_t crec_errmem_size(const crec_errmem *m); /* entries held */
 
 #ifdef __cplusplus
 }
