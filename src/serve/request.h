@@ -20,9 +20,10 @@
 #define CREC__MAX_TEXT 65536      /* bytes of an item's title or text */
 #define CREC__MAX_TYPE 64         /* bytes of an event type name */
 
-/* Who may call a route: OPEN never needs a key; READ needs one only with --require-key-for-reads; WRITE
- * needs one whenever keys are set (and runs under the server's write lock). */
-typedef enum { CREC__OPEN = 0, CREC__READ, CREC__WRITE } crec__auth;
+/* Who may call a route: OPEN never needs a key; READ needs one only with --require-key-for-reads; PRIVATE
+ * (a person's history, the server's statistics and metrics, which name files and volumes) needs one whenever
+ * keys are set, as WRITE does; WRITE also runs through the writer thread (writer.c). */
+typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__auth;
 
 /* THE route table: one line per method and path, expanded here (the route enum), by request.c (matching,
  * labels, auth: pure data, fuzzed) and by routes.c (the handlers). Columns:
@@ -46,12 +47,12 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__WRITE } crec__auth;
     X(ITEM,         "GET",    "/v1/items/{id}",                  NULL,            CREC__READ,  1, crec__h_item_get) \
     X(ITEM_PUT,     "PUT",    "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_put) \
     X(ITEM_DELETE,  "DELETE", "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_delete) \
-    X(USER,         "GET",    "/v1/users/{id}",                  NULL,            CREC__READ,  1, crec__h_user_get) \
+    X(USER,         "GET",    "/v1/users/{id}",                  NULL,            CREC__PRIVATE,  1, crec__h_user_get) \
     X(USER_DELETE,  "DELETE", "/v1/users/{id}",                  NULL,            CREC__WRITE, 1, crec__h_user_delete) \
     X(RELOAD,       "POST",   "/v1/admin/reload",                NULL,            CREC__WRITE, 0, crec__h_reload) \
-    X(STATS,        "GET",    "/v1/stats",                       NULL,            CREC__READ,  1, crec__h_stats) \
+    X(STATS,        "GET",    "/v1/stats",                       NULL,            CREC__PRIVATE,  1, crec__h_stats) \
     X(HEALTH,       "GET",    "/healthz",                        NULL,            CREC__OPEN,  0, crec__h_health) \
-    X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__READ,  0, crec__h_metrics) \
+    X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__PRIVATE,  0, crec__h_metrics) \
     X(OPENAPI,      "GET",    "/openapi.json",                   NULL,            CREC__OPEN,  0, crec__h_openapi) \
     X(MCP,          "POST",   "/mcp",                            NULL,            CREC__READ,  0, crec__h_mcp) \
     X(WEB,          "GET",    "/",                               "/ (dashboard)", CREC__OPEN,  0, crec__h_web) \

@@ -117,7 +117,8 @@ static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *m
         return 1;
     }
     crec__auth auth = crec__route_auth(cs->m.route);
-    int needs_key = auth == CREC__WRITE || (auth == CREC__READ && s->opts.require_key_for_reads);
+    int needs_key = auth == CREC__WRITE || auth == CREC__PRIVATE ||
+                    (auth == CREC__READ && s->opts.require_key_for_reads);
     if (needs_key && s->n_keys > 0) {
         int a = crec__auth_check(s, c);
         if (a) {
@@ -223,10 +224,31 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
     return crec__url_unescape(s);
 }
 
+/* MHD's messages (a connection dropped, a malformed request) come from what clients do, so a client must not
+ * be able to fill the log: at most LOG_BURST lines per second, then one line saying how many were left out. */
+#define LOG_BURST 10
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
-    fputs("crec serve: mhd: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t window;
+    static int in_window;
+    static unsigned long suppressed;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mu);
+    if (now != window) {
+        if (suppressed) fprintf(stderr, "crec serve: mhd: %lu more messages left out (at most %d a second)\n",
+                                suppressed, LOG_BURST);
+        window = now;
+        in_window = 0;
+        suppressed = 0;
+    }
+    if (in_window++ < LOG_BURST) {
+        fputs("crec serve: mhd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        suppressed++;
+    }
+    pthread_mutex_unlock(&mu);
 }
 
 /* ---- start / stop ---- */

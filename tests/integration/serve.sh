@@ -329,6 +329,12 @@ if CREC_API_KEYS="k1, k2" start_server "$T/serve2.log" --db "$T/s.db" --model "$
   req "a key from the file" DELETE /v1/users/kk 200 '.events_deleted == 2' -H 'X-API-Key: filekey'
   req "admin without a key" POST /v1/admin/reload 401 '.error.code == "unauthorized"'
   req "reads need no key" GET "/v1/users/u1/recommendations?k=2" 200 '(.items | length) == 2'
+  req "a person's history needs a key when keys are set" GET /v1/users/u1 401 '.error.code == "unauthorized"'
+  req "... and is read with one" GET /v1/users/u1 200 '.id == "u1"' -H 'X-API-Key: k1'
+  req "statistics need a key when keys are set" GET /v1/stats 401 '.error.code == "unauthorized"'
+  req "metrics need a key when keys are set" GET /metrics 401 ''
+  req "metrics with a key" GET /metrics 200 '' -H 'Authorization: Bearer k2'
+  req "healthz stays open" GET /healthz 200 '.status == "ok"'
   req "a session query is a read" POST /v1/sessions/recommendations 200 '.items | length == 2' -d '{"history": ["i1"], "k": 2}'
   stop_server
 else bad "server with keys starts" "$(cat "$T/serve2.log")"; fi

@@ -99,7 +99,10 @@ static void test_routes(void **st) {
     assert_string_equal(crec__route_label(CREC__R_NONE), "unmatched");
     assert_int_equal(crec__route_auth(CREC__R_HEALTH), CREC__OPEN);
     assert_int_equal(crec__route_auth(CREC__R_OPENAPI), CREC__OPEN);
-    assert_int_equal(crec__route_auth(CREC__R_METRICS), CREC__READ);
+    assert_int_equal(crec__route_auth(CREC__R_METRICS), CREC__PRIVATE);  /* needs a key whenever keys are set */
+    assert_int_equal(crec__route_auth(CREC__R_STATS), CREC__PRIVATE);
+    assert_int_equal(crec__route_auth(CREC__R_USER), CREC__PRIVATE);     /* a person's history */
+    assert_int_equal(crec__route_auth(CREC__R_USER_RECS), CREC__READ);
     assert_int_equal(crec__route_auth(CREC__R_SESSION_RECS), CREC__READ);
     assert_int_equal(crec__route_auth(CREC__R_RELOAD), CREC__WRITE);
     assert_int_equal(crec__route_auth(CREC__R_ITEMS_CREATE), CREC__WRITE);
