@@ -201,6 +201,8 @@ int cmd_eval(int argc, char **argv) {
                    "                       positive, --neg unobserved items per positive negative (seeded by --seed)\n"
                    "  --neg N              click: sampled negatives per positive (default 1)\n"
                    "  --threshold T        click: positives are held-out events with rating >= T (others left out)\n"
+                   "  --labels values      click, with --threshold: the held-out events below T are the negatives\n"
+                   "                       (a click log with explicit non-clicks; no sampled negatives); also GAUC\n"
                    "  --max-users N        evaluate only the first N users with a target\n"
                    "  --threads N          OpenMP threads\n"
                    "  --json               machine-readable output\n");
@@ -273,9 +275,22 @@ int cmd_eval(int argc, char **argv) {
             po.threshold = (float)t;
             continue;
         }
+        if (cli_opt(argc, argv, &i, "--labels", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            if (strcmp(v, "values") && strcmp(v, "sampled")) {
+                fprintf(stderr, "crec eval: --labels is values or sampled\n");
+                return CLI_USAGE;
+            }
+            po.value_labels = !strcmp(v, "values");
+            continue;
+        }
         if (cli_flag(argv, i, "--no-filter-seen")) { o.filter_seen = 0; continue; }
         if (cli_flag(argv, i, "--json")) { json = 1; continue; }
         fprintf(stderr, "crec eval: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (po.value_labels && !po.use_threshold) {
+        fprintf(stderr, "crec eval: --labels values needs --threshold T (events below T are the negatives)\n");
         return CLI_USAGE;
     }
     if (task && (per_user || cands || o.sampled)) {

@@ -32,6 +32,7 @@ void crec_pointwise_opts_defaults(crec_pointwise_opts *o) {
     o->neg = 1;
     o->use_threshold = 0;
     o->threshold = 0;
+    o->value_labels = 0;
     o->seed = 42;
     o->n_threads = omp_get_max_threads();
     o->max_users = 0;
@@ -99,6 +100,25 @@ double crec_metric_auc(const float *scores, const uint8_t *labels, int64_t n) {
     return wins / ((double)P * (double)N);
 }
 
+double crec_metric_gauc(const float *scores, const uint8_t *labels, const int64_t *off, int64_t n_groups,
+                        int64_t *used) {
+    if (used) *used = 0;
+    if (!scores || !labels || !off || n_groups < 1) return NAN;
+    double num = 0, den = 0;
+    int64_t k = 0;
+    for (int64_t g = 0; g < n_groups; g++) {
+        int64_t n = off[g + 1] - off[g];
+        if (n < 2) continue;
+        double a = crec_metric_auc(scores + off[g], labels + off[g], n);
+        if (isnan(a)) continue; /* one class only (or no memory: the caller's malloc check catches that) */
+        num += (double)n * a;
+        den += (double)n;
+        k++;
+    }
+    if (used) *used = k;
+    return den > 0 ? num / den : NAN;
+}
+
 /* log(1 + e^x) without overflow. */
 static double softplus(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
 
@@ -132,8 +152,12 @@ typedef struct pw_scratch {
     int32_t *hist, *pool;
 } pw_scratch;
 
+static int value_labels(const crec_pointwise_opts *o) {
+    return o->task == CREC_TASK_CLICK && o->use_threshold && o->value_labels;
+}
+
 static int keep_event(const crec_pointwise_opts *o, float value) {
-    return o->task == CREC_TASK_RATING || !o->use_threshold || value >= o->threshold;
+    return o->task == CREC_TASK_RATING || !o->use_threshold || value_labels(o) || value >= o->threshold;
 }
 
 /* Mark every item of u's train, valid and test rows; returns how many distinct ones. */
@@ -179,10 +203,10 @@ static int eval_user(const pw_shared *sh, pw_scratch *w, int32_t e) {
         if (!keep_event(o, sh->tgt->val[p])) continue;
         sh->score[slot] = w->scores[sh->tgt->idx[p]];
         if (sh->truth) sh->truth[slot] = sh->tgt->val[p];
-        if (sh->label) sh->label[slot] = 1;
+        if (sh->label) sh->label[slot] = value_labels(o) ? sh->tgt->val[p] >= o->threshold : 1;
         slot++;
     }
-    if (o->task != CREC_TASK_CLICK || slot == sh->off[e + 1]) return 0;
+    if (o->task != CREC_TASK_CLICK || value_labels(o) || slot == sh->off[e + 1]) return 0;
     /* negatives: uniform with replacement over the items u never touched */
     int32_t touched = mark_user(s, u, n, w->mark), pool = n - touched;
     uint64_t key[2] = {o->seed, (uint64_t)(uint32_t)u};
@@ -220,6 +244,15 @@ static void format_protocol(char *buf, size_t n, const crec_pointwise_opts *o, c
     }
     char pos[64] = "held-out events";
     if (o->use_threshold) snprintf(pos, sizeof pos, "held-out events with value >= %g", (double)o->threshold);
+    if (value_labels(o)) {
+        snprintf(buf, n,
+                 "pointwise click prediction: labels from the values (held-out events with value >= %g positive, "
+                 "the others negative, no sampled negatives), p = sigmoid(score), GAUC weighted by events per user, "
+                 "split=%s, target=%s, events=%lld (positive %lld), users=%lld",
+                 (double)o->threshold, split, o->target == CREC_EVAL_VALID ? "valid" : "test",
+                 (long long)r->n_events, (long long)r->n_positives, (long long)r->n_users);
+        return;
+    }
     snprintf(buf, n,
              "pointwise click prediction: positives = %s, %d sampled unobserved items per positive (seed %llu), "
              "p = sigmoid(score), split=%s, target=%s, positives=%lld, negatives=%lld, users=%lld",
@@ -232,7 +265,7 @@ int crec_eval_pointwise(const crec_model *m, const crec_dataset *ds, const crec_
     (void)ds;
     if (!r) return CREC_EINVAL;
     memset(r, 0, sizeof *r);
-    r->rmse = r->mae = r->auc = r->logloss = NAN;
+    r->rmse = r->mae = r->auc = r->logloss = r->gauc = NAN;
     crec_pointwise_opts defaults;
     if (!o) {
         crec_pointwise_opts_defaults(&defaults);
@@ -272,7 +305,7 @@ int crec_eval_pointwise(const crec_model *m, const crec_dataset *ds, const crec_
         if (kept == 0) continue;
         if (o->max_users > 0 && n_eval >= o->max_users) break;
         int64_t nneg = 0;
-        if (o->task == CREC_TASK_CLICK) {
+        if (o->task == CREC_TASK_CLICK && !value_labels(o)) {
             int32_t touched = mark_user(s, u, n_items, mark);
             unmark_user(s, u, n_items, mark);
             if (touched < n_items) nneg = (int64_t)o->neg * kept;
@@ -282,6 +315,8 @@ int crec_eval_pointwise(const crec_model *m, const crec_dataset *ds, const crec_
         off[n_eval] = slots;
         slots += kept + nneg;
         r->n_events += kept;
+        if (value_labels(o))
+            for (int64_t p = tg->ptr[u]; p < tg->ptr[u + 1]; p++) r->n_positives += tg->val[p] >= o->threshold;
         r->n_negatives += nneg;
         int64_t nh = tr->ptr[u + 1] - tr->ptr[u];
         if (use_valid_hist) nh += s->valid.ptr[u + 1] - s->valid.ptr[u];
@@ -337,7 +372,8 @@ int crec_eval_pointwise(const crec_model *m, const crec_dataset *ds, const crec_
     } else {
         r->auc = crec_metric_auc(sh.score, sh.label, slots);
         r->logloss = crec_metric_logloss(sh.score, sh.label, slots);
-        if (r->n_negatives > 0 && isnan(r->auc)) rc = CREC_ENOMEM; /* both classes present: only malloc fails */
+        r->gauc = crec_metric_gauc(sh.score, sh.label, off, n_eval, &r->gauc_users);
+        if (!value_labels(o) && r->n_negatives > 0 && isnan(r->auc)) rc = CREC_ENOMEM; /* only malloc fails */
     }
 out:
     r->seconds = crec__now() - t0;
@@ -425,6 +461,7 @@ int crec_pointwise_result_write_json(const crec_pointwise_result *r, const crec_
     if (rc == 0 && click) {
         rc = json_set(proto, "negatives_per_positive", json_integer(o->neg));
         if (rc == 0) rc = json_set(proto, "threshold", o->use_threshold ? json_real(o->threshold) : json_null());
+        if (rc == 0) rc = json_set(proto, "labels", json_string(value_labels(o) ? "values" : "sampled"));
         if (rc == 0)
             rc = json_set(proto, "seed", o->seed <= (uint64_t)INT64_MAX ? json_integer((json_int_t)o->seed)
                                                                         : json_real((double)o->seed));
@@ -437,6 +474,7 @@ int crec_pointwise_result_write_json(const crec_pointwise_result *r, const crec_
     if (rc == 0) rc = json_set(root, "model", m ? model_json(m) : json_null());
     if (rc == 0) rc = json_set(met, click ? "AUC" : "RMSE", json_num(click ? r->auc : r->rmse));
     if (rc == 0) rc = json_set(met, click ? "LogLoss" : "MAE", json_num(click ? r->logloss : r->mae));
+    if (rc == 0 && click) rc = json_set(met, "GAUC", json_num(r->gauc));
     if (rc == 0) {
         rc = json_set(root, "metrics", met);
         met = NULL;
@@ -444,6 +482,8 @@ int crec_pointwise_result_write_json(const crec_pointwise_result *r, const crec_
     if (rc == 0) rc = json_set(root, "users", json_integer(r->n_users));
     if (rc == 0) rc = json_set(root, "events", json_integer(r->n_events));
     if (rc == 0 && click) rc = json_set(root, "negatives", json_integer(r->n_negatives));
+    if (rc == 0 && click) rc = json_set(root, "positives", json_integer(value_labels(o) ? r->n_positives : r->n_events));
+    if (rc == 0 && click) rc = json_set(root, "gauc_users", json_integer(r->gauc_users));
     if (rc == 0) rc = json_set(root, "seconds", json_num(r->seconds));
     if (rc == 0 && (json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 || fputc('\n', f) == EOF))
         rc = CREC_EIO;
@@ -457,9 +497,10 @@ void crec_pointwise_result_write_table(const crec_pointwise_result *r, FILE *f) 
     if (!r || !f) return;
     fprintf(f, "%s\n", r->protocol);
     if (r->task == CREC_TASK_CLICK) {
-        fprintf(f, "%8s %8s %10s %10s %8s %8s\n", "AUC", "LogLoss", "positives", "negatives", "users", "eval s");
-        fprintf(f, "%8.4f %8.4f %10lld %10lld %8lld %8.2f\n", r->auc, r->logloss, (long long)r->n_events,
-                (long long)r->n_negatives, (long long)r->n_users, r->seconds);
+        fprintf(f, "%8s %8s %8s %10s %10s %8s %8s\n", "AUC", "GAUC", "LogLoss", "events", "sampled", "users",
+                "eval s");
+        fprintf(f, "%8.4f %8.4f %8.4f %10lld %10lld %8lld %8.2f\n", r->auc, r->gauc, r->logloss,
+                (long long)r->n_events, (long long)r->n_negatives, (long long)r->n_users, r->seconds);
     } else {
         fprintf(f, "%8s %8s %10s %8s %8s\n", "RMSE", "MAE", "events", "users", "eval s");
         fprintf(f, "%8.4f %8.4f %10lld %8lld %8.2f\n", r->rmse, r->mae, (long long)r->n_events, (long long)r->n_users,

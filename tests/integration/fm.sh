@@ -62,7 +62,7 @@ if grep -qE '^\{"protocol":\{"task":"rating".*"model":\{"name":"fm".*"task":"rat
 
 expect "train fm (click)" 0 "" -- "$CREC" train --data "$D" --model fm --split $S --set task=click --out "$T/fmc.crecm"
 out=$("$CREC" eval --data "$D" --model "$T/fmc.crecm" --task click --neg 2 --json 2>/dev/null | tr -d ' \n')
-if grep -qE '"negatives_per_positive":2.*"metrics":\{"AUC":0\.[0-9]+,"LogLoss":[0-9.]+\}.*"negatives":[0-9]+' <<<"$out"; then
+if grep -qE '"negatives_per_positive":2.*"metrics":\{"AUC":0\.[0-9]+,"LogLoss":[0-9.]+(,"GAUC":[0-9.]+)?\}.*"negatives":[0-9]+' <<<"$out"; then
   ok "eval --task click --json"; else bad "eval --task click --json" "$out"; fi
 expect "eval --task click --threshold 4" 0 "positives = held-out events with value >= 4" -- \
   "$CREC" eval --data "$D" --model "$T/fmc.crecm" --task click --threshold 4
