@@ -21,8 +21,9 @@ static const char USAGE[] =
     "  db          import | export | info: the SQLite store behind crec serve\n"
     "  serve       HTTP recommendation server over a store and a model, with a dashboard\n"
     "  mcp         Model Context Protocol server over stdio: recommendation tools for LLM agents\n"
+    "  index       build | info: item token codes for generative retrieval (model genrec)\n"
     "  stream      eval: prequential replay - online updates vs periodic retraining vs a static model\n"
-    "  crs         train | eval: conversational recommendation (ask attributes or recommend; SCPR/UNICORN)\n"
+    "  crs         train | train-policy | eval: conversational recommendation (SCPR/UNICORN setting)\n"
     "  chat        a conversational recommender in the terminal (asks attributes, recommends with reasons)\n"
     "  bench       micro-benchmarks (bench blas: SGEMM GFLOP/s of the BLAS kernel in use)\n"
     "  version     version, BLAS kernel\n";
@@ -49,6 +50,7 @@ int main(int argc, char **argv) {
     if (strcmp(c, "serve") == 0) return cmd_serve(sub_argc, sub_argv);
     if (strcmp(c, "mcp") == 0) return cmd_mcp(sub_argc, sub_argv);
     if (strcmp(c, "stream") == 0) return cmd_stream(sub_argc, sub_argv);
+    if (strcmp(c, "index") == 0) { extern int cmd_index(int, char **); return cmd_index(sub_argc, sub_argv); }
     if (strcmp(c, "crs") == 0) return cmd_crs(sub_argc, sub_argv);
     if (strcmp(c, "chat") == 0) return cmd_chat(sub_argc, sub_argv);
     fprintf(stderr, "crec: unknown command '%s'\n\n%s", c, USAGE);

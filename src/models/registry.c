@@ -15,6 +15,7 @@ static const crec_model_type *const MODELS[] = {
     &crec__model_bert4rec,
     &crec__model_gru4rec,
     &crec__model_hstu,
+    &crec__model_genrec,
     &crec__model_din, &crec__model_dare,
     &crec__model_onlinemf,
 };

@@ -16,6 +16,7 @@ extern const crec_model_type crec__model_sasrec;
 extern const crec_model_type crec__model_bert4rec;
 extern const crec_model_type crec__model_gru4rec;
 extern const crec_model_type crec__model_hstu;
+extern const crec_model_type crec__model_genrec;
 extern const crec_model_type crec__model_din, crec__model_dare;
 extern const crec_model_type crec__model_onlinemf;
 #endif

@@ -1,0 +1,214 @@
+/* cmd_index.c: `crec index build` and `crec index info` - item indexes (token codes per item) for generative
+ * retrieval (include/crec/index.h). The CLI gathers rq's vectors (content, a model's item table, a file, or their
+ * fusion) and hands them to the library's builder. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "crec/index.h"
+#include "models/itemvec.h"
+
+static const char BUILD_HELP[] =
+    "usage: crec index build --data D --method M --out F.crecidx [options]\n\n"
+    "Gives every item of D a unique code of L tokens for generative retrieval (model genrec).\n\n"
+    "  --method M      random       RID: a random permutation written as base-K digits\n"
+    "                  sequential   SID: numbered by first appearance in the training histories, base-K digits\n"
+    "                  collaborative CID: spectral clustering of the item co-occurrence graph (training\n"
+    "                               histories), recursively into N clusters until each holds <= M items\n"
+    "                  semantic     SemID: item attributes, most general first (needs attributes in D)\n"
+    "                  hybrid       CID (or SemID with --base semantic) + the item's own token\n"
+    "                  rq           residual k-means of item vectors into --levels levels of K codes + a\n"
+    "                               collision level\n"
+    "  --K K           random/sequential: digit base (32); rq: codebook size (256)\n"
+    "  --N N --M M     collaborative: clusters per split (20), largest leaf (500)\n"
+    "  --depth D       semantic: attribute levels (3)\n"
+    "  --base B        hybrid: collaborative (default) | semantic\n"
+    "  --levels L      rq: quantised levels (3)\n"
+    "  --vectors V     rq: content (attribute / title TF-IDF -> SVD), collaborative (--model M.crecm: the item\n"
+    "                  table of a trained sasrec, bert4rec or ials), external (--file F: lines 'ITEM v1 .. vd'),\n"
+    "                  fused (content + collaborative, each row L2-normalised, concatenated: the reduced form of\n"
+    "                  PRORec's alignment)\n"
+    "  --dim D         content vectors' SVD width (64)\n"
+    "  --split S       split whose training part collaborative / sequential read (loo)\n"
+    "  --seed S        (42)\n";
+
+static int index_build(int argc, char **argv) {
+    const char *data = NULL, *out = NULL, *split = "loo", *vecs = "content", *model = NULL, *file = NULL;
+    crec_index_opts o;
+    crec_index_opts_default(&o);
+    o.method = NULL;
+    long long dim = 64;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int bad = 0;
+        long long x;
+        if (cli_is_help(argv[i])) {
+            fputs(BUILD_HELP, stdout);
+            return CLI_OK;
+        }
+        if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
+        if (cli_opt(argc, argv, &i, "--out", &v, &bad)) { if (bad) return CLI_USAGE; out = v; continue; }
+        if (cli_opt(argc, argv, &i, "--method", &v, &bad)) { if (bad) return CLI_USAGE; o.method = v; continue; }
+        if (cli_opt(argc, argv, &i, "--split", &v, &bad)) { if (bad) return CLI_USAGE; split = v; continue; }
+        if (cli_opt(argc, argv, &i, "--vectors", &v, &bad)) { if (bad) return CLI_USAGE; vecs = v; continue; }
+        if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
+        if (cli_opt(argc, argv, &i, "--file", &v, &bad)) { if (bad) return CLI_USAGE; file = v; continue; }
+        if (cli_opt(argc, argv, &i, "--base", &v, &bad)) { if (bad) return CLI_USAGE; o.base = v; continue; }
+#define INTOPT(name, lo, hi, dst)                                                                                      \
+    if (cli_opt(argc, argv, &i, name, &v, &bad)) {                                                                     \
+        if (bad || cli_int("index build", name, v, lo, hi, &x)) return CLI_USAGE;                                      \
+        dst = x;                                                                                                       \
+        continue;                                                                                                      \
+    }
+        INTOPT("--K", 2, 1 << 20, o.K)
+        INTOPT("--N", 2, 1000, o.N)
+        INTOPT("--M", 1, 1 << 24, o.M)
+        INTOPT("--depth", 1, CREC_INDEX_MAX_L - 1, o.depth)
+        INTOPT("--levels", 1, CREC_INDEX_MAX_L - 1, o.levels)
+        INTOPT("--dim", 1, 1024, dim)
+        INTOPT("--seed", 0, (long long)1 << 62, o.seed)
+#undef INTOPT
+        fprintf(stderr, "crec index build: unknown option '%s' (see --help)\n", argv[i]);
+        return CLI_USAGE;
+    }
+    if (!data || !out || !o.method) {
+        fprintf(stderr, "crec index build: --data, --method and --out are required (see --help)\n");
+        return CLI_USAGE;
+    }
+    int is_rq = strcmp(o.method, "rq") == 0;
+    if (is_rq && strcmp(vecs, "content") != 0 && strcmp(vecs, "collaborative") != 0 &&
+        strcmp(vecs, "external") != 0 && strcmp(vecs, "fused") != 0) {
+        fprintf(stderr, "crec index build: --vectors '%s': one of content, collaborative, external, fused\n", vecs);
+        return CLI_USAGE;
+    }
+    if (is_rq && (strcmp(vecs, "collaborative") == 0 || strcmp(vecs, "fused") == 0) && !model) {
+        fprintf(stderr, "crec index build: --vectors %s needs --model M.crecm (a trained sasrec, bert4rec or ials)\n",
+                vecs);
+        return CLI_USAGE;
+    }
+    if (is_rq && strcmp(vecs, "external") == 0 && !file) {
+        fprintf(stderr, "crec index build: --vectors external needs --file F\n");
+        return CLI_USAGE;
+    }
+    crec_dataset *ds;
+    if (cli_open_dataset("index build", data, &ds)) return CLI_FAIL;
+    o.verbose = 1;
+    crec_split sp;
+    memset(&sp, 0, sizeof sp);
+    crec_split_spec spec;
+    int rc = crec_split_spec_parse(split, &spec);
+    if (rc) {
+        fprintf(stderr, "crec index build: --split '%s': not a split spec\n", split);
+        crec_dataset_free(ds);
+        return CLI_USAGE;
+    }
+    rc = crec_split_make(ds, &spec, &sp);
+    if (rc) {
+        cli_err("index build", "split", rc);
+        crec_dataset_free(ds);
+        return CLI_FAIL;
+    }
+    float *vc = NULL, *vm = NULL, *vf = NULL;
+    int dc = 0, dm = 0;
+    char err[512] = "", name[64] = "";
+    if (is_rq) {
+        if (strcmp(vecs, "content") == 0 || strcmp(vecs, "fused") == 0) {
+            rc = crec_index_content_vectors(ds, (int)dim, o.seed, &vc);
+            dc = (int)dim;
+            if (rc == CREC_EEMPTY)
+                snprintf(err, sizeof err, "%s: no item has attributes, a title or text for content vectors", data);
+        }
+        if (!rc && model) {
+            crec_model *m;
+            rc = crec_model_load(model, &m);
+            if (rc) snprintf(err, sizeof err, "%s: %s", model, crec_strerror(rc));
+            else {
+                if (m->n_items != ds->items.n) {
+                    snprintf(err, sizeof err, "%s: trained on %d items, %s has %d", model, m->n_items, data,
+                             ds->items.n);
+                    rc = CREC_EINVAL;
+                } else {
+                    rc = crec__model_item_vectors(m, &vm, &dm);
+                    if (rc == CREC_EUNSUPPORTED)
+                        snprintf(err, sizeof err, "%s: model '%s' has no item table to read (sasrec, bert4rec, ials)",
+                                 model, m->type->name);
+                }
+                crec_model_free(m);
+            }
+        }
+        if (!rc && strcmp(vecs, "external") == 0) rc = crec_index_read_vectors(ds, file, &vf, &dc, err, sizeof err);
+        if (!rc) {
+            if (strcmp(vecs, "content") == 0) o.vec = vc, o.dim = dc;
+            else if (strcmp(vecs, "collaborative") == 0) o.vec = vm, o.dim = dm;
+            else if (strcmp(vecs, "external") == 0) o.vec = vf, o.dim = dc;
+            else {
+                rc = crec_index_fuse_vectors(vc, dc, vm, dm, ds->items.n, &vf);
+                o.vec = vf, o.dim = dc + dm;
+            }
+            snprintf(name, sizeof name, "%s vectors", vecs);
+            o.vec_name = name;
+        }
+    }
+    crec_index ix;
+    memset(&ix, 0, sizeof ix);
+    if (!rc) rc = crec_index_build(ds, &sp.train, &o, &ix, err, sizeof err);
+    if (!rc) rc = crec_index_save(&ix, out);
+    if (rc) {
+        fprintf(stderr, "crec index build: %s\n", err[0] ? err : crec_strerror(rc));
+    } else {
+        fprintf(stderr, "crec index build: %s (%s): %d items, %d levels -> %s\n", ix.method, ix.source, ix.n_items,
+                ix.L, out);
+        crec_index_info(&ix, stdout, 0);
+    }
+    crec_index_free(&ix);
+    free(vc), free(vm), free(vf);
+    crec_split_free(&sp);
+    crec_dataset_free(ds);
+    return rc ? (rc == CREC_EINVAL ? CLI_USAGE : CLI_FAIL) : CLI_OK;
+}
+
+static int index_info(int argc, char **argv) {
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            printf("usage: crec index info F.crecidx [--json]\n\nMethod, levels, code usage per level (tokens used "
+                   "of K), items per prefix at each depth (min / median / max), collisions of the codes without "
+                   "their last level.\n");
+            return CLI_OK;
+        }
+        if (cli_flag(argv, i, "--json")) json = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "crec index info: unknown option '%s' (see --help)\n", argv[i]);
+            return CLI_USAGE;
+        } else path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "crec index info: an index file is required (see --help)\n");
+        return CLI_USAGE;
+    }
+    crec_index ix;
+    int rc = crec_index_load(path, &ix);
+    if (rc) {
+        fprintf(stderr, "crec index info: %s: %s\n", path,
+                rc == CREC_EIO ? "cannot read" : rc == CREC_EFORMAT ? "not a valid crec index file" : crec_strerror(rc));
+        return CLI_FAIL;
+    }
+    rc = crec_index_info(&ix, stdout, json);
+    crec_index_free(&ix);
+    return rc ? CLI_FAIL : CLI_OK;
+}
+
+int cmd_index(int argc, char **argv) {
+    if (argc < 2 || cli_is_help(argv[1])) {
+        fputs("usage: crec index build|info ...   (crec index build --help)\n\n"
+              "  build   give every item a token code (random, sequential, collaborative, semantic, hybrid, rq)\n"
+              "  info    code usage per level, items per prefix, collisions of an index file\n",
+              argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (strcmp(argv[1], "build") == 0) return index_build(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0) return index_info(argc - 1, argv + 1);
+    fprintf(stderr, "crec index: unknown subcommand '%s' (build, info)\n", argv[1]);
+    return CLI_USAGE;
+}

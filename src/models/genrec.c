@@ -1,0 +1,1250 @@
+/* genrec.c: generative retrieval (TIGER, Rajput et al. 2023; P5 / "How to Index Item IDs", Hua et al. 2023): an
+ * encoder-decoder transformer trained from scratch that reads a user's history and emits the next item's code, one
+ * token per level of an item index (include/crec/index.h), decoded by beam search constrained by the trie of valid
+ * codes, so every answer is a real item.
+ *
+ * Model (pre-LN throughout; shape letters of nn/nn.h, L the code length, V the token vocabulary + BOS):
+ *   encoder input of history item i at window position t: sum over levels of TOK[token_l(i)] + EPOS[t]
+ *     (an item is one encoder row, the sum of its code's token embeddings - a reduction of TIGER, whose encoder
+ *     reads every token as its own row: L times shorter sequences on a 2-core machine);
+ *   Le blocks of (LN, self-attention, residual, LN, FFN, residual), final LN -> memory M;
+ *   decoder input at step j: TOK[BOS] (j = 0) or TOK[token_{j-1}], + DPOS[j]; Ld blocks of (LN, causal
+ *     self-attention, residual, LN, cross-attention to M, residual, LN, FFN, residual), final LN -> h_j;
+ *   output: level j's logits h_j . TOK[level j's tokens] (tied to the input table), softmax over level j's tokens.
+ * Encoder: causal (default) - one pass over a user's window serves every prefix: target t's decoder reads memory
+ * rows 0..t, exactly an encoder run on that prefix alone, as SASRec trains every position at once - or bidir
+ * (TIGER's bidirectional encoder; every target then gets its own encoder pass over its prefix, T times the work).
+ * At inference both read the whole window.
+ * Training: every position of each user's last max_len + 1 training items predicts the next item's code,
+ * teacher-forced cross-entropy (mean over levels and targets), AdamW, early stopping on validation NDCG@10 from
+ * beam decoding (history = training items, seen items excluded) with the best parameters kept.
+ * Inference: beam search of width `beam` over the trie; a candidate's score is the sum over levels of the token's
+ * log-probability renormalised over the prefix's valid children; the KV cache keeps each beam's decoder keys and
+ * values and each layer's cross keys / values of the memory (computed once per request). The last level keeps
+ * every child of every beam, drops excluded items and returns the best k: a list model (CREC_CAP_LIST), evaluated
+ * with items outside its list ranked last.
+ * The index: hyper-parameter `index` names a .crecidx file (checked against the dataset's items); empty, the model
+ * builds one with `index_method` (random / sequential / collaborative / semantic) at training time. The index is
+ * saved inside the checkpoint. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/binio.h"
+#include "crec/index.h"
+#include "models/genrec.h"
+#include "models/params.h"
+#include "models/seqtrain.h"
+#include "nn/nn.h"
+#include "nn/xattn.h"
+
+static const crec_param_def GENREC_PARAMS[] = {
+    CREC_P_STR("index", "", "item index file (.crecidx from crec index build); empty: built with index_method"),
+    CREC_P_ENUM("index_method", "sequential", "random|sequential|collaborative|semantic",
+                "indexing when no index file is given (default digit base / N=20, M=500)"),
+    CREC_P_INT("dim", "64", 8, 1024, "width D"),
+    CREC_P_INT("enc_blocks", "2", 1, 16, "encoder blocks"),
+    CREC_P_INT("dec_blocks", "2", 1, 16, "decoder blocks"),
+    CREC_P_INT("heads", "2", 1, 64, "attention heads (must divide dim)"),
+    CREC_P_INT("ffn", "0", 0, 65536, "FFN hidden width (0 = 2 dim)"),
+    CREC_P_INT("max_len", "20", 1, 512, "last items of a history the encoder reads"),
+    CREC_P_FLOAT("dropout", "0.1", 0, 0.9, "dropout on embeddings and on every residual branch"),
+    CREC_P_ENUM("encoder", "causal", "causal|bidir",
+                "causal: one encoder pass serves every prefix; bidir: TIGER's bidirectional encoder, a pass per target"),
+    CREC_P_INT("beam", "20", 1, 1024, "beam width of the constrained decoding"),
+    CREC_P_BOOL("item_emb", "0",
+                "add a learned per-item embedding to the encoder's input rows (not in TIGER: ids then carry "
+                "per-item capacity on the input side only)"),
+    CREC_P_ADAMW("0.002"),
+    CREC_P_EARLY_STOP("30", "3", "2000"),
+    CREC_P_END,
+};
+
+enum {
+    P_TOK, P_EPOS, P_DPOS,
+    P_ELN1W, P_ELN1B, P_EQKVW, P_EQKVB, P_EPRJW, P_EPRJB, P_ELN2W, P_ELN2B, P_EFC1W, P_EFC1B, P_EFC2W, P_EFC2B,
+    P_ELNFW, P_ELNFB,
+    P_DLN1W, P_DLN1B, P_DQKVW, P_DQKVB, P_DPRJW, P_DPRJB, P_DLN2W, P_DLN2B, P_XQW, P_XQB, P_XKVW, P_XKVB, P_XPW,
+    P_XPB, P_DLN3W, P_DLN3B, P_DFC1W, P_DFC1B, P_DFC2W, P_DFC2B, P_DLNFW, P_DLNFB,
+    P_IEMB, /* [I, D] with item_emb, else [1, D] unused */
+    P_COUNT
+};
+
+typedef struct genrec {
+    int D, Le, Ld, H, F, T, L, beam, causal, iemb;
+    float drop;
+    int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
+    crec_index ix;
+    crec_trie trie;
+    int32_t *tokid; /* [NI * L] vocabulary id of item i's level-l token */
+    crec_nn_params p;
+    float *pop; /* [NI] training counts */
+} genrec;
+
+/* ---- parameters ---- */
+
+static void param_sizes(const genrec *g, size_t *sz) {
+    size_t D = (size_t)g->D, F = (size_t)g->F, Le = (size_t)g->Le, Ld = (size_t)g->Ld;
+    sz[P_TOK] = (size_t)g->V * D, sz[P_EPOS] = (size_t)g->T * D, sz[P_DPOS] = (size_t)g->L * D;
+    sz[P_ELN1W] = sz[P_ELN1B] = sz[P_ELN2W] = sz[P_ELN2B] = Le * D;
+    sz[P_EQKVW] = Le * 3 * D * D, sz[P_EQKVB] = Le * 3 * D;
+    sz[P_EPRJW] = Le * D * D, sz[P_EPRJB] = Le * D;
+    sz[P_EFC1W] = Le * F * D, sz[P_EFC1B] = Le * F, sz[P_EFC2W] = Le * D * F, sz[P_EFC2B] = Le * D;
+    sz[P_ELNFW] = sz[P_ELNFB] = D;
+    sz[P_DLN1W] = sz[P_DLN1B] = sz[P_DLN2W] = sz[P_DLN2B] = sz[P_DLN3W] = sz[P_DLN3B] = Ld * D;
+    sz[P_DQKVW] = Ld * 3 * D * D, sz[P_DQKVB] = Ld * 3 * D;
+    sz[P_DPRJW] = Ld * D * D, sz[P_DPRJB] = Ld * D;
+    sz[P_XQW] = Ld * D * D, sz[P_XQB] = Ld * D, sz[P_XKVW] = Ld * 2 * D * D, sz[P_XKVB] = Ld * 2 * D;
+    sz[P_XPW] = Ld * D * D, sz[P_XPB] = Ld * D;
+    sz[P_DFC1W] = Ld * F * D, sz[P_DFC1B] = Ld * F, sz[P_DFC2W] = Ld * D * F, sz[P_DFC2B] = Ld * D;
+    sz[P_DLNFW] = sz[P_DLNFB] = D;
+    sz[P_IEMB] = (g->iemb ? (size_t)g->NI : 1) * D;
+}
+
+static int is_matrix(int k) {
+    return k == P_TOK || k == P_IEMB || k == P_EPOS || k == P_DPOS || k == P_EQKVW || k == P_EPRJW || k == P_EFC1W ||
+           k == P_EFC2W || k == P_DQKVW || k == P_DPRJW || k == P_XQW || k == P_XKVW || k == P_XPW || k == P_DFC1W ||
+           k == P_DFC2W;
+}
+
+static void init_params(genrec *g, crec_rng *r) {
+    float *P = g->p.param;
+    for (int k = 0; k < g->p.n; k++) {
+        float *t = P + g->p.off[k];
+        size_t n = g->p.size[k];
+        int ln_w = k == P_ELN1W || k == P_ELN2W || k == P_ELNFW || k == P_DLN1W || k == P_DLN2W || k == P_DLN3W ||
+                   k == P_DLNFW;
+        if (ln_w)
+            for (size_t i = 0; i < n; i++) t[i] = 1;
+        else if (is_matrix(k)) {
+            double sd = k == P_TOK || k == P_IEMB || k == P_EPOS || k == P_DPOS ? 0.1 : 0.5 / sqrt((double)(k == P_EFC2W || k == P_DFC2W ? g->F : g->D));
+            for (size_t i = 0; i < n; i++) t[i] = (float)(sd * crec__rng_normal(r));
+        }
+        /* biases stay 0 */
+    }
+}
+
+#define PT(blk, k) ((blk) + g->p.off[k])
+
+/* ---- batches ---- */
+
+typedef struct gbatch {
+    int Be, Ne, S, Nd;
+    int32_t *eoff, *eitem, *epos, *etok; /* etok: [L][Nemax] token ids per level */
+    int64_t *eatt_off;
+    int32_t *qoff, *kbeg, *klen, *din, *dpos, *dtgt;
+    int64_t *datt_off, *xatt_off;
+    int Bmax, Nemax, Smax;
+} gbatch;
+
+static void batch_free(gbatch *b) {
+    free(b->eoff), free(b->eitem), free(b->epos), free(b->etok), free(b->eatt_off), free(b->qoff), free(b->kbeg);
+    free(b->klen), free(b->din), free(b->dpos), free(b->dtgt), free(b->datt_off), free(b->xatt_off);
+    memset(b, 0, sizeof *b);
+}
+
+static int batch_alloc(gbatch *b, int Bmax, int Nemax, int Smax, int L) {
+    memset(b, 0, sizeof *b);
+    b->Bmax = Bmax, b->Nemax = Nemax, b->Smax = Smax;
+    b->eoff = malloc(((size_t)Bmax + 1) * sizeof(int32_t));
+    b->eitem = malloc((size_t)Nemax * sizeof(int32_t));
+    b->epos = malloc((size_t)Nemax * sizeof(int32_t));
+    b->etok = malloc((size_t)Nemax * L * sizeof(int32_t));
+    b->eatt_off = malloc(((size_t)Bmax + 1) * sizeof(int64_t));
+    b->qoff = malloc(((size_t)Smax + 1) * sizeof(int32_t));
+    b->kbeg = malloc((size_t)Smax * sizeof(int32_t));
+    b->klen = malloc((size_t)Smax * sizeof(int32_t));
+    b->din = malloc((size_t)Smax * L * sizeof(int32_t));
+    b->dpos = malloc((size_t)Smax * L * sizeof(int32_t));
+    b->dtgt = malloc((size_t)Smax * L * sizeof(int32_t));
+    b->datt_off = malloc(((size_t)Smax + 1) * sizeof(int64_t));
+    b->xatt_off = malloc(((size_t)Smax + 1) * sizeof(int64_t));
+    if (!b->eoff || !b->eitem || !b->epos || !b->etok || !b->eatt_off || !b->qoff || !b->kbeg || !b->klen ||
+        !b->din || !b->dpos || !b->dtgt || !b->datt_off || !b->xatt_off) {
+        batch_free(b);
+        return CREC_ENOMEM;
+    }
+    return 0;
+}
+
+static void batch_begin(gbatch *b) {
+    b->Be = b->Ne = b->S = b->Nd = 0;
+    b->eoff[0] = 0, b->qoff[0] = 0;
+}
+
+/* Appends an encoder sequence of items it[0..n) (positions 0..n-1); returns its first row. */
+static int enc_add(const genrec *g, gbatch *b, const int32_t *it, int n) {
+    int base = b->Ne;
+    for (int t = 0; t < n; t++) {
+        int r = base + t;
+        b->eitem[r] = it[t];
+        b->epos[r] = t;
+        for (int l = 0; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = g->tokid[(size_t)it[t] * g->L + l];
+    }
+    b->Ne += n;
+    b->eoff[++b->Be] = b->Ne;
+    return base;
+}
+
+/* Appends a decoder sequence for target item tgt (tgt < 0: inputs only, from code[] when given, else BOS only) with
+ * memory rows [kb, kb + kl). */
+static void dec_add(const genrec *g, gbatch *b, int32_t tgt, int kb, int kl) {
+    int L = g->L, s = b->S, r0 = b->Nd;
+    for (int j = 0; j < L; j++) {
+        b->din[r0 + j] = j == 0 ? g->vocab : g->tokid[(size_t)tgt * L + j - 1];
+        b->dpos[r0 + j] = j;
+        b->dtgt[r0 + j] = g->ix.codes[(size_t)tgt * L + j];
+    }
+    b->kbeg[s] = kb, b->klen[s] = kl;
+    b->Nd += L;
+    b->qoff[++b->S] = b->Nd;
+}
+
+/* A training user's rows: window w = the last min(n, T + 1) items; targets w[1..]. */
+static void batch_user(const genrec *g, gbatch *b, const int32_t *row, int n) {
+    int nw = n < g->T + 1 ? n : g->T + 1;
+    const int32_t *w = row + n - nw;
+    if (g->causal) {
+        int base = enc_add(g, b, w, nw - 1);
+        for (int t = 0; t + 1 < nw; t++) dec_add(g, b, w[t + 1], base, t + 1);
+    } else {
+        for (int t = 0; t + 1 < nw; t++) {
+            int base = enc_add(g, b, w, t + 1);
+            dec_add(g, b, w[t + 1], base, t + 1);
+        }
+    }
+}
+
+static void batch_offsets(const genrec *g, gbatch *b) {
+    crec__nn_attention_offsets(b->eatt_off, b->eoff, b->Be, g->H);
+    crec__nn_attention_offsets(b->datt_off, b->qoff, b->S, g->H);
+    crec__nn_xattn_offsets(b->xatt_off, b->qoff, b->klen, b->S, g->H);
+}
+
+/* ---- activations: one arena, tensors laid out by the batch's sizes ---- */
+
+typedef struct acts {
+    /* encoder, per layer l (stride: rows * width) */
+    float *ex;   /* [Le+1][Ne, D] layer inputs; ex[Le] the last output */
+    float *eln1, *eln1m, *eln1r, *eqkv, *eatty, *eatt, *eprj, *er1, *eln2, *eln2m, *eln2r, *efc1, *efa, *efc2;
+    float *M, *mm, *mr; /* [Ne, D] memory, LN stats */
+    /* decoder */
+    float *dx;
+    float *dln1, *dln1m, *dln1r, *dqkv, *datty, *datt, *dprj, *dr1, *dln2, *dln2m, *dln2r, *xq, *xkv, *xatt, *xo,
+        *xp, *dr2, *dln3, *dln3m, *dln3r, *dfc1, *dfa, *dfc2;
+    float *h, *hm, *hr;
+    int64_t Ae, Ad, Ax; /* attention cache sizes per layer */
+} acts;
+
+static size_t acts_layout(const genrec *g, int Ne, int Nd, int64_t Ae, int64_t Ad, int64_t Ax, float *base,
+                          acts *a) {
+    size_t off = 0;
+    size_t D = (size_t)g->D, F = (size_t)g->F, Le = (size_t)g->Le, Ld = (size_t)g->Ld;
+#define TK(field, n)                                                                                                 \
+    do {                                                                                                               \
+        if (base) a->field = base + off;                                                                               \
+        off += ((size_t)(n) + 15) & ~(size_t)15;                                                                       \
+    } while (0)
+    TK(ex, (Le + 1) * Ne * D);
+    TK(eln1, Le * Ne * D); TK(eln1m, Le * Ne); TK(eln1r, Le * Ne); TK(eqkv, Le * Ne * 3 * D);
+    TK(eatty, Le * Ne * D); TK(eatt, Le * (size_t)Ae); TK(eprj, Le * Ne * D); TK(er1, Le * Ne * D);
+    TK(eln2, Le * Ne * D); TK(eln2m, Le * Ne); TK(eln2r, Le * Ne); TK(efc1, Le * Ne * F); TK(efa, Le * Ne * F);
+    TK(efc2, Le * Ne * D); TK(M, Ne * D); TK(mm, Ne); TK(mr, Ne);
+    TK(dx, (Ld + 1) * Nd * D);
+    TK(dln1, Ld * Nd * D); TK(dln1m, Ld * Nd); TK(dln1r, Ld * Nd); TK(dqkv, Ld * Nd * 3 * D);
+    TK(datty, Ld * Nd * D); TK(datt, Ld * (size_t)Ad); TK(dprj, Ld * Nd * D); TK(dr1, Ld * Nd * D);
+    TK(dln2, Ld * Nd * D); TK(dln2m, Ld * Nd); TK(dln2r, Ld * Nd); TK(xq, Ld * Nd * D); TK(xkv, Ld * Ne * 2 * D);
+    TK(xatt, Ld * (size_t)Ax); TK(xo, Ld * Nd * D); TK(xp, Ld * Nd * D); TK(dr2, Ld * Nd * D);
+    TK(dln3, Ld * Nd * D); TK(dln3m, Ld * Nd); TK(dln3r, Ld * Nd); TK(dfc1, Ld * Nd * F); TK(dfa, Ld * Nd * F);
+    TK(dfc2, Ld * Nd * D); TK(h, Nd * D); TK(hm, Nd); TK(hr, Nd);
+#undef TK
+    if (base) a->Ae = Ae, a->Ad = Ad, a->Ax = Ax;
+    return off;
+}
+
+/* dropout seed of site k of step seed (0 = off) */
+static uint64_t dseed(uint64_t seed, int k) { return seed ? crec__nn_seed(seed, 0, (uint64_t)k) | 1 : 0; }
+
+/* ---- forward ---- */
+
+static void encoder_forward(const genrec *g, const float *P, acts *a, const gbatch *b, uint64_t seed) {
+    int D = g->D, F = g->F, Ne = b->Ne;
+    size_t ND = (size_t)Ne * D;
+    float p = seed ? g->drop : 0;
+    float *x0 = a->ex;
+    for (int l = 0; l < g->L; l++)
+        crec__nn_embedding_forward(x0, b->etok + (size_t)l * b->Nemax, PT(P, P_TOK), Ne, D, 1, l > 0);
+    crec__nn_embedding_forward(x0, b->epos, PT(P, P_EPOS), Ne, D, 1, 1);
+    if (g->iemb) crec__nn_embedding_forward(x0, b->eitem, PT(P, P_IEMB), Ne, D, 1, 1);
+    crec__nn_dropout_forward(x0, x0, ND, p, dseed(seed, 1));
+    for (int l = 0; l < g->Le; l++) {
+        float *x = a->ex + l * ND, *y = a->ex + (l + 1) * ND;
+        float *ln1 = a->eln1 + l * ND, *qkv = a->eqkv + l * 3 * ND, *atty = a->eatty + l * ND;
+        float *att = a->eatt + l * a->Ae, *prj = a->eprj + l * ND, *r1 = a->er1 + l * ND, *ln2 = a->eln2 + l * ND;
+        float *fc1 = a->efc1 + (size_t)l * Ne * F, *fa = a->efa + (size_t)l * Ne * F, *fc2 = a->efc2 + l * ND;
+        crec__nn_layernorm_forward(ln1, a->eln1m + (size_t)l * Ne, a->eln1r + (size_t)l * Ne, x,
+                                   PT(P, P_ELN1W) + l * D, PT(P, P_ELN1B) + l * D, Ne, D);
+        crec__nn_linear_forward(qkv, ln1, PT(P, P_EQKVW) + (size_t)l * 3 * D * D, PT(P, P_EQKVB) + l * 3 * D, Ne, D,
+                                3 * D);
+        crec__nn_attention_forward(atty, att, qkv, b->eoff, b->eatt_off, b->Be, D, g->H, g->causal, NULL, 0, 0);
+        crec__nn_linear_forward(prj, atty, PT(P, P_EPRJW) + (size_t)l * D * D, PT(P, P_EPRJB) + l * D, Ne, D, D);
+        crec__nn_dropout_forward(prj, prj, ND, p, dseed(seed, 10 + 4 * l));
+        crec__nn_residual_forward(r1, x, prj, ND);
+        crec__nn_layernorm_forward(ln2, a->eln2m + (size_t)l * Ne, a->eln2r + (size_t)l * Ne, r1,
+                                   PT(P, P_ELN2W) + l * D, PT(P, P_ELN2B) + l * D, Ne, D);
+        crec__nn_linear_forward(fc1, ln2, PT(P, P_EFC1W) + (size_t)l * F * D, PT(P, P_EFC1B) + l * F, Ne, D, F);
+        crec__nn_act_forward(fa, fc1, (size_t)Ne * F, CREC_NN_GELU);
+        crec__nn_linear_forward(fc2, fa, PT(P, P_EFC2W) + (size_t)l * D * F, PT(P, P_EFC2B) + l * D, Ne, F, D);
+        crec__nn_dropout_forward(fc2, fc2, ND, p, dseed(seed, 11 + 4 * l));
+        crec__nn_residual_forward(y, r1, fc2, ND);
+    }
+    crec__nn_layernorm_forward(a->M, a->mm, a->mr, a->ex + g->Le * ND, PT(P, P_ELNFW), PT(P, P_ELNFB), Ne, D);
+}
+
+static void decoder_forward(const genrec *g, const float *P, acts *a, const gbatch *b, uint64_t seed) {
+    int D = g->D, F = g->F, Nd = b->Nd, Ne = b->Ne;
+    size_t ND = (size_t)Nd * D;
+    float p = seed ? g->drop : 0;
+    float *x0 = a->dx;
+    crec__nn_embedding_forward(x0, b->din, PT(P, P_TOK), Nd, D, 1, 0);
+    crec__nn_embedding_forward(x0, b->dpos, PT(P, P_DPOS), Nd, D, 1, 1);
+    crec__nn_dropout_forward(x0, x0, ND, p, dseed(seed, 2));
+    for (int l = 0; l < g->Ld; l++) {
+        float *x = a->dx + l * ND, *y = a->dx + (l + 1) * ND;
+        float *ln1 = a->dln1 + l * ND, *qkv = a->dqkv + l * 3 * ND, *atty = a->datty + l * ND;
+        float *att = a->datt + l * a->Ad, *prj = a->dprj + l * ND, *r1 = a->dr1 + l * ND, *ln2 = a->dln2 + l * ND;
+        float *xq = a->xq + l * ND, *xkv = a->xkv + (size_t)l * Ne * 2 * D, *xatt = a->xatt + l * a->Ax;
+        float *xo = a->xo + l * ND, *xp = a->xp + l * ND, *r2 = a->dr2 + l * ND, *ln3 = a->dln3 + l * ND;
+        float *fc1 = a->dfc1 + (size_t)l * Nd * F, *fa = a->dfa + (size_t)l * Nd * F, *fc2 = a->dfc2 + l * ND;
+        crec__nn_layernorm_forward(ln1, a->dln1m + (size_t)l * Nd, a->dln1r + (size_t)l * Nd, x,
+                                   PT(P, P_DLN1W) + l * D, PT(P, P_DLN1B) + l * D, Nd, D);
+        crec__nn_linear_forward(qkv, ln1, PT(P, P_DQKVW) + (size_t)l * 3 * D * D, PT(P, P_DQKVB) + l * 3 * D, Nd, D,
+                                3 * D);
+        crec__nn_attention_forward(atty, att, qkv, b->qoff, b->datt_off, b->S, D, g->H, 1, NULL, 0, 0);
+        crec__nn_linear_forward(prj, atty, PT(P, P_DPRJW) + (size_t)l * D * D, PT(P, P_DPRJB) + l * D, Nd, D, D);
+        crec__nn_dropout_forward(prj, prj, ND, p, dseed(seed, 100 + 4 * l));
+        crec__nn_residual_forward(r1, x, prj, ND);
+        crec__nn_layernorm_forward(ln2, a->dln2m + (size_t)l * Nd, a->dln2r + (size_t)l * Nd, r1,
+                                   PT(P, P_DLN2W) + l * D, PT(P, P_DLN2B) + l * D, Nd, D);
+        crec__nn_linear_forward(xq, ln2, PT(P, P_XQW) + (size_t)l * D * D, PT(P, P_XQB) + l * D, Nd, D, D);
+        crec__nn_linear_forward(xkv, a->M, PT(P, P_XKVW) + (size_t)l * 2 * D * D, PT(P, P_XKVB) + l * 2 * D, Ne, D,
+                                2 * D);
+        crec__nn_xattn_forward(xo, xatt, xq, xkv, b->qoff, b->kbeg, b->klen, b->xatt_off, b->S, D, g->H);
+        crec__nn_linear_forward(xp, xo, PT(P, P_XPW) + (size_t)l * D * D, PT(P, P_XPB) + l * D, Nd, D, D);
+        crec__nn_dropout_forward(xp, xp, ND, p, dseed(seed, 101 + 4 * l));
+        crec__nn_residual_forward(r2, r1, xp, ND);
+        crec__nn_layernorm_forward(ln3, a->dln3m + (size_t)l * Nd, a->dln3r + (size_t)l * Nd, r2,
+                                   PT(P, P_DLN3W) + l * D, PT(P, P_DLN3B) + l * D, Nd, D);
+        crec__nn_linear_forward(fc1, ln3, PT(P, P_DFC1W) + (size_t)l * F * D, PT(P, P_DFC1B) + l * F, Nd, D, F);
+        crec__nn_act_forward(fa, fc1, (size_t)Nd * F, CREC_NN_GELU);
+        crec__nn_linear_forward(fc2, fa, PT(P, P_DFC2W) + (size_t)l * D * F, PT(P, P_DFC2B) + l * D, Nd, F, D);
+        crec__nn_dropout_forward(fc2, fc2, ND, p, dseed(seed, 102 + 4 * l));
+        crec__nn_residual_forward(y, r2, fc2, ND);
+    }
+    crec__nn_layernorm_forward(a->h, a->hm, a->hr, a->dx + g->Ld * ND, PT(P, P_DLNFW), PT(P, P_DLNFB), Nd, D);
+}
+
+/* ---- loss: level j of every target, softmax over level j's tokens (tied output table) ---- */
+
+typedef struct lscratch {
+    float *hj, *lg, *dhj; /* [RB, D], [RB, Kmax], [RB, D] */
+    int RB;
+} lscratch;
+
+#define LOSS_RB 256
+
+static int lscratch_alloc(const genrec *g, lscratch *s) {
+    int32_t kmax = 1;
+    for (int l = 0; l < g->L; l++) kmax = g->ix.K[l] > kmax ? g->ix.K[l] : kmax;
+    s->RB = LOSS_RB;
+    s->hj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
+    s->dhj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
+    s->lg = malloc((size_t)LOSS_RB * kmax * sizeof(float));
+    return s->hj && s->dhj && s->lg ? 0 : CREC_ENOMEM;
+}
+static void lscratch_free(lscratch *s) { free(s->hj), free(s->lg), free(s->dhj); }
+
+/* Summed CE of the S targets' L levels; with dh / dW, adds gscale * gradients. */
+static double loss_ce(const genrec *g, const float *P, float *dTOK, const float *h, float *dh, const gbatch *b,
+                      lscratch *s, float gscale) {
+    int D = g->D, L = g->L;
+    double tot = 0;
+    for (int j = 0; j < L; j++) {
+        int32_t K = g->ix.K[j];
+        const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
+        float *dWj = dTOK ? dTOK + (size_t)g->ix.tok_off[j] * D : NULL;
+        for (int s0 = 0; s0 < b->S; s0 += s->RB) {
+            int nb = b->S - s0 < s->RB ? b->S - s0 : s->RB;
+            for (int r = 0; r < nb; r++) memcpy(s->hj + (size_t)r * D, h + ((size_t)(s0 + r) * L + j) * D, D * sizeof(float));
+            crec__nn_gemm(0, 1, nb, K, D, 1, s->hj, D, Wj, D, 0, s->lg, K);
+            for (int r = 0; r < nb; r++) {
+                float *lg = s->lg + (size_t)r * K;
+                int32_t tg = b->dtgt[(size_t)(s0 + r) * L + j];
+                float mx = lg[0];
+                for (int32_t k = 1; k < K; k++) mx = lg[k] > mx ? lg[k] : mx;
+                double sum = 0;
+                for (int32_t k = 0; k < K; k++) sum += exp((double)lg[k] - mx);
+                double lse = mx + log(sum);
+                tot += lse - lg[tg];
+                if (dh)
+                    for (int32_t k = 0; k < K; k++) {
+                        float pk = (float)exp((double)lg[k] - lse);
+                        lg[k] = gscale * (pk - (k == tg));
+                    }
+            }
+            if (!dh) continue;
+            crec__nn_gemm(0, 0, nb, D, K, 1, s->lg, K, Wj, D, 0, s->dhj, D);
+            for (int r = 0; r < nb; r++) {
+                float *d = dh + ((size_t)(s0 + r) * L + j) * D;
+                for (int i = 0; i < D; i++) d[i] += s->dhj[(size_t)r * D + i];
+            }
+            if (dWj) crec__nn_gemm(1, 0, K, D, nb, 1, s->lg, K, s->hj, D, 1, dWj, D);
+        }
+    }
+    return tot;
+}
+
+/* ---- backward ---- */
+
+typedef struct gscr {
+    float *ga, *gb, *gc, *gd; /* [max(Ne, Nd) * max(3D, F, 2D)] each */
+    float *dM;                /* [Ne, D] */
+} gscr;
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+static void decoder_backward(const genrec *g, const float *P, float *G, const acts *a, const gbatch *b, uint64_t seed,
+                             float *dy /* [Nd, D] grad of the final states, overwritten */, gscr *s) {
+    int D = g->D, F = g->F, Nd = b->Nd, Ne = b->Ne;
+    size_t ND = (size_t)Nd * D;
+    float p = seed ? g->drop : 0;
+    /* final LN: dy (grad of h) -> grad of x_Ld in s->gd */
+    float *gx = s->gd;
+    zero(gx, ND);
+    crec__nn_layernorm_backward(gx, PT(G, P_DLNFW), PT(G, P_DLNFB), dy, a->dx + g->Ld * ND, PT(P, P_DLNFW), a->hm,
+                                a->hr, Nd, D);
+    for (int l = g->Ld - 1; l >= 0; l--) {
+        const float *x = a->dx + l * ND;
+        const float *ln1 = a->dln1 + l * ND, *qkv = a->dqkv + l * 3 * ND, *atty = a->datty + l * ND;
+        const float *att = a->datt + l * a->Ad, *r1 = a->dr1 + l * ND, *ln2 = a->dln2 + l * ND;
+        const float *xq = a->xq + l * ND, *xkv = a->xkv + (size_t)l * Ne * 2 * D, *xatt = a->xatt + l * a->Ax;
+        const float *xo = a->xo + l * ND, *r2 = a->dr2 + l * ND, *ln3 = a->dln3 + l * ND;
+        const float *fc1 = a->dfc1 + (size_t)l * Nd * F, *fa = a->dfa + (size_t)l * Nd * F;
+        /* y = r2 + drop(fc2(act(fc1(ln3(r2))))) ; gx = dy */
+        float *d2 = dy; /* grad of r2 accumulates here */
+        memcpy(d2, gx, ND * sizeof(float));
+        float *dfc2 = s->ga, *dfa = s->gb, *dfc1 = s->gc, *dln = s->ga;
+        zero(dfc2, ND);
+        crec__nn_dropout_backward(dfc2, gx, ND, p, dseed(seed, 102 + 4 * l));
+        zero(dfa, (size_t)Nd * F);
+        crec__nn_linear_backward(dfa, PT(G, P_DFC2W) + (size_t)l * D * F, PT(G, P_DFC2B) + l * D, dfc2, fa,
+                                 PT(P, P_DFC2W) + (size_t)l * D * F, Nd, F, D);
+        zero(dfc1, (size_t)Nd * F);
+        crec__nn_act_backward(dfc1, dfa, fc1, (size_t)Nd * F, CREC_NN_GELU);
+        zero(dln, ND);
+        crec__nn_linear_backward(dln, PT(G, P_DFC1W) + (size_t)l * F * D, PT(G, P_DFC1B) + l * F, dfc1, ln3,
+                                 PT(P, P_DFC1W) + (size_t)l * F * D, Nd, D, F);
+        crec__nn_layernorm_backward(d2, PT(G, P_DLN3W) + l * D, PT(G, P_DLN3B) + l * D, dln, r2,
+                                    PT(P, P_DLN3W) + l * D, a->dln3m + (size_t)l * Nd, a->dln3r + (size_t)l * Nd, Nd, D);
+        /* r2 = r1 + drop(xp(xattn(xq(ln2(r1)), xkv(M)))) ; grad of r2 in d2 -> grad of r1 in gx */
+        memcpy(gx, d2, ND * sizeof(float));
+        float *dxp = s->ga, *dxo = s->gb, *dxq = s->gc;
+        zero(dxp, ND);
+        crec__nn_dropout_backward(dxp, d2, ND, p, dseed(seed, 101 + 4 * l));
+        zero(dxo, ND);
+        crec__nn_linear_backward(dxo, PT(G, P_XPW) + (size_t)l * D * D, PT(G, P_XPB) + l * D, dxp, xo,
+                                 PT(P, P_XPW) + (size_t)l * D * D, Nd, D, D);
+        zero(dxq, ND);
+        float *dkv = s->ga; /* dxp is spent */
+        zero(dkv, (size_t)Ne * 2 * D);
+        crec__nn_xattn_backward(dxq, dkv, dxo, xq, xkv, xatt, b->qoff, b->kbeg, b->klen, b->xatt_off, b->S, D, g->H);
+        crec__nn_linear_backward(s->dM, PT(G, P_XKVW) + (size_t)l * 2 * D * D, PT(G, P_XKVB) + l * 2 * D, dkv, a->M,
+                                 PT(P, P_XKVW) + (size_t)l * 2 * D * D, Ne, D, 2 * D);
+        float *dln2 = s->gb;
+        zero(dln2, ND);
+        crec__nn_linear_backward(dln2, PT(G, P_XQW) + (size_t)l * D * D, PT(G, P_XQB) + l * D, dxq, ln2,
+                                 PT(P, P_XQW) + (size_t)l * D * D, Nd, D, D);
+        crec__nn_layernorm_backward(gx, PT(G, P_DLN2W) + l * D, PT(G, P_DLN2B) + l * D, dln2, r1,
+                                    PT(P, P_DLN2W) + l * D, a->dln2m + (size_t)l * Nd, a->dln2r + (size_t)l * Nd, Nd, D);
+        /* r1 = x + drop(prj(attn(qkv(ln1(x))))) ; grad of r1 in gx -> grad of x in d2 then gx */
+        memcpy(d2, gx, ND * sizeof(float));
+        float *dprj = s->ga, *datty = s->gb, *dqkv = s->gc;
+        zero(dprj, ND);
+        crec__nn_dropout_backward(dprj, gx, ND, p, dseed(seed, 100 + 4 * l));
+        zero(datty, ND);
+        crec__nn_linear_backward(datty, PT(G, P_DPRJW) + (size_t)l * D * D, PT(G, P_DPRJB) + l * D, dprj, atty,
+                                 PT(P, P_DPRJW) + (size_t)l * D * D, Nd, D, D);
+        zero(dqkv, 3 * ND);
+        crec__nn_attention_backward(dqkv, datty, qkv, att, b->qoff, b->datt_off, b->S, D, g->H, 1, NULL, 0, 0);
+        float *dl1 = s->ga;
+        zero(dl1, ND);
+        crec__nn_linear_backward(dl1, PT(G, P_DQKVW) + (size_t)l * 3 * D * D, PT(G, P_DQKVB) + l * 3 * D, dqkv, ln1,
+                                 PT(P, P_DQKVW) + (size_t)l * 3 * D * D, Nd, D, 3 * D);
+        crec__nn_layernorm_backward(d2, PT(G, P_DLN1W) + l * D, PT(G, P_DLN1B) + l * D, dl1, x,
+                                    PT(P, P_DLN1W) + l * D, a->dln1m + (size_t)l * Nd, a->dln1r + (size_t)l * Nd, Nd, D);
+        memcpy(gx, d2, ND * sizeof(float));
+    }
+    /* embeddings: x0 = drop(TOK[din] + DPOS[dpos]) */
+    float *de = s->ga;
+    zero(de, ND);
+    crec__nn_dropout_backward(de, gx, ND, p, dseed(seed, 2));
+    crec__nn_embedding_backward(PT(G, P_TOK), de, b->din, Nd, D, 1);
+    crec__nn_embedding_backward(PT(G, P_DPOS), de, b->dpos, Nd, D, 1);
+}
+
+static void encoder_backward(const genrec *g, const float *P, float *G, const acts *a, const gbatch *b, uint64_t seed,
+                             gscr *s, float *gx /* [Ne, D] scratch */, float *d2 /* [Ne, D] scratch */) {
+    int D = g->D, F = g->F, Ne = b->Ne;
+    size_t ND = (size_t)Ne * D;
+    float p = seed ? g->drop : 0;
+    zero(gx, ND);
+    crec__nn_layernorm_backward(gx, PT(G, P_ELNFW), PT(G, P_ELNFB), s->dM, a->ex + g->Le * ND, PT(P, P_ELNFW), a->mm,
+                                a->mr, Ne, D);
+    for (int l = g->Le - 1; l >= 0; l--) {
+        const float *x = a->ex + l * ND;
+        const float *ln1 = a->eln1 + l * ND, *qkv = a->eqkv + l * 3 * ND, *atty = a->eatty + l * ND;
+        const float *att = a->eatt + l * a->Ae, *r1 = a->er1 + l * ND, *ln2 = a->eln2 + l * ND;
+        const float *fc1 = a->efc1 + (size_t)l * Ne * F, *fa = a->efa + (size_t)l * Ne * F;
+        memcpy(d2, gx, ND * sizeof(float));
+        float *dfc2 = s->ga, *dfa = s->gb, *dfc1 = s->gc, *dln = s->ga;
+        zero(dfc2, ND);
+        crec__nn_dropout_backward(dfc2, gx, ND, p, dseed(seed, 11 + 4 * l));
+        zero(dfa, (size_t)Ne * F);
+        crec__nn_linear_backward(dfa, PT(G, P_EFC2W) + (size_t)l * D * F, PT(G, P_EFC2B) + l * D, dfc2, fa,
+                                 PT(P, P_EFC2W) + (size_t)l * D * F, Ne, F, D);
+        zero(dfc1, (size_t)Ne * F);
+        crec__nn_act_backward(dfc1, dfa, fc1, (size_t)Ne * F, CREC_NN_GELU);
+        zero(dln, ND);
+        crec__nn_linear_backward(dln, PT(G, P_EFC1W) + (size_t)l * F * D, PT(G, P_EFC1B) + l * F, dfc1, ln2,
+                                 PT(P, P_EFC1W) + (size_t)l * F * D, Ne, D, F);
+        crec__nn_layernorm_backward(d2, PT(G, P_ELN2W) + l * D, PT(G, P_ELN2B) + l * D, dln, r1,
+                                    PT(P, P_ELN2W) + l * D, a->eln2m + (size_t)l * Ne, a->eln2r + (size_t)l * Ne, Ne, D);
+        memcpy(gx, d2, ND * sizeof(float));
+        float *dprj = s->ga, *datty = s->gb, *dqkv = s->gc;
+        zero(dprj, ND);
+        crec__nn_dropout_backward(dprj, d2, ND, p, dseed(seed, 10 + 4 * l));
+        zero(datty, ND);
+        crec__nn_linear_backward(datty, PT(G, P_EPRJW) + (size_t)l * D * D, PT(G, P_EPRJB) + l * D, dprj, atty,
+                                 PT(P, P_EPRJW) + (size_t)l * D * D, Ne, D, D);
+        zero(dqkv, 3 * ND);
+        crec__nn_attention_backward(dqkv, datty, qkv, att, b->eoff, b->eatt_off, b->Be, D, g->H, g->causal, NULL, 0,
+                                    0);
+        float *dl1 = s->ga;
+        zero(dl1, ND);
+        crec__nn_linear_backward(dl1, PT(G, P_EQKVW) + (size_t)l * 3 * D * D, PT(G, P_EQKVB) + l * 3 * D, dqkv, ln1,
+                                 PT(P, P_EQKVW) + (size_t)l * 3 * D * D, Ne, D, 3 * D);
+        crec__nn_layernorm_backward(gx, PT(G, P_ELN1W) + l * D, PT(G, P_ELN1B) + l * D, dl1, x,
+                                    PT(P, P_ELN1W) + l * D, a->eln1m + (size_t)l * Ne, a->eln1r + (size_t)l * Ne, Ne, D);
+    }
+    float *de = s->ga;
+    zero(de, ND);
+    crec__nn_dropout_backward(de, gx, ND, p, dseed(seed, 1));
+    for (int l = 0; l < g->L; l++)
+        crec__nn_embedding_backward(PT(G, P_TOK), de, b->etok + (size_t)l * b->Nemax, Ne, D, 1);
+    crec__nn_embedding_backward(PT(G, P_EPOS), de, b->epos, Ne, D, 1);
+    if (g->iemb) crec__nn_embedding_backward(PT(G, P_IEMB), de, b->eitem, Ne, D, 1);
+}
+
+/* ---- one training / evaluation context: batch, activations, scratch ---- */
+
+typedef struct gctx {
+    gbatch b;
+    float *abase;
+    size_t afloats;
+    lscratch ls;
+    gscr s;
+    float *dh, *egx, *ed2;
+    int Nemax, Ndmax;
+} gctx;
+
+static void gctx_free(gctx *c) {
+    batch_free(&c->b);
+    free(c->abase);
+    lscratch_free(&c->ls);
+    free(c->s.ga), free(c->s.gb), free(c->s.gc), free(c->s.gd), free(c->s.dM);
+    free(c->dh), free(c->egx), free(c->ed2);
+    memset(c, 0, sizeof *c);
+}
+
+/* For batches of up to Bmax users (training windows) or Smax decoder sequences over one encoder sequence. */
+static int gctx_alloc(const genrec *g, gctx *c, int Bseq, int Nemax, int Smax, int train) {
+    memset(c, 0, sizeof *c);
+    int Ndmax = Smax * g->L;
+    c->Nemax = Nemax, c->Ndmax = Ndmax;
+    int rc = batch_alloc(&c->b, Bseq, Nemax, Smax, g->L);
+    if (rc) return rc;
+    /* attention caches: bounded by the largest sequences */
+    int64_t Ae = (int64_t)g->H * Nemax * (g->T < Nemax ? g->T : Nemax);
+    int64_t Ad = (int64_t)g->H * Ndmax * g->L;
+    int64_t Ax = (int64_t)g->H * Ndmax * (g->T < Nemax ? g->T : Nemax);
+    c->afloats = acts_layout(g, Nemax, Ndmax, Ae, Ad, Ax, NULL, NULL);
+    c->abase = crec__aligned_alloc(c->afloats * sizeof(float));
+    if (!c->abase) {
+        gctx_free(c);
+        return CREC_ENOMEM;
+    }
+    if (!train) return 0;
+    int W = 3 * g->D > g->F ? 3 * g->D : g->F;
+    int Nmx = Nemax > Ndmax ? Nemax : Ndmax;
+    size_t gs = (size_t)Nmx * W;
+    c->s.ga = malloc(gs * sizeof(float)), c->s.gb = malloc(gs * sizeof(float));
+    c->s.gc = malloc(gs * sizeof(float)), c->s.gd = malloc(gs * sizeof(float));
+    c->s.dM = malloc((size_t)Nemax * g->D * sizeof(float));
+    c->dh = malloc((size_t)Ndmax * g->D * sizeof(float));
+    c->egx = malloc((size_t)Nemax * g->D * sizeof(float));
+    c->ed2 = malloc((size_t)Nemax * g->D * sizeof(float));
+    rc = lscratch_alloc(g, &c->ls);
+    if (rc || !c->s.ga || !c->s.gb || !c->s.gc || !c->s.gd || !c->s.dM || !c->dh || !c->egx || !c->ed2) {
+        gctx_free(c);
+        return CREC_ENOMEM;
+    }
+    return 0;
+}
+
+/* forward (+ loss, + backward when G) of the batch in c->b; returns the summed loss */
+static double run_batch(const genrec *g, const float *P, float *G, gctx *c, uint64_t seed, float gscale) {
+    gbatch *b = &c->b;
+    batch_offsets(g, b);
+    acts a;
+    acts_layout(g, b->Ne, b->Nd, b->eatt_off[b->Be], b->datt_off[b->S], b->xatt_off[b->S], c->abase, &a);
+    encoder_forward(g, P, &a, b, seed);
+    decoder_forward(g, P, &a, b, seed);
+    if (!G) return loss_ce(g, P, NULL, a.h, NULL, b, &c->ls, 0);
+    zero(c->dh, (size_t)b->Nd * g->D);
+    double loss = loss_ce(g, P, PT(G, P_TOK), a.h, c->dh, b, &c->ls, gscale);
+    zero(c->s.dM, (size_t)b->Ne * g->D);
+    decoder_backward(g, P, G, &a, b, seed, c->dh, &c->s);
+    encoder_backward(g, P, G, &a, b, seed, &c->s, c->egx, c->ed2);
+    return loss;
+}
+
+/* ---- decoding: beam search over the trie with a KV cache ---- */
+
+typedef struct cand {
+    float score;
+    int32_t node, parent;
+} cand;
+
+static int cand_cmp(const void *x, const void *y) {
+    const cand *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->node > b->node) - (a->node < b->node);
+}
+
+/* The window of a history: its last min(n, T) known items (ids outside the catalog skipped), oldest first. */
+static int window_of(const genrec *g, const int32_t *hist, int n, int32_t *w) {
+    int k = 0, i = n - 1;
+    for (; i >= 0 && k < g->T; i--)
+        if (hist[i] >= 0 && hist[i] < g->NI) k++;
+    int pos = 0;
+    for (i = i + 1; i < n; i++)
+        if (hist[i] >= 0 && hist[i] < g->NI) w[pos++] = hist[i];
+    return pos;
+}
+
+/* Beam search for history hist: up to k items (exclude[i] != 0 skipped), best first, scores descending.
+ * Returns the count or CREC_ENOMEM. */
+static int beam_decode(const genrec *g, const int32_t *hist, int n, const uint8_t *exclude, int k, int beamw,
+                       int32_t *items, float *scores) {
+    int D = g->D, F = g->F, L = g->L, Ld = g->Ld, H = g->H;
+    int32_t *w = malloc((size_t)g->T * sizeof *w);
+    if (!w) return CREC_ENOMEM;
+    int Ne = window_of(g, hist, n, w);
+    if (Ne == 0) {
+        free(w);
+        /* no known history: by training popularity */
+        int cnt = 0;
+        for (int c = 0; c < k; c++) {
+            int32_t best = -1;
+            for (int32_t i = 0; i < g->NI; i++) {
+                if (exclude && exclude[i]) continue;
+                int taken = 0;
+                for (int q = 0; q < cnt && !taken; q++) taken = items[q] == i;
+                if (taken) continue;
+                if (best < 0 || g->pop[i] > g->pop[best]) best = i;
+            }
+            if (best < 0) break;
+            items[cnt] = best;
+            if (scores) scores[cnt] = -(float)cnt;
+            cnt++;
+        }
+        return cnt;
+    }
+    /* encoder: one sequence, no dropout */
+    gctx c;
+    int rc = gctx_alloc(g, &c, 1, Ne, 1, 0);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    batch_begin(&c.b);
+    enc_add(g, &c.b, w, Ne);
+    crec__nn_attention_offsets(c.b.eatt_off, c.b.eoff, 1, H);
+    acts a;
+    acts_layout(g, Ne, 0, c.b.eatt_off[1], 0, 0, c.abase, &a);
+    const float *P = g->p.param;
+    encoder_forward(g, P, &a, &c.b, 0);
+    int WB = beamw;
+    size_t xkvn = (size_t)Ld * Ne * 2 * D;
+    size_t cstride = (size_t)Ld * L * 2 * D; /* one beam's self K|V cache */
+    float *xkv = malloc(xkvn * sizeof(float));
+    float *kc = malloc((size_t)WB * cstride * sizeof(float)), *kc2 = malloc((size_t)WB * cstride * sizeof(float));
+    size_t rows = (size_t)WB;
+    float *x = malloc(rows * D * sizeof(float)), *ln = malloc(rows * D * sizeof(float));
+    float *qkv = malloc(rows * 3 * D * sizeof(float)), *ao = malloc(rows * D * sizeof(float));
+    float *t1 = malloc(rows * (F > D ? F : D) * sizeof(float)), *t2 = malloc(rows * (F > D ? F : D) * sizeof(float));
+    float *mean = malloc(rows * sizeof(float)), *rstd = malloc(rows * sizeof(float));
+    float *pscr = malloc((size_t)(Ne > L ? Ne : L) * sizeof(float));
+    int32_t *bnode = malloc((size_t)WB * sizeof(int32_t)), *tok = malloc((size_t)WB * sizeof(int32_t));
+    float *bscore = malloc((size_t)WB * sizeof(float));
+    int64_t ncap = 1024;
+    cand *cd = malloc((size_t)ncap * sizeof *cd);
+    if (!xkv || !kc || !kc2 || !x || !ln || !qkv || !ao || !t1 || !t2 || !mean || !rstd || !pscr || !bnode || !tok ||
+        !bscore || !cd)
+        rc = CREC_ENOMEM;
+    int out = 0;
+    if (!rc) {
+        for (int l = 0; l < Ld; l++)
+            crec__nn_linear_forward(xkv + (size_t)l * Ne * 2 * D, a.M, PT(P, P_XKVW) + (size_t)l * 2 * D * D,
+                                    PT(P, P_XKVB) + l * 2 * D, Ne, D, 2 * D);
+        int nb = 1;
+        bnode[0] = 0, bscore[0] = 0;
+        for (int j = 0; j < L && !rc; j++) {
+            for (int q = 0; q < nb; q++) tok[q] = j == 0 ? g->vocab : g->ix.tok_off[j - 1] + g->trie.tok[bnode[q]];
+            crec__nn_embedding_forward(x, tok, PT(P, P_TOK), nb, D, 1, 0);
+            for (int q = 0; q < nb; q++)
+                for (int i = 0; i < D; i++) x[(size_t)q * D + i] += PT(P, P_DPOS)[(size_t)j * D + i];
+            for (int l = 0; l < Ld; l++) {
+                crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLN1W) + l * D, PT(P, P_DLN1B) + l * D, nb, D);
+                crec__nn_linear_forward(qkv, ln, PT(P, P_DQKVW) + (size_t)l * 3 * D * D, PT(P, P_DQKVB) + l * 3 * D,
+                                        nb, D, 3 * D);
+                for (int q = 0; q < nb; q++) {
+                    float *cache = kc + (size_t)q * cstride + (size_t)l * L * 2 * D;
+                    memcpy(cache + (size_t)j * 2 * D, qkv + (size_t)q * 3 * D + D, 2 * D * sizeof(float));
+                    crec__nn_attend_one(ao + (size_t)q * D, pscr, qkv + (size_t)q * 3 * D, cache, cache + D, 2 * D,
+                                        j + 1, D, H);
+                }
+                crec__nn_linear_forward(t1, ao, PT(P, P_DPRJW) + (size_t)l * D * D, PT(P, P_DPRJB) + l * D, nb, D, D);
+                for (size_t i = 0; i < (size_t)nb * D; i++) x[i] += t1[i];
+                crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLN2W) + l * D, PT(P, P_DLN2B) + l * D, nb, D);
+                crec__nn_linear_forward(t1, ln, PT(P, P_XQW) + (size_t)l * D * D, PT(P, P_XQB) + l * D, nb, D, D);
+                const float *xk = xkv + (size_t)l * Ne * 2 * D;
+                for (int q = 0; q < nb; q++)
+                    crec__nn_attend_one(ao + (size_t)q * D, pscr, t1 + (size_t)q * D, xk, xk + D, 2 * D, Ne, D, H);
+                crec__nn_linear_forward(t1, ao, PT(P, P_XPW) + (size_t)l * D * D, PT(P, P_XPB) + l * D, nb, D, D);
+                for (size_t i = 0; i < (size_t)nb * D; i++) x[i] += t1[i];
+                crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLN3W) + l * D, PT(P, P_DLN3B) + l * D, nb, D);
+                crec__nn_linear_forward(t1, ln, PT(P, P_DFC1W) + (size_t)l * F * D, PT(P, P_DFC1B) + l * F, nb, D, F);
+                crec__nn_act_forward(t2, t1, (size_t)nb * F, CREC_NN_GELU);
+                crec__nn_linear_forward(t1, t2, PT(P, P_DFC2W) + (size_t)l * D * F, PT(P, P_DFC2B) + l * D, nb, F, D);
+                for (size_t i = 0; i < (size_t)nb * D; i++) x[i] += t1[i];
+            }
+            crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLNFW), PT(P, P_DLNFB), nb, D);
+            /* candidates: every valid child of every beam, log-softmax over the children */
+            int64_t nc = 0;
+            const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
+            for (int q = 0; q < nb; q++) {
+                int32_t v = bnode[q], c0 = g->trie.first[v], ncld = g->trie.nchild[v];
+                if (nc + ncld > ncap) {
+                    while (nc + ncld > ncap) ncap *= 2;
+                    cand *nw = realloc(cd, (size_t)ncap * sizeof *cd);
+                    if (!nw) {
+                        rc = CREC_ENOMEM;
+                        break;
+                    }
+                    cd = nw;
+                }
+                const float *hq = ln + (size_t)q * D;
+                float mx = -INFINITY;
+                for (int32_t cc = 0; cc < ncld; cc++) {
+                    const float *wr = Wj + (size_t)g->trie.tok[c0 + cc] * D;
+                    float s = 0;
+                    for (int i = 0; i < D; i++) s += hq[i] * wr[i];
+                    cd[nc + cc].score = s;
+                    cd[nc + cc].node = c0 + cc;
+                    cd[nc + cc].parent = q;
+                    mx = s > mx ? s : mx;
+                }
+                double sum = 0;
+                for (int32_t cc = 0; cc < ncld; cc++) sum += exp((double)cd[nc + cc].score - mx);
+                float lse = (float)(mx + log(sum));
+                for (int32_t cc = 0; cc < ncld; cc++) cd[nc + cc].score = bscore[q] + (cd[nc + cc].score - lse);
+                nc += ncld;
+            }
+            if (rc) break;
+            if (j + 1 < L) {
+                int keep = nc < WB ? (int)nc : WB;
+                qsort(cd, (size_t)nc, sizeof *cd, cand_cmp); /* beam x children: small */
+                for (int q = 0; q < keep; q++)
+                    memcpy(kc2 + (size_t)q * cstride, kc + (size_t)cd[q].parent * cstride, cstride * sizeof(float));
+                float *tk = kc;
+                kc = kc2, kc2 = tk;
+                for (int q = 0; q < keep; q++) bnode[q] = cd[q].node, bscore[q] = cd[q].score;
+                nb = keep;
+            } else {
+                /* leaves: drop excluded items, best k */
+                int64_t m = 0;
+                for (int64_t q = 0; q < nc; q++) {
+                    int32_t it = g->trie.item[cd[q].node];
+                    if (exclude && exclude[it]) continue;
+                    cd[m++] = cd[q];
+                }
+                qsort(cd, (size_t)m, sizeof *cd, cand_cmp);
+                for (int64_t q = 0; q < m && out < k; q++) {
+                    items[out] = g->trie.item[cd[q].node];
+                    if (scores) scores[out] = cd[q].score;
+                    out++;
+                }
+            }
+        }
+    }
+    free(w), free(xkv), free(kc), free(kc2), free(x), free(ln), free(qkv), free(ao), free(t1), free(t2), free(mean);
+    free(rstd), free(pscr), free(bnode), free(tok), free(bscore), free(cd);
+    gctx_free(&c);
+    return rc ? rc : out;
+}
+
+/* ---- validation: NDCG@10 of beam decoding, history = training row, seen items excluded ---- */
+
+static double validate(const genrec *g, const crec_csr *train, const crec_csr *valid, int32_t max_users) {
+    int32_t nu = valid->n_rows, cnt = 0;
+    int32_t with = 0;
+    for (int32_t u = 0; u < nu; u++) with += valid->ptr[u + 1] > valid->ptr[u] && train->ptr[u + 1] > train->ptr[u];
+    int32_t stride = max_users > 0 && with > max_users ? (with + max_users - 1) / max_users : 1;
+    uint8_t *ex = calloc((size_t)g->NI, 1);
+    if (!ex) return -1;
+    double sum = 0;
+    int32_t idx = 0;
+    for (int32_t u = 0; u < nu; u++) {
+        if (!(valid->ptr[u + 1] > valid->ptr[u] && train->ptr[u + 1] > train->ptr[u])) continue;
+        if (idx++ % stride) continue;
+        const int32_t *h = train->idx + train->ptr[u];
+        int n = (int)(train->ptr[u + 1] - train->ptr[u]);
+        for (int i = 0; i < n; i++) ex[h[i]] = 1;
+        int32_t tgt = valid->idx[valid->ptr[u]];
+        int32_t items[10];
+        int got = beam_decode(g, h, n, ex, 10, g->beam, items, NULL);
+        for (int i = 0; i < n; i++) ex[h[i]] = 0;
+        cnt++;
+        if (ex[tgt] == 0)
+            for (int r = 0; r < got; r++)
+                if (items[r] == tgt) {
+                    sum += 1 / log2(r + 2.0);
+                    break;
+                }
+    }
+    free(ex);
+    return cnt ? sum / cnt : 0;
+}
+
+/* ---- training ---- */
+
+static void genrec_free_state(genrec *g) {
+    if (!g) return;
+    crec_index_free(&g->ix);
+    crec_trie_free(&g->trie);
+    free(g->tokid);
+    free(g->pop);
+    crec__nn_params_free(&g->p);
+    free(g);
+}
+
+/* Architecture from the hyper-parameters and an index (moved into g). */
+static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int train) {
+    g->D = (int)crec_model_param_int(m, "dim");
+    g->Le = (int)crec_model_param_int(m, "enc_blocks");
+    g->Ld = (int)crec_model_param_int(m, "dec_blocks");
+    g->H = (int)crec_model_param_int(m, "heads");
+    g->F = (int)crec_model_param_int(m, "ffn");
+    if (g->F == 0) g->F = 2 * g->D;
+    g->T = (int)crec_model_param_int(m, "max_len");
+    g->drop = (float)crec_model_param_double(m, "dropout");
+    g->causal = strcmp(crec_model_param_str(m, "encoder"), "bidir") != 0;
+    g->beam = (int)crec_model_param_int(m, "beam");
+    g->iemb = (int)crec_model_param_int(m, "item_emb");
+    if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
+    g->ix = *ix;
+    memset(ix, 0, sizeof *ix);
+    g->NI = g->ix.n_items;
+    g->L = g->ix.L;
+    g->vocab = g->ix.tok_off[g->L];
+    g->V = g->vocab + 1;
+    int rc = crec_trie_build(&g->ix, &g->trie);
+    if (rc) return rc;
+    g->tokid = malloc((size_t)g->NI * g->L * sizeof *g->tokid);
+    g->pop = calloc((size_t)g->NI, sizeof *g->pop);
+    if (!g->tokid || !g->pop) return CREC_ENOMEM;
+    for (int32_t i = 0; i < g->NI; i++)
+        for (int l = 0; l < g->L; l++)
+            g->tokid[(size_t)i * g->L + l] = g->ix.tok_off[l] + g->ix.codes[(size_t)i * g->L + l];
+    size_t sz[P_COUNT];
+    param_sizes(g, sz);
+    /* the per-item table is the last tensor and exists only with item_emb (checkpoints without it stay loadable) */
+    return crec__nn_params_alloc(&g->p, sz, P_COUNT - !g->iemb, train);
+}
+
+static int get_index(const crec_model *m, const crec_train_input *in, crec_index *ix) {
+    const char *path = crec_model_param_str(m, "index");
+    if (path && path[0]) {
+        int rc = crec_index_load(path, ix);
+        if (rc) {
+            crec__log("genrec: parameter 'index' = '%s': %s", path, crec_strerror(rc));
+            return rc == CREC_EIO ? CREC_EINVAL : rc;
+        }
+        if (ix->n_items != m->n_items || (in->ds && ix->items_hash != crec_index_items_hash(in->ds))) {
+            crec__log("genrec: parameter 'index' = '%s': built for another dataset (%d items; this one has %d, or other ids)",
+                      path, ix->n_items, m->n_items);
+            crec_index_free(ix);
+            return CREC_EINVAL;
+        }
+        return 0;
+    }
+    if (!in->ds) {
+        crec__log("genrec: parameter 'index' is empty and no dataset is given to build one");
+        return CREC_EINVAL;
+    }
+    crec_index_opts o;
+    crec_index_opts_default(&o);
+    o.method = crec_model_param_str(m, "index_method");
+    o.seed = in->seed;
+    char err[256] = "";
+    int rc = crec_index_build(in->ds, in->train, &o, ix, err, sizeof err);
+    if (rc) crec__log("genrec: building the %s index: %s", o.method, err);
+    return rc;
+}
+
+static int genrec_train(crec_model *m, const crec_train_input *in) {
+    crec_seqtrain_hp hp;
+    int rc = crec__seqtrain_hp(m, &hp);
+    if (rc) return rc;
+    genrec *g = calloc(1, sizeof *g);
+    if (!g) return CREC_ENOMEM;
+    crec_index ix;
+    rc = get_index(m, in, &ix);
+    if (!rc) rc = genrec_setup(m, g, &ix, 1);
+    if (rc) {
+        crec_index_free(&ix);
+        genrec_free_state(g);
+        return rc;
+    }
+    const crec_csr *x = in->train;
+    crec_rng r;
+    crec__rng_seed(&r, in->seed);
+    init_params(g, &r);
+    for (int32_t u = 0; u < x->n_rows; u++)
+        for (int64_t p = x->ptr[u]; p < x->ptr[u + 1]; p++)
+            if (x->idx[p] >= 0 && x->idx[p] < g->NI) g->pop[x->idx[p]] += 1;
+    int32_t *users = malloc((size_t)(x->n_rows > 0 ? x->n_rows : 1) * sizeof *users), nu = 0;
+    if (!users) rc = CREC_ENOMEM;
+    for (int32_t u = 0; u < x->n_rows && !rc; u++)
+        if (x->ptr[u + 1] - x->ptr[u] >= 2) users[nu++] = u;
+    int B = hp.batch;
+    int per = g->T; /* targets per user */
+    int Nemax = g->causal ? B * g->T : B * g->T * (g->T + 1) / 2;
+    gctx c;
+    memset(&c, 0, sizeof c);
+    if (!rc) rc = gctx_alloc(g, &c, g->causal ? B : B * per, Nemax, B * per, 1);
+    float *best = rc ? NULL : malloc(g->p.total * sizeof(float));
+    if (!rc && !best) rc = CREC_ENOMEM;
+    int prev_threads = crec__nn_blas_single();
+    int64_t steps_per_epoch = (nu + B - 1) / B, total = steps_per_epoch * hp.epochs, step = 0;
+    double best_ndcg = -1;
+    int best_epoch = -1, since = 0;
+    double t0 = crec__now();
+    for (int ep = 0; ep < hp.epochs && !rc && nu > 0; ep++) {
+        for (int32_t i = nu - 1; i > 0; i--) {
+            int32_t j = (int32_t)crec__rng_below(&r, (uint64_t)i + 1), t = users[i];
+            users[i] = users[j], users[j] = t;
+        }
+        double lsum = 0;
+        int64_t lrows = 0;
+        for (int32_t b0 = 0; b0 < nu; b0 += B) {
+            int nb = nu - b0 < B ? nu - b0 : B;
+            batch_begin(&c.b);
+            for (int q = 0; q < nb; q++) {
+                int32_t u = users[b0 + q];
+                batch_user(g, &c.b, x->idx + x->ptr[u], (int)(x->ptr[u + 1] - x->ptr[u]));
+            }
+            memset(g->p.grad, 0, g->p.total * sizeof(float));
+            float gscale = 1.0f / ((float)c.b.S * g->L);
+            uint64_t seed = crec__nn_hash(in->seed ^ 0x6e6e72656367ull, (uint64_t)step) | 1;
+            lsum += run_batch(g, g->p.param, g->p.grad, &c, g->drop > 0 ? seed : 0, gscale);
+            lrows += (int64_t)c.b.S * g->L;
+            if (hp.clip > 0) crec__nn_clip_grad_norm(g->p.grad, g->p.total, hp.clip);
+            float lr = crec__nn_lr(hp.sched, (float)hp.lr, step, total, hp.warmup, 0.1f);
+            for (int k = 0; k < g->p.n; k++) {
+                size_t o = g->p.off[k];
+                crec__nn_adamw(g->p.param + o, g->p.grad + o, g->p.m + o, g->p.v + o, g->p.size[k], lr, 0.9f,
+                               (float)hp.beta2, 1e-8f, is_matrix(k) ? (float)hp.wd : 0.0f, step + 1);
+            }
+            step++;
+        }
+        double nd = in->valid ? validate(g, x, in->valid, hp.valid_users) : -1;
+        if (in->verbose)
+            crec__log("genrec epoch %d: loss %.4f per token, valid NDCG@10 %.4f (%d users max), %.1fs", ep + 1,
+                      lrows ? lsum / lrows : 0, nd, hp.valid_users, crec__now() - t0);
+        if (!in->valid) continue;
+        if (nd > best_ndcg) {
+            best_ndcg = nd, best_epoch = ep + 1, since = 0;
+            memcpy(best, g->p.param, g->p.total * sizeof(float));
+        } else if (hp.patience > 0 && ++since >= hp.patience)
+            break;
+    }
+    crec__nn_blas_restore(prev_threads);
+    if (!rc && best_epoch > 0) {
+        memcpy(g->p.param, best, g->p.total * sizeof(float));
+        if (in->verbose) crec__log("genrec: best epoch %d (valid NDCG@10 %.4f) kept", best_epoch, best_ndcg);
+    }
+    free(best);
+    free(users);
+    gctx_free(&c);
+    if (rc) {
+        genrec_free_state(g);
+        return rc;
+    }
+    /* keep parameters only */
+    free(g->p.grad), free(g->p.m), free(g->p.v);
+    g->p.grad = g->p.m = g->p.v = NULL;
+    m->state = g;
+    return 0;
+}
+
+/* ---- hooks ---- */
+
+static int genrec_recommend(const crec_model *m, const crec_context *ctx, const uint8_t *exclude, int k,
+                            int32_t *items, float *scores_out) {
+    const genrec *g = m->state;
+    if (!g) return CREC_ESTATE;
+    if (k <= 0) return 0;
+    return beam_decode(g, ctx->hist, ctx->n_hist, exclude, k, g->beam, items, scores_out);
+}
+
+#define GENREC_MAGIC 0x47454e52u /* "GENR" */
+
+static int genrec_save(const crec_model *m, crec_buf *out) {
+    const genrec *g = m->state;
+    int rc = crec__put_u32(out, GENREC_MAGIC);
+    int32_t arch[] = {g->D, g->Le, g->Ld, g->H, g->F, g->T, g->causal, g->NI};
+    for (size_t i = 0; i < sizeof arch / sizeof arch[0] && !rc; i++) rc = crec__put_u32(out, (uint32_t)arch[i]);
+    if (!rc) rc = crec_index_write(&g->ix, out);
+    if (!rc) rc = crec_buf_write(out, g->pop, (size_t)g->NI * sizeof(float));
+    if (!rc) rc = crec__nn_params_save(&g->p, out);
+    return rc;
+}
+
+static int genrec_load(crec_model *m, crec_buf *in) {
+    uint32_t magic, arch[8];
+    int rc = crec__get_u32(in, &magic);
+    if (!rc && magic != GENREC_MAGIC) rc = CREC_EFORMAT;
+    for (int i = 0; i < 8 && !rc; i++) rc = crec__get_u32(in, &arch[i]);
+    if (rc) return rc;
+    crec_index ix;
+    rc = crec_index_read(in, &ix);
+    if (rc) return rc;
+    genrec *g = calloc(1, sizeof *g);
+    if (!g) {
+        crec_index_free(&ix);
+        return CREC_ENOMEM;
+    }
+    rc = genrec_setup(m, g, &ix, 0);
+    if (!rc && ((uint32_t)g->D != arch[0] || (uint32_t)g->Le != arch[1] || (uint32_t)g->Ld != arch[2] ||
+                (uint32_t)g->H != arch[3] || (uint32_t)g->F != arch[4] || (uint32_t)g->T != arch[5] ||
+                (uint32_t)g->causal != arch[6] || (uint32_t)g->NI != arch[7] || g->NI != m->n_items))
+        rc = CREC_EFORMAT;
+    if (!rc) rc = crec_buf_read(in, g->pop, (size_t)g->NI * sizeof(float));
+    if (!rc) rc = crec__nn_params_load(&g->p, in);
+    if (rc) {
+        crec_index_free(&ix);
+        genrec_free_state(g);
+        return rc;
+    }
+    m->state = g;
+    return 0;
+}
+
+static void genrec_free(crec_model *m) {
+    genrec_free_state(m->state);
+    m->state = NULL;
+}
+
+static int genrec_check(const crec_model *m, char *err, size_t errn) {
+    int64_t d = crec_model_param_int(m, "dim"), h = crec_model_param_int(m, "heads");
+    if (d % h) {
+        snprintf(err, errn, "model 'genrec': parameter 'heads' = %lld must divide 'dim' = %lld", (long long)h,
+                 (long long)d);
+        return CREC_EINVAL;
+    }
+    return 0;
+}
+
+static int genrec_score(const crec_model *m, const crec_context *ctx, float *scores);
+
+const crec_model_type crec__model_genrec = {
+    .name = "genrec",
+    .summary = "generative retrieval: encoder-decoder transformer emitting item codes (index), trie-constrained beam",
+    .params = GENREC_PARAMS,
+    .train = genrec_train,
+    .score = genrec_score,
+    .save = genrec_save,
+    .load = genrec_load,
+    .free_state = genrec_free,
+    .caps = CREC_CAP_SEQUENCE | CREC_CAP_LIST,
+    .check = genrec_check,
+    .recommend = genrec_recommend,
+};
+
+/* ---- test hooks (models/genrec.h) ---- */
+
+/* Exact scores of every item (the score hook and the brute-force reference of the tests): one encoder pass, then
+ * the teacher-forced decoder over every item's code in chunks of SCORE_CHUNK items (the encoder's tensors stay in
+ * place while the decoder's are laid out again per chunk); item i's score is the sum over levels of its token's
+ * logit minus the log-sum-exp over the valid children of its prefix (what beam search adds up). An empty history
+ * scores by training popularity. */
+#define SCORE_CHUNK 512
+
+static int exact_scores(const genrec *g, const int32_t *hist, int n, float *scores) {
+    int32_t *w = malloc((size_t)g->T * sizeof *w);
+    if (!w) return CREC_ENOMEM;
+    int Ne = window_of(g, hist, n, w);
+    if (Ne == 0) {
+        free(w);
+        for (int32_t i = 0; i < g->NI; i++) scores[i] = logf(1 + g->pop[i]);
+        return 0;
+    }
+    int L = g->L, D = g->D;
+    int Sc = g->NI < SCORE_CHUNK ? g->NI : SCORE_CHUNK;
+    gctx c;
+    int rc = gctx_alloc(g, &c, 1, Ne, Sc, 0);
+    int32_t kmax = 1;
+    for (int l = 0; l < L; l++) kmax = g->ix.K[l] > kmax ? g->ix.K[l] : kmax;
+    float *hj = malloc((size_t)Sc * D * sizeof *hj), *lg = malloc((size_t)Sc * kmax * sizeof *lg);
+    int32_t *node = malloc((size_t)Sc * sizeof *node);
+    if (!rc && (!hj || !lg || !node)) rc = CREC_ENOMEM;
+    if (rc) {
+        free(w), free(hj), free(lg), free(node);
+        if (c.abase) gctx_free(&c);
+        return rc;
+    }
+    batch_begin(&c.b);
+    enc_add(g, &c.b, w, Ne);
+    crec__nn_attention_offsets(c.b.eatt_off, c.b.eoff, 1, g->H);
+    acts a;
+    acts_layout(g, Ne, 0, c.b.eatt_off[1], 0, 0, c.abase, &a);
+    encoder_forward(g, g->p.param, &a, &c.b, 0);
+    for (int32_t i0 = 0; i0 < g->NI; i0 += Sc) {
+        int nb = g->NI - i0 < Sc ? g->NI - i0 : Sc;
+        c.b.S = 0, c.b.Nd = 0, c.b.qoff[0] = 0;
+        for (int q = 0; q < nb; q++) dec_add(g, &c.b, i0 + q, 0, Ne);
+        crec__nn_attention_offsets(c.b.datt_off, c.b.qoff, c.b.S, g->H);
+        crec__nn_xattn_offsets(c.b.xatt_off, c.b.qoff, c.b.klen, c.b.S, g->H);
+        acts_layout(g, Ne, c.b.Nd, c.b.eatt_off[1], c.b.datt_off[c.b.S], c.b.xatt_off[c.b.S], c.abase, &a);
+        decoder_forward(g, g->p.param, &a, &c.b, 0);
+        for (int q = 0; q < nb; q++) node[q] = 0, scores[i0 + q] = 0;
+        for (int j = 0; j < L; j++) {
+            int32_t K = g->ix.K[j];
+            const float *Wj = g->p.param + g->p.off[P_TOK] + (size_t)g->ix.tok_off[j] * D;
+            for (int q = 0; q < nb; q++) memcpy(hj + (size_t)q * D, a.h + ((size_t)q * L + j) * D, D * sizeof(float));
+            crec__nn_gemm(0, 1, nb, K, D, 1, hj, D, Wj, D, 0, lg, K);
+            for (int q = 0; q < nb; q++) {
+                const float *l = lg + (size_t)q * K;
+                int32_t v = node[q], c0 = g->trie.first[v], nc = g->trie.nchild[v];
+                float mx = -INFINITY;
+                for (int32_t cc = 0; cc < nc; cc++) mx = l[g->trie.tok[c0 + cc]] > mx ? l[g->trie.tok[c0 + cc]] : mx;
+                double sum = 0;
+                for (int32_t cc = 0; cc < nc; cc++) sum += exp((double)l[g->trie.tok[c0 + cc]] - mx);
+                int32_t tk = g->ix.codes[(size_t)(i0 + q) * L + j];
+                scores[i0 + q] += (float)((double)l[tk] - (mx + log(sum)));
+                node[q] = crec_trie_child(&g->trie, v, tk);
+            }
+        }
+    }
+    free(w), free(hj), free(lg), free(node);
+    gctx_free(&c);
+    return 0;
+}
+
+static int genrec_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    const genrec *g = m->state;
+    if (!g) return CREC_ESTATE;
+    return exact_scores(g, ctx->hist, ctx->n_hist, scores);
+}
+
+int crec__genrec_bruteforce(const crec_model *m, const int32_t *hist, int n, float *scores) {
+    const genrec *g = m->state;
+    int32_t *w = malloc((size_t)g->T * sizeof *w);
+    if (!w) return CREC_ENOMEM;
+    int Ne = window_of(g, hist, n, w);
+    free(w);
+    if (Ne == 0) return CREC_EINVAL;
+    return exact_scores(g, hist, n, scores);
+}
+
+int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, uint64_t seed, double *worst,
+                           int *checked) {
+    crec_index ix;
+    int rc = crec_index_copy(ixin, &ix);
+    if (rc) return rc;
+    genrec *g = calloc(1, sizeof *g);
+    if (!g) return CREC_ENOMEM;
+    g->D = 8, g->Le = 1, g->Ld = 2, g->H = 2, g->F = 12, g->T = 5, g->causal = causal & 1, g->drop = dropout;
+    g->iemb = (causal & 2) != 0; /* bit 1 of causal: with the per-item input embedding */
+    g->ix = ix;
+    g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L], g->V = g->vocab + 1;
+    g->tokid = malloc((size_t)g->NI * g->L * sizeof *g->tokid);
+    if (!g->tokid) {
+        genrec_free_state(g);
+        return CREC_ENOMEM;
+    }
+    for (int32_t i = 0; i < g->NI; i++)
+        for (int l = 0; l < g->L; l++)
+            g->tokid[(size_t)i * g->L + l] = ix.tok_off[l] + ix.codes[(size_t)i * g->L + l];
+    size_t sz[P_COUNT];
+    param_sizes(g, sz);
+    rc = crec__nn_params_alloc(&g->p, sz, P_COUNT - !g->iemb, 1);
+    if (rc) {
+        genrec_free_state(g);
+        return rc;
+    }
+    crec_rng r;
+    crec__rng_seed(&r, seed);
+    for (size_t i = 0; i < g->p.total; i++) g->p.param[i] = (float)(0.5 * crec__rng_normal(&r));
+    gctx c;
+    rc = gctx_alloc(g, &c, 3 * g->T, 3 * g->T * g->T, 3 * g->T, 1);
+    if (rc) {
+        genrec_free_state(g);
+        return rc;
+    }
+    int32_t rows[3][8] = {{0, 3, 1, 2}, {4, 2}, {1, 5, 0, 3, 2, 4, 1, 0}};
+    int lens[3] = {4, 2, 8};
+    batch_begin(&c.b);
+    for (int q = 0; q < 3; q++) {
+        for (int i = 0; i < lens[q]; i++) rows[q][i] %= g->NI;
+        batch_user(g, &c.b, rows[q], lens[q]);
+    }
+    uint64_t ds = dropout > 0 ? (seed | 1) : 0;
+    float gscale = 1.0f / ((float)c.b.S * g->L);
+    memset(g->p.grad, 0, g->p.total * sizeof(float));
+    run_batch(g, g->p.param, g->p.grad, &c, ds, gscale);
+    double w = 0;
+    int n = 0;
+    for (int k = 0; k < g->p.n; k++) {
+        for (int t = 0; t < 6; t++) {
+            size_t i = g->p.off[k] + crec__rng_below(&r, g->p.size[k]);
+            float old = g->p.param[i], eps = 0.01f;
+            g->p.param[i] = old + eps;
+            double lp = run_batch(g, g->p.param, NULL, &c, ds, 0) * gscale;
+            g->p.param[i] = old - eps;
+            double lm = run_batch(g, g->p.param, NULL, &c, ds, 0) * gscale;
+            g->p.param[i] = old;
+            double num = (lp - lm) / (2 * eps), ana = g->p.grad[i];
+            double den = fabs(num) > 0.05 ? fabs(num) : 0.05;
+            double e = fabs(ana - num) / den;
+            if (e > w) w = e;
+            n++;
+        }
+    }
+    *worst = w, *checked = n;
+    gctx_free(&c);
+    genrec_free_state(g);
+    return 0;
+}
