@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -90,8 +91,33 @@ static enum MHD_Result send_reply(crec_server *s, struct MHD_Connection *c, conn
     return ok;
 }
 
-/* Refusals that do not need the body: route, method, size, key. Returns 1 when r was filled. */
-static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *method, conn_state *cs, crec__reply *r) {
+/* Counts the Content-Length headers of a request and whether they disagree (request smuggling: a proxy and
+ * crec must never read different bodies from the same bytes). */
+typedef struct cl_scan { int n, differ; const char *first; } cl_scan;
+static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    cl_scan *sc = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) return MHD_YES;
+    if (sc->n++ == 0) sc->first = value;
+    else if (strcmp(sc->first ? sc->first : "", value ? value : "") != 0) sc->differ = 1;
+    return MHD_YES;
+}
+
+/* Refusals that do not need the body: malformed framing, route, method, size, key. Returns 1 when r was filled. */
+static int early_refusal(crec_server *s, struct MHD_Connection *c, const char *method, const char *version,
+                         conn_state *cs, crec__reply *r) {
+    /* HTTP/1.1 requires Host (RFC 9112 3.2); a request without one is malformed */
+    if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+        !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) {
+        crec__reply_err(r, 400, "bad_request", "an HTTP/1.1 request needs a Host header");
+        return 1;
+    }
+    cl_scan sc = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_cl, &sc);
+    if (sc.differ) {
+        crec__reply_err(r, 400, "bad_request", "conflicting Content-Length headers");
+        return 1;
+    }
     if (cs->m.status == 404) {
         crec__reply_err(r, 404, "not_found", "no such route");
         return 1;
@@ -141,7 +167,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cs;
         crec__route_match(method, url, &cs->m);
         crec__reply r = {0};
-        if (early_refusal(s, c, method, cs, &r)) {
+        if (early_refusal(s, c, method, version, cs, &r)) {
             /* answered before any body byte is read (with Expect: 100-continue the client never sends it) */
             cs->answered = 1;
             return send_reply(s, c, cs, &r);
