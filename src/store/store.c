@@ -41,12 +41,13 @@ static const char *const MIGRATIONS[CREC_STORE_SCHEMA_VERSION] = {
     "CREATE TABLE user_attrs(user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, attr TEXT NOT NULL,"
     "  PRIMARY KEY(user_id, attr)) WITHOUT ROWID;"
     "CREATE INDEX events_by_item ON events(item_id);",
-    /* 3: counters kept by triggers, so statistics read six rows instead of counting every event (a COUNT(*) over
-     * 1.6 M events took 168 ms under the write lock); events by time (first/last event time by the index) */
-    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    /* 3: counters kept by triggers, so statistics read a few rows instead of counting every event (a COUNT(*)
+     * over 1.6 M events took 168 ms under the write lock) */
+    "CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
     "INSERT INTO counters(name, value) VALUES ('users', (SELECT COUNT(*) FROM users)),"
     "  ('items', (SELECT COUNT(*) FROM items)), ('hidden_items', (SELECT COUNT(*) FROM items WHERE visible = 0)),"
-    "  ('events', (SELECT COUNT(*) FROM events));"
+    "  ('events', (SELECT COUNT(*) FROM events)), ('min_ts', (SELECT MIN(ts) FROM events)),"
+    "  ('max_ts', (SELECT MAX(ts) FROM events)), ('ts_stale', 0);"
     "CREATE TRIGGER users_count_ins AFTER INSERT ON users BEGIN"
     "  UPDATE counters SET value = value + 1 WHERE name = 'users'; END;"
     "CREATE TRIGGER users_count_del AFTER DELETE ON users BEGIN"
@@ -59,11 +60,7 @@ static const char *const MIGRATIONS[CREC_STORE_SCHEMA_VERSION] = {
     "  UPDATE counters SET value = value - (OLD.visible = 0) WHERE name = 'hidden_items'; END;"
     "CREATE TRIGGER items_count_vis AFTER UPDATE OF visible ON items WHEN (OLD.visible = 0) <> (NEW.visible = 0) BEGIN"
     "  UPDATE counters SET value = value + (NEW.visible = 0) - (OLD.visible = 0) WHERE name = 'hidden_items'; END;"
-    "CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN"
-    "  UPDATE counters SET value = value + 1 WHERE name = 'events'; END;"
-    "CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN"
-    "  UPDATE counters SET value = value - 1 WHERE name = 'events'; END;"
-    "CREATE INDEX events_by_ts ON events(ts);",
+    CREC__SQL_EVENTS_INS_TRIGGER CREC__SQL_EVENTS_DEL_TRIGGER,
 };
 
 /* SQL of each cached statement (indexed by crec__stmt_id). */
@@ -330,18 +327,37 @@ void crec_store_close(crec_store *s) {
 
 int crec_store_stats_get(crec_store *s, crec_store_stats *st) {
     memset(st, 0, sizeof *st);
+    int64_t stale = 0;
     int rc;
-    /* the counters (schema 3) are kept by triggers; MIN/MAX(ts) read the ends of events_by_ts */
+    /* the counters (schema 3) are kept by triggers */
     if ((rc = query_int(s, "SELECT value FROM counters WHERE name = 'users'", &st->n_users)) ||
         (rc = query_int(s, "SELECT value FROM counters WHERE name = 'items'", &st->n_items)) ||
         (rc = query_int(s, "SELECT value FROM counters WHERE name = 'hidden_items'", &st->n_hidden_items)) ||
         (rc = query_int(s, "SELECT value FROM counters WHERE name = 'events'", &st->n_events)) ||
         (rc = query_int(s, "SELECT COUNT(*) FROM event_types", &st->n_event_types)) ||
         (rc = query_int(s, "SELECT COUNT(DISTINCT attr) FROM item_attrs", &st->n_attrs)) ||
-        (rc = query_int(s, "SELECT COALESCE(MIN(ts), 0) FROM events", &st->min_ts)) ||
-        (rc = query_int(s, "SELECT COALESCE(MAX(ts), 0) FROM events", &st->max_ts)))
+        (rc = query_int(s, "SELECT value FROM counters WHERE name = 'ts_stale'", &stale)))
         return rc;
+    /* min/max stay exact: read from the events themselves (a scan) only while a delete left them stale */
+    if (stale) {
+        if ((rc = query_int(s, "SELECT COALESCE(MIN(ts), 0) FROM events", &st->min_ts)) ||
+            (rc = query_int(s, "SELECT COALESCE(MAX(ts), 0) FROM events", &st->max_ts)))
+            return rc;
+    } else if ((rc = query_int(s, "SELECT COALESCE(value, 0) FROM counters WHERE name = 'min_ts'", &st->min_ts)) ||
+               (rc = query_int(s, "SELECT COALESCE(value, 0) FROM counters WHERE name = 'max_ts'", &st->max_ts))) {
+        return rc;
+    }
+    if (st->n_events == 0) st->min_ts = st->max_ts = 0;
     return 0;
+}
+
+int crec__store_fix_ts(crec_store *s) {
+    int64_t stale = 0;
+    int rc = query_int(s, "SELECT value FROM counters WHERE name = 'ts_stale'", &stale);
+    if (rc || !stale) return rc;
+    return exec(s, "UPDATE counters SET value = (SELECT MIN(ts) FROM events) WHERE name = 'min_ts';"
+                   "UPDATE counters SET value = (SELECT MAX(ts) FROM events) WHERE name = 'max_ts';"
+                   "UPDATE counters SET value = 0 WHERE name = 'ts_stale';");
 }
 
 /* ---- ids ---- */
@@ -526,6 +542,7 @@ int crec_store_delete_user(crec_store *s, const char *user, int64_t *n_events) {
         if (st) sqlite3_bind_int64(st, 1, u);
         rc = step_done(s, st);
     }
+    if (!rc) rc = crec__store_fix_ts(s);
     if (!rc) rc = crec__store_commit(s);
     if (rc) crec__store_rollback(s);
     return rc;
@@ -725,6 +742,7 @@ int crec_store_item_delete(crec_store *s, const char *id, int64_t *n_events) {
         if (st) sqlite3_bind_int64(st, 1, sid);
         rc = step_done(s, st);
     }
+    if (!rc) rc = crec__store_fix_ts(s);
     if (!rc) rc = crec__store_commit(s);
     if (rc) crec__store_rollback(s);
     return rc;

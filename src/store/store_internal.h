@@ -29,6 +29,24 @@ struct crec_store {
 sqlite3_stmt *crec__store_stmt(crec_store *s, crec__stmt_id id);
 /* SQLite result code -> CREC_E* (0 for OK/ROW/DONE). */
 int crec__store_rc(int sqlite_rc);
+/* The events counters' triggers (schema 3), shared by the migration and the bulk import, which drops the insert
+ * trigger for its rows and adds their count in one statement. min_ts / max_ts follow inserts; a delete at either
+ * end only marks them stale (ts_stale = 1): the delete paths recompute them, and statistics read MIN/MAX(ts)
+ * themselves while they are stale. */
+#define CREC__SQL_EVENTS_INS_TRIGGER                                                                    \
+    "CREATE TRIGGER events_count_ins AFTER INSERT ON events BEGIN"                                      \
+    "  UPDATE counters SET value = value + 1 WHERE name = 'events';"                                    \
+    "  UPDATE counters SET value = MIN(COALESCE(value, NEW.ts), NEW.ts) WHERE name = 'min_ts';"         \
+    "  UPDATE counters SET value = MAX(COALESCE(value, NEW.ts), NEW.ts) WHERE name = 'max_ts'; END;"
+#define CREC__SQL_EVENTS_DEL_TRIGGER                                                                    \
+    "CREATE TRIGGER events_count_del AFTER DELETE ON events BEGIN"                                      \
+    "  UPDATE counters SET value = value - 1 WHERE name = 'events';"                                    \
+    "  UPDATE counters SET value = 1 WHERE name = 'ts_stale' AND value = 0 AND"                         \
+    "    (OLD.ts <= (SELECT value FROM counters WHERE name = 'min_ts') OR"                              \
+    "     OLD.ts >= (SELECT value FROM counters WHERE name = 'max_ts')); END;"
+/* Recompute min_ts / max_ts when a delete made them stale (a scan, only after deleting an end event). */
+int crec__store_fix_ts(crec_store *s);
+
 /* One write: BEGIN IMMEDIATE ... COMMIT, or inside a group (crec_store_group_begin) SAVEPOINT ... RELEASE,
  * so every write function works alone and as part of a group commit without knowing which. */
 int crec__store_begin(crec_store *s);
