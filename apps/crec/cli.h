@@ -45,4 +45,5 @@ int cmd_mcp(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_crs(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 #endif

@@ -25,6 +25,7 @@ static const char USAGE[] =
     "  stream      eval: prequential replay - online updates vs periodic retraining vs a static model\n"
     "  crs         train | train-policy | eval: conversational recommendation (SCPR/UNICORN setting)\n"
     "  chat        a conversational recommender in the terminal (asks attributes, recommends with reasons)\n"
+    "  plot        a line plot of CSV columns as an SVG file (e.g. quality against training FLOPs)\n"
     "  bench       micro-benchmarks (bench blas: SGEMM GFLOP/s of the BLAS kernel in use)\n"
     "  version     version, BLAS kernel\n";
 
@@ -53,6 +54,7 @@ int main(int argc, char **argv) {
     if (strcmp(c, "index") == 0) { extern int cmd_index(int, char **); return cmd_index(sub_argc, sub_argv); }
     if (strcmp(c, "crs") == 0) return cmd_crs(sub_argc, sub_argv);
     if (strcmp(c, "chat") == 0) return cmd_chat(sub_argc, sub_argv);
+    if (strcmp(c, "plot") == 0) return cmd_plot(sub_argc, sub_argv);
     fprintf(stderr, "crec: unknown command '%s'\n\n%s", c, USAGE);
     return CLI_USAGE;
 }
