@@ -60,6 +60,12 @@ async function loadStats() {
     const cards = [['users', s.users], ['items', s.items], ['hidden items', s.hidden_items], ['events', s.events],
       ['event types', s.event_types], ['attributes', s.attributes], ['ingested since start', s.events_ingested],
       ['model items', s.model.n_items]];
+    if (s.online) { // crec serve --online: the learner's figures
+      const o = s.online;
+      cards.push(['learned events', o.updates_applied], ['update lag ms (last)', Math.round(o.lag_last_s * 1000)],
+        ['update lag ms (max)', Math.round(o.lag_max_s * 1000)], ['model users', o.users],
+        ['table rows', o.table_rows], ['evictions', o.evictions], ['checkpoints', o.syncs]);
+    }
     $('stats').replaceChildren(...cards.map(([k, v]) => {
       const c = el('div', 'card');
       c.append(el('div', 'v', Number(v).toLocaleString('en')), el('div', 'k', k));
@@ -166,3 +172,95 @@ $('item-form').addEventListener('submit', (e) => { e.preventDefault(); loadItem(
 $('pop-form').addEventListener('submit', (e) => { e.preventDefault(); loadPopular(); });
 loadStats();
 loadPopular();
+
+// ---- chat: a conversation with the recommender (POST /v1/conversations, .../{id}/turns) ----
+let chatId = null;
+
+function chatEntity(a) {
+  return el('span', 'tag', a.name);
+}
+
+// One system reply: its text, the attribute asked, or the recommended items with their reasons.
+function chatReply(reply) {
+  const li = el('li', 'sys ' + (reply.kind || ''));
+  li.append(el('div', 'text', reply.text));
+  if (reply.attribute) li.append(el('div', 'about')), li.lastChild.append('about ', chatEntity(reply.attribute));
+  if (reply.suggestions && reply.suggestions.length) {
+    const d = el('div', 'about');
+    for (const a of reply.suggestions) {
+      const b = el('button', 'small', a.name);
+      b.type = 'button';
+      b.addEventListener('click', () => chatSay(a.name));
+      d.append(b, ' ');
+    }
+    li.append(d);
+  }
+  if (reply.items) {
+    const ol = el('ol', 'list recs');
+    for (const it of reply.items) {
+      const r = el('li', 'rec');
+      r.dataset.id = it.id;
+      const pick = el('button', 'small', String(it.rank));
+      pick.type = 'button';
+      pick.title = 'this one';
+      pick.addEventListener('click', () => chatSay(String(it.rank)));
+      r.append(pick, ' ', el('span', 'title', it.title), el('span', 'id', it.id));
+      if (it.reasons && it.reasons.length) {
+        const why = el('span', 'why', 'because you like ');
+        for (const a of it.reasons) why.append(chatEntity(a));
+        r.append(why);
+      }
+      ol.append(r);
+    }
+    li.append(ol);
+  }
+  if (reply.item) li.append(el('div', 'about picked', reply.item.title));
+  return li;
+}
+
+function chatDone(done) {
+  $('chat-input').disabled = done || !chatId;
+  $('chat-send').disabled = done || !chatId;
+  if (done) $('chat-status').textContent = 'conversation finished';
+  else $('chat-input').focus();
+}
+
+async function chatStart() {
+  const user = $('chat-user').value.trim();
+  $('chat-log').replaceChildren();
+  try {
+    const r = await api('POST', '/v1/conversations', user ? { user } : {});
+    chatId = r.id;
+    $('chat-status').className = 'muted';
+    $('chat-status').textContent = `conversation ${r.id}` + (user ? (r.known_user ? ` with ${user}` : ` (${user} is new)`) : '');
+    $('chat-log').append(chatReply(r.reply));
+    chatDone(r.done);
+  } catch (e) {
+    chatId = null;
+    $('chat-status').className = 'error';
+    $('chat-status').textContent = e.message;
+    chatDone(true);
+  }
+}
+
+async function chatSay(text) {
+  if (!chatId || !text) return;
+  $('chat-log').append(el('li', 'me', text));
+  $('chat-input').value = '';
+  try {
+    const r = await api('POST', `/v1/conversations/${encodeURIComponent(chatId)}/turns`, { utterance: text });
+    if (r.understood && r.understood.length) {
+      const u = el('li', 'noted', 'noted: ');
+      for (const x of r.understood) u.append(el('span', 'tag ' + (x.liked ? 'yes' : 'no'), (x.liked ? '' : 'not ') + x.attribute.name));
+      $('chat-log').append(u);
+    }
+    $('chat-log').append(chatReply(r.reply));
+    chatDone(r.done);
+  } catch (e) {
+    $('chat-log').append(el('li', 'error', e.message));
+    if (e.status === 409 || e.status === 404) chatDone(true);
+  }
+}
+
+$('chat-start-form').addEventListener('submit', (e) => { e.preventDefault(); chatStart(); });
+$('chat-form').addEventListener('submit', (e) => { e.preventDefault(); chatSay($('chat-input').value.trim()); });

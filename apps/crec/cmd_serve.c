@@ -15,13 +15,14 @@
 static const char SERVE_HELP[] =
     "usage: crec serve --db F --model M.crecm [--data D.crecds] [--port 8080] [--host 127.0.0.1] [--threads N]\n"
     "                  [--api-key-file F] [--require-key-for-reads] [--max-body BYTES] [--sync full|normal]\n"
-    "                  [--access-log] [--allow-open-writes]\n\n"
+    "                  [--access-log] [--allow-open-writes] [--crs-model M.crecrs [--crs-names F]]\n\n"
     "Serves recommendations over HTTP from the store F (SQLite; created when absent; fill it with crec db import)\n"
     "with the model M. The model's item and user ids are matched by external id to the dataset D it was trained\n"
     "on, or, without --data, to a snapshot of the store (which must then hold exactly the model's users and items).\n"
     "Routes: GET /v1/users/{id}/recommendations, POST /v1/sessions/recommendations, GET /v1/items/{id}/similar,\n"
     "GET /v1/popular, POST /v1/events, /v1/items[/{id}], /v1/users/{id}, POST /v1/admin/reload, GET /v1/stats,\n"
-    "GET /healthz, GET /metrics, GET /openapi.json, and the dashboard at GET /.\n\n"
+    "GET /healthz, GET /metrics, GET /openapi.json, the dashboard at GET /, and with --crs-model\n"
+    "POST /v1/conversations, POST /v1/conversations/{id}/turns, GET /v1/conversations/{id}.\n\n"
     "  --port N               TCP port (default 8080; 0 = any free port, printed on stderr)\n"
     "  --host H               address to bind (default 127.0.0.1; a public address needs an API key)\n"
     "  --threads N            worker threads (default 2)\n"
@@ -33,6 +34,13 @@ static const char SERVE_HELP[] =
     "  --sync full|normal     store durability: full (default: an acknowledged event survives power loss) or\n"
     "                         normal (survives a crash of crec, faster)\n"
     "  --access-log           one line per request on stderr\n"
+    "  --online               learn from acknowledged events while serving (models with the update hook, e.g.\n"
+    "                         onlinemf): visible in recommendations within about a second; the learned state is\n"
+    "                         checkpointed to MODEL.online(.ids) and loaded back at start\n"
+    "  --online-sync SECONDS  seconds between checkpoints of the learned state (default 10)\n"
+    "  --crs-model M.crecrs   enable conversations (POST /v1/conversations, .../{id}/turns, GET .../{id}) with\n"
+    "                         this user-item-attribute model (crec crs train) over the dataset's item attributes\n"
+    "  --crs-names F          attribute names for conversations: TSV id<TAB>name, or a header with a 'name' column\n"
     "  --allow-open-writes    allow a non-loopback --host without any API key\n";
 
 int cmd_serve(int argc, char **argv) {
@@ -50,6 +58,8 @@ int cmd_serve(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; o.model_path = v; continue; }
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; o.data_path = v; continue; }
         if (cli_opt(argc, argv, &i, "--host", &v, &bad)) { if (bad) return CLI_USAGE; o.host = v; continue; }
+        if (cli_opt(argc, argv, &i, "--crs-model", &v, &bad)) { if (bad) return CLI_USAGE; o.crs_model_path = v; continue; }
+        if (cli_opt(argc, argv, &i, "--crs-names", &v, &bad)) { if (bad) return CLI_USAGE; o.crs_names_path = v; continue; }
         if (cli_opt(argc, argv, &i, "--api-key-file", &v, &bad)) {
             if (bad) return CLI_USAGE;
             o.api_key_file = v;
@@ -88,6 +98,12 @@ int cmd_serve(int argc, char **argv) {
         if (cli_flag(argv, i, "--require-key-for-reads")) { o.require_key_for_reads = 1; continue; }
         if (cli_flag(argv, i, "--allow-open-writes")) { o.allow_open_writes = 1; continue; }
         if (cli_flag(argv, i, "--access-log")) { o.access_log = 1; continue; }
+        if (cli_flag(argv, i, "--online")) { o.online = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--online-sync", &v, &bad)) {
+            if (bad || cli_int("serve", "--online-sync", v, 1, 86400, &x)) return CLI_USAGE;
+            o.online_sync = (double)x;
+            continue;
+        }
         fprintf(stderr, "crec serve: unknown option '%s' (see --help)\n", argv[i]);
         return CLI_USAGE;
     }

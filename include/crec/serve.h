@@ -30,8 +30,14 @@ typedef struct crec_serve_opts {
     size_t max_body;           /* largest request body in bytes (default 1 MiB); larger gets 413 */
     int sync_normal;           /* store durability: 0 = synchronous=FULL (default), 1 = NORMAL */
     int access_log;            /* 1: one line per request on stderr (route, status, milliseconds) */
+    const char *crs_model_path; /* a user-item-attribute model (crec crs train): enables /v1/conversations; needs
+                                  the dataset's item attributes (--data or the store's snapshot) */
+    const char *crs_names_path; /* attribute display names for conversations: TSV id<TAB>name (or a 'name' column) */
     int conns_per_client;      /* most open connections from one client address (default 128 of the 1,000; behind
                                   a reverse proxy every client shares its address: raise it there) */
+    int online;                /* 1: acknowledged events teach the model while it serves (needs a model with the
+                                  update hook, CREC_CAP_ONLINE); learned state is checkpointed to MODEL.online */
+    double online_sync;        /* seconds between checkpoints of the learned state (default 10) */
 } crec_serve_opts;
 
 CREC_API void crec_serve_opts_defaults(crec_serve_opts *o);

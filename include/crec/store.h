@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Schema version written to PRAGMA user_version; older stores are migrated step by step on open. */
-#define CREC_STORE_SCHEMA_VERSION 3
+#define CREC_STORE_SCHEMA_VERSION 5
 /* Longest external id (user, item, event type, attribute) the store accepts, in bytes. */
 #define CREC_STORE_MAX_ID 256
 
@@ -150,6 +150,80 @@ CREC_API int crec_store_items_scan(crec_store *s, crec_store_item_full_cb cb, vo
 CREC_API int crec_store_items_with_attr(crec_store *s, const char *attr, crec_store_item_cb cb, void *ctx);
 /* Items in row order starting after row id `after` (0 = from the first), at most limit. */
 CREC_API int crec_store_items_list(crec_store *s, int64_t after, int64_t limit, crec_store_item_cb cb, void *ctx);
+
+/* ---- conversations (crec serve --crs-model; src/store/conv.c) ----
+ * One row per conversation: its owner (external user id or NULL), the conversational state and the
+ * transcript as JSON text, finished or not, created/updated (unix seconds). Each write is one transaction (a
+ * savepoint inside a group commit). */
+typedef struct crec_store_conv {
+    int64_t id;
+    char *user, *state, *transcript; /* malloc'd; user may be NULL */
+    int done;
+    int64_t created, updated;
+} crec_store_conv;
+/* Insert a conversation; *id gets its row id. */
+CREC_API int crec_store_conv_create(crec_store *s, const char *user, const char *state, const char *transcript,
+                                    int64_t now, int64_t *id);
+/* Read conversation id into *c (crec_store_conv_clear frees it). CREC_ENOTFOUND when there is none. */
+CREC_API int crec_store_conv_get(crec_store *s, int64_t id, crec_store_conv *c);
+/* Replace its state and transcript. CREC_ENOTFOUND when there is none. */
+CREC_API int crec_store_conv_update(crec_store *s, int64_t id, const char *state, const char *transcript, int done,
+                                    int64_t now);
+CREC_API void crec_store_conv_clear(crec_store_conv *c);
+
+/* ---- the server's Gorse-style API (store_api.c): labels, one attribute, creation times, feedback ---- */
+#define CREC_STORE_MAX_ATTRS 1000  /* attributes of one item that crec_store_item_attr lets it reach */
+/* Create user (when absent) and replace their labels (user_attrs) with labels[0..n_labels) in one write.
+ * *created (may be NULL) is 1 when the user was new. */
+CREC_API int crec_store_user_put(crec_store *s, const char *user, const char *const *labels, int n_labels, int *created);
+/* The labels of user, sorted (*labels: caller frees with crec_store_labels_free). CREC_ENOTFOUND: no user. */
+CREC_API int crec_store_user_labels(crec_store *s, const char *user, char ***labels, int *n);
+CREC_API void crec_store_labels_free(char **labels, int n);
+/* Users in row order after row id `after` (0: from the first), at most limit; cb returns nonzero to stop. */
+typedef int (*crec_store_user_cb)(void *ctx, int64_t sid, const char *id, size_t len);
+CREC_API int crec_store_users_list(crec_store *s, int64_t after, int64_t limit, crec_store_user_cb cb, void *ctx);
+/* Add (add 1) or remove (0) one attribute of an item in one write; *changed (may be NULL) is 1 when the
+ * item's attributes changed. CREC_ENOTFOUND: no such item; CREC_ERANGE: the item has CREC_STORE_MAX_ATTRS. */
+CREC_API int crec_store_item_attr(crec_store *s, const char *item, const char *attr, int add, int *changed);
+/* An item's creation time (seconds since the epoch, set by the store at insert; 0 for items made before the
+ * store kept it) and its change. CREC_ENOTFOUND: no such item. */
+CREC_API int crec_store_item_created(crec_store *s, const char *item, int64_t *created);
+CREC_API int crec_store_item_set_created(crec_store *s, const char *item, int64_t created);
+/* The k newest items (creation time, then row id, descending). */
+CREC_API int crec_store_items_latest(crec_store *s, int64_t k, crec_store_item_cb cb, void *ctx);
+/* One stored event, as the feedback routes list it; strings valid during the callback. */
+typedef struct crec_store_feedback {
+    int64_t id;               /* event row id: the paging cursor */
+    const char *user, *item, *type;
+    double value;
+    int64_t ts;
+} crec_store_feedback;
+typedef int (*crec_store_feedback_cb)(void *ctx, const crec_store_feedback *f);
+/* The events of a user (by_item 0) or an item (1), of one type (NULL: all), with row id > after, in row
+ * (insertion) order, at most limit. CREC_ENOTFOUND when the user / item does not exist. */
+CREC_API int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const char *type, int64_t after,
+                                      int64_t limit, crec_store_feedback_cb cb, void *ctx);
+/* Delete the events of user on item (of one type; NULL: all) in one write; *n gets how many, *item_sid (may be
+ * NULL) the item's row id. CREC_ENOTFOUND when the user or the item does not exist. */
+CREC_API int crec_store_feedback_delete(crec_store *s, const char *user, const char *item, const char *type, int64_t *n,
+                                        int64_t *item_sid);
+typedef enum {
+    CREC_STORE_APPEND = 0,  /* every event is a new row (crec_store_add_events) */
+    CREC_STORE_INSERT,      /* an event whose (user, item, type) is stored already is skipped */
+    CREC_STORE_UPSERT,      /* ... or replaces the stored value and time of every such row */
+} crec_store_add_mode;
+/* crec_store_add_events with a mode; item_sid[k] is -1 for an event that added no row; *n_written (may be NULL)
+ * gets the rows added or updated. */
+/* Create or replace items[0..n) in ONE write (all or nothing: *bad gets the index of the one that failed);
+ * *n_created (may be NULL) gets how many were new. */
+CREC_API int crec_store_items_put_batch(crec_store *s, const crec_store_item *items, int64_t n, int64_t *bad,
+                                        int64_t *n_created);
+/* The k users whose item sets are most like user's (Jaccard |A n B| / |A u B| over distinct items; ties by row
+ * id), with the count of items in common. CREC_ENOTFOUND when there is no such user. */
+typedef int (*crec_store_simuser_cb)(void *ctx, const char *user, double score, int64_t common);
+CREC_API int crec_store_similar_users(crec_store *s, const char *user, int64_t k, crec_store_simuser_cb cb, void *ctx);
+CREC_API int crec_store_add_events_mode(crec_store *s, const crec_store_event *ev, int64_t n, crec_store_add_mode mode,
+                                        int64_t *item_sid, int64_t *bad, int64_t *n_written);
 
 #ifdef __cplusplus
 }

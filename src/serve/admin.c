@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "serve/online.h"
 #include "serve/routes.h"
 
 void crec__h_reload(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
@@ -58,13 +59,27 @@ void crec__h_stats(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r)
         return;
     }
     crec__bundle *b = crec__bundle_acquire(s);
-    crec__reply_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:f}", "users", (json_int_t)st.n_users,
+    crec__online_stats os;
+    json_t *online = json_null();
+    if (crec__online_get_stats(s, &os) == 0) /* --online */
+        online = json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f}", "updates_applied",
+                           (json_int_t)os.applied, "update_failures", (json_int_t)os.failed, "batches",
+                           (json_int_t)os.batches, "queued", (json_int_t)os.queued, "lag_last_s", os.lag_last,
+                           "lag_max_s", os.lag_max, "lock_hold_max_s", os.batch_max_s, "users", (json_int_t)os.users,
+                           "items", (json_int_t)os.items, "table_rows", (json_int_t)os.rows, "table_bytes",
+                           (json_int_t)os.table_bytes, "evictions", (json_int_t)os.evictions, "syncs",
+                           (json_int_t)os.syncs, "sync_failures", (json_int_t)os.sync_failures, "last_sync_unix",
+                           os.last_sync_unix, "sync_interval_s", os.sync_interval);
+    pthread_rwlock_rdlock(&b->mu);
+    json_t *mj = model_json(b);
+    pthread_rwlock_unlock(&b->mu);
+    crec__reply_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:f,s:o}", "users", (json_int_t)st.n_users,
                                        "items", (json_int_t)st.n_items, "hidden_items", (json_int_t)st.n_hidden_items,
                                        "events", (json_int_t)st.n_events, "event_types", (json_int_t)st.n_event_types,
                                        "attributes", (json_int_t)st.n_attrs, "first_ts", (json_int_t)st.min_ts,
-                                       "last_ts", (json_int_t)st.max_ts, "model", model_json(b), "events_ingested",
+                                       "last_ts", (json_int_t)st.max_ts, "model", mj, "events_ingested",
                                        (json_int_t)atomic_load(&s->metrics.events_ingested), "uptime_s",
-                                       crec__now() - s->started));
+                                       crec__now() - s->started, "online", online));
     crec__bundle_release(b);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "core/util.h"
+#include "serve/online.h"
 #include "serve/serve_internal.h"
 
 /* ---- bundles ---- */
@@ -29,6 +30,7 @@ void crec__bundle_release(crec__bundle *b) {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
         crec_model_free(b->model);
         crec_dataset_free(b->ds);
+        pthread_rwlock_destroy(&b->mu);
         free(b);
     }
 }
@@ -40,7 +42,14 @@ int crec__bundle_load(crec_server *s, crec_store *store, const char *model_path,
     if (!b) return CREC_ENOMEM;
     atomic_init(&b->refs, 1);
     int rc = crec_model_load(model_path, &b->model);
+    /* writer-preferring: the --online learner waits only for the requests already running */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&b->mu, &ra);
+    pthread_rwlockattr_destroy(&ra);
     if (rc) {
+        pthread_rwlock_destroy(&b->mu);
         crec__errf(err, errn, "%s: %s", model_path,
                    rc == CREC_ENOTFOUND ? "no such file" : crec_strerror(rc));
         free(b);
@@ -92,6 +101,7 @@ int crec__bundle_load(crec_server *s, crec_store *store, const char *model_path,
     if (rc) {
         crec_model_free(b->model);
         crec_dataset_free(b->ds);
+        pthread_rwlock_destroy(&b->mu);
         free(b);
         return rc;
     }
@@ -113,8 +123,13 @@ int crec_server_reload(crec_server *s, const char *model_path, const char *data_
     crec__bundle_release(cur);
     const char *dp = data_path ? data_path : s->data_path;
     crec__bundle *nb = NULL;
+    crec__online_hold(s, 1); /* --online: learned state checkpointed, the learner paused until the swap */
     pthread_mutex_lock(&s->store_mu);
     int rc = crec__bundle_load(s, s->store, mp, dp, &nb, err, errn);
+    if (!rc && (rc = crec__online_attach(s, nb, err, errn))) {
+        crec__bundle_release(nb);
+        nb = NULL;
+    }
     /* the catalog and popularity are refreshed too: they pick up what other processes wrote to the store. Under
      * the write lock: every write through this server commits and updates the catalog and the counters under
      * it, so none can commit between the scan and the swap and be lost with the old copy. */
@@ -137,6 +152,7 @@ int crec_server_reload(crec_server *s, const char *model_path, const char *data_
     } else {
         atomic_fetch_add(&s->metrics.reload_failures, 1);
     }
+    crec__online_hold(s, 0);
     pthread_mutex_unlock(&s->reload_mu);
     return rc;
 }

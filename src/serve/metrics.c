@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "serve/online.h"
 #include "serve/serve_internal.h"
 
 const double crec__bucket_le[CREC__N_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
@@ -145,6 +146,43 @@ char *crec__metrics_render(crec_server *s) {
                   (unsigned long long)bu->version, bu->model->n_items, bu->loaded_unix);
         crec__bundle_release(bu);
     }
+    crec__online_stats os;
+    if (crec__online_get_stats(s, &os) == 0) /* --online */
+        sb_printf(&b, "# HELP crec_online_updates_total Acknowledged events applied to the model by the learner.\n"
+                      "# TYPE crec_online_updates_total counter\ncrec_online_updates_total %llu\n"
+                      "# HELP crec_online_update_failures_total Events the learner could not apply (out of memory).\n"
+                      "# TYPE crec_online_update_failures_total counter\ncrec_online_update_failures_total %llu\n"
+                      "# HELP crec_online_batches_total Mini-batches applied (one write lock each).\n"
+                      "# TYPE crec_online_batches_total counter\ncrec_online_batches_total %llu\n"
+                      "# HELP crec_online_queued_events Events acknowledged and waiting for the learner.\n"
+                      "# TYPE crec_online_queued_events gauge\ncrec_online_queued_events %llu\n"
+                      "# HELP crec_online_update_lag_seconds Seconds from acknowledgement to applied (last batch).\n"
+                      "# TYPE crec_online_update_lag_seconds gauge\ncrec_online_update_lag_seconds %.6f\n"
+                      "# HELP crec_online_update_lag_max_seconds Largest such lag since start.\n"
+                      "# TYPE crec_online_update_lag_max_seconds gauge\ncrec_online_update_lag_max_seconds %.6f\n"
+                      "# HELP crec_online_lock_hold_max_seconds Longest write-lock hold of one mini-batch.\n"
+                      "# TYPE crec_online_lock_hold_max_seconds gauge\ncrec_online_lock_hold_max_seconds %.6f\n"
+                      "# HELP crec_online_users Users in the model's id space.\n"
+                      "# TYPE crec_online_users gauge\ncrec_online_users %lld\n"
+                      "# HELP crec_online_items Items in the model's id space.\n"
+                      "# TYPE crec_online_items gauge\ncrec_online_items %lld\n"
+                      "# HELP crec_online_table_rows Rows of the online embedding table (-1: not a table model).\n"
+                      "# TYPE crec_online_table_rows gauge\ncrec_online_table_rows %lld\n"
+                      "# HELP crec_online_table_bytes Heap bytes of the online table.\n"
+                      "# TYPE crec_online_table_bytes gauge\ncrec_online_table_bytes %lld\n"
+                      "# HELP crec_online_evictions_total Rows evicted by the table's ttl.\n"
+                      "# TYPE crec_online_evictions_total counter\ncrec_online_evictions_total %llu\n"
+                      "# HELP crec_online_syncs_total Checkpoints of the learned state written.\n"
+                      "# TYPE crec_online_syncs_total counter\ncrec_online_syncs_total %llu\n"
+                      "# HELP crec_online_sync_failures_total Checkpoints that failed (retried).\n"
+                      "# TYPE crec_online_sync_failures_total counter\ncrec_online_sync_failures_total %llu\n"
+                      "# HELP crec_online_last_sync_timestamp_seconds When the last checkpoint was written (0: none).\n"
+                      "# TYPE crec_online_last_sync_timestamp_seconds gauge\ncrec_online_last_sync_timestamp_seconds %.3f\n"
+                      "# HELP crec_online_sync_seconds Seconds the last checkpoint took (the model's write lock held).\n"
+                      "# TYPE crec_online_sync_seconds gauge\ncrec_online_sync_seconds %.6f\n",
+                  os.applied, os.failed, os.batches, os.queued, os.lag_last, os.lag_max, os.batch_max_s,
+                  (long long)os.users, (long long)os.items, (long long)os.rows, (long long)os.table_bytes, os.evictions,
+                  os.syncs, os.sync_failures, os.last_sync_unix, os.sync_last_s);
     sb_printf(&b, "# HELP crec_uptime_seconds Seconds since the server started.\n# TYPE crec_uptime_seconds gauge\n"
                   "crec_uptime_seconds %.1f\n"
                   "# HELP crec_process_resident_memory_peak_bytes Peak resident set size.\n"

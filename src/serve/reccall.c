@@ -46,6 +46,7 @@ int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t) {
     c->s = s;
     c->t = t;
     c->b = crec__bundle_acquire(s);
+    pthread_rwlock_rdlock(&c->b->mu); /* --online: model and id maps as between two mini-batches */
     crec_service_request_reset(&t->rq);
     t->rq.now = now_unix();
     int rc = crec__tls_view(t, c->b);
@@ -55,7 +56,10 @@ int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t) {
     return rc;
 }
 
-void crec__rec_end(crec__rec_call *c) { crec__bundle_release(c->b); }
+void crec__rec_end(crec__rec_call *c) {
+    pthread_rwlock_unlock(&c->b->mu);
+    crec__bundle_release(c->b);
+}
 
 /* The store row of an external item id within the view, or -1. */
 int32_t crec__rec_row(const crec__rec_call *c, const char *id, size_t len) {

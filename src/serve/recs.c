@@ -51,13 +51,28 @@ static int rec_params_parse(crec__req *req, rec_params *p, crec__reply *r) {
 void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
     rec_params p;
     if (rec_params_parse(req, &p, r)) return;
-    const char *user = req->m.id;
+    const char *user = req->m.id, *wb = crec__query(req, "write_back");
+    long offset = 0;
+    crec__reqerr e;
+    if (crec__parse_int("offset", crec__query(req, "offset"), 0, CREC__MAX_K - p.k, 0, &offset, &e) ||
+        (wb && strcmp(wb, "shown") != 0 && crec__reqerr_set(&e, 400, "bad_parameter", "write_back must be \"shown\""))) {
+        crec__idlist_free(&p.exclude);
+        crec__reply_reqerr(r, &e);
+        return;
+    }
+    int ka = wb && s->n_keys > 0 ? crec__auth_check(s, req->conn) : 0; /* write_back writes: a key when keys are set */
+    if (ka) {
+        atomic_fetch_add(&s->metrics.auth_failures, 1);
+        crec__idlist_free(&p.exclude);
+        crec__reply_err(r, ka, ka == 401 ? "unauthorized" : "forbidden", "write_back needs a valid API key");
+        return;
+    }
     crec__rec_call c;
     int rc = crec__rec_begin(&c, s, t);
     int64_t n_hist = 0;
     if (!rc) rc = crec__rec_user(&c, user, &n_hist);
     int32_t uid = crec__bundle_user(c.b, user, strlen(user));
-    t->rq.k = (int)p.k;
+    t->rq.k = (int)(p.k + offset);
     t->rq.keep_seen = p.keep_seen;
     json_t *o = NULL;
     if (!rc) rc = crec__rec_rules(&c, &p.exclude, p.category);
@@ -68,7 +83,8 @@ void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply
         json_object_set_new(o, "user", crec__jstr(user));
         json_object_set_new(o, "known_user", json_boolean(uid >= 0));
         json_object_set_new(o, "history_length", json_integer((json_int_t)n_hist));
-        crec__reply_json(r, 200, o);
+        if (crec__recs_finish(s, t, req, user, offset, wb != NULL, o, r)) json_decref(o);
+        else crec__reply_json(r, 200, o);
     }
     crec__rec_end(&c);
     crec__idlist_free(&p.exclude);

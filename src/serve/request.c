@@ -96,14 +96,17 @@ static int asset_name_ok(const char *p, size_t n) {
     return 1;
 }
 
-/* Does path (its segments) fit pattern? *param gets the segment of "{id}" / "{file}" (-1: none). */
-static int pattern_fits(const char *pattern, const segs *s, int *param) {
+/* Does path (its segments) fit pattern? *param gets the segment of "{id}" / "{file}" (-1: none), *param2 that
+ * of a second "{id}". */
+static int pattern_fits(const char *pattern, const segs *s, int *param, int *param2) {
     segs ps;
-    *param = -1;
+    *param = *param2 = -1;
     if (split_path(pattern, &ps) || ps.count != s->count) return 0;
     for (int i = 0; i < s->count; i++) {
         if (ps.n[i] == 4 && memcmp(ps.p[i], "{id}", 4) == 0) {
-            *param = i; /* any segment: a bad id is the caller's 400, not a 404 */
+            /* any segment: a bad id is the caller's 400, not a 404 */
+            if (*param < 0) *param = i;
+            else *param2 = i;
         } else if (ps.n[i] == 6 && memcmp(ps.p[i], "{file}", 6) == 0) {
             if (!asset_name_ok(s->p[i], s->n[i])) return 0;
             *param = i;
@@ -154,14 +157,19 @@ static int match_path(const char *method, const char *path, crec__match *m) {
     m->status = 404;
     m->allow = NULL;
     m->id = NULL;
+    m->id2 = NULL;
     m->id_buf[0] = 0;
+    m->id2_buf[0] = 0;
     m->allow_buf[0] = 0;
     segs s;
     if (!method || !path || split_path(path, &s)) return -1;
     /* the first line that fits owns the path; the lines with its pattern are its methods */
-    int owner = -1, hit = -1, param = -1;
+    int owner = -1, hit = -1, param = -1, param2 = -1;
+    /* a pattern of literal segments only wins over one with parameters ("/v1/items/latest", "/v1/items/{id}") */
     for (int r = 0; r < N_ROUTES && owner < 0; r++)
-        if (pattern_fits(ROUTES[r].pattern, &s, &param)) owner = r;
+        if (!strchr(ROUTES[r].pattern, '{') && pattern_fits(ROUTES[r].pattern, &s, &param, &param2)) owner = r;
+    for (int r = 0; r < N_ROUTES && owner < 0; r++)
+        if (pattern_fits(ROUTES[r].pattern, &s, &param, &param2)) owner = r;
     if (owner < 0) return -1;
     size_t used = 0;
     for (int r = owner; r < N_ROUTES; r++) {
@@ -185,6 +193,16 @@ static int match_path(const char *method, const char *path, crec__match *m) {
         memcpy(m->id_buf, s.p[param], n);
         m->id_buf[n] = 0;
         m->id = m->id_buf;
+    }
+    if (param2 >= 0) {
+        size_t n = s.n[param2];
+        if (n > CREC_STORE_MAX_ID || !crec__id_ok(s.p[param2], n)) {
+            m->status = 400;
+            return -1;
+        }
+        memcpy(m->id2_buf, s.p[param2], n);
+        m->id2_buf[n] = 0;
+        m->id2 = m->id2_buf;
     }
     m->status = 0;
     return 0;

@@ -29,9 +29,11 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__au
  * labels, auth: pure data, fuzzed) and by routes.c (the handlers). Columns:
  *   NAME     the enum value CREC__R_NAME
  *   METHOD   one HTTP method (HEAD goes wherever GET does)
- *   PATTERN  the path; "{id}" is one segment holding an external id (a bad id is 400), "{file}" one segment
- *            holding a dashboard file name ([a-z0-9_.-], else no match); the first line whose pattern fits a
- *            path owns it, and the lines with that same pattern give its methods (405 + Allow otherwise)
+ *   PATTERN  the path; "{id}" is one segment holding an external id (a bad id is 400; a pattern may hold two:
+ *            the second is m.id2), "{file}" one segment holding a dashboard file name ([a-z0-9_.-], else no
+ *            match); a pattern of literal segments only that fits a path owns it ("/v1/items/latest" beats
+ *            "/v1/items/{id}"), else the first line whose pattern fits, and the lines with that same pattern
+ *            give its methods (405 + Allow otherwise)
  *   LABEL    the route's name in metrics, NULL: the pattern (the lines of one path share it)
  *   AUTH     CREC__OPEN, CREC__READ or CREC__WRITE
  *   STORE    1: the handler uses the thread's store connection (one read transaction, or the write lock)
@@ -39,6 +41,9 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__au
 #define CREC__ROUTES(X) \
     X(USER_RECS,    "GET",    "/v1/users/{id}/recommendations",  NULL,            CREC__READ,  1, crec__h_user_recs) \
     X(SESSION_RECS, "POST",   "/v1/sessions/recommendations",    NULL,            CREC__READ,  1, crec__h_session_recs) \
+    X(CONV_START,   "POST",   "/v1/conversations",               NULL,            CREC__WRITE, 1, crec__h_conv_start) \
+    X(CONV_TURN,    "POST",   "/v1/conversations/{id}/turns",    NULL,            CREC__WRITE, 1, crec__h_conv_turn) \
+    X(CONV_GET,     "GET",    "/v1/conversations/{id}",          NULL,            CREC__READ,  1, crec__h_conv_get) \
     X(SIMILAR,      "GET",    "/v1/items/{id}/similar",          NULL,            CREC__READ,  1, crec__h_similar) \
     X(POPULAR,      "GET",    "/v1/popular",                     NULL,            CREC__READ,  1, crec__h_popular) \
     X(EVENTS,       "POST",   "/v1/events",                      NULL,            CREC__WRITE, 1, crec__h_events) \
@@ -51,6 +56,19 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__au
     X(USER_DELETE,  "DELETE", "/v1/users/{id}",                  NULL,            CREC__WRITE, 1, crec__h_user_delete) \
     X(RELOAD,       "POST",   "/v1/admin/reload",                NULL,            CREC__WRITE, 0, crec__h_reload) \
     X(STATS,        "GET",    "/v1/stats",                       NULL,            CREC__PRIVATE,  1, crec__h_stats) \
+    X(USERS,        "GET",    "/v1/users",                       NULL,            CREC__PRIVATE,  1, crec__h_users_list) \
+    X(USER_PUT,     "PUT",    "/v1/users/{id}",                  NULL,            CREC__WRITE, 1, crec__h_user_put) \
+    X(USER_SIMILAR, "GET",    "/v1/users/{id}/similar",          NULL,            CREC__PRIVATE,  1, crec__h_user_similar) \
+    X(USER_FEEDBACK, "GET",   "/v1/users/{id}/feedback",         NULL,            CREC__PRIVATE,  1, crec__h_user_feedback) \
+    X(ITEM_FEEDBACK, "GET",   "/v1/items/{id}/feedback",         NULL,            CREC__PRIVATE,  1, crec__h_item_feedback) \
+    X(FEEDBACK_DELETE, "DELETE", "/v1/feedback/{id}/{id}",       NULL,            CREC__WRITE, 1, crec__h_feedback_delete) \
+    X(ITEM_PATCH,   "PATCH",  "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_patch) \
+    X(ITEMS_BATCH,  "POST",   "/v1/items/batch",                 NULL,            CREC__WRITE, 1, crec__h_items_batch) \
+    X(ITEMS_LATEST, "GET",    "/v1/items/latest",                NULL,            CREC__READ,  1, crec__h_items_latest) \
+    X(ITEM_CAT_PUT, "PUT",    "/v1/items/{id}/categories/{id}",  NULL,            CREC__WRITE, 1, crec__h_item_cat_put) \
+    X(ITEM_CAT_DELETE, "DELETE", "/v1/items/{id}/categories/{id}", NULL,          CREC__WRITE, 1, crec__h_item_cat_delete) \
+    X(LIVE,         "GET",    "/healthz/live",                   NULL,            CREC__OPEN,  0, crec__h_live) \
+    X(READY,        "GET",    "/healthz/ready",                  NULL,            CREC__OPEN,  0, crec__h_ready) \
     X(HEALTH,       "GET",    "/healthz",                        NULL,            CREC__OPEN,  0, crec__h_health) \
     X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__PRIVATE,  0, crec__h_metrics) \
     X(OPENAPI,      "GET",    "/openapi.json",                   NULL,            CREC__OPEN,  0, crec__h_openapi) \
@@ -71,8 +89,10 @@ typedef struct crec__match {
     int status;            /* 0 matched; 404 no such path; 405 path known, method not; 400 bad id in the path */
     const char *allow;     /* methods of the path ("GET, PUT, DELETE", for 405's Allow header), in allow_buf */
     const char *id;        /* the {id} or {file} segment, NUL-terminated copy in id_buf */
+    const char *id2;       /* a second {id} segment ("/v1/feedback/{id}/{id}"), in id2_buf; NULL when none */
     char allow_buf[64];
     char id_buf[CREC_STORE_MAX_ID + 1];
+    char id2_buf[CREC_STORE_MAX_ID + 1];
 } crec__match;
 
 typedef struct crec__reqerr {

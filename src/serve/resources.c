@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "serve/online.h"
 #include "serve/routes.h"
 
 static int64_t now_unix(void) {
@@ -41,14 +42,36 @@ void crec__h_events(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r
         crec__reply_reqerr(r, &e);
         return;
     }
-    int64_t *sids = malloc((size_t)n * sizeof *sids), bad = -1;
-    int rc = sids ? crec_store_add_events(t->store, ev, n, sids, &bad) : CREC_ENOMEM;
+    /* ?mode=append (default: every event a new row) | insert (skip a stored (user, item, type)) | upsert */
+    const char *ms = crec__query(req, "mode");
+    int mode = !ms || strcmp(ms, "append") == 0 ? CREC_STORE_APPEND
+               : strcmp(ms, "insert") == 0      ? CREC_STORE_INSERT
+               : strcmp(ms, "upsert") == 0      ? CREC_STORE_UPSERT
+                                                : -1;
+    if (mode < 0) {
+        free(ev);
+        json_decref(body);
+        crec__reply_err(r, 400, "bad_parameter", "mode must be append, insert or upsert");
+        return;
+    }
+    int64_t *sids = malloc((size_t)(n ? n : 1) * sizeof *sids), bad = -1, written = 0;
+    int rc = sids ? crec_store_add_events_mode(t->store, ev, n, (crec_store_add_mode)mode, sids, &bad, &written)
+                  : CREC_ENOMEM;
     if (!rc) {
         /* committed: only now is the batch acknowledged */
         crec__pop_add(&s->pop, sids, n);
+        int64_t n_new = n;
+        if (mode != CREC_STORE_APPEND) { /* insert / upsert: only the events that added a row are new */
+            n_new = 0;
+            for (int64_t k = 0; k < n; k++)
+                if (sids[k] >= 0) ev[n_new++] = ev[k];
+        }
+        crec__online_stage(s, ev, n_new); /* --online: handed to the learner once the group committed */
         atomic_fetch_add(&s->metrics.events_ingested, (unsigned long long)n);
         atomic_fetch_add(&s->metrics.event_batches, 1);
-        crec__reply_json(r, 200, json_pack("{s:I}", "accepted", (json_int_t)n));
+        json_t *ok = json_pack("{s:I}", "accepted", (json_int_t)n);
+        if (mode != CREC_STORE_APPEND) json_object_set_new(ok, "written", json_integer((json_int_t)written));
+        crec__reply_json(r, 200, ok);
     } else if (rc == CREC_ENOTFOUND && bad >= 0) {
         crec__reply_err(r, 404, "item_not_found", "event %lld: item '%s' does not exist (nothing was written)",
                         (long long)bad, ev[bad].item);
@@ -144,7 +167,9 @@ void crec__h_item_get(crec_server *s, crec__tls *t, crec__req *req, crec__reply 
     crec__bundle *b = crec__bundle_acquire(s);
     json_t *o = item_json(&it, 1);
     json_object_set_new(o, "n_events", json_integer((json_int_t)it.n_events));
+    pthread_rwlock_rdlock(&b->mu);
     json_object_set_new(o, "in_model", json_boolean(crec__bundle_item(b, id, strlen(id)) >= 0));
+    pthread_rwlock_unlock(&b->mu);
     crec__bundle_release(b);
     crec__reply_json(r, 200, o);
     crec_store_item_clear(&it);
@@ -202,15 +227,18 @@ void crec__h_user_get(crec_server *s, crec__tls *t, crec__req *req, crec__reply 
     int64_t n = 0;
     int rc = crec_store_user_events(t->store, id, limit, user_hist_cb, &u, &n);
     crec__bundle *b = crec__bundle_acquire(s);
+    pthread_rwlock_rdlock(&b->mu);
     int known = crec__bundle_user(b, id, strlen(id)) >= 0;
+    pthread_rwlock_unlock(&b->mu);
     crec__bundle_release(b);
     if (rc && !(rc == CREC_ENOTFOUND && known)) {
         json_decref(u.arr);
         crec__reply_store_err(r, rc, "user", id);
         return;
     }
-    crec__reply_json(r, 200, json_pack("{s:o,s:I,s:b,s:o}", "id", crec__jstr(id), "n_events", (json_int_t)n,
-                                       "known_to_model", known, "history", u.arr));
+    crec__reply_json(r, 200, json_pack("{s:o,s:I,s:b,s:o,s:o}", "id", crec__jstr(id), "n_events", (json_int_t)n,
+                                       "known_to_model", known, "labels", crec__user_labels_json(t->store, id),
+                                       "history", u.arr));
 }
 
 void crec__h_user_delete(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {

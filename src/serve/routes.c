@@ -5,6 +5,7 @@
  * one consistent state of the store and takes its locks once. Writes queue on a mutex: SQLite lets one writer
  * in at a time and makes the others sleep and retry (1, 2, 5 ... 100 ms), which costs far more than waiting
  * in line here. */
+#include "serve/online.h"
 #include "serve/routes.h"
 
 static crec__handler *const HANDLERS[CREC__R_COUNT] = {
@@ -35,6 +36,7 @@ void crec__route_run(crec_server *s, crec__req *q, crec__reply *r) {
     if (write) pthread_mutex_lock(&s->write_mu);
     h(s, t, q, r);
     if (read) crec_store_read_end(t->store);
+    if (write) crec__online_commit(s); /* inline writes commit in their handler */
     if (write) pthread_mutex_unlock(&s->write_mu);
 }
 

@@ -24,6 +24,12 @@ void crec__route_run(crec_server *s, crec__req *q, crec__reply *r);
 /* Run the handler of a write route (AUTH CREC__WRITE, STORE 1) on store connection t, the caller holding the
  * write lock and, for a group commit, the group transaction (writer.c). */
 void crec__route_run_write(crec_server *s, crec__tls *t, crec__req *q, crec__reply *r);
+/* api2.c, for recs.c and resources.c: drop the first `offset` items of a recommendation answer o and, with
+ * write_back, record a "shown" event of user for each item left (0, or a store error already put in r); the
+ * labels of a user as a JSON array (empty when the store does not hold them). */
+int crec__recs_finish(crec_server *s, crec__tls *t, crec__req *req, const char *user, long offset, int write_back,
+                      json_t *o, crec__reply *r);
+json_t *crec__user_labels_json(crec_store *st, const char *user);
 /* 1 when q's route goes through the writer thread (its AUTH is CREC__WRITE and it uses the store). */
 int crec__route_is_grouped(crec__route rt);
 #endif

@@ -27,6 +27,8 @@
 /* ---- the model bundle: a model and the id maps of the dataset it was trained on ---- */
 typedef struct crec__bundle {
     atomic_int refs;          /* one for the server's current pointer + one per request holding it */
+    pthread_rwlock_t mu;      /* --online: readers (crec__rec_begin..end) share it; the learner (online.c) writes
+                                 model and id maps under it, one mini-batch at a time (writer-preferring) */
     crec_model *model;
     crec_dataset *ds;         /* dense ids <-> external ids of users and items (the model's id space) */
     uint64_t version;         /* 1, 2, ... per successful load */
@@ -122,6 +124,8 @@ struct crec_server {
     crec__wjob *wq_head, *wq_tail;
     int wq_running, wq_stop;
     int wq_test_delay_ms;     /* CREC_SERVE_TEST_WRITE_DELAY_MS (tests) */
+    struct crec__conv *conv;  /* conversations (conv.c), NULL without --crs-model */
+    struct crec__online *online; /* --online: the learner (online.c, serve/online.h); NULL without */
 };
 
 /* Per-thread state of a pool thread: its store connection, the service's request and scratch, and the
@@ -181,6 +185,10 @@ int crec__writer_submit(crec_server *s, crec__wjob *j);
 /* The server's state without (with_http 0) or with (1) its HTTP daemon: crec_server_start is open(o, 1). A state
  * opened without the daemon serves the calling thread; free that thread's crec__tls before crec_server_stop. */
 int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out, char *err, size_t errn);
+
+/* Conversations (conv.c): load the --crs-model over the current bundle's dataset; close frees (NULL-safe). */
+int crec__conv_open(crec_server *s, const char *crs_model_path, const char *names_path, char *err, size_t errn);
+void crec__conv_close(crec_server *s);
 
 /* Keys (auth.c). */
 int crec__auth_load(crec_server *s, const char *keys, const char *file, char *err, size_t errn);

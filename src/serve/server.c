@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "serve/online.h"
 #include "serve/routes.h"
 
 /* Hostile clients: one client address holds at most conns_per_client (default CONNS_PER_CLIENT) of the MAX_CONNS
@@ -371,6 +372,8 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
         goto fail;
     }
     if ((rc = crec__bundle_load(s, s->store, s->model_path, s->data_path, &s->bundle, err, errn))) goto fail;
+    if ((rc = crec__online_start(s, err, errn))) goto fail; /* --online: the learner (online.c) */
+    if (o->crs_model_path && (rc = crec__conv_open(s, o->crs_model_path, o->crs_names_path, err, errn))) goto fail;
     s->started = crec__now();
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -410,6 +413,8 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
     return 0;
 fail:
     if (writer_ok) crec__writer_stop(s);
+    crec__online_stop(s);
+    crec__conv_close(s);
     if (s->bundle) crec__bundle_release(s->bundle);
     if (pop_ok) crec__pop_free(&s->pop);
     if (cat_ok) {
@@ -443,6 +448,8 @@ void crec_server_stop(crec_server *s) {
     crec__writer_stop(s);
     /* joins the pool threads: their crec__tls (store connections, scratch) go with them */
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    crec__conv_close(s);
+    crec__online_stop(s); /* applies what was acknowledged, writes a last checkpoint */
     crec__bundle_release(s->bundle);
     crec__pop_free(&s->pop);
     crec__catalog_clear(&s->cat);

@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "serve/online.h"
 #include "serve/routes.h"
 
 #define GROUP_MAX 512  /* requests per transaction: bounds the latency of the first one in the group */
@@ -60,8 +61,10 @@ static void *writer_main(void *arg) {
                                     crec_strerror(crc));
                 }
                 /* the handlers updated the in-memory copies before the commit that failed */
+                crec__online_drop(s);
                 if (crec__catalog_load(&s->cat, t->store) == 0) crec__pop_reload(&s->pop, t->store);
             } else {
+                crec__online_commit(s); /* --online: only committed events are learned */
                 atomic_fetch_add(&s->metrics.write_groups, 1);
                 atomic_fetch_add(&s->metrics.write_requests, (unsigned long long)n);
             }

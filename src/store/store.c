@@ -61,6 +61,16 @@ static const char *const MIGRATIONS[CREC_STORE_SCHEMA_VERSION] = {
     "CREATE TRIGGER items_count_vis AFTER UPDATE OF visible ON items WHEN (OLD.visible = 0) <> (NEW.visible = 0) BEGIN"
     "  UPDATE counters SET value = value + (NEW.visible = 0) - (OLD.visible = 0) WHERE name = 'hidden_items'; END;"
     CREC__SQL_EVENTS_INS_TRIGGER CREC__SQL_EVENTS_DEL_TRIGGER,
+    /* 4: conversations of crec serve --crs-model (state and transcript as JSON text) */
+    "CREATE TABLE conversations(id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT, state TEXT NOT NULL,"
+    "  transcript TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    "  updated INTEGER NOT NULL);",
+    /* 5: item creation time (seconds since the epoch; NULL for items made before this step), set on insert,
+     * for GET /v1/items/latest */
+    "ALTER TABLE items ADD COLUMN created INTEGER;"
+    "CREATE TRIGGER items_created AFTER INSERT ON items WHEN NEW.created IS NULL BEGIN"
+    "  UPDATE items SET created = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = NEW.id; END;"
+    "CREATE INDEX items_by_created ON items(created, id);",
 };
 
 /* SQL of each cached statement (indexed by crec__stmt_id). */

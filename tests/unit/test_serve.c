@@ -32,7 +32,8 @@ static void test_routes(void **st) {
     expect_route("DELETE", "/v1/items", CREC__R_ITEMS, 405, NULL);
     expect_route("PUT", "/v1/items/sku-1", CREC__R_ITEM_PUT, 0, "sku-1");
     expect_route("HEAD", "/v1/items/sku-1", CREC__R_ITEM, 0, "sku-1");
-    expect_route("PATCH", "/v1/items/sku-1", CREC__R_ITEM, 405, NULL);
+    expect_route("PATCH", "/v1/items/sku-1", CREC__R_ITEM_PATCH, 0, "sku-1");
+    expect_route("POST", "/v1/items/sku-1", CREC__R_ITEM, 405, NULL);
     expect_route("DELETE", "/v1/users/\xc3\xa9t\xc3\xa9", CREC__R_USER_DELETE, 0, "\xc3\xa9t\xc3\xa9");
     expect_route("POST", "/v1/admin/reload", CREC__R_RELOAD, 0, NULL);
     expect_route("GET", "/v1/stats", CREC__R_STATS, 0, NULL);
@@ -86,8 +87,8 @@ static void test_routes(void **st) {
 
     /* the table's other columns: a 405's Allow lists the path's lines in table order, the lines of one path
      * share their metrics label, and who may call what */
-    assert_int_equal(crec__route_match("PATCH", "/v1/items/sku-1", &m), -1);
-    assert_string_equal(m.allow, "GET, PUT, DELETE");
+    assert_int_equal(crec__route_match("POST", "/v1/items/sku-1", &m), -1);
+    assert_string_equal(m.allow, "GET, PUT, DELETE, PATCH");
     assert_int_equal(crec__route_match("DELETE", "/v1/items", &m), -1);
     assert_string_equal(m.allow, "GET, POST");
     assert_int_equal(crec__route_match("GET", "/v1/events", &m), -1);
@@ -110,6 +111,55 @@ static void test_routes(void **st) {
     assert_true(crec__route_uses_store(CREC__R_USER_RECS));
     assert_false(crec__route_uses_store(CREC__R_RELOAD));
     assert_false(crec__route_uses_store(CREC__R_NONE));
+}
+
+/* The routes of issue 15: literal paths beat "{id}", two ids in one path, their auth classes. */
+static void test_routes_api(void **st) {
+    crec__match m;
+    expect_route("GET", "/v1/users", CREC__R_USERS, 0, NULL);
+    expect_route("POST", "/v1/users", CREC__R_USERS, 405, NULL);
+    expect_route("PUT", "/v1/users/u1", CREC__R_USER_PUT, 0, "u1");
+    expect_route("GET", "/v1/users/u1/similar", CREC__R_USER_SIMILAR, 0, "u1");
+    expect_route("GET", "/v1/users/u1/feedback", CREC__R_USER_FEEDBACK, 0, "u1");
+    expect_route("GET", "/v1/items/i1/feedback", CREC__R_ITEM_FEEDBACK, 0, "i1");
+    expect_route("POST", "/v1/items/batch", CREC__R_ITEMS_BATCH, 0, NULL);   /* not the item "batch" */
+    expect_route("GET", "/v1/items/batch", CREC__R_ITEMS_BATCH, 405, NULL);
+    expect_route("GET", "/v1/items/latest", CREC__R_ITEMS_LATEST, 0, NULL);
+    expect_route("DELETE", "/v1/items/latest", CREC__R_ITEMS_LATEST, 405, NULL);
+    expect_route("GET", "/v1/items/latesT", CREC__R_ITEM, 0, "latesT");      /* any other id is an item */
+    expect_route("GET", "/healthz/live", CREC__R_LIVE, 0, NULL);
+    expect_route("GET", "/healthz/ready", CREC__R_READY, 0, NULL);
+    expect_route("GET", "/healthz/other", CREC__R_NONE, 404, NULL);
+    assert_int_equal(crec__route_match("DELETE", "/v1/feedback/u%201/i1", &m), 0);
+    assert_int_equal(m.route, CREC__R_FEEDBACK_DELETE);
+    assert_string_equal(m.id, "u%201");
+    assert_string_equal(m.id2, "i1");
+    assert_int_equal(crec__route_match("PUT", "/v1/items/i1/categories/sale", &m), 0);
+    assert_int_equal(m.route, CREC__R_ITEM_CAT_PUT);
+    assert_string_equal(m.id, "i1");
+    assert_string_equal(m.id2, "sale");
+    assert_int_equal(crec__route_match("GET", "/v1/items/i1/categories/sale", &m), -1);
+    assert_int_equal(m.status, 405);
+    assert_string_equal(m.allow, "PUT, DELETE");
+    assert_int_equal(crec__route_match("DELETE", "/v1/feedback/u1/a\x01b", &m), -1); /* a bad second id */
+    assert_int_equal(m.status, 400);
+    assert_int_equal(crec__route_match("GET", "/v1/items/i1", &m), 0);
+    assert_null(m.id2);
+    assert_int_equal(crec__route_auth(CREC__R_USERS), CREC__PRIVATE);
+    assert_int_equal(crec__route_auth(CREC__R_USER_FEEDBACK), CREC__PRIVATE);
+    assert_int_equal(crec__route_auth(CREC__R_ITEM_FEEDBACK), CREC__PRIVATE);
+    assert_int_equal(crec__route_auth(CREC__R_USER_SIMILAR), CREC__PRIVATE);
+    assert_int_equal(crec__route_auth(CREC__R_ITEMS_LATEST), CREC__READ);
+    assert_int_equal(crec__route_auth(CREC__R_LIVE), CREC__OPEN);
+    assert_int_equal(crec__route_auth(CREC__R_READY), CREC__OPEN);
+    assert_false(crec__route_uses_store(CREC__R_READY));
+    assert_true(crec__route_is_write(CREC__R_USER_PUT, "PUT"));
+    assert_true(crec__route_is_write(CREC__R_ITEM_PATCH, "PATCH"));
+    assert_true(crec__route_is_write(CREC__R_ITEMS_BATCH, "POST"));
+    assert_true(crec__route_is_write(CREC__R_FEEDBACK_DELETE, "DELETE"));
+    assert_true(crec__route_is_write(CREC__R_ITEM_CAT_PUT, "PUT"));
+    assert_true(crec__route_is_write(CREC__R_ITEM_CAT_DELETE, "DELETE"));
+    assert_string_equal(crec__route_label(CREC__R_FEEDBACK_DELETE), "/v1/feedback/{id}/{id}");
 }
 
 static void test_values(void **st) {
@@ -270,7 +320,7 @@ static void test_items_sessions(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_routes), cmocka_unit_test(test_values), cmocka_unit_test(test_json),
+        cmocka_unit_test(test_routes), cmocka_unit_test(test_routes_api), cmocka_unit_test(test_values), cmocka_unit_test(test_json),
         cmocka_unit_test(test_events), cmocka_unit_test(test_items_sessions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -504,6 +504,138 @@ static void test_items_crud(void **st) {
     crec_store_close(s);
 }
 
+/* The functions behind the server's Gorse-style API (store_api.c). */
+static int collect_users(void *ctx, int64_t sid, const char *id, size_t len) {
+    return collect_ids(ctx, sid, id, len, 1);
+}
+static int collect_fb(void *ctx, const crec_store_feedback *f) {
+    char *out = ctx;
+    size_t l = strlen(out);
+    snprintf(out + l, 256 - l, "%s%s/%s/%s/%g/%lld", l ? "," : "", f->user, f->item, f->type, f->value, (long long)f->ts);
+    return 0;
+}
+static int collect_sim(void *ctx, const char *user, double score, int64_t common) {
+    char *out = ctx;
+    size_t l = strlen(out);
+    snprintf(out + l, 256 - l, "%s%s:%.3f:%lld", l ? "," : "", user, score, (long long)common);
+    return 0;
+}
+
+static void test_api_functions(void **st) {
+    crec_store *s = open_ok(path_in("api.db"));
+    char ids[256] = "";
+    /* labels: created, replaced (duplicates once, sorted), read back; unknown user */
+    const char *l1[] = {"b", "a", "b"};
+    int created = 0, n = 0;
+    char **labels = NULL;
+    assert_int_equal(crec_store_user_put(s, "ann", l1, 3, &created), 0);
+    assert_int_equal(created, 1);
+    assert_int_equal(crec_store_user_labels(s, "ann", &labels, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(labels[0], "a");
+    assert_string_equal(labels[1], "b");
+    crec_store_labels_free(labels, n);
+    assert_int_equal(crec_store_user_put(s, "ann", NULL, 0, &created), 0);
+    assert_int_equal(created, 0);
+    assert_int_equal(crec_store_user_labels(s, "ann", &labels, &n), 0);
+    assert_int_equal(n, 0);
+    crec_store_labels_free(labels, n);
+    assert_int_equal(crec_store_user_labels(s, "zed", &labels, &n), CREC_ENOTFOUND);
+    assert_int_equal(crec_store_user_put(s, "bob", NULL, 0, NULL), 0);
+    assert_int_equal(crec_store_users_list(s, 0, 10, collect_users, ids), 0);
+    assert_string_equal(ids, "ann,bob");
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_list(s, 1, 10, collect_users, ids), 0);
+    assert_string_equal(ids, "bob");
+
+    /* items in a batch: all or nothing; the bad one's index */
+    crec_store_item items[3] = {{.id = "x1", .visible = 1}, {.id = "x2", .visible = 1}, {.id = NULL, .visible = 1}};
+    int64_t bad = -1, made = 0;
+    assert_int_not_equal(crec_store_items_put_batch(s, items, 3, &bad, &made), 0);
+    assert_int_equal(bad, 2);
+    crec_store_item got;
+    assert_int_equal(crec_store_item_get(s, "x1", 2, 0, 0, &got), CREC_ENOTFOUND);
+    assert_int_equal(crec_store_items_put_batch(s, items, 2, &bad, &made), 0);
+    assert_int_equal(made, 2);
+    assert_int_equal(crec_store_items_put_batch(s, items, 1, &bad, &made), 0);
+    assert_int_equal(made, 0);
+    /* creation time: set at insert, changed on request; the newest first */
+    int64_t c1 = 0;
+    assert_int_equal(crec_store_item_created(s, "x1", &c1), 0);
+    assert_true(c1 > 1600000000);
+    assert_int_equal(crec_store_item_set_created(s, "x1", c1 + 100), 0);
+    ids[0] = 0;
+    assert_int_equal(crec_store_items_latest(s, 2, collect_ids, ids), 0);
+    assert_string_equal(ids, "x1,x2");
+    assert_int_equal(crec_store_item_created(s, "nope", &c1), CREC_ENOTFOUND);
+    /* one attribute at a time */
+    int changed = 0;
+    assert_int_equal(crec_store_item_attr(s, "x2", "sale", 1, &changed), 0);
+    assert_int_equal(changed, 1);
+    assert_int_equal(crec_store_item_attr(s, "x2", "sale", 1, &changed), 0);
+    assert_int_equal(changed, 0);
+    ids[0] = 0;
+    assert_int_equal(crec_store_items_with_attr(s, "sale", collect_ids, ids), 0);
+    assert_string_equal(ids, "x2");
+    assert_int_equal(crec_store_item_attr(s, "x2", "sale", 0, &changed), 0);
+    assert_int_equal(changed, 1);
+    assert_int_equal(crec_store_item_attr(s, "nope", "sale", 1, &changed), CREC_ENOTFOUND);
+
+    /* feedback: append, insert (skip a stored triple), upsert (update it) */
+    crec_store_event ev[] = {{"ann", "x1", "click", 1, 10}, {"ann", "x2", NULL, 1, 11}, {"bob", "x1", "click", 1, 12}};
+    int64_t w = 0;
+    assert_int_equal(crec_store_add_events_mode(s, ev, 3, CREC_STORE_APPEND, NULL, NULL, &w), 0);
+    assert_int_equal(w, 3);
+    crec_store_event ev2[] = {{"ann", "x1", "click", 7, 20}, {"ann", "x1", "buy", 2, 21}, {"ann", "x1", "buy", 3, 22}};
+    int64_t sids[3];
+    assert_int_equal(crec_store_add_events_mode(s, ev2, 3, CREC_STORE_INSERT, sids, NULL, &w), 0);
+    assert_int_equal(w, 1); /* the buy is new; the click and the second buy are stored already */
+    assert_int_equal(sids[0], -1);
+    assert_int_equal(sids[1], 1);
+    assert_int_equal(sids[2], -1);
+    ids[0] = 0;
+    assert_int_equal(crec_store_feedback_list(s, 0, "ann", NULL, 0, 10, collect_fb, ids), 0);
+    assert_string_equal(ids, "ann/x1/click/1/10,ann/x2/interaction/1/11,ann/x1/buy/2/21");
+    assert_int_equal(crec_store_add_events_mode(s, ev2, 1, CREC_STORE_UPSERT, NULL, NULL, &w), 0);
+    assert_int_equal(w, 1);
+    ids[0] = 0;
+    assert_int_equal(crec_store_feedback_list(s, 1, "x1", "click", 0, 10, collect_fb, ids), 0);
+    assert_string_equal(ids, "ann/x1/click/7/20,bob/x1/click/1/12");
+    ids[0] = 0;
+    assert_int_equal(crec_store_feedback_list(s, 1, "x1", "click", 0, 1, collect_fb, ids), 0); /* limit */
+    assert_string_equal(ids, "ann/x1/click/7/20");
+    ids[0] = 0;
+    assert_int_equal(crec_store_feedback_list(s, 1, "x1", "nosuchtype", 0, 10, collect_fb, ids), 0);
+    assert_string_equal(ids, "");
+    assert_int_equal(crec_store_feedback_list(s, 0, "zed", NULL, 0, 10, collect_fb, ids), CREC_ENOTFOUND);
+    bad = -1;
+    crec_store_event evbad[] = {{"ann", "x1", NULL, 1, 1}, {"ann", "nope", NULL, 1, 1}};
+    assert_int_equal(crec_store_add_events_mode(s, evbad, 2, CREC_STORE_INSERT, NULL, &bad, &w), CREC_ENOTFOUND);
+    assert_int_equal(bad, 1);
+
+    /* similar users: bob shares x1 with ann (ann: x1, x2) -> 1 / 2 */
+    ids[0] = 0;
+    assert_int_equal(crec_store_similar_users(s, "bob", 5, collect_sim, ids), 0);
+    assert_string_equal(ids, "ann:0.500:1");
+    assert_int_equal(crec_store_similar_users(s, "zed", 5, collect_sim, ids), CREC_ENOTFOUND);
+
+    /* delete one type, then all of a pair */
+    int64_t nd = 0, isid = 0;
+    assert_int_equal(crec_store_feedback_delete(s, "ann", "x1", "buy", &nd, &isid), 0);
+    assert_int_equal(nd, 1);
+    assert_int_equal(isid, 1);
+    assert_int_equal(crec_store_feedback_delete(s, "ann", "x1", "nosuchtype", &nd, NULL), 0);
+    assert_int_equal(nd, 0);
+    assert_int_equal(crec_store_feedback_delete(s, "ann", "x1", NULL, &nd, NULL), 0);
+    assert_int_equal(nd, 1);
+    assert_int_equal(crec_store_feedback_delete(s, "ann", "nope", NULL, &nd, NULL), CREC_ENOTFOUND);
+    assert_int_equal(crec_store_feedback_delete(s, "zed", "x1", NULL, &nd, NULL), CREC_ENOTFOUND);
+    crec_store_stats stats;
+    assert_int_equal(crec_store_stats_get(s, &stats), 0);
+    assert_int_equal(stats.n_events, 2);
+    crec_store_close(s);
+}
+
 static int setup(void **st) {
     g_dir = tu_tmpdir();
     return g_dir ? 0 : -1;
@@ -521,6 +653,7 @@ int main(void) {
         cmocka_unit_test(test_refuses_newer_and_foreign), cmocka_unit_test(test_import_snapshot_roundtrip),
         cmocka_unit_test(test_events_history),        cmocka_unit_test(test_delete_user),
         cmocka_unit_test(test_items_crud),            cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_api_functions),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
