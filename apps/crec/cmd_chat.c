@@ -18,163 +18,23 @@
 #include "crec/crs.h"
 #include "crs/crs_internal.h"
 
-typedef struct names {
-    char **disp; /* [n_attrs] display name (owned) */
-    char **norm; /* [n_attrs] " normalised name " for matching (owned) */
-    int32_t n;
-} names;
-
-/* Lower case, non-alphanumerics to one space, a plural 's' dropped from words of 4+ letters (not "ss"), framed
- * by spaces: " nail polish ". Caller frees. */
-static char *normalise(const char *s) {
-    size_t n = strlen(s);
-    char *out = malloc(n + 3), *w = out;
-    if (!out) return NULL;
-    *w++ = ' ';
-    for (size_t k = 0; k < n; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if (isalnum(ch)) *w++ = (char)tolower(ch);
-        else if (w[-1] != ' ') *w++ = ' ';
-    }
-    if (w[-1] != ' ') *w++ = ' ';
-    *w = 0;
-    /* drop plural s: "...xs " -> "...x " for words of length >= 4 not ending in "ss" */
-    char *r = out, *q = out;
-    while (*r) {
-        if (*r == 's' && r[1] == ' ' && r - out >= 4 && r[-1] != 's' && r[-1] != ' ' && r[-2] != ' ' &&
-            r[-3] != ' ') {
-            r++;
-            continue;
-        }
-        *q++ = *r++;
-    }
-    *q = 0;
-    return out;
-}
-
-static void names_free(names *nm) {
-    for (int32_t a = 0; a < nm->n; a++) {
-        if (nm->disp) free(nm->disp[a]);
-        if (nm->norm) free(nm->norm[a]);
-    }
-    free(nm->disp);
-    free(nm->norm);
-}
-
-/* Display names: the attribute's external id, or the name from a TSV "id<TAB>...<TAB>name" whose header names a
- * "name" column (Beauty_attributes.tsv) or "id<TAB>name" without header. */
-static int names_init(names *nm, const crec_dataset *ds, const char *path) {
-    nm->n = ds->attrs.n;
-    nm->disp = calloc((size_t)nm->n + 1, sizeof *nm->disp);
-    nm->norm = calloc((size_t)nm->n + 1, sizeof *nm->norm);
-    if (!nm->disp || !nm->norm) return CREC_ENOMEM;
-    if (path) {
-        FILE *f = fopen(path, "r");
-        if (!f) {
-            fprintf(stderr, "crec chat: cannot read %s\n", path);
-            return CREC_EIO;
-        }
-        char line[4096];
-        int name_col = 1, lineno = 0;
-        while (fgets(line, sizeof line, f)) {
-            lineno++;
-            line[strcspn(line, "\r\n")] = 0;
-            char *col[16];
-            int nc = 0;
-            for (char *p = line; nc < 16;) {
-                col[nc++] = p;
-                char *t = strchr(p, '\t');
-                if (!t) break;
-                *t = 0;
-                p = t + 1;
-            }
-            if (lineno == 1) {
-                int hdr = 0;
-                for (int k = 0; k < nc; k++)
-                    if (strcasecmp(col[k], "name") == 0) name_col = k, hdr = 1;
-                if (hdr) continue;
-            }
-            if (nc <= name_col) {
-                fprintf(stderr, "crec chat: %s:%d: expected id<TAB>name\n", path, lineno);
-                fclose(f);
-                return CREC_EPARSE;
-            }
-            int32_t a = crec_idmap_get(&ds->attrs, col[0], strlen(col[0]));
-            if (a >= 0 && !nm->disp[a]) nm->disp[a] = crec__strndup(col[name_col], strlen(col[name_col]));
-        }
-        fclose(f);
-    }
-    for (int32_t a = 0; a < nm->n; a++) {
-        if (!nm->disp[a]) nm->disp[a] = crec__strndup(ds->attrs.names[a], strlen(ds->attrs.names[a]));
-        if (!nm->disp[a] || !(nm->norm[a] = normalise(nm->disp[a]))) return CREC_ENOMEM;
-    }
-    return 0;
-}
-
-/* Attributes named in an utterance: found[k] = attribute, neg[k] = 1 when preceded by not / no / without.
- * Longest names first; a matched span is blanked so that "nail polish" does not also match "polish". */
-static int find_attrs(const names *nm, const char *utt, int32_t *found, int *neg, int max) {
-    char *u = normalise(utt);
-    if (!u) return 0;
-    int n = 0;
-    for (;;) {
-        int32_t best = -1;
-        size_t bl = 0;
-        char *at = NULL;
-        for (int32_t a = 0; a < nm->n; a++) {
-            size_t l = strlen(nm->norm[a]);
-            if (l <= 2 || l <= bl) continue;
-            char *p = strstr(u, nm->norm[a]);
-            if (p) best = a, bl = l, at = p;
-        }
-        if (best < 0 || n >= max) break;
-        int ng = 0;
-        static const char *const negs[] = {" not", " no", " without", " dont like", " don t like", " hate"};
-        for (int k = 0; k < 6; k++) {
-            size_t l = strlen(negs[k]);
-            if ((size_t)(at - u) >= l && strncmp(at - l, negs[k], l) == 0) ng = 1;
-        }
-        found[n] = best;
-        neg[n] = ng;
-        n++;
-        memset(at + 1, '#', bl - 2); /* keep the framing spaces */
-    }
-    free(u);
-    return n;
-}
-
-static int is_word(const char *utt, const char *const *words) {
-    char *u = normalise(utt);
-    if (!u) return 0;
-    int hit = 0;
-    for (int k = 0; words[k] && !hit; k++) {
-        char w[64];
-        snprintf(w, sizeof w, " %s ", words[k]);
-        hit = strstr(u, w) != NULL;
-    }
-    free(u);
-    return hit;
-}
-
-static const char *const YES[] = {"yes", "y", "yeah", "yep", "sure", "ok", "definitely", NULL};
-static const char *const NO[] = {"no", "n", "nope", "nah", "not really", NULL};
 
 static int read_line(char *buf, size_t n) {
     fputs("> ", stdout);
     fflush(stdout);
     if (!fgets(buf, (int)n, stdin)) return 0;
     buf[strcspn(buf, "\r\n")] = 0;
-    char *u = normalise(buf);
+    char *u = crec_crs_normalise(buf);
     int quit = u && (strcmp(u, " quit ") == 0 || strcmp(u, " bye ") == 0 || strcmp(u, " exit ") == 0);
     free(u);
     return !quit;
 }
 
 /* Apply the attributes named in an utterance; prints what was understood. Returns how many. */
-static int apply_named(crec_crs_sim *sim, const names *nm, const char *utt) {
+static int apply_named(crec_crs_sim *sim, const crec_crs_names *nm, const char *utt) {
     int32_t f[16];
     int ng[16];
-    int n = find_attrs(nm, utt, f, ng, 16);
+    int n = crec_crs_find_attrs(nm, utt, f, ng, 16);
     for (int k = 0; k < n; k++) {
         crec_crs_sim_answer(sim, f[k], !ng[k]);
         printf("  (noted: %s %s)\n", ng[k] ? "not" : "likes", nm->disp[f[k]]);
@@ -229,7 +89,7 @@ int cmd_chat(int argc, char **argv) {
     crec_dataset *ds;
     if (cli_open_dataset("chat", data, &ds)) return CLI_FAIL;
     crec_crs_catalog cat;
-    names nm = {0};
+    crec_crs_names nm = {0};
     crec_crs_uiam *m = NULL;
     crec_crs_sim *sim = NULL;
     crec_crs_policy pol = {0};
@@ -240,7 +100,11 @@ int cmd_chat(int argc, char **argv) {
         crec_dataset_free(ds);
         return CLI_FAIL;
     }
-    if (names_init(&nm, ds, names_path)) goto out;
+    char nerr[300];
+    if (crec_crs_names_init(&nm, ds, ds->attrs.n, names_path, nerr, sizeof nerr)) {
+        fprintf(stderr, "crec chat: --names %s\n", nerr);
+        goto out;
+    }
     crec_split_spec spec;
     crec_split_spec_parse(crec_idmap_get(&ds->event_types, "test", 4) >= 0 ? "given" : "loo", &spec);
     if ((rc = crec_split_make(ds, &spec, &sp))) {
@@ -272,7 +136,7 @@ int cmd_chat(int argc, char **argv) {
     int n_rej = 0;
     for (;;) {
         if (!read_line(line, sizeof line)) goto bye;
-        int n = find_attrs(&nm, line, f, ng, 16);
+        int n = crec_crs_find_attrs(&nm, line, f, ng, 16);
         for (int k = 0; k < n; k++) {
             if (ng[k] && n_rej < 16) rej[n_rej++] = f[k];
             else if (!ng[k] && n_acc < CREC_CRS_EXTRA_ATTRS) acc[n_acc++] = f[k];
@@ -306,11 +170,11 @@ int cmd_chat(int argc, char **argv) {
                 if (!read_line(line, sizeof line)) goto bye;
                 int named = apply_named(sim, &nm, line);
                 if (st->asked[at]) break; /* the answer named it */
-                if (is_word(line, NO)) {
+                if (crec_crs_has_word(line, crec_crs_no)) {
                     crec_crs_sim_answer(sim, at, 0);
                     break;
                 }
-                if (is_word(line, YES)) {
+                if (crec_crs_has_word(line, crec_crs_yes)) {
                     crec_crs_sim_answer(sim, at, 1);
                     break;
                 }
@@ -364,7 +228,7 @@ out:
     crec_crs_sim_free(sim);
     crec__crs_uiam_free(m);
     crec_split_free(&sp);
-    names_free(&nm);
+    crec_crs_names_free(&nm);
     crec_crs_catalog_free(&cat);
     crec_dataset_free(ds);
     return ret;

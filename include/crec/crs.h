@@ -150,6 +150,29 @@ typedef struct crec_crs_metrics {
 CREC_API double crec_crs_hdcg(int t, int r);
 CREC_API void crec_crs_metrics_compute(const crec_crs_result *r, int64_t n, crec_crs_metrics *m);
 
+/* ---- a person's words (words.c): shared by crec chat and the HTTP conversations ---- */
+typedef struct crec_crs_names {
+    char **disp;  /* [n] display name of each attribute (owned) */
+    char **norm;  /* [n] " normalised name " for matching (owned) */
+    int32_t n;
+} crec_crs_names;
+/* Display names of the first n_attrs attributes of ds: from path (a TSV "id<TAB>...<TAB>name" whose header names
+ * a "name" column, or "id<TAB>name" without header; NULL: none), else the attribute's external id. 0, CREC_EIO,
+ * CREC_EPARSE (err: "path:line: ...") or CREC_ENOMEM. */
+CREC_API int crec_crs_names_init(crec_crs_names *nm, const crec_dataset *ds, int32_t n_attrs, const char *path,
+                                 char *err, size_t errn);
+CREC_API void crec_crs_names_free(crec_crs_names *nm);
+/* Attributes named in utt (case, punctuation and plurals ignored; longest names first; a matched span is not
+ * matched again): found[k], neg[k] = 1 when preceded by not / no / without / less / hate. Returns their count. */
+CREC_API int crec_crs_find_attrs(const crec_crs_names *nm, const char *utt, int32_t *found, int *neg, int max);
+/* Lower case, non-alphanumerics to one space, a plural 's' dropped from words of 4+ letters (not "ss"), framed
+ * by spaces: " nail polish ". NULL on ENOMEM; caller frees. */
+CREC_API char *crec_crs_normalise(const char *s);
+/* 1 when utt holds one of words (a NULL-terminated list) as a whole word. */
+CREC_API int crec_crs_has_word(const char *utt, const char *const *words);
+CREC_API extern const char *const crec_crs_yes[]; /* yes, y, yeah, ... */
+CREC_API extern const char *const crec_crs_no[];  /* no, n, nope, ... */
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,134 +35,12 @@ typedef struct crec__conv {
     crec_crs_uiam *m;
     crec_crs_policy pol;
     crec_crs_sim *sim;
-    char **disp;            /* [n_attrs] display name */
-    char **norm;            /* [n_attrs] " normalised name " */
+    crec_crs_names names;   /* display names and the matching of a person's words (src/crs/words.c) */
     int32_t suggest[8];     /* attributes offered when the person has named none: the most common */
     int n_suggest;
 } crec__conv;
 
-/* ---- words (as crec chat) ---- */
-
-/* Lower case, non-alphanumerics to one space, a plural 's' dropped from words of 4+ letters (not "ss"), framed
- * by spaces. Caller frees. */
-static char *normalise(const char *s) {
-    size_t n = strlen(s);
-    char *out = malloc(n + 3), *w = out;
-    if (!out) return NULL;
-    *w++ = ' ';
-    for (size_t k = 0; k < n; k++) {
-        unsigned char ch = (unsigned char)s[k];
-        if (isalnum(ch)) *w++ = (char)tolower(ch);
-        else if (w[-1] != ' ') *w++ = ' ';
-    }
-    if (w[-1] != ' ') *w++ = ' ';
-    *w = 0;
-    char *r = out, *q = out;
-    while (*r) {
-        if (*r == 's' && r[1] == ' ' && r - out >= 4 && r[-1] != 's' && r[-1] != ' ' && r[-2] != ' ' && r[-3] != ' ') {
-            r++;
-            continue;
-        }
-        *q++ = *r++;
-    }
-    *q = 0;
-    return out;
-}
-
-/* Attributes named in utt: found[k], neg[k] = 1 when preceded by a negation. Longest names first; a matched
- * span is blanked so that "nail polish" does not also match "polish". */
-static int find_attrs(const crec__conv *c, const char *utt, int32_t *found, int *neg, int max) {
-    char *u = normalise(utt);
-    if (!u) return 0;
-    int n = 0;
-    for (;;) {
-        int32_t best = -1;
-        size_t bl = 0;
-        char *at = NULL;
-        for (int32_t a = 0; a < c->cat.n_attrs; a++) {
-            size_t l = strlen(c->norm[a]);
-            if (l <= 2 || l <= bl) continue;
-            char *p = strstr(u, c->norm[a]);
-            if (p) best = a, bl = l, at = p;
-        }
-        if (best < 0 || n >= max) break;
-        int ng = 0;
-        static const char *const negs[] = {" not", " no", " without", " dont like", " don t like", " hate", " less"};
-        for (int k = 0; k < 7; k++) {
-            size_t l = strlen(negs[k]);
-            if ((size_t)(at - u) >= l && strncmp(at - l, negs[k], l) == 0) ng = 1;
-        }
-        found[n] = best;
-        neg[n] = ng;
-        n++;
-        memset(at + 1, '#', bl - 2);
-    }
-    free(u);
-    return n;
-}
-
-static int has_word(const char *utt, const char *const *words) {
-    char *u = normalise(utt);
-    if (!u) return 0;
-    int hit = 0;
-    for (int k = 0; words[k] && !hit; k++) {
-        char w[64];
-        snprintf(w, sizeof w, " %s ", words[k]);
-        hit = strstr(u, w) != NULL;
-    }
-    free(u);
-    return hit;
-}
-
-static const char *const YES[] = {"yes", "y", "yeah", "yep", "sure", "ok", "definitely", NULL};
-static const char *const NO[] = {"no", "n", "nope", "nah", "not really", NULL};
-
 /* ---- open / close ---- */
-
-/* Display names: the attribute's external id, or the name from a TSV "id<TAB>...<TAB>name" whose header names a
- * "name" column, or "id<TAB>name" without header (as crec chat --names). */
-static int names_load(crec__conv *c, const char *path, char *err, size_t errn) {
-    const crec_dataset *ds = c->b->ds;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        crec__errf(err, errn, "--crs-names %s: cannot read it", path);
-        return CREC_EIO;
-    }
-    char line[4096];
-    int name_col = 1, lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = 0;
-        char *col[16];
-        int nc = 0;
-        for (char *p = line; nc < 16;) {
-            col[nc++] = p;
-            char *t = strchr(p, '\t');
-            if (!t) break;
-            *t = 0;
-            p = t + 1;
-        }
-        if (lineno == 1) {
-            int hdr = 0;
-            for (int k = 0; k < nc; k++)
-                if (strcasecmp(col[k], "name") == 0) name_col = k, hdr = 1;
-            if (hdr) continue;
-        }
-        if (nc <= name_col) {
-            crec__errf(err, errn, "--crs-names %s:%d: expected id<TAB>name", path, lineno);
-            fclose(f);
-            return CREC_EPARSE;
-        }
-        int32_t a = crec_idmap_get(&ds->attrs, col[0], strlen(col[0]));
-        if (a >= 0 && a < c->cat.n_attrs && !c->disp[a] &&
-            !(c->disp[a] = crec__strndup(col[name_col], strlen(col[name_col])))) {
-            fclose(f);
-            return CREC_ENOMEM;
-        }
-    }
-    fclose(f);
-    return 0;
-}
 
 int crec__conv_open(crec_server *s, const char *path, const char *names_path, char *err, size_t errn) {
     crec__conv *c = calloc(1, sizeof *c);
@@ -196,18 +74,15 @@ int crec__conv_open(crec_server *s, const char *path, const char *names_path, ch
     crec_crs_sim_opts so;
     crec_crs_sim_defaults(&so);
     if ((rc = crec__crs_policy_new("cpr", &c->cat, &po, &c->pol))) goto fail;
-    if (!(c->sim = crec_crs_sim_new(&c->cat, &so)) || !(c->norm = calloc((size_t)c->cat.n_attrs + 1, sizeof *c->norm)) ||
-        !(c->disp = calloc((size_t)c->cat.n_attrs + 1, sizeof *c->disp))) {
+    if (!(c->sim = crec_crs_sim_new(&c->cat, &so))) {
         rc = CREC_ENOMEM;
         goto fail;
     }
-    if (names_path && (rc = names_load(c, names_path, err, errn))) return rc;
-    for (int32_t a = 0; a < c->cat.n_attrs; a++)
-        if ((!c->disp[a] && !(c->disp[a] = crec__strndup(ds->attrs.names[a], strlen(ds->attrs.names[a])))) ||
-            !(c->norm[a] = normalise(c->disp[a]))) {
-            rc = CREC_ENOMEM;
-            goto fail;
-        }
+    char nerr[300];
+    if ((rc = crec_crs_names_init(&c->names, ds, c->cat.n_attrs, names_path, nerr, sizeof nerr))) {
+        crec__errf(err, errn, "--crs-names %s", nerr);
+        return rc;
+    }
     /* suggestions: the most common attributes, most items first */
     for (int32_t a = 0; a < c->cat.n_attrs; a++) {
         int64_t na = c->cat.ai_ptr[a + 1] - c->cat.ai_ptr[a];
@@ -236,12 +111,7 @@ void crec__conv_close(crec_server *s) {
     crec_crs_sim_free(c->sim);
     crec__crs_uiam_free(c->m);
     crec_split_free(&c->sp);
-    for (int32_t a = 0; a < c->cat.n_attrs; a++) {
-        if (c->norm) free(c->norm[a]);
-        if (c->disp) free(c->disp[a]);
-    }
-    free(c->norm);
-    free(c->disp);
+    crec_crs_names_free(&c->names);
     if (c->cat_ok) crec_crs_catalog_free(&c->cat);
     if (c->b) crec__bundle_release(c->b);
     pthread_mutex_destroy(&c->mu);
@@ -251,7 +121,7 @@ void crec__conv_close(crec_server *s) {
 
 /* ---- entities ---- */
 
-static const char *attr_name(const crec__conv *c, int32_t a) { return c->disp[a]; }
+static const char *attr_name(const crec__conv *c, int32_t a) { return c->names.disp[a]; }
 
 static json_t *attr_json(const crec__conv *c, int32_t a) {
     return json_pack("{s:o,s:o}", "id", crec__jstr(c->b->ds->attrs.names[a]), "name", crec__jstr(attr_name(c, a)));
@@ -409,7 +279,7 @@ static json_t *system_act(crec__conv *c, json_t *state, const char *lead, int *d
 
 /* "more like N" (a rank in the list shown) or "more like <title of a listed item>": that item, else -1. */
 static int32_t more_like(const crec__conv *c, const char *utt, const int32_t *it, int ni) {
-    char *u = normalise(utt);
+    char *u = crec_crs_normalise(utt);
     if (!u) return -1;
     int32_t found = -1;
     char *p = strstr(u, " more like ");
@@ -422,7 +292,7 @@ static int32_t more_like(const crec__conv *c, const char *utt, const int32_t *it
         if (p && end != p && r >= 1 && r <= ni) found = it[r - 1];
         for (int k = 0; p && found < 0 && k < ni; k++) {
             char title[512];
-            char *t = normalise(item_title(c, it[k], title, sizeof title));
+            char *t = crec_crs_normalise(item_title(c, it[k], title, sizeof title));
             if (t && strlen(t) > 2 && strstr(p, t)) found = it[k];
             free(t);
         }
@@ -441,7 +311,7 @@ static json_t *person_turn(crec__conv *c, json_t *state, const char *utt, json_t
     const crec_crs_state *st = crec_crs_sim_state(c->sim);
     int32_t f[16];
     int ng[16];
-    int n = find_attrs(c, utt, f, ng, 16);
+    int n = crec_crs_find_attrs(&c->names, utt, f, ng, 16);
     char lead[512] = "";
     if (!pk || strcmp(pk, "open") == 0) {
         int32_t acc[16];
@@ -473,8 +343,8 @@ static json_t *person_turn(crec__conv *c, json_t *state, const char *utt, json_t
         }
         for (int k = 0; k < n; k++) op_answer(c, ops, f[k], !ng[k], understood);
         if (!st->asked[at]) {
-            if (has_word(utt, NO)) op_answer(c, ops, at, 0, understood);
-            else if (has_word(utt, YES)) op_answer(c, ops, at, 1, understood);
+            if (crec_crs_has_word(utt, crec_crs_no)) op_answer(c, ops, at, 0, understood);
+            else if (crec_crs_has_word(utt, crec_crs_yes)) op_answer(c, ops, at, 1, understood);
             else if (n == 0) {
                 snprintf(lead, sizeof lead, "Please answer yes or no about %s, or name what you like. ", attr_name(c, at));
                 return reply_ask(c, st, at, lead);
@@ -537,7 +407,7 @@ static json_t *person_turn(crec__conv *c, json_t *state, const char *utt, json_t
                      item_title(c, like, title, sizeof title), st->n_cand);
             return system_act(c, state, lead, done, err, errn);
         }
-        if (n == 0 && has_word(utt, YES) && !has_word(utt, NO)) {
+        if (n == 0 && crec_crs_has_word(utt, crec_crs_yes) && !crec_crs_has_word(utt, crec_crs_no)) {
             json_t *again = json_object_get(state, "last_reply");
             json_t *r = again ? json_deep_copy(again) : json_pack("{s:s}", "kind", "recommendation");
             json_object_set_new(r, "text", json_string("Which one? Please say its number (or no)."));

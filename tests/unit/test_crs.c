@@ -553,8 +553,54 @@ static void test_uiam_and_policies(void **st_) {
     crec_dataset_free(ds);
 }
 
+/* A person's words (src/crs/words.c): names matched whatever the case, punctuation or plural, longest first, a
+ * negation in front; yes / no as whole words. */
+static void test_words(void **st) {
+    (void)st;
+    crec_dataset *ds = crec_dataset_new();
+    assert_non_null(ds);
+    assert_int_equal(crec_idmap_intern(&ds->items, "i1", 2), 0);
+    const char *an[] = {"nail polish", "polish", "glitter", "Rock"};
+    for (int k = 0; k < 4; k++) assert_int_equal(crec_dataset_add_attr(ds, 0, an[k], strlen(an[k])), 0);
+    crec_crs_names nm;
+    char err[200];
+    assert_int_equal(crec_crs_names_init(&nm, ds, ds->attrs.n, NULL, err, sizeof err), 0);
+    assert_int_equal(nm.n, 4);
+    int32_t f[8];
+    int ng[8];
+    int n = crec_crs_find_attrs(&nm, "I'd like NAIL-POLISH, but not Glitters!", f, ng, 8);
+    assert_int_equal(n, 2);
+    assert_string_equal(nm.disp[f[0]], "nail polish"); /* the longest name, not also "polish" */
+    assert_int_equal(ng[0], 0);
+    assert_string_equal(nm.disp[f[1]], "glitter");
+    assert_int_equal(ng[1], 1);
+    assert_int_equal(crec_crs_find_attrs(&nm, "rocks", f, ng, 8), 1);
+    assert_int_equal(crec_crs_find_attrs(&nm, "rockabilly", f, ng, 8), 0); /* whole words only */
+    assert_true(crec_crs_has_word("Yes, please", crec_crs_yes));
+    assert_false(crec_crs_has_word("yesterday", crec_crs_yes));
+    assert_true(crec_crs_has_word("nope.", crec_crs_no));
+    crec_crs_names_free(&nm);
+    /* display names from a file; a line without a name is file:line */
+    char *dir = tu_tmpdir(), p[600];
+    assert_non_null(dir);
+    snprintf(p, sizeof p, "%s/names.tsv", dir);
+    tu_write(p, "Rock\tRock music\nglitter\n");
+    assert_int_equal(crec_crs_names_init(&nm, ds, ds->attrs.n, p, err, sizeof err), CREC_EPARSE);
+    assert_non_null(strstr(err, "names.tsv:2"));
+    tu_write(p, "Rock\tRock music\n");
+    assert_int_equal(crec_crs_names_init(&nm, ds, ds->attrs.n, p, err, sizeof err), 0);
+    int32_t rock = crec_idmap_get(&ds->attrs, "Rock", 4);
+    assert_string_equal(nm.disp[rock], "Rock music");
+    assert_int_equal(crec_crs_find_attrs(&nm, "some rock music", f, ng, 8), 1);
+    crec_crs_names_free(&nm);
+    tu_rmrf(dir);
+    free(dir);
+    crec_dataset_free(ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_words),
         cmocka_unit_test(test_hdcg_values),       cmocka_unit_test(test_metrics_hand),
         cmocka_unit_test(test_sim_rules),         cmocka_unit_test(test_sim_interactive),
         cmocka_unit_test(test_pairs_given_split),
