@@ -4,47 +4,8 @@
 # concurrent writers, reloads under load, and a kill -9 in the middle of an ingest after which every
 # acknowledged event must be in the store. Needs curl and jq. Usage: serve.sh /path/to/crec
 set -u
-CREC=$(realpath "${1:?usage: serve.sh /path/to/crec}")
-for tool in curl jq; do
-  if ! command -v $tool >/dev/null; then echo "skipping: $tool is not installed (scripts/bootstrap.sh adds it)"; exit 77; fi
-done
-T=$(mktemp -d /tmp/crec-serve-XXXXXX)
-PID=""
-stop_server() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""; fi; }
-trap 'stop_server; jobs -p | xargs -r kill 2>/dev/null; rm -rf "$T"' EXIT
-export CREC_NO_PROGRESS=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/    /' <<<"$2" | head -20; }
-
-# start_server LOG [args...]: crec serve on port 0 (the kernel picks a free one); sets PID, PORT, U.
-start_server() {
-  local log=$1; shift
-  "$CREC" serve --port 0 --threads 2 "$@" 2>"$log" &
-  PID=$!
-  for _ in $(seq 1 100); do
-    if grep -q "listening on" "$log"; then break; fi
-    if ! kill -0 "$PID" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$')
-  U="http://127.0.0.1:$PORT"
-  [ -n "$PORT" ]
-}
-
-# req NAME METHOD PATH WANT-STATUS JQ-FILTER [curl args...]: JQ-FILTER must print true ('' = no check)
-req() {
-  local name=$1 method=$2 path=$3 want=$4 filter=$5; shift 5
-  local code
-  code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$method" "$@" "$U$path")
-  if [ "$code" != "$want" ]; then bad "$name (HTTP $code, want $want)" "$(head -c 600 "$T/body")"; return; fi
-  if [ -n "$filter" ] && [ "$(jq -r "$filter" "$T/body" 2>&1)" != "true" ]; then
-    bad "$name (jq: $filter)" "$(head -c 600 "$T/body")"; return
-  fi
-  ok "$name"
-}
-get() { curl -s "$U$1"; }
-post() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$U$1"; }
+# shellcheck source=lib/serve_common.sh
+. "$(dirname "$0")/lib/serve_common.sh" "$@"
 
 # ---- help texts and usage errors ----
 for c in "serve" "db" "db import" "db export" "db info"; do

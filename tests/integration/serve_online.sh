@@ -5,46 +5,8 @@
 # metrics are at /metrics and /v1/stats, the learned state survives a kill -9 after a checkpoint, and --online
 # with a model that cannot learn is refused (exit 2). Needs curl and jq. Usage: serve_online.sh /path/to/crec
 set -u
-CREC=$(realpath "${1:?usage: serve_online.sh /path/to/crec}")
-for tool in curl jq; do
-  if ! command -v $tool >/dev/null; then echo "skipping: $tool is not installed (scripts/bootstrap.sh adds it)"; exit 77; fi
-done
-T=$(mktemp -d /tmp/crec-online-XXXXXX)
-PID=""
-stop_server() { if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""; fi; }
-trap 'stop_server; rm -rf "$T"' EXIT
-export CREC_NO_PROGRESS=1
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $1"; [ -n "${2:-}" ] && sed 's/^/    /' <<<"$2" | head -20; }
-
-# start_server LOG [args...]: crec serve on a free port; sets PID, PORT, U.
-start_server() {
-  local log=$1; shift
-  "$CREC" serve --port 0 --threads 2 "$@" 2>"$log" &
-  PID=$!
-  for _ in $(seq 1 150); do
-    if grep -q "listening on" "$log"; then break; fi
-    if ! kill -0 "$PID" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$')
-  U="http://127.0.0.1:$PORT"
-  [ -n "$PORT" ]
-}
-# req NAME METHOD PATH WANT-STATUS JQ-FILTER [curl args...]: JQ-FILTER must print true ('' = no check)
-req() {
-  local name=$1 method=$2 path=$3 want=$4 filter=$5; shift 5
-  local code
-  code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$method" "$@" "$U$path")
-  if [ "$code" != "$want" ]; then bad "$name (HTTP $code, want $want)" "$(head -c 600 "$T/body")"; return; fi
-  if [ -n "$filter" ] && [ "$(jq -r "$filter" "$T/body" 2>&1)" != "true" ]; then
-    bad "$name (jq: $filter)" "$(head -c 600 "$T/body")"; return
-  fi
-  ok "$name"
-}
-get() { curl -s "$U$1"; }
-post() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$U$1"; }
+# shellcheck source=lib/serve_common.sh
+. "$(dirname "$0")/lib/serve_common.sh" "$@"
 # wait_for PATH JQ-FILTER: poll (every 0.1 s, at most 3 s) until the answer satisfies the filter; 0 when it did
 wait_for() {
   for _ in $(seq 1 30); do
