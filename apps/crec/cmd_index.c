@@ -17,8 +17,8 @@ static const char BUILD_HELP[] =
     "                               histories), recursively into N clusters until each holds <= M items\n"
     "                  semantic     SemID: item attributes, most general first (needs attributes in D)\n"
     "                  hybrid       CID (or SemID with --base semantic) + the item's own token\n"
-    "                  rq           residual k-means of item vectors into --levels levels of K codes + a\n"
-    "                               collision level\n"
+    "                  rq           residual quantisation of item vectors into --levels levels of K codes + a\n"
+    "                               collision level (--quantizer kmeans, or rqvae: TIGER's RQ-VAE)\n"
     "  --K K           random/sequential: digit base (32); rq: codebook size (256)\n"
     "  --N N --M M     collaborative: clusters per split (20), largest leaf (500)\n"
     "  --depth D       semantic: attribute levels (3)\n"
@@ -29,6 +29,15 @@ static const char BUILD_HELP[] =
     "                  fused (content + collaborative, each row L2-normalised, concatenated: the reduced form of\n"
     "                  PRORec's alignment)\n"
     "  --dim D         content vectors' SVD width (64)\n"
+    "  --quantizer Q   rq: kmeans (residual k-means, default) | rqvae (an MLP autoencoder whose latent is\n"
+    "                  residual-quantised, trained here: reconstruction + codebook + 0.25 x commitment loss,\n"
+    "                  straight-through gradients; TIGER, Rajput et al. 2023)\n"
+    "  --vae-hidden H  rqvae: encoder hidden widths, comma-separated (512,256,128); the decoder mirrors them\n"
+    "  --vae-latent Z  rqvae: latent width = code vector width (32)\n"
+    "  --vae-epochs E  rqvae: training epochs (200; TIGER trains 20,000)\n"
+    "  --vae-batch B   rqvae: rows per step (1024)\n"
+    "  --vae-lr X      rqvae: AdamW learning rate (0.001; TIGER: Adagrad 0.4)\n"
+    "  --vae-beta X    rqvae: commitment weight (0.25)\n"
     "  --split S       split whose training part collaborative / sequential read (loo)\n"
     "  --seed S        (42)\n";
 
@@ -54,6 +63,39 @@ static int index_build(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
         if (cli_opt(argc, argv, &i, "--file", &v, &bad)) { if (bad) return CLI_USAGE; file = v; continue; }
         if (cli_opt(argc, argv, &i, "--base", &v, &bad)) { if (bad) return CLI_USAGE; o.base = v; continue; }
+        if (cli_opt(argc, argv, &i, "--quantizer", &v, &bad)) { if (bad) return CLI_USAGE; o.quantizer = v; continue; }
+        if (cli_opt(argc, argv, &i, "--vae-hidden", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            int nh = 0;
+            for (const char *q = v; *q && nh <= 4;) {
+                char *end;
+                long h = strtol(q, &end, 10);
+                if (end == q || h < 1 || h > 65536 || (*end && *end != ',')) { nh = 5; break; }
+                if (nh < 4) o.vae_hidden[nh] = (int)h;
+                nh++;
+                q = *end ? end + 1 : end;
+            }
+            if (nh < 1 || nh > 4) {
+                fprintf(stderr, "crec index build: --vae-hidden '%s': 1 to 4 positive widths, comma-separated\n", v);
+                return CLI_USAGE;
+            }
+            o.vae_n_hidden = nh;
+            continue;
+        }
+        int is_lr = 0, is_beta = 0;
+        if ((is_lr = cli_opt(argc, argv, &i, "--vae-lr", &v, &bad)) ||
+            (is_beta = cli_opt(argc, argv, &i, "--vae-beta", &v, &bad))) {
+            const char *name = is_lr ? "--vae-lr" : "--vae-beta";
+            double dv;
+            if (bad || cli_double("index build", name, v, &dv)) return CLI_USAGE;
+            if (!(dv > 0) || dv > 100) {
+                fprintf(stderr, "crec index build: %s %s: a positive number up to 100\n", name, v);
+                return CLI_USAGE;
+            }
+            if (is_lr) o.vae_lr = (float)dv;
+            else o.vae_beta = (float)dv;
+            continue;
+        }
 #define INTOPT(name, lo, hi, dst)                                                                                      \
     if (cli_opt(argc, argv, &i, name, &v, &bad)) {                                                                     \
         if (bad || cli_int("index build", name, v, lo, hi, &x)) return CLI_USAGE;                                      \
@@ -66,6 +108,9 @@ static int index_build(int argc, char **argv) {
         INTOPT("--depth", 1, CREC_INDEX_MAX_L - 1, o.depth)
         INTOPT("--levels", 1, CREC_INDEX_MAX_L - 1, o.levels)
         INTOPT("--dim", 1, 1024, dim)
+        INTOPT("--vae-latent", 1, 256, o.vae_latent)
+        INTOPT("--vae-epochs", 1, 1000000, o.vae_epochs)
+        INTOPT("--vae-batch", 1, 1 << 20, o.vae_batch)
         INTOPT("--seed", 0, (long long)1 << 62, o.seed)
 #undef INTOPT
         fprintf(stderr, "crec index build: unknown option '%s' (see --help)\n", argv[i]);

@@ -58,6 +58,12 @@ typedef struct crec_index_opts {
     const float *vec;
     int dim;
     const char *vec_name;
+    /* rq's quantiser: "kmeans" (residual k-means, default) or "rqvae" (TIGER's RQ-VAE: an MLP autoencoder with
+     * residual quantisation of its latent, trained here; its sizes and budget below, 0 = default) */
+    const char *quantizer;
+    int vae_epochs, vae_batch, vae_latent; /* 200, 1024, 32 */
+    int vae_hidden[4], vae_n_hidden;       /* 512, 256, 128 (vae_n_hidden 0: the default) */
+    float vae_lr, vae_beta;                /* AdamW 1e-3; commitment weight 0.25 */
     int verbose;
 } crec_index_opts;
 

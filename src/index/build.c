@@ -5,6 +5,7 @@
  * leaves may still hold several items; a last level then numbers the items of each leaf (or, for hybrid, is the
  * item's own token), so every code is unique and the decoder can always end on one real item. */
 #include <ctype.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "core/util.h"
 #include "crec/index.h"
 #include "index/cluster.h"
+#include "index/rqvae.h"
 
 /* ---- helpers ---- */
 
@@ -404,6 +406,29 @@ static int rq_index(crec_index *ix, const float *vec, int dim, int32_t n, int le
     return rc;
 }
 
+/* ---- rq: the RQ-VAE (rqvae.c) ---- */
+
+static int rqvae_index(crec_index *ix, const float *vec, int dim, int32_t n, const crec__rqvae_opts *vo, char *err,
+                       size_t errn) {
+    int32_t *path = malloc((size_t)n * vo->levels * sizeof *path), *plen = malloc((size_t)n * sizeof *plen);
+    int rc = path && plen ? 0 : CREC_ENOMEM;
+    double loss = 0, recon = 0;
+    if (!rc) rc = crec__rqvae(vec, n, dim, vo, path, &loss, &recon);
+    if (rc == CREC_EINVAL)
+        crec__errf(err, errn, "rq-vae: bad sizes (latent 1..%d, at most %d hidden layers, batch >= 1, lr > 0)",
+                   RQVAE_MAX_LATENT, RQVAE_MAX_LAYERS - 1);
+    if (!rc && vo->verbose)
+        fprintf(stderr, "rqvae: final loss %.5f (reconstruction %.5f) over %d rows\n", loss, recon, (int)n);
+    int32_t Kp[CREC_INDEX_MAX_L];
+    for (int l = 0; l < vo->levels; l++) Kp[l] = vo->K;
+    if (!rc) {
+        for (int32_t i = 0; i < n; i++) plen[i] = vo->levels;
+        rc = path_index(ix, path, plen, vo->levels, Kp, n, 0);
+    }
+    free(path), free(plen);
+    return rc;
+}
+
 /* ---- the entry point ---- */
 
 int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_index_opts *o, crec_index *out,
@@ -500,9 +525,30 @@ int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_i
                        CREC_INDEX_MAX_L - 1);
             return CREC_EINVAL;
         }
-        rc = rq_index(out, o->vec, o->dim, n, o->levels, K, o->iters, o->seed);
-        snprintf(out->source, sizeof out->source, "%s d=%d, %dx%d + collision level", o->vec_name ? o->vec_name : "",
-                 o->dim, o->levels, K);
+        int vae = o->quantizer && strcmp(o->quantizer, "rqvae") == 0;
+        if (o->quantizer && !vae && strcmp(o->quantizer, "kmeans") != 0) {
+            crec__errf(err, errn, "--quantizer '%s': one of kmeans, rqvae", o->quantizer);
+            return CREC_EINVAL;
+        }
+        if (vae) {
+            crec__rqvae_opts vo;
+            crec__rqvae_opts_default(&vo);
+            vo.levels = o->levels, vo.K = K, vo.seed = o->seed, vo.verbose = o->verbose;
+            if (o->vae_epochs > 0) vo.epochs = o->vae_epochs;
+            if (o->vae_batch > 0) vo.batch = o->vae_batch;
+            if (o->vae_latent > 0) vo.latent = o->vae_latent;
+            if (o->vae_lr > 0) vo.lr = o->vae_lr;
+            if (o->vae_beta > 0) vo.beta = o->vae_beta;
+            if (o->vae_n_hidden > 0) {
+                vo.n_hidden = o->vae_n_hidden;
+                for (int h = 0; h < o->vae_n_hidden; h++) vo.hidden[h] = o->vae_hidden[h];
+            }
+            rc = rqvae_index(out, o->vec, o->dim, n, &vo, err, errn);
+        } else {
+            rc = rq_index(out, o->vec, o->dim, n, o->levels, K, o->iters, o->seed);
+        }
+        snprintf(out->source, sizeof out->source, "%s d=%d, %s %dx%d + collision level",
+                 o->vec_name ? o->vec_name : "", o->dim, vae ? "rq-vae" : "k-means", o->levels, K);
     } else {
         crec__errf(err, errn, "--method '%s': one of random, sequential, collaborative, semantic, hybrid, rq", m);
         return CREC_EINVAL;
