@@ -55,6 +55,14 @@ static const crec_param_def GENREC_PARAMS[] = {
     CREC_P_BOOL("item_emb", "0",
                 "add a learned per-item embedding to the encoder's input rows (not in TIGER: ids then carry "
                 "per-item capacity on the input side only)"),
+    CREC_P_ENUM("tasks", "seq", "seq|seq+direct",
+                "P5-style multi-task: seq = next-item only; seq+direct adds direct recommendation (pick the user's "
+                "item out of a candidate list), every encoder input led by its task token"),
+    CREC_P_INT("direct_cands", "20", 2, 512,
+               "direct task: candidates per example (one of the user's training items + uniform negatives; at most "
+               "max_len)"),
+    CREC_P_INT("user_tokens", "0", 0, 10000000,
+               "rows of a user-token table (user u reads row u mod N), a row led into the encoder; 0: none"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -72,6 +80,11 @@ enum {
 
 typedef struct genrec {
     int D, Le, Ld, H, F, T, L, beam, causal, iemb;
+    /* multi-task and user tokens: ntask task tokens (0 or 2: seq, direct), nut user-token rows, npre prefix rows
+     * leading every encoder input (task, then user), cands candidates of a direct example; their vocabulary ids
+     * follow BOS: tok_task + task, tok_user + u mod nut */
+    int ntask, nut, npre, cands;
+    int32_t tok_task, tok_user;
     float drop;
     int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
     crec_index ix;
@@ -85,7 +98,7 @@ typedef struct genrec {
 
 static void param_sizes(const genrec *g, size_t *sz) {
     size_t D = (size_t)g->D, F = (size_t)g->F, Le = (size_t)g->Le, Ld = (size_t)g->Ld;
-    sz[P_TOK] = (size_t)g->V * D, sz[P_EPOS] = (size_t)g->T * D, sz[P_DPOS] = (size_t)g->L * D;
+    sz[P_TOK] = (size_t)g->V * D, sz[P_EPOS] = (size_t)(g->T + g->npre) * D, sz[P_DPOS] = (size_t)g->L * D;
     sz[P_ELN1W] = sz[P_ELN1B] = sz[P_ELN2W] = sz[P_ELN2B] = Le * D;
     sz[P_EQKVW] = Le * 3 * D * D, sz[P_EQKVB] = Le * 3 * D;
     sz[P_EPRJW] = Le * D * D, sz[P_EPRJB] = Le * D;
@@ -172,16 +185,27 @@ static void batch_begin(gbatch *b) {
     b->eoff[0] = 0, b->qoff[0] = 0;
 }
 
-/* Appends an encoder sequence of items it[0..n) (positions 0..n-1); returns its first row. */
-static int enc_add(const genrec *g, gbatch *b, const int32_t *it, int n) {
-    int base = b->Ne;
-    for (int t = 0; t < n; t++) {
+/* Appends an encoder sequence: the prefix rows (the task token when multi-task, the user's token when user tokens
+ * are on and the user is known) then the items it[0..n), at positions 0, 1, ...; returns its first row. */
+static int enc_add(const genrec *g, gbatch *b, int32_t user, int task, const int32_t *it, int n) {
+    int base = b->Ne, np = 0;
+    int32_t pre[2];
+    if (g->ntask) pre[np++] = g->tok_task + task;
+    if (g->nut && user >= 0) pre[np++] = g->tok_user + user % g->nut;
+    for (int t = 0; t < np; t++) {
         int r = base + t;
-        b->eitem[r] = it[t];
+        b->eitem[r] = -1; /* no per-item row */
         b->epos[r] = t;
+        b->etok[r] = pre[t];
+        for (int l = 1; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = -1;
+    }
+    for (int t = 0; t < n; t++) {
+        int r = base + np + t;
+        b->eitem[r] = it[t];
+        b->epos[r] = np + t;
         for (int l = 0; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = g->tokid[(size_t)it[t] * g->L + l];
     }
-    b->Ne += n;
+    b->Ne += np + n;
     b->eoff[++b->Be] = b->Ne;
     return base;
 }
@@ -200,19 +224,48 @@ static void dec_add(const genrec *g, gbatch *b, int32_t tgt, int kb, int kl) {
     b->qoff[++b->S] = b->Nd;
 }
 
-/* A training user's rows: window w = the last min(n, T + 1) items; targets w[1..]. */
-static void batch_user(const genrec *g, gbatch *b, const int32_t *row, int n) {
-    int nw = n < g->T + 1 ? n : g->T + 1;
+/* Prefix rows enc_add puts before a known user's items. */
+static int n_prefix(const genrec *g, int32_t user) { return (g->ntask > 0) + (g->nut > 0 && user >= 0); }
+
+/* A training user's rows (the next-item task): window w = the last min(n, T + 1) items; targets w[1..]. */
+static void batch_user(const genrec *g, gbatch *b, int32_t user, const int32_t *row, int n) {
+    int nw = n < g->T + 1 ? n : g->T + 1, np = n_prefix(g, user);
     const int32_t *w = row + n - nw;
     if (g->causal) {
-        int base = enc_add(g, b, w, nw - 1);
-        for (int t = 0; t + 1 < nw; t++) dec_add(g, b, w[t + 1], base, t + 1);
+        int base = enc_add(g, b, user, 0, w, nw - 1);
+        for (int t = 0; t + 1 < nw; t++) dec_add(g, b, w[t + 1], base, np + t + 1);
     } else {
         for (int t = 0; t + 1 < nw; t++) {
-            int base = enc_add(g, b, w, t + 1);
-            dec_add(g, b, w[t + 1], base, t + 1);
+            int base = enc_add(g, b, user, 0, w, t + 1);
+            dec_add(g, b, w[t + 1], base, np + t + 1);
         }
     }
+}
+
+/* A direct-recommendation example (P5's task family 2, the candidate-list form): one of the user's training items
+ * at a random place among cands - 1 uniform negatives the user never had (mark[] = the user's items), read after the
+ * direct task token and the user's token; the target is that item. */
+static void batch_direct(const genrec *g, gbatch *b, int32_t user, const int32_t *row, int n, const uint8_t *mark,
+                         int32_t *cand, crec_rng *r) {
+    int C = g->cands;
+    int32_t pos = row[crec__rng_below(r, (uint64_t)n)];
+    int at = (int)crec__rng_below(r, (uint64_t)C);
+    for (int c = 0; c < C; c++) {
+        if (c == at) {
+            cand[c] = pos;
+            continue;
+        }
+        int32_t x;
+        int dup, tries = 0;
+        do { /* a catalogue smaller than the candidates list may repeat negatives after a few tries */
+            x = (int32_t)crec__rng_below(r, (uint64_t)g->NI);
+            dup = mark[x] || x == pos;
+            for (int q = 0; q < c && !dup; q++) dup = cand[q] == x;
+        } while (dup && ++tries < 50);
+        cand[c] = x;
+    }
+    int base = enc_add(g, b, user, 1, cand, C);
+    dec_add(g, b, pos, base, n_prefix(g, user) + C);
 }
 
 static void batch_offsets(const genrec *g, gbatch *b) {
@@ -574,9 +627,10 @@ static int gctx_alloc(const genrec *g, gctx *c, int Bseq, int Nemax, int Smax, i
     int rc = batch_alloc(&c->b, Bseq, Nemax, Smax, g->L);
     if (rc) return rc;
     /* attention caches: bounded by the largest sequences */
-    int64_t Ae = (int64_t)g->H * Nemax * (g->T < Nemax ? g->T : Nemax);
+    int Tr = g->T + g->npre; /* rows of the longest encoder sequence */
+    int64_t Ae = (int64_t)g->H * Nemax * (Tr < Nemax ? Tr : Nemax);
     int64_t Ad = (int64_t)g->H * Ndmax * g->L;
-    int64_t Ax = (int64_t)g->H * Ndmax * (g->T < Nemax ? g->T : Nemax);
+    int64_t Ax = (int64_t)g->H * Ndmax * (Tr < Nemax ? Tr : Nemax);
     c->afloats = acts_layout(g, Nemax, Ndmax, Ae, Ad, Ax, NULL, NULL);
     c->abase = crec__aligned_alloc(c->afloats * sizeof(float));
     if (!c->abase) {
@@ -644,13 +698,14 @@ static int window_of(const genrec *g, const int32_t *hist, int n, int32_t *w) {
 
 /* Beam search for history hist: up to k items (exclude[i] != 0 skipped), best first, scores descending.
  * Returns the count or CREC_ENOMEM. */
-static int beam_decode(const genrec *g, const int32_t *hist, int n, const uint8_t *exclude, int k, int beamw,
+static int beam_decode(const genrec *g, int32_t user, const int32_t *hist, int n, const uint8_t *exclude, int k,
+                       int beamw,
                        int32_t *items, float *scores) {
     int D = g->D, F = g->F, L = g->L, Ld = g->Ld, H = g->H;
     int32_t *w = malloc((size_t)g->T * sizeof *w);
     if (!w) return CREC_ENOMEM;
-    int Ne = window_of(g, hist, n, w);
-    if (Ne == 0) {
+    int Nw = window_of(g, hist, n, w);
+    if (Nw == 0) {
         free(w);
         /* no known history: by training popularity */
         int cnt = 0;
@@ -670,7 +725,8 @@ static int beam_decode(const genrec *g, const int32_t *hist, int n, const uint8_
         }
         return cnt;
     }
-    /* encoder: one sequence, no dropout */
+    /* encoder: one sequence (prefix rows + window), no dropout */
+    int Ne = Nw + n_prefix(g, user);
     gctx c;
     int rc = gctx_alloc(g, &c, 1, Ne, 1, 0);
     if (rc) {
@@ -678,7 +734,7 @@ static int beam_decode(const genrec *g, const int32_t *hist, int n, const uint8_
         return rc;
     }
     batch_begin(&c.b);
-    enc_add(g, &c.b, w, Ne);
+    enc_add(g, &c.b, user, 0, w, Nw);
     crec__nn_attention_offsets(c.b.eatt_off, c.b.eoff, 1, H);
     acts a;
     acts_layout(g, Ne, 0, c.b.eatt_off[1], 0, 0, c.abase, &a);
@@ -823,7 +879,7 @@ static double validate(const genrec *g, const crec_csr *train, const crec_csr *v
         for (int i = 0; i < n; i++) ex[h[i]] = 1;
         int32_t tgt = valid->idx[valid->ptr[u]];
         int32_t items[10];
-        int got = beam_decode(g, h, n, ex, 10, g->beam, items, NULL);
+        int got = beam_decode(g, u, h, n, ex, 10, g->beam, items, NULL);
         for (int i = 0; i < n; i++) ex[h[i]] = 0;
         cnt++;
         if (ex[tgt] == 0)
@@ -868,7 +924,13 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->NI = g->ix.n_items;
     g->L = g->ix.L;
     g->vocab = g->ix.tok_off[g->L];
-    g->V = g->vocab + 1;
+    g->ntask = strcmp(crec_model_param_str(m, "tasks"), "seq+direct") == 0 ? 2 : 0;
+    g->nut = (int)crec_model_param_int(m, "user_tokens");
+    g->cands = (int)crec_model_param_int(m, "direct_cands");
+    if (g->cands > g->T) g->cands = g->T;
+    g->npre = (g->ntask > 0) + (g->nut > 0);
+    g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
+    g->V = g->vocab + 1 + g->ntask + g->nut; /* tokens, BOS, task tokens, user tokens */
     int rc = crec_trie_build(&g->ix, &g->trie);
     if (rc) return rc;
     g->tokid = malloc((size_t)g->NI * g->L * sizeof *g->tokid);
@@ -939,11 +1001,16 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     for (int32_t u = 0; u < x->n_rows && !rc; u++)
         if (x->ptr[u + 1] - x->ptr[u] >= 2) users[nu++] = u;
     int B = hp.batch;
-    int per = g->T; /* targets per user */
-    int Nemax = g->causal ? B * g->T : B * g->T * (g->T + 1) / 2;
+    int per = g->T, np = g->npre; /* targets per user, prefix rows per encoder sequence */
+    int Nemax = g->causal ? B * (g->T + np) : B * (g->T * (g->T + 1) / 2 + g->T * np);
+    int Bseq = g->causal ? B : B * per, Smax = B * per;
+    if (g->ntask) Nemax += B * (g->cands + np), Bseq += B, Smax += B; /* one direct example per user */
+    uint8_t *mark = g->ntask ? calloc((size_t)g->NI, 1) : NULL;
+    int32_t *cand = g->ntask ? malloc((size_t)g->cands * sizeof *cand) : NULL;
+    if (!rc && g->ntask && (!mark || !cand)) rc = CREC_ENOMEM;
     gctx c;
     memset(&c, 0, sizeof c);
-    if (!rc) rc = gctx_alloc(g, &c, g->causal ? B : B * per, Nemax, B * per, 1);
+    if (!rc) rc = gctx_alloc(g, &c, Bseq, Nemax, Smax, 1);
     float *best = rc ? NULL : malloc(g->p.total * sizeof(float));
     if (!rc && !best) rc = CREC_ENOMEM;
     int prev_threads = crec__nn_blas_single();
@@ -963,7 +1030,14 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
             batch_begin(&c.b);
             for (int q = 0; q < nb; q++) {
                 int32_t u = users[b0 + q];
-                batch_user(g, &c.b, x->idx + x->ptr[u], (int)(x->ptr[u + 1] - x->ptr[u]));
+                const int32_t *row = x->idx + x->ptr[u];
+                int n = (int)(x->ptr[u + 1] - x->ptr[u]);
+                batch_user(g, &c.b, u, row, n);
+                if (g->ntask) {
+                    for (int i = 0; i < n; i++) mark[row[i]] = 1;
+                    batch_direct(g, &c.b, u, row, n, mark, cand, &r);
+                    for (int i = 0; i < n; i++) mark[row[i]] = 0;
+                }
             }
             memset(g->p.grad, 0, g->p.total * sizeof(float));
             float gscale = 1.0f / ((float)c.b.S * g->L);
@@ -997,6 +1071,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     }
     free(best);
     free(users);
+    free(mark), free(cand);
     gctx_free(&c);
     if (rc) {
         genrec_free_state(g);
@@ -1016,7 +1091,7 @@ static int genrec_recommend(const crec_model *m, const crec_context *ctx, const 
     const genrec *g = m->state;
     if (!g) return CREC_ESTATE;
     if (k <= 0) return 0;
-    return beam_decode(g, ctx->hist, ctx->n_hist, exclude, k, g->beam, items, scores_out);
+    return beam_decode(g, ctx->user, ctx->hist, ctx->n_hist, exclude, k, g->beam, items, scores_out);
 }
 
 #define GENREC_MAGIC 0x47454e52u /* "GENR" */
@@ -1069,6 +1144,11 @@ static void genrec_free(crec_model *m) {
 
 static int genrec_check(const crec_model *m, char *err, size_t errn) {
     int64_t d = crec_model_param_int(m, "dim"), h = crec_model_param_int(m, "heads");
+    if (strcmp(crec_model_param_str(m, "tasks"), "seq+direct") == 0 && crec_model_param_int(m, "user_tokens") < 1) {
+        snprintf(err, errn, "model 'genrec': parameter 'user_tokens' must be >= 1 with tasks=seq+direct (the direct "
+                            "task names the user, as P5's prompts do)");
+        return CREC_EINVAL;
+    }
     if (d % h) {
         snprintf(err, errn, "model 'genrec': parameter 'heads' = %lld must divide 'dim' = %lld", (long long)h,
                  (long long)d);
@@ -1102,15 +1182,16 @@ const crec_model_type crec__model_genrec = {
  * scores by training popularity. */
 #define SCORE_CHUNK 512
 
-static int exact_scores(const genrec *g, const int32_t *hist, int n, float *scores) {
+static int exact_scores(const genrec *g, int32_t user, const int32_t *hist, int n, float *scores) {
     int32_t *w = malloc((size_t)g->T * sizeof *w);
     if (!w) return CREC_ENOMEM;
-    int Ne = window_of(g, hist, n, w);
-    if (Ne == 0) {
+    int Nw = window_of(g, hist, n, w);
+    if (Nw == 0) {
         free(w);
         for (int32_t i = 0; i < g->NI; i++) scores[i] = logf(1 + g->pop[i]);
         return 0;
     }
+    int Ne = Nw + n_prefix(g, user);
     int L = g->L, D = g->D;
     int Sc = g->NI < SCORE_CHUNK ? g->NI : SCORE_CHUNK;
     gctx c;
@@ -1126,7 +1207,7 @@ static int exact_scores(const genrec *g, const int32_t *hist, int n, float *scor
         return rc;
     }
     batch_begin(&c.b);
-    enc_add(g, &c.b, w, Ne);
+    enc_add(g, &c.b, user, 0, w, Nw);
     crec__nn_attention_offsets(c.b.eatt_off, c.b.eoff, 1, g->H);
     acts a;
     acts_layout(g, Ne, 0, c.b.eatt_off[1], 0, 0, c.abase, &a);
@@ -1166,17 +1247,17 @@ static int exact_scores(const genrec *g, const int32_t *hist, int n, float *scor
 static int genrec_score(const crec_model *m, const crec_context *ctx, float *scores) {
     const genrec *g = m->state;
     if (!g) return CREC_ESTATE;
-    return exact_scores(g, ctx->hist, ctx->n_hist, scores);
+    return exact_scores(g, ctx->user, ctx->hist, ctx->n_hist, scores);
 }
 
-int crec__genrec_bruteforce(const crec_model *m, const int32_t *hist, int n, float *scores) {
+int crec__genrec_bruteforce(const crec_model *m, int32_t user, const int32_t *hist, int n, float *scores) {
     const genrec *g = m->state;
     int32_t *w = malloc((size_t)g->T * sizeof *w);
     if (!w) return CREC_ENOMEM;
     int Ne = window_of(g, hist, n, w);
     free(w);
     if (Ne == 0) return CREC_EINVAL;
-    return exact_scores(g, hist, n, scores);
+    return exact_scores(g, user, hist, n, scores);
 }
 
 int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, uint64_t seed, double *worst,
@@ -1189,7 +1270,11 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     g->D = 8, g->Le = 1, g->Ld = 2, g->H = 2, g->F = 12, g->T = 5, g->causal = causal & 1, g->drop = dropout;
     g->iemb = (causal & 2) != 0; /* bit 1 of causal: with the per-item input embedding */
     g->ix = ix;
-    g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L], g->V = g->vocab + 1;
+    g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L];
+    if (causal & 4) g->ntask = 2, g->nut = 3, g->cands = 3; /* bit 2: multi-task with user tokens */
+    g->npre = (g->ntask > 0) + (g->nut > 0);
+    g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
+    g->V = g->vocab + 1 + g->ntask + g->nut;
     g->tokid = malloc((size_t)g->NI * g->L * sizeof *g->tokid);
     if (!g->tokid) {
         genrec_free_state(g);
@@ -1209,7 +1294,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     crec__rng_seed(&r, seed);
     for (size_t i = 0; i < g->p.total; i++) g->p.param[i] = (float)(0.5 * crec__rng_normal(&r));
     gctx c;
-    rc = gctx_alloc(g, &c, 3 * g->T, 3 * g->T * g->T, 3 * g->T, 1);
+    rc = gctx_alloc(g, &c, 4 * g->T, 4 * g->T * (g->T + 2), 4 * g->T, 1);
     if (rc) {
         genrec_free_state(g);
         return rc;
@@ -1217,9 +1302,12 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     int32_t rows[3][8] = {{0, 3, 1, 2}, {4, 2}, {1, 5, 0, 3, 2, 4, 1, 0}};
     int lens[3] = {4, 2, 8};
     batch_begin(&c.b);
+    uint8_t mark[64] = {0};
+    int32_t cand[8];
     for (int q = 0; q < 3; q++) {
         for (int i = 0; i < lens[q]; i++) rows[q][i] %= g->NI;
-        batch_user(g, &c.b, rows[q], lens[q]);
+        batch_user(g, &c.b, g->nut ? q : -1, rows[q], lens[q]);
+        if (g->ntask && g->NI <= 64) batch_direct(g, &c.b, q, rows[q], lens[q], mark, cand, &r);
     }
     uint64_t ds = dropout > 0 ? (seed | 1) : 0;
     float gscale = 1.0f / ((float)c.b.S * g->L);

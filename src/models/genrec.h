@@ -7,10 +7,11 @@
 /* Exact scores of every item for history hist (scores[n_items]): the teacher-forced decoder over each item's code,
  * sum over levels of the token's log-probability renormalised over the prefix's valid children - what beam search
  * approximates (equal when the beam holds every prefix). 0, CREC_EINVAL (no known item in hist), CREC_ENOMEM. */
-int crec__genrec_bruteforce(const crec_model *m, const int32_t *hist, int n, float *scores);
+int crec__genrec_bruteforce(const crec_model *m, int32_t user, const int32_t *hist, int n, float *scores);
 /* Finite-difference check of the whole model's backward (float; D 8, 1 encoder + 2 decoder blocks) on a small batch
  * of three users over the items of ix: 6 elements of every parameter tensor moved by +-0.01; *worst = max |analytic -
  * numeric| / max(|numeric|, 0.05). Dropout masks fixed by seed when dropout > 0. */
-int crec__genrec_gradcheck(const crec_index *ix, int causal /* bit 0: causal encoder; bit 1: item_emb */, float dropout, uint64_t seed, double *worst,
+/* causal: bit 0 causal encoder, bit 1 item_emb, bit 2 multi-task with user tokens */
+int crec__genrec_gradcheck(const crec_index *ix, int causal, float dropout, uint64_t seed, double *worst,
                            int *checked);
 #endif

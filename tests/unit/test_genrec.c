@@ -134,16 +134,19 @@ static void test_gradcheck(void **st) {
     for (int i = 0; i < 9; i++) codes[i * 3] = i / 3, codes[i * 3 + 1] = i % 3, codes[i * 3 + 2] = (i * 7) % 2;
     crec_index ix = {.n_items = 9, .L = 3, .K = {3, 3, 2}, .codes = codes, .tok_off = {0, 3, 6, 8}};
     assert_int_equal(crec_index_check(&ix), 0);
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 6; variant++) {
         double worst = 0;
         int checked = 0;
-        int causal = (variant != 1) | (variant == 3 ? 2 : 0); /* variant 3: with the per-item input embedding */
+        /* variant 3: with the per-item input embedding; 4 (causal) and 5 (bidirectional): P5-style multi-task with
+         * user tokens (task and user prefix rows, direct-recommendation examples in the batch) */
+        int causal = (variant != 1 && variant != 5) | (variant == 3 ? 2 : 0) | (variant >= 4 ? 4 : 0);
         float drop = variant == 2 ? 0.2f : 0;
         assert_int_equal(crec__genrec_gradcheck(&ix, causal, drop, 11 + variant, &worst, &checked), 0);
         if (worst > 0.02)
-            fail_msg("genrec whole-model gradient (%s encoder%s): worst relative error %g over %d elements "
+            fail_msg("genrec whole-model gradient (%s encoder%s%s): worst relative error %g over %d elements "
                      "(tolerance 0.02)",
-                     causal & 1 ? "causal" : "bidirectional", drop > 0 ? ", dropout" : "", worst, checked);
+                     causal & 1 ? "causal" : "bidirectional", drop > 0 ? ", dropout" : "",
+                     causal & 4 ? ", multi-task" : "", worst, checked);
         assert_true(checked > 200);
     }
 }
@@ -213,7 +216,7 @@ static void test_beam_bruteforce(void **st) {
         const int32_t *h = sp.train.idx + sp.train.ptr[u];
         int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
         if (n == 0) continue;
-        assert_int_equal(crec__genrec_bruteforce(m, h, n, bf), 0);
+        assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
         for (int32_t i = 0; i < NI; i++) pairs[i][0] = bf[i], pairs[i][1] = (float)i;
         qsort(pairs, (size_t)NI, sizeof *pairs, cmp_desc);
         crec_context ctx = {.user = u, .hist = h, .n_hist = n};
@@ -246,7 +249,7 @@ static void test_beam_bruteforce(void **st) {
         const int32_t *h = sp.train.idx + sp.train.ptr[u];
         int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
         if (n == 0) continue;
-        assert_int_equal(crec__genrec_bruteforce(m, h, n, bf), 0);
+        assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
         crec_context ctx = {.user = u, .hist = h, .n_hist = n};
         int32_t items[10];
         float sc[10];
@@ -302,6 +305,69 @@ static void test_beam_bruteforce(void **st) {
     crec_dataset_free(ds);
 }
 
+/* ---- 3b. P5-style multi-task: task and user prefix rows, direct-recommendation examples ---- */
+
+static void test_multitask(void **st) {
+    (void)st;
+    crec_dataset *ds = small_synth(150, 40);
+    crec_split sp;
+    crec_split_spec spec;
+    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
+    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    /* the direct task needs user tokens: refused by name without them */
+    crec_config cfg = {0};
+    crec_config_set_kv(&cfg, "tasks=seq+direct");
+    crec_model *m = NULL;
+    char err[256] = "";
+    assert_int_equal(crec_model_new("genrec", &cfg, &m, err, sizeof err), CREC_EINVAL);
+    assert_non_null(strstr(err, "user_tokens"));
+    const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
+                        "batch=32", "beam=64", "max_len=6", "tasks=seq+direct", "user_tokens=50", "direct_cands=5"};
+    m = train_on(ds, &sp, kv, 12);
+    int32_t NI = ds->items.n;
+    float *bf = malloc((size_t)NI * sizeof *bf), *bf2 = malloc((size_t)NI * sizeof *bf2);
+    int differ = 0;
+    for (int32_t u = 0; u < 8; u++) {
+        const int32_t *h = sp.train.idx + sp.train.ptr[u];
+        int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
+        if (n == 0) continue;
+        assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
+        crec_context ctx = {.user = u, .hist = h, .n_hist = n};
+        int32_t items[10];
+        float sc[10];
+        int got = crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL);
+        assert_int_equal(got, 10);
+        float best = -INFINITY;
+        for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
+        assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
+        for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
+        /* the user's token is read: another user's token (same history) changes the scores */
+        assert_int_equal(crec__genrec_bruteforce(m, u + 1, h, n, bf2), 0);
+        for (int32_t i = 0; i < NI && !differ; i++) differ = fabsf(bf[i] - bf2[i]) > 1e-6f;
+    }
+    assert_true(differ);
+    char mp[] = "/tmp/crec_test_genrec_mt_XXXXXX";
+    int fd = mkstemp(mp);
+    close(fd);
+    assert_int_equal(crec_model_save(m, mp), 0);
+    crec_model *m2 = NULL;
+    assert_int_equal(crec_model_load(mp, &m2), 0);
+    crec_context ctx = {.user = 3, .hist = sp.train.idx + sp.train.ptr[3],
+                        .n_hist = (int32_t)(sp.train.ptr[4] - sp.train.ptr[3])};
+    int32_t a[10], b[10];
+    float sa[10], sb[10];
+    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
+    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(sa, sb, sizeof sa);
+    unlink(mp);
+    crec_model_free(m2);
+    crec_model_free(m);
+    free(bf), free(bf2);
+    crec_split_free(&sp);
+    crec_dataset_free(ds);
+}
+
 /* ---- 4. a planted rule: next item = successor of the last one ---- */
 
 static void test_planted(void **st) {
@@ -353,6 +419,7 @@ int main(void) {
         cmocka_unit_test(test_xattn),
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_beam_bruteforce),
+        cmocka_unit_test(test_multitask),
         cmocka_unit_test(test_planted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
