@@ -8,9 +8,14 @@
  * reports test HR@10 / NDCG@10 (full ranking, history excluded) so speed is read next to quality.
  * FLOPs are counted from the model's shapes (matrix products, attention over the causal pairs, the loss; backward
  * = 2x forward), not measured. OMP_WAIT_POLICY defaults to passive here (re-executing once): spinning OpenMP
- * barriers crawl when the machine is shared (docs/RESULTS.md, SASRec).
+ * barriers crawl when the machine is shared (docs/RESULTS.md, SASRec). On a shared machine read the cpu line: CPU
+ * seconds per epoch and GFLOP per CPU-second against one-thread SGEMM per CPU-second (cpu_peak.h), both from this
+ * run; the wall-clock fraction falls with whatever else runs.
  *
- *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--set k=v ...]
+ *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass]
+ *                             [--set k=v ...]
+ * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --par-min n: kernels
+ * run one thread below n elements (default 16384); both for a before/after in one run.)
  *   skips (exit 0, message) when the data file is absent. */
 #include <math.h>
 #include <stdio.h>
@@ -19,11 +24,23 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "cpu_peak.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
+#include "nn/nn.h"
+
+static double loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
 
 static crec_model *train(const crec_config *cfg, const crec_split *s, int threads, int valid, int verbose,
-                         double *secs) {
+                         double *secs, double *cpu) {
     crec_model *m;
     char err[256];
     if (crec_model_new("sasrec", cfg, &m, err, sizeof err)) {
@@ -32,9 +49,10 @@ static crec_model *train(const crec_config *cfg, const crec_split *s, int thread
     }
     crec_train_input in = {
         .train = &s->train, .valid = valid ? &s->valid : NULL, .n_threads = threads, .seed = 42, .verbose = verbose};
-    double t0 = crec__now();
+    double t0 = crec__now(), c0 = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
     int rc = crec_model_train(m, &in);
     *secs = crec__now() - t0;
+    *cpu = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (rc) {
         fprintf(stderr, "train: %s\n", crec_strerror(rc));
         crec_model_free(m);
@@ -63,6 +81,10 @@ int main(int argc, char **argv) {
             epochs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--par-min") && i + 1 < argc) /* one-thread kernels below n elements */
+            crec__nn_par_min = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--ce-twopass")) /* the CE loss before the fused kernel, for a before/after */
+            crec__nn_ce_twopass = 1;
         else if (!strcmp(argv[i], "--quality") && i + 1 < argc)
             quality = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
@@ -71,7 +93,9 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else {
-            fprintf(stderr, "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--set k=v]...\n",
+            fprintf(stderr,
+                    "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass] "
+                    "[--par-min n] [--set k=v]...\n",
                     argv[0]);
             return 2;
         }
@@ -124,14 +148,15 @@ int main(int argc, char **argv) {
 
     printf("bench_sasrec_epoch: %s, %d users, %d items, %lld events; %.0f training positions per epoch\n", data,
            s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens);
-    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d\n", crec_blas_corename(), getenv("OMP_WAIT_POLICY"),
-           threads > 0 ? threads : crec_blas_threads());
+    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d, one-thread kernels below %zu elements, CE %s\n",
+           crec_blas_corename(), getenv("OMP_WAIT_POLICY"), threads > 0 ? threads : crec_blas_threads(),
+           crec__nn_par_min, crec__nn_ce_twopass ? "two-pass" : "fused");
     printf("config: ");
     for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);
     printf("\n");
 
-    double secs;
-    crec_model *m = train(&cfg, &s, threads, 0, 0, &secs);
+    double secs, cpu;
+    crec_model *m = train(&cfg, &s, threads, 0, 0, &secs, &cpu);
     if (!m) return 1;
     /* serving latency: one user's top-10 over the catalog from a history of max_len items (the forward, one
      * matrix-vector product against the item table, top-k), one thread, over 1000 histories */
@@ -158,16 +183,23 @@ int main(int argc, char **argv) {
     crec_model_free(m);
     double per = secs / epochs;
     double peak = crec_blas_sgemm_gflops(1024, 3);
+    int prev = crec__nn_blas_single();
+    double cpeak = bench_cpu_sgemm(1024, 3);
+    crec__nn_blas_restore(prev);
     printf("epoch:   %.2f s (%d epochs in %.2f s, no validation), %.0f positions/s\n", per, epochs, secs, tokens / per);
     printf("flops:   %.2f GFLOP per epoch (model count), achieved %.1f GFLOP/s = %.0f%% of SGEMM peak %.1f GFLOP/s "
            "(n=1024)\n",
            flops / 1e9, flops / 1e9 / per, 100 * flops / 1e9 / per / peak, peak);
+    /* CPU time: what the load of other processes does not change (cpu_peak.h) */
+    printf("cpu:     %.2f CPU-s per epoch, %.1f GFLOP per CPU-s = %.0f%% of one-thread SGEMM %.1f GFLOP per CPU-s "
+           "(n=1024); load average %.2f\n",
+           cpu / epochs, flops / 1e9 / (cpu / epochs), 100 * flops / 1e9 / (cpu / epochs) / cpeak, cpeak, loadavg());
     printf("memory:  peak RSS %.1f MiB\n", crec__peak_rss() / 1048576.0);
     if (quality > 0) {
         char q[16];
         snprintf(q, sizeof q, "%d", quality);
         crec_config_set(&cfg, "epochs", q);
-        m = train(&cfg, &s, threads, 1, 1, &secs);
+        m = train(&cfg, &s, threads, 1, 1, &secs, &cpu);
         if (!m) return 1;
         crec_eval_opts eo;
         crec_eval_opts_defaults(&eo);

@@ -13,6 +13,8 @@
 extern int openblas_get_num_threads(void);
 extern void openblas_set_num_threads(int num_threads);
 
+size_t crec__nn_par_min = CREC_NN_PAR_MIN;
+
 int crec__nn_blas_single(void) {
     int prev = openblas_get_num_threads();
     if (prev != 1) openblas_set_num_threads(1);

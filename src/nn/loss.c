@@ -12,7 +12,7 @@
 
 #include "nn/nn.h"
 
-#define NN_PAR_MIN 16384
+#define NN_PAR_MIN crec__nn_par_min
 
 double crec__nn_gbce_beta(int K, int NI, double t) {
     if (NI <= 1 || K <= 0) return 1.0;
@@ -27,6 +27,14 @@ size_t crec__nn_ce_blocks(int32_t NI, int *rb, int *ic) {
     if (ce_rb < 256) ce_rb = 256, ce_ic = (int)(ce_budget / 256) < NI ? (int)(ce_budget / 256) : NI;
     *rb = ce_rb, *ic = ce_ic;
     return (size_t)ce_rb * ce_ic + 2 * ce_rb;
+}
+
+int crec__nn_ce_twopass = 0;
+
+size_t crec__nn_ce_fused_floats(int32_t NI, int D, int rb, int ic) {
+    if (ic <= 0 || ic > NI) ic = NI;
+    size_t nch = (size_t)(NI + ic - 1) / (size_t)ic, r = (size_t)rb;
+    return r * (size_t)NI + r * nch + 3 * r + 2 * r * (size_t)D + nch * r * (size_t)D;
 }
 
 /* ---- loss heads ---- */
@@ -55,6 +63,10 @@ int crec__nn_head_init(crec_nn_head *hd, const crec_nn_head_cfg *c, int32_t NI, 
     hd->NI = NI, hd->D = D, hd->Nmax = Nmax;
     size_t S = (size_t)(c->neg > 0 ? c->neg : 1), N = (size_t)Nmax, nneg = 1;
     size_t scr = crec__nn_ce_blocks(NI, &hd->ce_rb, &hd->ce_ic);
+    if (c->loss == CREC_NN_LOSS_CE && hd->ce_ic >= NI) { /* the whole catalogue fits: the fused path */
+        size_t f = crec__nn_ce_fused_floats(NI, D, hd->ce_rb, CREC_NN_CE_IC);
+        scr = f > scr ? f : scr;
+    }
     int logq = 0;
     if (c->loss == CREC_NN_LOSS_SSM) scr = N * S + 2 * S * D + 2 * N, nneg = S, logq = c->logq;
     if (c->loss == CREC_NN_LOSS_BPRMAX) scr = 2 * S * D + 3 * N * S + N * D + 2 * N, nneg = S;
@@ -99,6 +111,9 @@ double crec__nn_head_loss(const crec_nn_head *hd, float *dh, float *dW, const fl
     case CREC_NN_LOSS_BPRMAX:
         return crec__nn_bprmax_loss(dh, dW, hd->scratch, h, W, tgt, hd->neg, N, D, K, (float)hd->c.bpreg, gscale);
     default:
+        if (hd->ce_ic >= hd->NI && !crec__nn_ce_twopass)
+            return crec__nn_softmax_ce_fused(dh, dW, hd->scratch, h, W, tgt, N, D, hd->NI, hd->ce_rb, CREC_NN_CE_IC,
+                                             gscale);
         return crec__nn_softmax_ce_loss(dh, dW, hd->scratch, h, W, tgt, N, D, hd->NI, hd->ce_rb, hd->ce_ic, gscale);
     }
 }

@@ -44,6 +44,22 @@
 #else
 #define CREC_NN_HOT
 #endif
+/* One more clone with 512-bit vectors, on CPUs with AVX-512, for the kernels whose own arithmetic is a large cost:
+ * the fused CE's exponentials (one per logit), dropout's hashes and the activations (elementwise, no reductions).
+ * The other kernels keep their clones, and their bits. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(CREC_NN_NO_CLONES)
+#define CREC_NN_HOT512 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define CREC_NN_HOT512
+#endif
+
+/* Elementwise and row-wise kernels (and the sampled losses, attention by its pairs x head width) run on one thread
+ * below crec__nn_par_min elements (a parallel region costs microseconds). Results do not depend on it: each element
+ * is computed the same way on any thread. A global so that a benchmark can try others in one run (bench_sasrec_epoch
+ * --par-min: 2^18 measured slower than 16384 for the small-batch BCE setting, docs/RESULTS.md) and tests can set 0
+ * to take every parallel path on tiny cases. */
+#define CREC_NN_PAR_MIN ((size_t)16384)
+extern size_t crec__nn_par_min;
 
 /* Longest sequence the attention kernels accept (their per-row scratch lives on the stack). */
 #define CREC_NN_MAX_T 1024
@@ -221,6 +237,12 @@ typedef struct crec_nn_pack {
      * scratch: rb*min(ic,I) + 2*rb reals. */                                                                          \
     double NN(softmax_ce_loss)(R * dh, R * dW, R * scratch, const R *h, const R *W, const int32_t *pos, int N, int D,  \
                                int NI, int rb, int ic, R gscale);                                                      \
+    /* the same loss, fused (loss.inc): rows in equal blocks of at most rb, each block in one parallel region: per    \
+     * 128-row slab and ic-item chunk, logits, exp and their product with the chunk's items while the chunk is in      \
+     * cache (online max and sum as in flash attention), then the item gradient per item range. The logits of a block \
+     * are written once and read once more. scratch: crec__nn_ce_fused_floats(I, D, rb, ic) reals. */                 \
+    double NN(softmax_ce_fused)(R * dh, R * dW, R * scratch, const R *h, const R *W, const int32_t *pos, int N, int D, \
+                                int NI, int rb, int ic, R gscale);                                                     \
     /* BPR-max (Hidasi & Karatzoglou 2018) with S negatives shared by all rows (neg[S]): w_j = softmax of s_j over     \
      * the row's negatives, sig_j = sigmoid(s_pos - s_j),                                                              \
      *   loss_n = -log(sum_j w_j sig_j) + reg * sum_j w_j s_j^2.                                                       \
@@ -252,6 +274,13 @@ double crec__nn_gbce_beta(int K, int NI, double t);
  * catalog and up to 1024 rows per block when it fits (fewer passes over the item table), else 256 rows x item
  * chunks. Sets *rb, *ic; returns the scratch floats the loss needs. */
 size_t crec__nn_ce_blocks(int32_t NI, int *rb, int *ic);
+/* Item chunk of the fused CE (a 128-row slab of its logits, 512 KiB, stays in a core's cache), and the scratch
+ * reals softmax_ce_fused needs for row blocks of rb, item chunks of ic. */
+#define CREC_NN_CE_IC 1024
+size_t crec__nn_ce_fused_floats(int32_t NI, int D, int rb, int ic);
+/* Set (bench_sasrec_epoch --ce-twopass): heads run the two-pass softmax_ce_loss instead, for a before/after in one
+ * run. Read when a head computes its loss; 0 by default. */
+extern int crec__nn_ce_twopass;
 
 /* ---- negative samplers (sampler.c, float only): items drawn uniformly, or with probability Q(j) ~ (count_j +
  * 1)^alpha (a cumulative table and a binary search), and the log-Q terms log(S * Q(j)) of a sampled softmax with

@@ -561,7 +561,7 @@ static void test_gru_layer(void **st) {
 
 /* ---------------- losses ---------------- */
 
-enum { L_BCE, L_SSM, L_CE, L_BPR };
+enum { L_BCE, L_SSM, L_CE, L_BPR, L_CEF };
 typedef struct {
     int kind, N, D, NI, K, S, rb, ic;
     int32_t pos[8], neg[32];
@@ -578,6 +578,9 @@ static double loss_eval(loss_ctx *c, double *dh, double *dW) {
     if (c->kind == L_BPR)
         return crec__nn_bprmax_loss_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->neg, c->N, c->D, c->S, c->reg,
                                       c->gscale);
+    if (c->kind == L_CEF)
+        return crec__nn_softmax_ce_fused_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->N, c->D, c->NI, c->rb, c->ic,
+                                           c->gscale);
     return crec__nn_softmax_ce_loss_d(dh, dW, c->scratch, c->h, c->W, c->pos, c->N, c->D, c->NI, c->rb, c->ic,
                                       c->gscale);
 }
@@ -729,6 +732,78 @@ static void test_softmax_ce(void **st) {
     free(c.h), free(c.W), free(c.scratch);
 }
 
+/* The fused CE (online softmax over item chunks, logits written once): against brute force and finite differences
+ * on a small case, against the two-pass kernel on bigger ones (several row blocks, 128-row slabs, item chunks, the
+ * dW sub-chunks of 256 items, rows without a target), in float against double, and the same bits at 1 and 2
+ * threads. */
+static double ce_fused_cmp(int N, int D, int NI, int rb, int ic, int use_float, int threads_check) {
+    double *hd = dvec((size_t)N * D, 1.5), *Wd = dvec((size_t)NI * D, 1.5);
+    int32_t *p = malloc((size_t)N * sizeof *p);
+    for (int n = 0; n < N; n++) p[n] = n % 11 == 3 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
+    double *sd = dzeros(crec__nn_ce_fused_floats(NI, D, rb, ic) + (size_t)N * NI + 2 * (size_t)N);
+    double *dh1 = dzeros((size_t)N * D), *dW1 = dzeros((size_t)NI * D), *dh2 = dzeros((size_t)N * D),
+           *dW2 = dzeros((size_t)NI * D);
+    double l1 = crec__nn_softmax_ce_loss_d(dh1, dW1, sd, hd, Wd, p, N, D, NI, N, NI, 0.25); /* two-pass, one block */
+    double l2 = crec__nn_softmax_ce_fused_d(dh2, dW2, sd, hd, Wd, p, N, D, NI, rb, ic, 0.25);
+    double e = fabs(l1 - l2) / fabs(l1);
+    for (size_t i = 0; i < (size_t)N * D; i++) e = fmax(e, fabs(dh1[i] - dh2[i]));
+    for (size_t i = 0; i < (size_t)NI * D; i++) e = fmax(e, fabs(dW1[i] - dW2[i]));
+    assert_true(crec__nn_softmax_ce_fused_d(NULL, NULL, sd, hd, Wd, p, N, D, NI, rb, ic, 1) == l2); /* loss only */
+    if (use_float) { /* float fused against double fused */
+        float *h = to_f(hd, (size_t)N * D), *W = to_f(Wd, (size_t)NI * D);
+        float *sf = calloc(crec__nn_ce_fused_floats(NI, D, rb, ic), sizeof *sf);
+        float *dh = calloc((size_t)N * D, 4), *dW = calloc((size_t)NI * D, 4);
+        int nt = omp_get_max_threads();
+        omp_set_num_threads(1);
+        double lf = crec__nn_softmax_ce_fused(dh, dW, sf, h, W, p, N, D, NI, rb, ic, 0.25f);
+        ASSERT_CLOSE("fused CE float loss", fabs(lf - l2) / fabs(l2), 1e-5);
+        ASSERT_CLOSE("fused CE float dh", fmaxdiff(dh, dh2, (size_t)N * D), 1e-5);
+        ASSERT_CLOSE("fused CE float dW", fmaxdiff(dW, dW2, (size_t)NI * D), 1e-5);
+        if (threads_check) {
+            float *dhb = calloc((size_t)N * D, 4), *dWb = calloc((size_t)NI * D, 4);
+            omp_set_num_threads(2);
+            double lb = crec__nn_softmax_ce_fused(dhb, dWb, sf, h, W, p, N, D, NI, rb, ic, 0.25f);
+            assert_true(lb == lf);
+            assert_memory_equal(dh, dhb, (size_t)N * D * 4);
+            assert_memory_equal(dW, dWb, (size_t)NI * D * 4);
+            free(dhb), free(dWb);
+        }
+        omp_set_num_threads(nt);
+        free(h), free(W), free(sf), free(dh), free(dW);
+    }
+    free(hd), free(Wd), free(p), free(sd), free(dh1), free(dW1), free(dh2), free(dW2);
+    return e;
+}
+
+static void test_softmax_ce_fused(void **st) {
+    (void)st;
+    loss_ctx c = {.kind = L_CEF, .N = 7, .D = 4, .NI = 11, .rb = 3, .ic = 4, .gscale = 0.2};
+    int32_t pos[] = {0, 10, 3, -1, 3, 8, 4};
+    memcpy(c.pos, pos, sizeof pos);
+    c.h = dvec(28, 1.5), c.W = dvec(44, 1.5);
+    c.scratch = dzeros(crec__nn_ce_fused_floats(11, 4, 7, 4)); /* the larger of the two cases below */
+    double ref = 0; /* brute force */
+    for (int n = 0; n < 7; n++) {
+        if (pos[n] < 0) continue;
+        double z = 0;
+        for (int j = 0; j < 11; j++) z += exp(dotd(c.h + n * 4, c.W + j * 4, 4));
+        ref += log(z) - dotd(c.h + n * 4, c.W + pos[n] * 4, 4);
+    }
+    assert_true(fabs(loss_eval(&c, NULL, NULL) - ref) < 1e-12);
+    loss_grad_check(&c, "fused CE (blocks 3, chunks 4)");
+    c.rb = 7, c.ic = 11;
+    assert_true(fabs(loss_eval(&c, NULL, NULL) - ref) < 1e-12);
+    loss_grad_check(&c, "fused CE (one block, one chunk)");
+    free(c.h), free(c.W), free(c.scratch);
+    /* against the two-pass kernel: one block and chunk; 2 blocks x 2 slabs x 7 chunks (the last of 1 item); chunks
+     * of 600 items in dW sub-chunks of 256 */
+    double e1 = ce_fused_cmp(37, 16, 301, 37, 301, 1, 0);
+    double e2 = ce_fused_cmp(300, 8, 301, 256, 50, 1, 1);
+    double e3 = ce_fused_cmp(140, 8, 700, 200, 600, 1, 1);
+    print_message("  fused vs two-pass CE (double): max difference %.1e / %.1e / %.1e\n", e1, e2, e3);
+    assert_true(e1 < 1e-12 && e2 < 1e-12 && e3 < 1e-12);
+}
+
 /* The float losses agree with the double ones (they run the polynomial exp and sgemm). */
 static void test_losses_float(void **st) {
     int N = 9, D = 8, NI = 40, K = 3, S = 6;
@@ -831,6 +906,8 @@ static void test_heads(void **st) {
     float *dh1 = calloc((size_t)N * D, 4), *dW1 = calloc((size_t)NI * D, 4);
     int rb, ic;
     size_t nscr = crec__nn_ce_blocks(NI, &rb, &ic); /* the largest scratch of the five at these sizes */
+    size_t nfused = crec__nn_ce_fused_floats(NI, D, rb, CREC_NN_CE_IC);
+    nscr = nfused > nscr ? nfused : nscr;
     float *dh2 = calloc((size_t)N * D, 4), *dW2 = calloc((size_t)NI * D, 4), *scr = calloc(nscr, 4);
     const char *names[] = {"ce", "ssm", "bce", "gbce", "bprmax"};
     for (int kind = CREC_NN_LOSS_CE; kind <= CREC_NN_LOSS_BPRMAX; kind++) {
@@ -847,7 +924,7 @@ static void test_heads(void **st) {
         double a = crec__nn_head_loss(&hdd, dh1, dW1, h, W, tgt, N, 0.125f), b;
         if (kind == CREC_NN_LOSS_CE) {
             assert_true(rb == hdd.ce_rb && ic == hdd.ce_ic && ic == NI);
-            b = crec__nn_softmax_ce_loss(dh2, dW2, scr, h, W, tgt, N, D, NI, rb, ic, 0.125f);
+            b = crec__nn_softmax_ce_fused(dh2, dW2, scr, h, W, tgt, N, D, NI, rb, CREC_NN_CE_IC, 0.125f);
         } else if (kind == CREC_NN_LOSS_SSM) {
             for (int n = 0; n < N; n++) assert_true(hdd.lqp[n] == (tgt[n] >= 0 ? hdd.sp.logq[tgt[n]] : 0.0f));
             for (int q = 0; q < 5; q++) assert_true(hdd.lqn[q] == hdd.sp.logq[hdd.neg[q]]);
@@ -982,6 +1059,7 @@ static void test_params(void **st) {
 }
 
 int main(void) {
+    crec__nn_par_min = 0; /* every kernel takes its parallel path, however small the case */
     crec__rng_seed(&rng, 20261126);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedding),
@@ -995,6 +1073,7 @@ int main(void) {
         cmocka_unit_test(test_bce),
         cmocka_unit_test(test_sampled_softmax),
         cmocka_unit_test(test_softmax_ce),
+        cmocka_unit_test(test_softmax_ce_fused),
         cmocka_unit_test(test_bprmax),
         cmocka_unit_test(test_losses_float),
         cmocka_unit_test(test_sampler),
