@@ -5,6 +5,9 @@ set -euo pipefail
 PKGS=(build-essential make cmake pkg-config libopenblas-openmp-dev liblapacke-dev libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev zip
       curl jq wrk  # serve tests (curl, jq), serving bench (wrk)
+      redis-server libhiredis-dev  # events through Redis Streams: crec serve --events, crec stream train (docs/SERVING.md)
+      postgresql libpq-dev  # the PostgreSQL store: --db postgresql://... (libpq), its tests start initdb/pg_ctl
+      openmpi-bin libopenmpi-dev  # data-parallel training: mpirun -np N crec train (docs/DISTRIBUTED.md)
       clang libclang-rt-dev libomp-dev  # libFuzzer targets (tests/fuzz): clang, its fuzzer/sanitizer runtimes, OpenMP
       python3 python3-numpy python3-pip python3-pytest python3-venv python3-setuptools python3-wheel)  # python/ package
 # The dashboard's browser test (tests/integration/web.sh) needs Debian's chromium: about 80 MB to download,

@@ -1,4 +1,4 @@
-/* store.h: the SQLite store behind the server: users, items (title, text, attributes, visible flag),
+/* store.h: the store behind the server (SQLite, or PostgreSQL for a postgresql:// URL): users, items (title, text, attributes, visible flag),
  * user features and events, with a versioned schema migrated on open.
  *
  * The one idea: the store is the system of record and a crec_dataset is a snapshot of it. `crec db import`
@@ -8,7 +8,11 @@
  * returned 0 never acknowledges an event that a crash can lose (WAL, synchronous=FULL by default).
  *
  * A crec_store is one SQLite connection: use it from one thread at a time (open one per thread; SQLite's WAL
- * lets readers run beside the one writer, and writers wait up to busy_timeout_ms for each other). */
+ * lets readers run beside the one writer, and writers wait up to busy_timeout_ms for each other).
+ * PostgreSQL (path = "postgresql://..." or "postgres://...", a libpq URL): the same functions, schema steps and
+ * guarantees over one libpq connection per crec_store; several processes share the database, write
+ * transactions are serialized by an advisory lock (busy_timeout_ms = lock_timeout), acknowledged = committed
+ * (synchronous_commit=on; sync_normal sets it off). See docs/SERVING.md. */
 #ifndef CREC_STORE_H
 #define CREC_STORE_H
 
@@ -33,10 +37,13 @@ typedef struct crec_store_opts {
     int no_create;        /* 1: a missing file is CREC_ENOTFOUND instead of a new store */
 } crec_store_opts;
 
-/* Open (creating when absent) the store at path and migrate it to CREC_STORE_SCHEMA_VERSION.
- * o may be NULL (defaults). On failure *out is NULL, err holds the reason, and the code is CREC_EFORMAT
- * (not a SQLite file, or a SQLite file of another application), CREC_EVERSION (written by a newer crec),
- * CREC_ENOTFOUND (no_create and no file) or CREC_EIO. The caller closes *out with crec_store_close. */
+/* Open (creating when absent) the store at path - a SQLite file, or a PostgreSQL URL (the database must exist;
+ * the store's tables are made in it, in the schema search_path names) - and migrate it to
+ * CREC_STORE_SCHEMA_VERSION. o may be NULL (defaults). On failure *out is NULL, err holds the reason, and the
+ * code is CREC_EFORMAT (not a SQLite file, or a SQLite file / PostgreSQL schema of another application),
+ * CREC_EVERSION (written by a newer crec), CREC_ENOTFOUND (no_create and no file / no store in the database),
+ * CREC_EUNSUPPORTED (a URL, and crec built without libpq) or CREC_EIO (e.g. cannot connect). The caller closes
+ * *out with crec_store_close. */
 CREC_API int crec_store_open(const char *path, const crec_store_opts *o, crec_store **out, char *err, size_t errn);
 
 /* Group commit. Between group_begin (BEGIN IMMEDIATE) and group_commit (COMMIT: one fsync for all of them)
@@ -47,12 +54,12 @@ CREC_API int crec_store_group_begin(crec_store *s);
 CREC_API int crec_store_group_commit(crec_store *s);
 CREC_API void crec_store_group_rollback(crec_store *s);
 CREC_API void crec_store_close(crec_store *s);
-/* PRAGMA user_version of the open store (CREC_STORE_SCHEMA_VERSION after a successful open). */
+/* The schema version of the open store (PRAGMA user_version; PostgreSQL: crec_schema.version). */
 CREC_API int crec_store_schema_version(crec_store *s);
 /* Migrate the store's schema up to `version` (<= CREC_STORE_SCHEMA_VERSION), one transaction per step.
  * crec_store_open calls it with the latest version; tests call it to build older layouts. */
 CREC_API int crec_store_migrate(crec_store *s, int version);
-/* Message of the last SQLite error on this connection (static or connection-owned; never NULL). */
+/* Message of the last SQLite / PostgreSQL error on this connection (static or connection-owned; never NULL). */
 CREC_API const char *crec_store_errmsg(crec_store *s);
 
 /* Group the reads that follow into one read transaction (one consistent view, one lock acquisition instead of

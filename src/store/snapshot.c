@@ -13,53 +13,55 @@
 #include "core/util.h"
 #include "store/store_internal.h"
 
-static int prep(crec_store *s, const char *sql, sqlite3_stmt **st) {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? 0 : crec__store_rc(rc);
-}
+static int prep(crec_store *s, const char *sql, crec_dbst **st) { return crec__db_prepare(s->db, sql, 0, st); }
 
-static int step_reset(sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : crec__store_rc(rc);
+/* The highest row id ever handed out (deleted rows included): SQLite's AUTOINCREMENT counter, PostgreSQL's
+ * crec_seq row (schema_pg.c; transactional, so it agrees with the snapshot's view). */
+#define LITE_SEQ(t) "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = '" t "'"
+#define PG_SEQ(t) "SELECT COALESCE(MAX(value), 0) FROM crec_seq WHERE name = '" t "'"
+
+static int step_reset(crec_dbst *st) {
+    int rc = crec__db_step(st);
+    crec__db_reset(st);
+    return rc == CREC_DB_DONE || rc == CREC_DB_ROW ? 0 : crec__store_rc(rc);
 }
 
 static int count_rows(crec_store *s, const char *sql, int64_t *out) {
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s, sql, &st);
     if (rc) return rc;
-    *out = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+    *out = crec__db_step(st) == CREC_DB_ROW ? crec__db_col_i64(st, 0) : 0;
+    crec__db_finalize(st);
     return 0;
 }
 
 static const char *meta_get(crec_store *s, const char *key, char *buf, size_t n) {
-    sqlite3_stmt *st;
+    crec_dbst *st;
     buf[0] = 0;
     if (prep(s, "SELECT value FROM meta WHERE key = ?1", &st)) return NULL;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    crec__db_bind_text(st, 1, key, -1);
     const char *r = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
-        snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (crec__db_step(st) == CREC_DB_ROW && crec__db_col_text(st, 0)) {
+        snprintf(buf, n, "%s", crec__db_col_text(st, 0));
         r = buf;
     }
-    sqlite3_finalize(st);
+    crec__db_finalize(st);
     return r;
 }
 
 static int meta_set(crec_store *s, const char *key, const char *val) {
-    sqlite3_stmt *st;
-    int rc = prep(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st);
+    crec_dbst *st;
+    int rc = prep(s, "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+    crec__db_bind_text(st, 1, key, -1);
+    crec__db_bind_text(st, 2, val, -1);
     rc = step_reset(st);
-    sqlite3_finalize(st);
+    crec__db_finalize(st);
     return rc;
 }
 
 /* Everything of the import inside the open transaction; statements finalized by the caller. */
-typedef struct import_stmts { sqlite3_stmt *item_upd, *uattr, *event; } import_stmts;
+typedef struct import_stmts { crec_dbst *item_upd, *uattr, *event; } import_stmts;
 
 static int import_body(crec_store *s, const crec_dataset *ds, import_stmts *q, crec_store_import_result *r) {
     int64_t n_ev_before = 0, n_users_before = 0, n_attrs_before = 0;
@@ -90,35 +92,34 @@ static int import_body(crec_store *s, const crec_dataset *ds, import_stmts *q, c
         int64_t sid = crec__store_item_sid(s, id, strlen(id));
         if (sid == CREC_ENOTFOUND) {
             crec_store_item it = {.id = (char *)id, .title = (char *)title, .text = (char *)text, .visible = 1};
-            if ((rc = crec__store_item_write(s, &it, CREC_STORE_CREATE, NULL))) break;
-            sid = sqlite3_last_insert_rowid(s->db);
+            if ((rc = crec__store_item_write(s, &it, CREC_STORE_CREATE, NULL, &sid))) break;
             if (r) r->items_added++;
         } else if (sid < 0) {
             rc = (int)sid;
             break;
         } else if (title || text) {
-            sqlite3_bind_int64(q->item_upd, 1, sid);
-            if (title) sqlite3_bind_text(q->item_upd, 2, title, -1, SQLITE_STATIC);
-            else sqlite3_bind_null(q->item_upd, 2);
-            if (text) sqlite3_bind_text(q->item_upd, 3, text, -1, SQLITE_STATIC);
-            else sqlite3_bind_null(q->item_upd, 3);
+            crec__db_bind_i64(q->item_upd, 1, sid);
+            if (title) crec__db_bind_text(q->item_upd, 2, title, -1);
+            else crec__db_bind_null(q->item_upd, 2);
+            if (text) crec__db_bind_text(q->item_upd, 3, text, -1);
+            else crec__db_bind_null(q->item_upd, 3);
             if ((rc = step_reset(q->item_upd))) break;
         }
         isid[i] = sid;
     }
     for (int64_t k = 0; k < ds->n_attr_pairs && !rc; k++) {
-        sqlite3_stmt *st = crec__store_stmt(s, ST_ITEM_ATTR_ADD);
+        crec_dbst *st = crec__store_stmt(s, ST_ITEM_ATTR_ADD);
         if (!st) {
             rc = CREC_EIO;
             break;
         }
-        sqlite3_bind_int64(st, 1, isid[ds->attr_item[k]]);
-        sqlite3_bind_text(st, 2, ds->attrs.names[ds->attr_id[k]], -1, SQLITE_STATIC);
+        crec__db_bind_i64(st, 1, isid[ds->attr_item[k]]);
+        crec__db_bind_text(st, 2, ds->attrs.names[ds->attr_id[k]], -1);
         rc = step_reset(st);
     }
     for (int64_t k = 0; k < ds->n_uattr_pairs && !rc; k++) {
-        sqlite3_bind_int64(q->uattr, 1, usid[ds->uattr_user[k]]);
-        sqlite3_bind_text(q->uattr, 2, ds->user_attrs.names[ds->uattr_id[k]], -1, SQLITE_STATIC);
+        crec__db_bind_i64(q->uattr, 1, usid[ds->uattr_user[k]]);
+        crec__db_bind_text(q->uattr, 2, ds->user_attrs.names[ds->uattr_id[k]], -1);
         rc = step_reset(q->uattr);
     }
     for (int32_t t = 0; t < ds->event_types.n && t < 256 && !rc; t++) {
@@ -127,11 +128,11 @@ static int import_body(crec_store *s, const crec_dataset *ds, import_stmts *q, c
         else tsid[t] = id;
     }
     for (int64_t k = 0; k < ds->n && !rc; k++) {
-        sqlite3_bind_int64(q->event, 1, usid[ds->user[k]]);
-        sqlite3_bind_int64(q->event, 2, isid[ds->item[k]]);
-        sqlite3_bind_int64(q->event, 3, ds->type && ds->type[k] < ds->event_types.n ? tsid[ds->type[k]] : 0);
-        sqlite3_bind_double(q->event, 4, ds->value ? (double)ds->value[k] : 1.0);
-        sqlite3_bind_int64(q->event, 5, ds->ts ? ds->ts[k] : k);
+        crec__db_bind_i64(q->event, 1, usid[ds->user[k]]);
+        crec__db_bind_i64(q->event, 2, isid[ds->item[k]]);
+        crec__db_bind_i64(q->event, 3, ds->type && ds->type[k] < ds->event_types.n ? tsid[ds->type[k]] : 0);
+        crec__db_bind_double(q->event, 4, ds->value ? (double)ds->value[k] : 1.0);
+        crec__db_bind_i64(q->event, 5, ds->ts ? ds->ts[k] : k);
         rc = step_reset(q->event);
     }
     if (!rc) {
@@ -168,9 +169,12 @@ int crec_store_import(crec_store *s, const crec_dataset *ds, crec_store_import_r
     int rc = crec__store_begin(s);
     if (rc) return rc;
     /* one row per event would also run the events counter trigger once per row (5x the CPU of the import):
-     * drop it for the bulk insert, add the batch's count and time range in one statement, put it back - all in
-     * this transaction, so a failed import leaves the trigger as it was */
-    rc = crec__store_rc(sqlite3_exec(s->db, "DROP TRIGGER IF EXISTS events_count_ins", NULL, NULL, NULL));
+     * switch it off for the bulk insert, add the batch's count and time range in one statement, switch it back
+     * on - all in this transaction, so a failed import leaves the trigger as it was. SQLite drops and recreates
+     * the trigger; PostgreSQL's trigger function returns at once while this transaction's crec.bulk is 1 (no
+     * table lock, other sessions keep counting). */
+    int pg = crec__store_pg(s);
+    rc = crec__store_rc(crec__db_exec(s->db, pg ? "SET LOCAL crec.bulk = '1'" : "DROP TRIGGER IF EXISTS events_count_ins"));
     if (rc) {
         crec__store_rollback(s);
         return rc;
@@ -178,13 +182,13 @@ int crec_store_import(crec_store *s, const crec_dataset *ds, crec_store_import_r
     import_stmts q = {0};
     if (!(rc = prep(s, "UPDATE items SET title = COALESCE(?2, title), text = COALESCE(?3, text) WHERE id = ?1",
                     &q.item_upd)) &&
-        !(rc = prep(s, "INSERT OR IGNORE INTO user_attrs(user_id, attr) VALUES (?1, ?2)", &q.uattr)) &&
+        !(rc = prep(s, "INSERT INTO user_attrs(user_id, attr) VALUES (?1, ?2) ON CONFLICT DO NOTHING", &q.uattr)) &&
         !(rc = prep(s, "INSERT INTO events(user_id, item_id, type, value, ts) VALUES (?1, ?2, ?3, ?4, ?5)", &q.event)))
         rc = import_body(s, ds, &q, r);
-    sqlite3_finalize(q.item_upd);
-    sqlite3_finalize(q.uattr);
-    sqlite3_finalize(q.event);
-    if (!rc) rc = crec__store_rc(sqlite3_exec(s->db, CREC__SQL_EVENTS_INS_TRIGGER, NULL, NULL, NULL));
+    crec__db_finalize(q.item_upd);
+    crec__db_finalize(q.uattr);
+    crec__db_finalize(q.event);
+    if (!rc) rc = crec__store_rc(crec__db_exec(s->db, pg ? "SET LOCAL crec.bulk = '0'" : CREC__SQL_EVENTS_INS_TRIGGER));
     if (!rc && ds->n > 0) {
         int64_t lo = ds->ts[0], hi = ds->ts[0];
         for (int64_t k = 1; k < ds->n; k++) {
@@ -194,10 +198,12 @@ int crec_store_import(crec_store *s, const crec_dataset *ds, crec_store_import_r
         char sql[400];
         snprintf(sql, sizeof sql,
                  "UPDATE counters SET value = value + %lld WHERE name = 'events';"
-                 "UPDATE counters SET value = MIN(COALESCE(value, %lld), %lld) WHERE name = 'min_ts';"
-                 "UPDATE counters SET value = MAX(COALESCE(value, %lld), %lld) WHERE name = 'max_ts';",
+                 "UPDATE counters SET value = CASE WHEN value IS NULL OR value > %lld THEN %lld ELSE value END"
+                 " WHERE name = 'min_ts';"
+                 "UPDATE counters SET value = CASE WHEN value IS NULL OR value < %lld THEN %lld ELSE value END"
+                 " WHERE name = 'max_ts';",
                  (long long)ds->n, (long long)lo, (long long)lo, (long long)hi, (long long)hi);
-        rc = crec__store_rc(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+        rc = crec__store_rc(crec__db_exec(s->db, sql));
     }
     if (!rc) rc = crec__store_commit(s);
     if (rc) {
@@ -238,7 +244,7 @@ static int tombstone(crec_idmap *m, crec_dataset *ds, int64_t sid) {
 static int snapshot_body(crec_store *s, crec_dataset *ds) {
     sidmap um = {0}, im = {0};
     int32_t tmap[256];
-    sqlite3_stmt *st = NULL;
+    crec_dbst *st = NULL;
     int rc, src;
     if ((rc = sidmap_make(s, "SELECT COALESCE(MAX(id), 0) FROM users", &um)) ||
         (rc = sidmap_make(s, "SELECT COALESCE(MAX(id), 0) FROM items", &im)))
@@ -246,16 +252,16 @@ static int snapshot_body(crec_store *s, crec_dataset *ds) {
     /* users and items in row order */
     if ((rc = prep(s, "SELECT id, ext FROM users ORDER BY id", &st))) goto out;
     int64_t next = 1, last = 0;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t sid = sqlite3_column_int64(st, 0);
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int64_t sid = crec__db_col_i64(st, 0);
         if (sid < next || sid >= um.n) {
             rc = CREC_EFORMAT;
             goto out;
         }
         for (; next < sid; next++) /* deleted rows keep their place */
             if ((rc = tombstone(&ds->users, NULL, next)) < 0) goto out;
-        int32_t d = crec_idmap_intern(&ds->users, (const char *)sqlite3_column_text(st, 1),
-                                      (size_t)sqlite3_column_bytes(st, 1));
+        int32_t d = crec_idmap_intern(&ds->users, crec__db_col_text(st, 1),
+                                      (size_t)crec__db_col_bytes(st, 1));
         if (d < 0) {
             rc = d;
             goto out;
@@ -264,17 +270,17 @@ static int snapshot_body(crec_store *s, crec_dataset *ds) {
         next = sid + 1;
     }
     rc = 0;
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     st = NULL;
-    if ((rc = count_rows(s, "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'users'", &last))) goto out;
+    if ((rc = count_rows(s, crec__store_pg(s) ? PG_SEQ("users") : LITE_SEQ("users"), &last))) goto out;
     for (; next <= last; next++) /* the newest rows were deleted: they keep their place too */
         if ((rc = tombstone(&ds->users, NULL, next)) < 0) goto out;
     rc = 0;
     if ((rc = prep(s, "SELECT id, ext, title, text FROM items ORDER BY id", &st))) goto out;
     next = 1;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t sid = sqlite3_column_int64(st, 0);
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int64_t sid = crec__db_col_i64(st, 0);
         if (sid < next || sid >= im.n) {
             rc = CREC_EFORMAT;
             goto out;
@@ -282,36 +288,36 @@ static int snapshot_body(crec_store *s, crec_dataset *ds) {
         for (; next < sid; next++)
             if ((rc = tombstone(NULL, ds, next)) < 0) goto out;
         rc = 0;
-        int32_t d = crec_dataset_item(ds, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+        int32_t d = crec_dataset_item(ds, crec__db_col_text(st, 1), (size_t)crec__db_col_bytes(st, 1));
         if (d < 0) {
             rc = d;
             goto out;
         }
         im.d[sid] = d;
         next = sid + 1;
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-            (rc = crec_dataset_set_title(ds, d, (const char *)sqlite3_column_text(st, 2),
-                                         (size_t)sqlite3_column_bytes(st, 2))))
+        if (!crec__db_col_null(st, 2) &&
+            (rc = crec_dataset_set_title(ds, d, crec__db_col_text(st, 2),
+                                         (size_t)crec__db_col_bytes(st, 2))))
             goto out;
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
-            (rc = crec_dataset_set_text(ds, d, (const char *)sqlite3_column_text(st, 3),
-                                        (size_t)sqlite3_column_bytes(st, 3))))
+        if (!crec__db_col_null(st, 3) &&
+            (rc = crec_dataset_set_text(ds, d, crec__db_col_text(st, 3),
+                                        (size_t)crec__db_col_bytes(st, 3))))
             goto out;
     }
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     st = NULL;
-    if ((rc = count_rows(s, "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'items'", &last))) goto out;
+    if ((rc = count_rows(s, crec__store_pg(s) ? PG_SEQ("items") : LITE_SEQ("items"), &last))) goto out;
     for (; next <= last; next++)
         if ((rc = tombstone(NULL, ds, next)) < 0) goto out;
     rc = 0;
     /* event types: 0 is "interaction" in both */
     for (int k = 0; k < 256; k++) tmap[k] = -1;
     if ((rc = prep(s, "SELECT id, name FROM event_types ORDER BY id", &st))) goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        int32_t d = crec_idmap_intern(&ds->event_types, (const char *)sqlite3_column_text(st, 1),
-                                      (size_t)sqlite3_column_bytes(st, 1));
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int64_t id = crec__db_col_i64(st, 0);
+        int32_t d = crec_idmap_intern(&ds->event_types, crec__db_col_text(st, 1),
+                                      (size_t)crec__db_col_bytes(st, 1));
         if (d < 0) {
             rc = d;
             goto out;
@@ -322,43 +328,46 @@ static int snapshot_body(crec_store *s, crec_dataset *ds) {
         }
         tmap[id] = d;
     }
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     /* attributes */
     if ((rc = prep(s, "SELECT item_id, attr FROM item_attrs ORDER BY item_id, attr", &st))) goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int32_t d = sidmap_get(&im, sqlite3_column_int64(st, 0));
-        if (d >= 0 && (rc = crec_dataset_add_attr(ds, d, (const char *)sqlite3_column_text(st, 1),
-                                                  (size_t)sqlite3_column_bytes(st, 1))))
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int32_t d = sidmap_get(&im, crec__db_col_i64(st, 0));
+        if (d >= 0 && (rc = crec_dataset_add_attr(ds, d, crec__db_col_text(st, 1),
+                                                  (size_t)crec__db_col_bytes(st, 1))))
             goto out;
     }
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     if ((rc = prep(s, "SELECT user_id, attr FROM user_attrs ORDER BY user_id, attr", &st))) goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int32_t d = sidmap_get(&um, sqlite3_column_int64(st, 0));
-        if (d >= 0 && (rc = crec_dataset_add_user_attr(ds, d, (const char *)sqlite3_column_text(st, 1),
-                                                       (size_t)sqlite3_column_bytes(st, 1))))
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int32_t d = sidmap_get(&um, crec__db_col_i64(st, 0));
+        if (d >= 0 && (rc = crec_dataset_add_user_attr(ds, d, crec__db_col_text(st, 1),
+                                                       (size_t)crec__db_col_bytes(st, 1))))
             goto out;
     }
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     /* the log, in insertion order */
-    if ((rc = prep(s, "SELECT user_id, item_id, type, value, ts FROM events ORDER BY id", &st))) goto out;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-        int32_t u = sidmap_get(&um, sqlite3_column_int64(st, 0));
-        int32_t i = sidmap_get(&im, sqlite3_column_int64(st, 1));
-        int64_t t = sqlite3_column_int64(st, 2);
+    /* streamed: PostgreSQL sends the rows one at a time instead of materialising the whole log first */
+    if ((rc = crec__db_prepare(s->db, "SELECT user_id, item_id, type, value, ts FROM events ORDER BY id", CREC_DB_STREAM,
+                               &st)))
+        goto out;
+    while ((src = crec__db_step(st)) == CREC_DB_ROW) {
+        int32_t u = sidmap_get(&um, crec__db_col_i64(st, 0));
+        int32_t i = sidmap_get(&im, crec__db_col_i64(st, 1));
+        int64_t t = crec__db_col_i64(st, 2);
         if (u < 0 || i < 0 || t < 0 || t > 255 || tmap[t] < 0) {
             rc = CREC_EFORMAT; /* foreign keys make this impossible unless the file was edited by hand */
             goto out;
         }
-        if ((rc = crec_dataset_add_dense(ds, u, i, sqlite3_column_int64(st, 4), (float)sqlite3_column_double(st, 3),
+        if ((rc = crec_dataset_add_dense(ds, u, i, crec__db_col_i64(st, 4), (float)crec__db_col_double(st, 3),
                                          (uint8_t)tmap[t])))
             goto out;
     }
-    if (src != SQLITE_DONE && (rc = crec__store_rc(src))) goto out;
-    sqlite3_finalize(st);
+    if (src != CREC_DB_DONE && (rc = crec__store_rc(src))) goto out;
+    crec__db_finalize(st);
     st = NULL;
     char buf[128];
     const char *v = meta_get(s, "has_time", buf, sizeof buf);
@@ -370,7 +379,7 @@ static int snapshot_body(crec_store *s, crec_dataset *ds) {
     if (ds->n_attr_pairs && (rc = crec_dataset_attr_csr(ds))) goto out;
     if (ds->n_uattr_pairs && (rc = crec_dataset_user_attr_csr(ds))) goto out;
 out:
-    sqlite3_finalize(st);
+    crec__db_finalize(st);
     free(um.d);
     free(im.d);
     return rc;
@@ -380,11 +389,12 @@ int crec_store_snapshot(crec_store *s, crec_dataset **out) {
     *out = NULL;
     crec_dataset *ds = crec_dataset_new();
     if (!ds) return CREC_ENOMEM;
-    /* one read transaction: a consistent view while writers go on (WAL) */
-    int rc = crec__store_rc(sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL));
+    /* one read transaction: a consistent view while writers go on (SQLite: WAL; PostgreSQL: one MVCC snapshot
+     * for every statement of the transaction) */
+    int rc = crec__db_exec(s->db, crec__store_pg(s) ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
     if (!rc) {
         rc = snapshot_body(s, ds);
-        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        crec__db_exec(s->db, "COMMIT");
     }
     if (rc) {
         crec_dataset_free(ds);

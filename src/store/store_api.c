@@ -11,21 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int prep(crec_store *s, const char *sql, sqlite3_stmt **st) {
-    return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : crec__store_rc(sqlite3_errcode(s->db));
-}
+static int prep(crec_store *s, const char *sql, crec_dbst **st) { return crec__db_prepare(s->db, sql, 0, st); }
 
-/* Run sql (no rows) with up to two integer and one text parameter (?1 ?2 integers, ?3 text; NULL: unbound). */
-static int run3(crec_store *s, const char *sql, int64_t a, int64_t b, const char *c) {
-    sqlite3_stmt *st;
+/* Run sql (no rows) with n_int integer parameters a, b (?1, ?2) and then, when c is not NULL, one text
+ * parameter (?n_int+1). Every parameter the SQL names is bound (PostgreSQL infers each one's type from its use). */
+static int run3(crec_store *s, const char *sql, int n_int, int64_t a, int64_t b, const char *c) {
+    crec_dbst *st;
     int rc = prep(s, sql, &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, a);
-    sqlite3_bind_int64(st, 2, b);
-    if (c) sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : crec__store_rc(rc);
+    if (n_int > 0) crec__db_bind_i64(st, 1, a);
+    if (n_int > 1) crec__db_bind_i64(st, 2, b);
+    if (c) crec__db_bind_text(st, n_int + 1, c, -1);
+    rc = crec__db_step(st);
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE || rc == CREC_DB_ROW ? 0 : crec__store_rc(rc);
 }
 
 static int fail(crec_store *s, int rc) {
@@ -46,10 +45,11 @@ int crec_store_user_put(crec_store *s, const char *user, const char *const *labe
         if (created && u > 0) *created = 1;
     }
     if (u < 0) return fail(s, (int)u);
-    if ((rc = run3(s, "DELETE FROM user_attrs WHERE user_id = ?1", u, 0, NULL))) return fail(s, rc);
+    if ((rc = run3(s, "DELETE FROM user_attrs WHERE user_id = ?1", 1, u, 0, NULL))) return fail(s, rc);
     for (int k = 0; k < n_labels; k++) {
         if (!labels[k]) return fail(s, CREC_EINVAL);
-        if ((rc = run3(s, "INSERT OR IGNORE INTO user_attrs(user_id, attr) VALUES (?1, ?3)", u, 0, labels[k])))
+        if ((rc = run3(s, "INSERT INTO user_attrs(user_id, attr) VALUES (?1, ?2) ON CONFLICT DO NOTHING", 1, u, 0,
+                          labels[k])))
             return fail(s, rc);
     }
     if ((rc = crec__store_commit(s))) return fail(s, rc);
@@ -61,26 +61,26 @@ int crec_store_user_labels(crec_store *s, const char *user, char ***labels, int 
     *n = 0;
     int64_t u = crec__store_user_sid(s, user, 0);
     if (u < 0) return (int)u;
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s, "SELECT attr FROM user_attrs WHERE user_id = ?1 ORDER BY attr", &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, u);
+    crec__db_bind_i64(st, 1, u);
     char **l = NULL;
     int cnt = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW) {
         char **nl = realloc(l, (size_t)(cnt + 1) * sizeof *nl);
-        char *v = nl ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+        char *v = nl ? strdup(crec__db_col_text(st, 0)) : NULL;
         if (!nl || !v) {
             if (nl) l = nl;
             free(v);
-            rc = SQLITE_NOMEM;
+            rc = CREC_ENOMEM;
             break;
         }
         l = nl;
         l[cnt++] = v;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
+    crec__db_finalize(st);
+    if (rc != CREC_DB_DONE) {
         crec_store_labels_free(l, cnt);
         return crec__store_rc(rc);
     }
@@ -95,19 +95,19 @@ void crec_store_labels_free(char **labels, int n) {
 }
 
 int crec_store_users_list(crec_store *s, int64_t after, int64_t limit, crec_store_user_cb cb, void *ctx) {
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s, "SELECT id, ext FROM users WHERE id > ?1 ORDER BY id LIMIT ?2", &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (size_t)sqlite3_column_bytes(st, 1))) {
-            rc = SQLITE_DONE;
+    crec__db_bind_i64(st, 1, after);
+    crec__db_bind_i64(st, 2, limit);
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW)
+        if (cb(ctx, crec__db_col_i64(st, 0), crec__db_col_text(st, 1),
+               (size_t)crec__db_col_bytes(st, 1))) {
+            rc = CREC_DB_DONE;
             break;
         }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : crec__store_rc(rc);
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }
 
 /* ---- items ---- */
@@ -121,31 +121,31 @@ int crec_store_item_attr(crec_store *s, const char *item, const char *attr, int 
     if (i < 0) return fail(s, (int)i);
     if (add) {
         int64_t n = 0;
-        sqlite3_stmt *st;
+        crec_dbst *st;
         if ((rc = prep(s, "SELECT COUNT(*) FROM item_attrs WHERE item_id = ?1", &st))) return fail(s, rc);
-        sqlite3_bind_int64(st, 1, i);
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        crec__db_bind_i64(st, 1, i);
+        if (crec__db_step(st) == CREC_DB_ROW) n = crec__db_col_i64(st, 0);
+        crec__db_finalize(st);
         if (n >= CREC_STORE_MAX_ATTRS) return fail(s, CREC_ERANGE);
     }
-    rc = run3(s, add ? "INSERT OR IGNORE INTO item_attrs(item_id, attr) VALUES (?1, ?3)"
-                     : "DELETE FROM item_attrs WHERE item_id = ?1 AND attr = ?3", i, 0, attr);
+    rc = run3(s, add ? "INSERT INTO item_attrs(item_id, attr) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+                     : "DELETE FROM item_attrs WHERE item_id = ?1 AND attr = ?2", 1, i, 0, attr);
     if (rc) return fail(s, rc);
-    if (changed) *changed = sqlite3_changes(s->db) > 0;
+    if (changed) *changed = crec__db_changes(s->db) > 0;
     if ((rc = crec__store_commit(s))) return fail(s, rc);
     return 0;
 }
 
 int crec_store_item_created(crec_store *s, const char *item, int64_t *created) {
     *created = 0;
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s, "SELECT COALESCE(created, 0) FROM items WHERE ext = ?1", &st);
     if (rc) return rc;
-    sqlite3_bind_text(st, 1, item, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) *created = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? CREC_ENOTFOUND : crec__store_rc(rc);
+    crec__db_bind_text(st, 1, item, -1);
+    rc = crec__db_step(st);
+    if (rc == CREC_DB_ROW) *created = crec__db_col_i64(st, 0);
+    crec__db_finalize(st);
+    return rc == CREC_DB_ROW ? 0 : rc == CREC_DB_DONE ? CREC_ENOTFOUND : crec__store_rc(rc);
 }
 
 int crec_store_item_set_created(crec_store *s, const char *item, int64_t created) {
@@ -153,24 +153,24 @@ int crec_store_item_set_created(crec_store *s, const char *item, int64_t created
     if (rc) return rc;
     int64_t i = crec__store_item_sid(s, item, strlen(item));
     if (i < 0) return fail(s, (int)i);
-    if ((rc = run3(s, "UPDATE items SET created = ?2 WHERE id = ?1", i, created, NULL))) return fail(s, rc);
+    if ((rc = run3(s, "UPDATE items SET created = ?2 WHERE id = ?1", 2, i, created, NULL))) return fail(s, rc);
     if ((rc = crec__store_commit(s))) return fail(s, rc);
     return 0;
 }
 
 int crec_store_items_latest(crec_store *s, int64_t k, crec_store_item_cb cb, void *ctx) {
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s, "SELECT id, ext, visible FROM items ORDER BY created DESC, id DESC LIMIT ?1", &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, k);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (size_t)sqlite3_column_bytes(st, 1), sqlite3_column_int(st, 2))) {
-            rc = SQLITE_DONE;
+    crec__db_bind_i64(st, 1, k);
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW)
+        if (cb(ctx, crec__db_col_i64(st, 0), crec__db_col_text(st, 1),
+               (size_t)crec__db_col_bytes(st, 1), (int)crec__db_col_i64(st, 2))) {
+            rc = CREC_DB_DONE;
             break;
         }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : crec__store_rc(rc);
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }
 
 /* ---- feedback ---- */
@@ -183,30 +183,30 @@ int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const c
     snprintf(sql, sizeof sql,
              "SELECT e.id, u.ext, i.ext, t.name, e.value, e.ts FROM events e JOIN users u ON u.id = e.user_id"
              " JOIN items i ON i.id = e.item_id JOIN event_types t ON t.id = e.type WHERE e.%s = ?1 AND e.id > ?2"
-             "%s ORDER BY e.id LIMIT ?4", by_item ? "item_id" : "user_id", type ? " AND t.name = ?3" : "");
-    sqlite3_stmt *st;
+             "%s ORDER BY e.id LIMIT ?3", by_item ? "item_id" : "user_id", type ? " AND t.name = ?4" : "");
+    crec_dbst *st;
     int rc = prep(s, sql, &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, owner);
-    sqlite3_bind_int64(st, 2, after);
-    if (type) sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    crec__db_bind_i64(st, 1, owner);
+    crec__db_bind_i64(st, 2, after);
+    crec__db_bind_i64(st, 3, limit);
+    if (type) crec__db_bind_text(st, 4, type, -1);
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW) {
         crec_store_feedback f = {
-            .id = sqlite3_column_int64(st, 0),
-            .user = (const char *)sqlite3_column_text(st, 1),
-            .item = (const char *)sqlite3_column_text(st, 2),
-            .type = (const char *)sqlite3_column_text(st, 3),
-            .value = sqlite3_column_double(st, 4),
-            .ts = sqlite3_column_int64(st, 5),
+            .id = crec__db_col_i64(st, 0),
+            .user = crec__db_col_text(st, 1),
+            .item = crec__db_col_text(st, 2),
+            .type = crec__db_col_text(st, 3),
+            .value = crec__db_col_double(st, 4),
+            .ts = crec__db_col_i64(st, 5),
         };
         if (cb(ctx, &f)) {
-            rc = SQLITE_DONE;
+            rc = CREC_DB_DONE;
             break;
         }
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : crec__store_rc(rc);
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }
 
 int crec_store_feedback_delete(crec_store *s, const char *user, const char *item, const char *type, int64_t *n,
@@ -221,9 +221,9 @@ int crec_store_feedback_delete(crec_store *s, const char *user, const char *item
     if (item_sid) *item_sid = i;
     rc = run3(s, type ? "DELETE FROM events WHERE user_id = ?1 AND item_id = ?2"
                         " AND type = (SELECT id FROM event_types WHERE name = ?3)"
-                      : "DELETE FROM events WHERE user_id = ?1 AND item_id = ?2", u, i, type);
+                      : "DELETE FROM events WHERE user_id = ?1 AND item_id = ?2", 2, u, i, type);
     if (rc) return fail(s, rc);
-    *n = sqlite3_changes(s->db);
+    *n = crec__db_changes(s->db);
     if ((rc = crec__store_commit(s))) return fail(s, rc);
     return 0;
 }
@@ -240,7 +240,7 @@ int crec_store_add_events_mode(crec_store *s, const crec_store_event *ev, int64_
     if (n < 0 || (n > 0 && !ev)) return CREC_EINVAL;
     int rc = crec__store_begin(s);
     if (rc) return rc;
-    sqlite3_stmt *find = NULL, *upd = NULL, *ins = NULL;
+    crec_dbst *find = NULL, *upd = NULL, *ins = NULL;
     int64_t written = 0, k = 0;
     if ((rc = prep(s, "SELECT id FROM events WHERE user_id = ?1 AND item_id = ?2 AND type = ?3 LIMIT 1", &find)) ||
         (rc = prep(s, "UPDATE events SET value = ?2, ts = ?3 WHERE user_id = ?4 AND item_id = ?5 AND type = ?1", &upd)) ||
@@ -259,25 +259,25 @@ int crec_store_add_events_mode(crec_store *s, const crec_store_event *ev, int64_
             rc = (int)t;
             break;
         }
-        sqlite3_reset(find);
-        sqlite3_bind_int64(find, 1, u);
-        sqlite3_bind_int64(find, 2, i);
-        sqlite3_bind_int64(find, 3, t);
-        int src = sqlite3_step(find);
-        sqlite3_reset(find);
-        if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        crec__db_reset(find);
+        crec__db_bind_i64(find, 1, u);
+        crec__db_bind_i64(find, 2, i);
+        crec__db_bind_i64(find, 3, t);
+        int src = crec__db_step(find);
+        crec__db_reset(find);
+        if (src != CREC_DB_ROW && src != CREC_DB_DONE) {
             rc = crec__store_rc(src);
             break;
         }
-        if (src == SQLITE_ROW) {
+        if (src == CREC_DB_ROW) {
             if (mode == CREC_STORE_UPSERT) {
-                sqlite3_reset(upd);
-                sqlite3_bind_int64(upd, 1, t);
-                sqlite3_bind_double(upd, 2, (double)ev[k].value);
-                sqlite3_bind_int64(upd, 3, ev[k].ts);
-                sqlite3_bind_int64(upd, 4, u);
-                sqlite3_bind_int64(upd, 5, i);
-                if ((src = sqlite3_step(upd)) != SQLITE_DONE) {
+                crec__db_reset(upd);
+                crec__db_bind_i64(upd, 1, t);
+                crec__db_bind_double(upd, 2, (double)ev[k].value);
+                crec__db_bind_i64(upd, 3, ev[k].ts);
+                crec__db_bind_i64(upd, 4, u);
+                crec__db_bind_i64(upd, 5, i);
+                if ((src = crec__db_step(upd)) != CREC_DB_DONE) {
                     rc = crec__store_rc(src);
                     break;
                 }
@@ -285,13 +285,13 @@ int crec_store_add_events_mode(crec_store *s, const crec_store_event *ev, int64_
             }
             continue;
         }
-        sqlite3_reset(ins);
-        sqlite3_bind_int64(ins, 1, u);
-        sqlite3_bind_int64(ins, 2, i);
-        sqlite3_bind_int64(ins, 3, t);
-        sqlite3_bind_double(ins, 4, (double)ev[k].value);
-        sqlite3_bind_int64(ins, 5, ev[k].ts);
-        if ((src = sqlite3_step(ins)) != SQLITE_DONE) {
+        crec__db_reset(ins);
+        crec__db_bind_i64(ins, 1, u);
+        crec__db_bind_i64(ins, 2, i);
+        crec__db_bind_i64(ins, 3, t);
+        crec__db_bind_double(ins, 4, (double)ev[k].value);
+        crec__db_bind_i64(ins, 5, ev[k].ts);
+        if ((src = crec__db_step(ins)) != CREC_DB_DONE) {
             rc = crec__store_rc(src);
             break;
         }
@@ -301,9 +301,9 @@ int crec_store_add_events_mode(crec_store *s, const crec_store_event *ev, int64_
     if (rc && bad) *bad = k; /* the loop stopped on the event that failed */
     if (!rc && n_written) *n_written = written;
 done:
-    sqlite3_finalize(find);
-    sqlite3_finalize(upd);
-    sqlite3_finalize(ins);
+    crec__db_finalize(find);
+    crec__db_finalize(upd);
+    crec__db_finalize(ins);
     if (!rc) rc = crec__store_commit(s);
     if (rc) {
         crec__store_rollback(s);
@@ -322,7 +322,7 @@ int crec_store_items_put_batch(crec_store *s, const crec_store_item *items, int6
     for (int64_t k = 0; k < n; k++) {
         int created = 0;
         if (!items[k].id) rc = CREC_EINVAL;
-        if (rc || (rc = crec__store_item_write(s, &items[k], CREC_STORE_REPLACE, &created))) {
+        if (rc || (rc = crec__store_item_write(s, &items[k], CREC_STORE_REPLACE, &created, NULL))) {
             if (bad) *bad = k;
             return fail(s, rc);
         }
@@ -336,7 +336,7 @@ int crec_store_items_put_batch(crec_store *s, const crec_store_item *items, int6
 int crec_store_similar_users(crec_store *s, const char *user, int64_t k, crec_store_simuser_cb cb, void *ctx) {
     int64_t u = crec__store_user_sid(s, user, 0);
     if (u < 0) return (int)u;
-    sqlite3_stmt *st;
+    crec_dbst *st;
     int rc = prep(s,
                   "WITH a AS (SELECT DISTINCT item_id FROM events WHERE user_id = ?1),"
                   " c AS (SELECT e.user_id AS uid, COUNT(DISTINCT e.item_id) AS inter FROM events e"
@@ -347,13 +347,13 @@ int crec_store_similar_users(crec_store *s, const char *user, int64_t k, crec_st
                   " LIMIT ?2",
                   &st);
     if (rc) return rc;
-    sqlite3_bind_int64(st, 1, u);
-    sqlite3_bind_int64(st, 2, k);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (cb(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2))) {
-            rc = SQLITE_DONE;
+    crec__db_bind_i64(st, 1, u);
+    crec__db_bind_i64(st, 2, k);
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW)
+        if (cb(ctx, crec__db_col_text(st, 0), crec__db_col_double(st, 1), crec__db_col_i64(st, 2))) {
+            rc = CREC_DB_DONE;
             break;
         }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : crec__store_rc(rc);
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }

@@ -1,14 +1,14 @@
-/* store_internal.h: private parts of the SQLite store shared by store.c and snapshot.c: the connection
- * struct, the cached statements and the id helpers used inside a transaction. */
+/* store_internal.h: private parts of the store shared by store.c, snapshot.c, store_api.c and conv.c: the
+ * connection struct (a driver connection, db.h: SQLite or PostgreSQL), the cached statements and the id
+ * helpers used inside a transaction. */
 #ifndef CREC_STORE_INTERNAL_H
 #define CREC_STORE_INTERNAL_H
 
-#include <sqlite3.h>
-
 #include "crec/store.h"
+#include "store/db.h"
 
 typedef enum {
-    ST_BEGIN, ST_BEGIN_READ, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+    ST_BEGIN, ST_BEGIN_READ, ST_WRITE_LOCK, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
     ST_USER_ID, ST_USER_ADD, ST_ITEM_ID, ST_TYPE_ID, ST_TYPE_ADD, ST_EVENT_ADD,
     ST_USER_EVENTS, ST_USER_EVENTS_LAST, ST_USER_COUNT, ST_USER_DEL_EVENTS, ST_USER_DEL,
     ST_ITEM_COUNTS, ST_ITEM_MAXID, ST_ITEM_GET, ST_ITEM_GET_SID, ST_ITEM_ATTRS, ST_ITEM_NEVENTS,
@@ -18,17 +18,19 @@ typedef enum {
 } crec__stmt_id;
 
 struct crec_store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[ST__COUNT];  /* prepared on first use, finalized by crec_store_close */
+    crec_db *db;
+    crec_dbst *stmt[ST__COUNT];  /* prepared on first use, finalized by crec_store_close */
     struct { char name[64]; int64_t id; } type_cache[16];  /* committed event types only */
     int n_types_cached;
     int group;                      /* inside crec_store_group_begin: writes are savepoints */
 };
 
-/* The cached statement `id`, reset and unbound; NULL when preparing failed (see sqlite3_errmsg). */
-sqlite3_stmt *crec__store_stmt(crec_store *s, crec__stmt_id id);
-/* SQLite result code -> CREC_E* (0 for OK/ROW/DONE). */
-int crec__store_rc(int sqlite_rc);
+/* The cached statement `id`, reset and unbound; NULL when preparing failed (see crec_store_errmsg). */
+crec_dbst *crec__store_stmt(crec_store *s, crec__stmt_id id);
+/* A driver result (db.h) -> CREC_E* (0 for rows and done). */
+static inline int crec__store_rc(int db_rc) { return db_rc < 0 ? db_rc : 0; }
+/* 1 on PostgreSQL (for the few statements whose dialects differ). */
+static inline int crec__store_pg(const crec_store *s) { return crec__db_kind(s->db) == CREC_DB_PG; }
 /* The events counters' triggers (schema 3), shared by the migration and the bulk import, which drops the insert
  * trigger for its rows and adds their count in one statement. min_ts / max_ts follow inserts; a delete at either
  * end only marks them stale (ts_stale = 1): the delete paths recompute them, and statistics read MIN/MAX(ts)
@@ -57,6 +59,14 @@ void crec__store_rollback(crec_store *s); /* no-op outside a transaction; in a g
 int64_t crec__store_user_sid(crec_store *s, const char *user, int create);
 int64_t crec__store_item_sid(crec_store *s, const char *item, size_t len);
 int64_t crec__store_type_id(crec_store *s, const char *name);
-/* Insert or update one item inside the caller's transaction. */
-int crec__store_item_write(crec_store *s, const crec_store_item *it, crec_store_put_mode mode, int *created);
+/* Step an INSERT ... RETURNING id statement (bound by the caller) and reset it: the new row id, or a negative
+ * CREC_E* (st NULL: the failed prepare's error). */
+int64_t crec__store_insert_id(crec_store *s, crec_dbst *st);
+/* Insert or update one item inside the caller's transaction; *sid (may be NULL) gets its row id. */
+int crec__store_item_write(crec_store *s, const crec_store_item *it, crec_store_put_mode mode, int *created,
+                           int64_t *sid);
+/* PostgreSQL's migration steps (schema_pg.c): the same steps as SQLite's, in PostgreSQL's DDL. */
+extern const char *const crec__store_pg_migrations[CREC_STORE_SCHEMA_VERSION];
+/* The transaction-scoped advisory lock every PostgreSQL write transaction takes ("CREC"). */
+#define CREC__PG_LOCK_KEY "1129465155"
 #endif

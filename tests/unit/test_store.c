@@ -1,6 +1,7 @@
-/* test_store.c: the SQLite store: a fresh schema, migration of a store written at schema version 1, refusal
+/* test_store.c: the store: a fresh schema, migration of a store written at schema version 1, refusal
  * of newer or foreign files, import -> snapshot round trip, event batches (all or nothing), history order,
- * the right to erasure (deleting a user removes their events), item create/read/update/delete. */
+ * the right to erasure (deleting a user removes their events), item create/read/update/delete.
+ * SQLite by default; PostgreSQL when CREC_TEST_DB_URL is set (store_testdb.h, tests/integration/pg_store.sh). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,17 +10,12 @@
 
 #include "crec/crec.h"
 #include "crec/store.h"
+#include "store_testdb.h"
 #include "testutil.h"
 
 static char *g_dir;
 
-static const char *path_in(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
+static const char *path_in(const char *name) { return tdb_path(g_dir, name); }
 
 static crec_store *open_ok(const char *path) {
     crec_store *s = NULL;
@@ -31,26 +27,13 @@ static crec_store *open_ok(const char *path) {
 }
 
 static int64_t sql_int(const char *path, const char *sql) {
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    int failed = 0;
+    int64_t v = tdb_int(path, sql, &failed);
+    assert_false(failed);
     return v;
 }
 
-static void sql_exec(const char *path, const char *sql) {
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc) fprintf(stderr, "sql: %s\n", msg ? msg : "?");
-    sqlite3_free(msg);
-    sqlite3_close(db);
-    assert_int_equal(rc, SQLITE_OK);
-}
+static void sql_exec(const char *path, const char *sql) { assert_int_equal(tdb_exec(path, sql), 0); }
 
 /* u1: a b c d (ts 1..4), u2: b c (10, 5), u3: a; titles, text, attributes, user features, two event types. */
 static crec_dataset *small_dataset(void) {
@@ -84,6 +67,19 @@ static void test_fresh_schema(void **st) {
     assert_int_equal(stats.n_users + stats.n_items + stats.n_events, 0);
     assert_int_equal(stats.n_event_types, 1); /* "interaction" */
     crec_store_close(s);
+    if (tdb_pg()) {
+        assert_int_equal(sql_int(p, "SELECT version FROM crec_schema"), CREC_STORE_SCHEMA_VERSION);
+        assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM crec_schema WHERE app = 'crec'"), 1);
+        assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                    " WHERE n.nspname = current_schema() AND c.relname IN ('users', 'items', 'events',"
+                                    " 'event_types', 'meta', 'item_attrs', 'user_attrs', 'events_by_user',"
+                                    " 'events_by_item', 'item_attrs_by_attr')"),
+                         10);
+        s = open_ok(p);
+        assert_int_equal(crec_store_schema_version(s), CREC_STORE_SCHEMA_VERSION);
+        crec_store_close(s);
+        return;
+    }
     assert_int_equal(sql_int(p, "PRAGMA user_version"), CREC_STORE_SCHEMA_VERSION);
     assert_int_equal(sql_int(p, "PRAGMA application_id"), 0x43524543);
     assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('users', 'items', 'events',"
@@ -108,6 +104,35 @@ static void test_fresh_schema(void **st) {
 /* A store as schema version 1 wrote it (a frozen copy of migration step 1, with data). */
 static void test_migrate_from_v1(void **st) {
     const char *p = path_in("v1.db");
+    if (tdb_pg())
+        sql_exec(p, /* a frozen copy of PostgreSQL's step 1 (schema_pg.c) */
+                 "CREATE TABLE crec_schema(app TEXT NOT NULL, version INTEGER NOT NULL);"
+                 "INSERT INTO crec_schema VALUES ('crec', 1);"
+                 "CREATE TABLE crec_seq(name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
+                 "INSERT INTO crec_seq(name, value) VALUES ('users', 0), ('items', 0);"
+                 "CREATE FUNCTION crec_row_id() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                 "  IF NEW.id IS NULL THEN"
+                 "    UPDATE crec_seq SET value = value + 1 WHERE name = TG_TABLE_NAME RETURNING value INTO NEW.id;"
+                 "  ELSE UPDATE crec_seq SET value = GREATEST(value, NEW.id) WHERE name = TG_TABLE_NAME; END IF;"
+                 "  RETURN NEW; END $$;"
+                 "CREATE TABLE users(id BIGINT PRIMARY KEY, ext TEXT COLLATE \"C\" NOT NULL UNIQUE);"
+                 "CREATE TABLE items(id BIGINT PRIMARY KEY, ext TEXT COLLATE \"C\" NOT NULL UNIQUE, title TEXT, text TEXT,"
+                 "  visible INTEGER NOT NULL DEFAULT 1);"
+                 "CREATE TRIGGER users_row_id BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION crec_row_id();"
+                 "CREATE TRIGGER items_row_id BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION crec_row_id();"
+                 "CREATE TABLE event_types(id BIGINT PRIMARY KEY, name TEXT COLLATE \"C\" NOT NULL UNIQUE);"
+                 "INSERT INTO event_types(id, name) VALUES (0, 'interaction');"
+                 "CREATE TABLE events(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+                 "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+                 "  item_id BIGINT NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+                 "  type BIGINT NOT NULL DEFAULT 0 REFERENCES event_types(id),"
+                 "  value DOUBLE PRECISION NOT NULL DEFAULT 1, ts BIGINT NOT NULL);"
+                 "CREATE INDEX events_by_user ON events(user_id, ts);"
+                 "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+                 "INSERT INTO users(ext) VALUES ('old-user');"
+                 "INSERT INTO items(ext, title) VALUES ('x', 'Item X'), ('y', 'Item Y');"
+                 "INSERT INTO events(user_id, item_id, value, ts) VALUES (1, 2, 1, 20), (1, 1, 1, 10);");
+    else
     sql_exec(p,
              "PRAGMA application_id = 1129465155;"
              "CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, ext TEXT NOT NULL UNIQUE);"
@@ -126,7 +151,7 @@ static void test_migrate_from_v1(void **st) {
              "INSERT INTO items(ext, title) VALUES ('x', 'Item X'), ('y', 'Item Y');"
              "INSERT INTO events(user_id, item_id, value, ts) VALUES (1, 2, 1, 20), (1, 1, 1, 10);"
              "PRAGMA user_version = 1;");
-    assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'item_attrs'"), 0);
+    if (!tdb_pg()) assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'item_attrs'"), 0);
     crec_store *s = open_ok(p);
     assert_int_equal(crec_store_schema_version(s), CREC_STORE_SCHEMA_VERSION);
     /* step 3 filled the counters from the rows that were there */
@@ -154,6 +179,12 @@ static void test_migrate_from_v1(void **st) {
     assert_string_equal(ds->items.names[ds->item[0]], "y"); /* insertion order */
     crec_dataset_free(ds);
     crec_store_close(s);
+    if (tdb_pg()) {
+        assert_int_equal(sql_int(p, "SELECT version FROM crec_schema"), CREC_STORE_SCHEMA_VERSION);
+        assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema()"
+                                    " AND indexname = 'events_by_item'"), 1);
+        return;
+    }
     assert_int_equal(sql_int(p, "PRAGMA user_version"), CREC_STORE_SCHEMA_VERSION);
     assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'events_by_item'"), 1);
 }
@@ -220,7 +251,7 @@ static void test_refuses_newer_and_foreign(void **st) {
     char err[256];
     const char *p = path_in("newer.db");
     crec_store_close(open_ok(p));
-    sql_exec(p, "PRAGMA user_version = 99");
+    sql_exec(p, tdb_pg() ? "UPDATE crec_schema SET version = 99" : "PRAGMA user_version = 99");
     assert_int_equal(crec_store_open(p, NULL, &s, err, sizeof err), CREC_EVERSION);
     assert_null(s);
     assert_non_null(strstr(err, "newer"));
@@ -230,13 +261,20 @@ static void test_refuses_newer_and_foreign(void **st) {
     assert_int_equal(crec_store_open(q, NULL, &s, err, sizeof err), CREC_EFORMAT);
     assert_non_null(strstr(err, "another application"));
 
+    crec_store_opts o = {.no_create = 1};
+    assert_int_equal(crec_store_open(path_in("missing.db"), &o, &s, err, sizeof err), CREC_ENOTFOUND);
+    if (tdb_pg()) {
+        /* nothing listening: a clear connection error, not a crash */
+        assert_int_equal(crec_store_open("postgresql://127.0.0.1:1/none?connect_timeout=2", NULL, &s, err, sizeof err),
+                         CREC_EIO);
+        assert_non_null(strstr(err, "cannot connect"));
+        assert_null(s);
+        return;
+    }
     const char *t = path_in("text.db");
     tu_write(t, "this is not a database, just some text long enough to fill a header........................"
                 "..................................................................................\n");
     assert_int_equal(crec_store_open(t, NULL, &s, err, sizeof err), CREC_EFORMAT);
-
-    crec_store_opts o = {.no_create = 1};
-    assert_int_equal(crec_store_open(path_in("missing.db"), &o, &s, err, sizeof err), CREC_ENOTFOUND);
 }
 
 static void test_import_snapshot_roundtrip(void **st) {
@@ -647,13 +685,39 @@ static int teardown(void **st) {
     return 0;
 }
 
+/* Two connections to one store (two server processes): one writer at a time - a second writer waits up to its
+ * busy timeout and then gets CREC_ESTATE, never a torn write - and the same new user created through both
+ * is one row. */
+static void test_two_connections(void **st) {
+    const char *p = path_in("two.db");
+    crec_store *a = open_ok(p), *b = NULL;
+    char err[256];
+    crec_store_opts o = {.busy_timeout_ms = 200};
+    assert_int_equal(crec_store_open(p, &o, &b, err, sizeof err), 0);
+    crec_store_item it = {.id = "x", .visible = 1};
+    assert_int_equal(crec_store_item_put(a, &it, CREC_STORE_CREATE, NULL), 0);
+    crec_store_event ev[] = {{"both", "x", NULL, 1, 5}};
+    int64_t bad = -1;
+    assert_int_equal(crec_store_group_begin(a), 0);
+    assert_int_equal(crec_store_add_events(a, ev, 1, NULL, &bad), 0);
+    assert_int_equal(crec_store_add_events(b, ev, 1, NULL, &bad), CREC_ESTATE); /* a holds the write lock */
+    assert_int_equal(crec_store_group_commit(a), 0);
+    assert_int_equal(crec_store_add_events(b, ev, 1, NULL, &bad), 0);
+    int64_t n = 0;
+    assert_int_equal(crec_store_user_events(a, "both", 0, NULL, NULL, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(sql_int(p, "SELECT COUNT(*) FROM users WHERE ext = 'both'"), 1);
+    crec_store_close(a);
+    crec_store_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fresh_schema),          cmocka_unit_test(test_migrate_from_v1),
         cmocka_unit_test(test_refuses_newer_and_foreign), cmocka_unit_test(test_import_snapshot_roundtrip),
         cmocka_unit_test(test_events_history),        cmocka_unit_test(test_delete_user),
         cmocka_unit_test(test_items_crud),            cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_api_functions),
+        cmocka_unit_test(test_api_functions),       cmocka_unit_test(test_two_connections),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

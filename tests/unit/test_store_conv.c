@@ -1,18 +1,18 @@
 /* test_store_conv.c: the conversations table (schema step 4): create, read back byte for byte (JSON text with
  * non-ASCII), update, a missing id, a conversation written inside a group commit that is rolled back (gone) and
  * one that is committed (there after reopening the store). (test_store migrates a schema-1 store through
- * every step, this one included.) */
+ * every step, this one included.) SQLite, or PostgreSQL when CREC_TEST_DB_URL is set (store_testdb.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crec/crec.h"
 #include "crec/store.h"
+#include "store_testdb.h"
 #include "testutil.h"
 
 static char *g_dir;
@@ -28,8 +28,8 @@ static crec_store *open_ok(const char *path) {
 
 static void test_conv_crud(void **unused) {
     (void)unused;
-    char path[512];
-    snprintf(path, sizeof path, "%s/c.db", g_dir);
+    char path[1024];
+    snprintf(path, sizeof path, "%s", tdb_path(g_dir, "c.db")); /* SQLite, or PostgreSQL with CREC_TEST_DB_URL */
     crec_store *s = open_ok(path);
     int64_t id = 0, id2 = 0;
     const char *state = "{\"v\":1,\"ops\":[[\"s\",[3]]],\"pending\":{\"kind\":\"ask\",\"attr\":2}}";
