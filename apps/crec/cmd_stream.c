@@ -11,6 +11,7 @@
 #include "crec/stream.h"
 
 int cmd_stream(int argc, char **argv);
+int cmd_stream_train(int argc, char **argv);
 
 static const char STREAM_HELP[] =
     "usage: crec stream eval --data D [--model online,static,periodic] [options]\n\n"
@@ -391,14 +392,17 @@ static int stream_plot(int argc, char **argv) {
 int cmd_stream(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
         fputs("usage: crec stream eval --data D [options]   (crec stream eval --help)\n"
-              "       crec stream plot --svg OUT.svg RUN.json...\n\n"
+              "       crec stream plot --svg OUT.svg RUN.json...\n"
+              "       crec stream train --events redis://H:P/S --group G --consumer C --out DIR [options]\n\n"
               "  eval   prequential evaluation: online updates vs periodic retraining vs a static model\n"
-              "  plot   one SVG figure from several JSON reports of eval\n",
+              "  plot   one SVG figure from several JSON reports of eval\n"
+              "  train  online trainer: consume a Redis stream in a consumer group, publish table rows\n",
               argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     if (!strcmp(argv[1], "eval")) return stream_eval(argc - 1, argv + 1);
     if (!strcmp(argv[1], "plot")) return stream_plot(argc - 1, argv + 1);
-    fprintf(stderr, "crec stream: unknown subcommand '%s' (eval, plot)\n", argv[1]);
+    if (!strcmp(argv[1], "train")) return cmd_stream_train(argc - 1, argv + 1); /* cmd_stream_train.c */
+    fprintf(stderr, "crec stream: unknown subcommand '%s' (eval, plot, train)\n", argv[1]);
     return CLI_USAGE;
 }

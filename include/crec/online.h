@@ -134,6 +134,15 @@ CREC_API int crec_online_table_apply_delta(crec_online_table *t, crec_buf *in);
 CREC_API int crec_online_table_save(crec_online_table *t, crec_online_export_kind kind, const char *path);
 CREC_API int crec_online_table_load(const char *path, crec_online_table **out);
 CREC_API int crec_online_table_apply_delta_file(crec_online_table *t, const char *path);
+/* Walk an export (full or delta, read from in->pos) without applying it: *dim, *sdim (state floats per row) and
+ * *optim (each may be NULL) from its header, then on_removed for each removed id and on_row for each row (vec and
+ * state are aligned copies valid during the call; state NULL when sdim is 0). A non-zero callback return stops the
+ * walk and is returned; CREC_EFORMAT on a corrupt export. */
+CREC_API int crec_online_export_foreach(crec_buf *in, int *dim, int *sdim, int *optim,
+                                        int (*on_removed)(void *ctx, uint64_t id),
+                                        int (*on_row)(void *ctx, uint64_t id, int64_t touch, const float *vec,
+                                                      const float *state),
+                                        void *ctx);
 
 /* ---- the online factorisation model (src/online/mf.c) ----
  * A matrix factorisation / two-tower model whose every parameter lives in one collisionless table: user u's row

@@ -829,3 +829,44 @@ int crec_online_table_apply_delta_file(crec_online_table *t, const char *path) {
     crec__binfile_release(&b);
     return rc;
 }
+
+/* Walk an export without applying it (crec/events.h turns a delta into rows named by external id). Rows are
+ * copied into one aligned scratch row before the callback sees them. */
+int crec_online_export_foreach(crec_buf *in, int *dim, int *sdim, int *optim,
+                               int (*on_removed)(void *ctx, uint64_t id),
+                               int (*on_row)(void *ctx, uint64_t id, int64_t touch, const float *vec,
+                                             const float *state),
+                               void *ctx) {
+    if (!in) return CREC_EINVAL;
+    uint32_t kind;
+    uint64_t seq, base, nrem, nrows;
+    crec_online_opts o;
+    int rc = read_head(in, &kind, &seq, &base, &o);
+    if (rc) return rc;
+    int sd = state_dim(&o);
+    size_t rowbytes = HDR + (size_t)(o.dim + sd) * 4;
+    if (dim) *dim = o.dim;
+    if (sdim) *sdim = sd;
+    if (optim) *optim = (int)o.optim;
+    if (crec__get_u64(in, &nrem) || crec_buf_need(in, nrem, 8)) return CREC_EFORMAT;
+    for (uint64_t k = 0; k < nrem; k++) {
+        uint64_t id;
+        crec__get_u64(in, &id);
+        if (on_removed && (rc = on_removed(ctx, id))) return rc;
+    }
+    if (crec__get_u64(in, &nrows) || crec_buf_need(in, nrows, rowbytes)) return CREC_EFORMAT;
+    float *row = malloc((size_t)(o.dim + sd + 1) * sizeof *row);
+    if (!row) return CREC_ENOMEM;
+    for (uint64_t k = 0; k < nrows && !rc; k++) {
+        uint64_t id;
+        int64_t touch;
+        const uint8_t *p = in->data + in->pos;
+        memcpy(&id, p, 8);
+        memcpy(&touch, p + 8, 8);
+        memcpy(row, p + HDR, (size_t)(o.dim + sd) * 4);
+        in->pos += rowbytes;
+        if (on_row) rc = on_row(ctx, id, touch, row, sd ? row + o.dim : NULL);
+    }
+    free(row);
+    return rc;
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "serve/events.h"
 #include "serve/online.h"
 #include "serve/routes.h"
 
@@ -67,6 +68,7 @@ void crec__h_events(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r
                 if (sids[k] >= 0) ev[n_new++] = ev[k];
         }
         crec__online_stage(s, ev, n_new); /* --online: handed to the learner once the group committed */
+        crec__events_stage(s, ev, n_new); /* --events: published once the group committed */
         atomic_fetch_add(&s->metrics.events_ingested, (unsigned long long)n);
         atomic_fetch_add(&s->metrics.event_batches, 1);
         json_t *ok = json_pack("{s:I}", "accepted", (json_int_t)n);

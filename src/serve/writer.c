@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "serve/events.h"
 #include "serve/online.h"
 #include "serve/routes.h"
 
@@ -62,9 +63,11 @@ static void *writer_main(void *arg) {
                 }
                 /* the handlers updated the in-memory copies before the commit that failed */
                 crec__online_drop(s);
+                crec__events_drop(s);
                 if (crec__catalog_load(&s->cat, t->store) == 0) crec__pop_reload(&s->pop, t->store);
             } else {
                 crec__online_commit(s); /* --online: only committed events are learned */
+                crec__events_commit(s); /* --events: the publisher reads them from the store */
                 atomic_fetch_add(&s->metrics.write_groups, 1);
                 atomic_fetch_add(&s->metrics.write_requests, (unsigned long long)n);
             }
