@@ -12,6 +12,11 @@
 
 int cli_train_model(const crec_dataset *ds, const char *model, const crec_config *cfg, const char *split,
                     uint64_t seed, int threads, int verbose, crec_model **out);
+/* cmd_dist.c: crec train under mpirun */
+int cli_dist_begin(const char *cmd, int argc, char **argv, int *required);
+int cli_dist_model(const char *cmd, const char *model, int required);
+void cli_dist_end(void);
+int cli_dist_rank0(void);
 
 /* Train `model` on the training part of `split` of ds. Prints errors; returns 0 or a CREC_E code. */
 int cli_train_model(const crec_dataset *ds, const char *model, const crec_config *cfg, const char *split,
@@ -50,10 +55,11 @@ int cli_train_model(const crec_dataset *ds, const char *model, const crec_config
     return 0;
 }
 
-int cmd_train(int argc, char **argv) {
+static int train_main(int argc, char **argv, int dist) {
     const char *data = NULL, *db = NULL, *model = NULL, *out = NULL, *split = "loo";
     crec_config cfg = {0};
     long long threads = 0, seed = 42;
+    int verbose = cli_progress();
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int bad = 0;
@@ -69,13 +75,18 @@ int cmd_train(int argc, char **argv) {
                    "                 cold-users:TEST[:VALID[:SEED]] (fractions of users held out entirely)\n"
                    "  --set k=v      a hyper-parameter (repeatable)\n"
                    "  --threads N    OpenMP threads (default: all cores)\n"
-                   "  --seed N       training seed (default 42)\n");
+                   "  --seed N       training seed (default 42)\n"
+                   "  --verbose      per-epoch log lines even when stderr is not a terminal\n"
+                   "  --dist         require data-parallel training: mpirun -np N crec train ... --dist (each rank\n"
+                   "                 trains on its shard of users; rank 0 writes the checkpoint; docs/DISTRIBUTED.md)\n");
             return CLI_OK;
         }
         if (cli_opt(argc, argv, &i, "--data", &v, &bad)) { if (bad) return CLI_USAGE; data = v; continue; }
         if (cli_opt(argc, argv, &i, "--db", &v, &bad)) { if (bad) return CLI_USAGE; db = v; continue; }
         if (cli_opt(argc, argv, &i, "--model", &v, &bad)) { if (bad) return CLI_USAGE; model = v; continue; }
         if (cli_opt(argc, argv, &i, "--out", &v, &bad)) { if (bad) return CLI_USAGE; out = v; continue; }
+        if (cli_flag(argv, i, "--verbose")) { verbose = 1; continue; }
+        if (cli_flag(argv, i, "--dist")) continue; /* cmd_train */
         if (cli_opt(argc, argv, &i, "--split", &v, &bad)) { if (bad) return CLI_USAGE; split = v; continue; }
         if (cli_opt(argc, argv, &i, "--set", &v, &bad)) {
             if (bad) return CLI_USAGE;
@@ -104,6 +115,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "crec train: unknown model '%s' (see: crec models)\n", model);
         return CLI_USAGE;
     }
+    if (cli_dist_model("train", model, dist)) return CLI_USAGE;
     crec_dataset *ds;
     if (db) {
         /* a consistent snapshot of the store: ids are the store's, so crec serve lines up with the model */
@@ -125,19 +137,28 @@ int cmd_train(int argc, char **argv) {
         return CLI_FAIL;
     }
     crec_model *m;
-    int rc = cli_train_model(ds, model, &cfg, split, (uint64_t)seed, (int)threads, cli_progress(), &m);
+    int rc = cli_train_model(ds, model, &cfg, split, (uint64_t)seed, (int)threads, verbose && cli_dist_rank0(), &m);
     if (rc) {
         crec_dataset_free(ds);
         return rc == CREC_EINVAL ? CLI_USAGE : CLI_FAIL;
     }
-    rc = crec_model_save(m, out);
+    rc = cli_dist_rank0() ? crec_model_save(m, out) : 0; /* under mpirun: rank 0 writes, once */
     if (rc) cli_err("train", out, rc);
-    else
+    else if (cli_dist_rank0())
         fprintf(stderr, "crec train: %s on %s (split %s) in %.2fs -> %s\n", model, ds->name, m->split,
                 m->train_seconds, out);
     crec_model_free(m);
     crec_dataset_free(ds);
     return rc ? CLI_FAIL : CLI_OK;
+}
+
+/* crec train: under mpirun, MPI around the whole command (cmd_dist.c); without it, train_main alone. */
+int cmd_train(int argc, char **argv) {
+    int dist, rc = cli_dist_begin("train", argc, argv, &dist);
+    if (rc) return rc;
+    rc = train_main(argc, argv, dist);
+    cli_dist_end();
+    return rc;
 }
 
 /* Open D and M and check they belong together. */

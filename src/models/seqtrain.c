@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "crec/dist.h"
 #include "models/seqtrain.h"
 #include "models/seqvalid.h"
 
@@ -240,6 +241,12 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     crec_rng rng;
     crec__rng_seed(&rng, in->seed);
     net->init(net->ctx, &rng);
+    /* Data-parallel (crec/dist.h, P ranks): every rank draws the same initialisation and shuffles from rng, and
+     * takes slice [nb r / P, nb (r + 1) / P) of each global batch; the objective's draws come from a stream of its
+     * own (orng), so the shuffles stay in step. One rank: orng is rng, the same stream as always. */
+    int P = crec_dist_size(), R = crec_dist_rank();
+    crec_rng orng_r, *orng = &rng;
+    if (P > 1) crec__rng_seed(&orng_r, in->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(R + 1))), orng = &orng_r;
 
     /* training users (>= 2 training items) and the worst-case batch over training and validation windows */
     tr.users = malloc(((size_t)U + 1) * sizeof *tr.users);
@@ -253,6 +260,13 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         int32_t n = row_len(x, u);
         tr.lens[u] = n + (net->mask >= 0); /* the mask token appended at validation */
         if (n >= 2) tr.users[nu++] = u;
+    }
+    if (P > 1 && (nu < P || hp->batch < P)) {
+        if (R == 0)
+            crec__log("%s: %d ranks but %d training users and batch %d: every rank needs users in every batch "
+                      "(fewer ranks, or a larger batch)", net->name, P, nu, hp->batch);
+        rc = CREC_EINVAL;
+        goto done;
     }
     int Bmax = hp->batch, Nmax;
     int64_t Q2max;
@@ -277,9 +291,12 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     double best = -1;
     int best_epoch = 0, since = 0;
     memcpy(tr.best, p->param, p->total * sizeof(float));
+    size_t w_off = (size_t)(net->out_table(net->ctx, p->grad) - p->grad); /* the item table in the block */
     for (int ep = 1; ep <= hp->epochs && nu > 0; ep++) {
         double t0 = crec__now(), loss_sum = 0;
-        int64_t tok_sum = 0;
+        int64_t tok_sum = 0, sent_rows = 0;
+        crec_dist_stats cs0;
+        crec_dist_stats_get(&cs0);
         for (int32_t i = nu - 1; i > 0; i--) { /* Fisher-Yates */
             int32_t j = (int32_t)crec__rng_below(&rng, (uint64_t)i + 1), t = tr.users[i];
             tr.users[i] = tr.users[j], tr.users[j] = t;
@@ -288,17 +305,37 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         crec__progress_start(&pg, label, nu, in->verbose && crec__progress_wanted());
         for (int32_t b0 = 0; b0 < nu; b0 += Bmax, step++) {
             int nb = nu - b0 < Bmax ? nu - b0 : Bmax;
+            int lo = (int)((int64_t)nb * R / P), nr = (int)((int64_t)nb * (R + 1) / P) - lo; /* this rank's slice */
             crec_seq_batch *bt = &tr.bt;
-            crec__seqtrain_batch_train(bt, net, obj, x, tr.users + b0, nb, &rng);
-            uint64_t seed = crec__nn_hash(in->seed ^ net->salt, (uint64_t)step) | 1; /* != 0: dropout on */
-            float *dh;
-            const float *h = net->forward(net->ctx, bt, tr.abase, tr.gbase, seed, &dh);
+            /* dropout seed != 0 (on); a pure function of (seed, step, rank), the old one at one rank */
+            uint64_t seed = crec__nn_hash(in->seed ^ net->salt, (uint64_t)step * (uint64_t)P + (uint64_t)R) | 1;
             memset(p->grad, 0, p->total * sizeof(float));
             int64_t rows = 0;
-            loss_sum += obj->loss(obj->ctx, net, bt, h, dh, net->out_table(net->ctx, p->param),
-                                  net->out_table(net->ctx, p->grad), x, tr.users + b0, &rng, &rows);
+            double l = 0;
+            if (nr > 0) {
+                crec__seqtrain_batch_train(bt, net, obj, x, tr.users + b0 + lo, nr, orng);
+                float *dh;
+                const float *h = net->forward(net->ctx, bt, tr.abase, tr.gbase, seed, &dh);
+                l = obj->loss(obj->ctx, net, bt, h, dh, net->out_table(net->ctx, p->param),
+                              net->out_table(net->ctx, p->grad), x, tr.users + b0 + lo, orng, &rows);
+                net->backward(net->ctx, bt, tr.abase, tr.gbase, seed);
+            }
+            if (P > 1) {
+                /* the losses average over their rows: weigh each rank's gradient by its share of the batch's rows,
+                 * then sum over ranks (the item table's untouched rows stay home), so every rank holds the
+                 * gradient of the whole batch and takes the same AdamW step */
+                double st[2] = {l, (double)rows};
+                rc = crec_dist_allreduce_f64(st, 2);
+                float wgt = st[1] > 0 ? (float)((double)rows / st[1]) : 0.0f;
+                if (!rc && wgt != 1.0f)
+                    for (size_t q = 0; q < p->total; q++) p->grad[q] *= wgt;
+                int64_t sent = 0;
+                if (!rc) rc = crec_dist_allreduce_rows(p->grad, p->total, w_off, net->NI, net->D, &sent);
+                if (rc) goto done;
+                l = st[0], rows = (int64_t)st[1], sent_rows += sent;
+            }
+            loss_sum += l;
             tok_sum += rows;
-            net->backward(net->ctx, bt, tr.abase, tr.gbase, seed);
             if (hp->clip > 0) crec__nn_clip_grad_norm(p->grad, p->total, hp->clip);
             float lr = crec__nn_lr((crec_nn_sched)hp->sched, (float)hp->lr, step, total, hp->warmup, 0.1f);
             for (int k = 0; k < p->n; k++)
@@ -309,6 +346,27 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         }
         crec__progress_end(&pg);
         double secs = crec__now() - t0;
+        if (P > 1) {
+            crec_dist_stats cs1;
+            crec_dist_stats_get(&cs1);
+            int64_t ns = steps_per_epoch > 0 ? steps_per_epoch : 1;
+            /* the replicas must agree bit for bit (MPI_Allreduce hands every rank the same sums): checked each
+             * epoch; were they ever to differ, rank 0's state is copied to all */
+            uint64_t c = crec__crc32(0, p->param, p->total * sizeof(float)), cmin = c, cmax = c;
+            rc = crec_dist_allreduce_minmax_u64(&cmin, &cmax);
+            if (!rc && cmin != cmax) {
+                if (R == 0) crec__log("%s epoch %d: replicas differ; rank 0's parameters broadcast", net->name, ep);
+                rc = crec_dist_bcast(p->param, p->total * sizeof(float), 0);
+                if (!rc) rc = crec_dist_bcast(p->m, p->total * sizeof(float), 0);
+                if (!rc) rc = crec_dist_bcast(p->v, p->total * sizeof(float), 0);
+            }
+            if (rc) goto done;
+            if (in->verbose)
+                crec__log("%s epoch %d  dist %d ranks: %.3f MB/step sent by this rank (%.0f of %d table rows/step), "
+                          "%.2fs in collectives, replicas %s",
+                          net->name, ep, P, (double)(cs1.bytes - cs0.bytes) / ns / 1e6, (double)sent_rows / ns,
+                          (int)net->NI, cs1.seconds - cs0.seconds, cmin == cmax ? "identical" : "re-synchronised");
+        }
         if (!do_valid) {
             if (in->verbose)
                 crec__log("%s epoch %d  loss %.4f  %.2fs\n", net->name, ep, tok_sum ? loss_sum / tok_sum : 0, secs);
@@ -316,8 +374,12 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         }
         double t1 = crec__now();
         st_vctx vc = {net, tr.abase, &tr.bt};
-        double nd = crec__seqvalid_run(&tr.v, x, in->valid, 0, net->out_table(net->ctx, p->param), pop, valid_states,
-                                       &vc);
+        /* validation once, on rank 0; its NDCG is broadcast, so every rank takes the same early-stopping step */
+        double nd = 0;
+        if (R == 0)
+            nd = crec__seqvalid_run(&tr.v, x, in->valid, 0, net->out_table(net->ctx, p->param), pop, valid_states,
+                                    &vc);
+        if (P > 1 && (rc = crec_dist_bcast(&nd, sizeof nd, 0))) goto done;
         if (in->verbose)
             crec__log("%s epoch %d  loss %.4f  valid NDCG@10 %.4f%s  train %.2fs  valid %.2fs\n", net->name, ep,
                       tok_sum ? loss_sum / tok_sum : 0, nd, nd > best ? " *" : "", secs, crec__now() - t1);
