@@ -6,8 +6,13 @@
  * timed iterations (each: Gram + all users, Gram + all items): median seconds per iteration, the median
  * split into the user and item halves, and peak RSS so far. The CG row solver is checked against Cholesky in
  * tests/unit/test_ials.c; here the bench only checks that the loss proxy (mean observed score) moves towards 1.
+ * --prec lists the precisions of the sparse passes to time (crec__ials_solve_side_prec: fp32 = the exact path,
+ * mixed, fp16); each starts from the same initial factors, and the first listed is the reference the others'
+ * CPU seconds are divided by (timed in the same run: on a shared machine only such ratios are fair).
+ * "max rel dW" is max_u |W_u - W_u(ref)| / max_u |W_u(ref)| after the same iterations (warm-up + reps).
  *
  *   usage: bench_ials_scale [--threads 2] [--factors 64,256] [--reps 3] [--scale 1.0] [--cg 3] [--seed 1]
+ *                           [--prec fp32,mixed,fp16]
  * --scale shrinks users and interactions (items stay) for quick runs. Results: docs/RESULTS.md. */
 #include <math.h>
 #include <omp.h>
@@ -115,7 +120,7 @@ int main(int argc, char **argv) {
     int threads = 2, reps = 3, cg = 3;
     double scale = 1.0;
     uint64_t seed = 1;
-    char factors[128] = "64,256";
+    char factors[128] = "64,256", precs[128] = "fp32,mixed,fp16";
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--threads") && v) threads = atoi(v), i++;
@@ -124,8 +129,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--scale") && v) scale = atof(v), i++;
         else if (!strcmp(argv[i], "--seed") && v) seed = strtoull(v, NULL, 10), i++;
         else if (!strcmp(argv[i], "--factors") && v) snprintf(factors, sizeof factors, "%s", v), i++;
+        else if (!strcmp(argv[i], "--prec") && v) snprintf(precs, sizeof precs, "%s", v), i++;
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N]\n",
+            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16]\n",
                     argv[0]);
             return 2;
         }
@@ -155,39 +161,78 @@ int main(int argc, char **argv) {
         if (dat.iptr[i + 1] - dat.iptr[i] > top) top = dat.iptr[i + 1] - dat.iptr[i];
     printf("data: %d users, %d items, %lld interactions (top item in %lld rows), generated in %.1f s\n", nu, ni,
            (long long)nnz, (long long)top, crec__now() - t0);
-    printf("%8s %12s %10s %10s %12s %12s %12s %10s\n", "factors", "s/iter(med)", "users s", "items s", "CPU s/iter",
-           "CPU users s", "peak RSS MB", "obs mean");
-    for (char *tok = strtok(factors, ","); tok; tok = strtok(NULL, ",")) {
-        p.factors = atoi(tok);
-        if (p.factors < 1 || p.factors > 4096) continue;
-        crec_ials_state s;
-        if (crec__ials_state_init(&s, nu, ni, &p, seed)) {
-            fprintf(stderr, "out of memory\n");
-            return 1;
+    int prec[8], np = 0;
+    for (char *tok = strtok(precs, ","); tok && np < 8; tok = strtok(NULL, ",")) {
+        int q = !strcmp(tok, "fp32") ? 0 : !strcmp(tok, "mixed") ? 1 : !strcmp(tok, "fp16") ? 2 : -1;
+        if (q < 0) {
+            fprintf(stderr, "--prec: '%s' is not fp32, mixed or fp16\n", tok);
+            return 2;
         }
-        float *G = crec__aligned_alloc((size_t)s.ld * s.ld * sizeof *G);
-        double it[100], tu[100], ti[100], tc[100], tcu[100];
-        for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
-            double a = crec__now(), ca = cpu_now();
-            crec__ials_gram(s.H, ni, s.ld, G, threads);
-            crec__ials_solve_side(s.W, s.H, s.ld, G, (float)p.alpha0, &dat.users, getenv("ROWS") ? NULL : &dat.items, cg, 0, threads);
-            double b = crec__now(), cb = cpu_now();
-            crec__ials_gram(s.W, nu, s.ld, G, threads);
-            crec__ials_solve_side(s.H, s.W, s.ld, G, (float)p.alpha0, &dat.items, getenv("ROWS") ? NULL : &dat.users, cg, 0, threads);
-            double c = crec__now();
-            if (r > 0) it[r - 1] = c - a, tu[r - 1] = b - a, ti[r - 1] = c - b, tc[r - 1] = cpu_now() - ca, tcu[r - 1] = cb - ca;
-        }
-        qsort(it, (size_t)reps, sizeof *it, cmp_dbl);
-        qsort(tu, (size_t)reps, sizeof *tu, cmp_dbl);
-        qsort(ti, (size_t)reps, sizeof *ti, cmp_dbl);
-        qsort(tc, (size_t)reps, sizeof *tc, cmp_dbl);
-        qsort(tcu, (size_t)reps, sizeof *tcu, cmp_dbl);
-        printf("%8d %12.2f %10.2f %10.2f %12.2f %12.2f %12.0f %10.3f\n", p.factors, it[reps / 2], tu[reps / 2],
-               ti[reps / 2], tc[reps / 2], tcu[reps / 2], (double)crec__peak_rss() / (1 << 20), observed_mean(&s, &dat));
-        fflush(stdout);
-        free(G);
-        crec__ials_state_free(&s);
+        prec[np++] = q;
     }
+    static const char *PN[] = {"fp32", "mixed", "fp16"};
+    printf("%8s %6s %12s %10s %10s %12s %12s %10s %12s %10s %12s\n", "factors", "prec", "s/iter(med)", "users s",
+           "items s", "CPU s/iter", "CPU users s", "CPU ratio", "peak RSS MB", "obs mean", "max rel dW");
+    int nf = 0;
+    char *ftok[16];
+    for (char *tok = strtok(factors, ","); tok && nf < 16; tok = strtok(NULL, ",")) ftok[nf++] = tok;
+    for (int fi = 0; fi < nf; fi++) {
+        p.factors = atoi(ftok[fi]);
+        if (p.factors < 1 || p.factors > 4096) continue;
+        double ref_cpu = 0;
+        float *Wref = NULL;
+        for (int pi = 0; pi < np; pi++) {
+            crec_ials_state s;
+            if (crec__ials_state_init(&s, nu, ni, &p, seed)) {
+                fprintf(stderr, "out of memory\n");
+                return 1;
+            }
+            float *G = crec__aligned_alloc((size_t)s.ld * s.ld * sizeof *G);
+            double it[100], tu[100], ti[100], tc[100], tcu[100];
+            const crec_ials_rows *tr_i = getenv("ROWS") ? NULL : &dat.items, *tr_u = getenv("ROWS") ? NULL : &dat.users;
+            for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
+                double a = crec__now(), ca = cpu_now();
+                crec__ials_gram(s.H, ni, s.ld, G, threads);
+                crec__ials_solve_side_prec(s.W, s.H, s.ld, G, (float)p.alpha0, &dat.users, tr_i, cg, 0, threads, prec[pi]);
+                double b = crec__now(), cb = cpu_now();
+                crec__ials_gram(s.W, nu, s.ld, G, threads);
+                crec__ials_solve_side_prec(s.H, s.W, s.ld, G, (float)p.alpha0, &dat.items, tr_u, cg, 0, threads, prec[pi]);
+                double c = crec__now();
+                if (r > 0) it[r - 1] = c - a, tu[r - 1] = b - a, ti[r - 1] = c - b, tc[r - 1] = cpu_now() - ca, tcu[r - 1] = cb - ca;
+            }
+            qsort(it, (size_t)reps, sizeof *it, cmp_dbl);
+            qsort(tu, (size_t)reps, sizeof *tu, cmp_dbl);
+            qsort(ti, (size_t)reps, sizeof *ti, cmp_dbl);
+            qsort(tc, (size_t)reps, sizeof *tc, cmp_dbl);
+            qsort(tcu, (size_t)reps, sizeof *tcu, cmp_dbl);
+            if (pi == 0) ref_cpu = tc[reps / 2];
+            double dw = 0, wmax = 0;
+            size_t nw = (size_t)nu * s.ld;
+            if (pi == 0) {
+                Wref = malloc(nw * sizeof *Wref);
+                if (Wref) memcpy(Wref, s.W, nw * sizeof *Wref);
+            } else if (Wref) {
+                for (size_t q = 0; q < nw; q++) {
+                    dw = fmax(dw, fabs((double)s.W[q] - Wref[q]));
+                    wmax = fmax(wmax, fabs((double)Wref[q]));
+                }
+            }
+            printf("%8d %6s %12.2f %10.2f %10.2f %12.2f %12.2f %10.3f %12.0f %10.3f %12.2e\n", p.factors, PN[prec[pi]],
+                   it[reps / 2], tu[reps / 2], ti[reps / 2], tc[reps / 2], tcu[reps / 2], tc[reps / 2] / ref_cpu,
+                   (double)crec__peak_rss() / (1 << 20), observed_mean(&s, &dat), pi && wmax > 0 ? dw / wmax : 0.0);
+            fflush(stdout);
+            free(G);
+            crec__ials_state_free(&s);
+        }
+        free(Wref);
+    }
+    double la[3] = {0};
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = la[1] = la[2] = 0;
+        fclose(lf);
+    }
+    printf("load average at the end: %.2f %.2f %.2f\n", la[0], la[1], la[2]);
     crec__ials_data_free(&dat);
     return 0;
 }

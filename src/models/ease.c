@@ -16,6 +16,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -207,6 +209,29 @@ static int ease_save(const crec_model *m, crec_buf *out) {
     return rc ? rc : crec_buf_write_ref(out, s->B, (size_t)s->n * s->n * sizeof *s->B);
 }
 
+/* Read n bytes of in into dst in chunks, and when in is a mapped file (cap 0: crec_model_load's payload from
+ * crec__binfile_read, a read-only-in-use private file mapping) give back each chunk's source pages as soon as
+ * they are copied (madvise MADV_DONTNEED: an unwritten private file page is dropped and would be read again from
+ * the file, its contents unchanged). The load peak is then one I x I matrix plus a chunk, not the mapped file
+ * plus B. A heap buffer (cap > 0) is read as it is. */
+static int read_dropping(crec_buf *in, void *dst, size_t n) {
+    if (in->cap != 0 || !in->data) return crec_buf_read(in, dst, n);
+    const size_t chunk = (size_t)16 << 20;
+    long pg = sysconf(_SC_PAGESIZE);
+    uintptr_t page = pg > 0 ? (uintptr_t)pg : 4096;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < chunk ? n - done : chunk;
+        const uint8_t *src = in->data + in->pos;
+        int rc = crec_buf_read(in, (uint8_t *)dst + done, k);
+        if (rc) return rc;
+        /* the whole pages inside [src, src + k) */
+        uintptr_t a = ((uintptr_t)src + page - 1) & ~(page - 1), b = ((uintptr_t)src + k) & ~(page - 1);
+        if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+        done += k;
+    }
+    return 0;
+}
+
 static int ease_load(crec_model *m, crec_buf *in) {
     uint32_t n;
     int rc = crec__get_u32(in, &n);
@@ -215,12 +240,13 @@ static int ease_load(crec_model *m, crec_buf *in) {
     size_t need = (size_t)n * n * sizeof(float);
     if (in->len - in->pos < need) return CREC_EFORMAT;
     ease_state *s = calloc(1, sizeof *s);
-    float *B = crec__aligned_alloc(need + sizeof(float));
+    /* not crec__aligned_alloc: it zeroes, touching every page of B while the whole mapped file is resident */
+    float *B = aligned_alloc(64, (need + sizeof(float) + 63) & ~(size_t)63);
     if (!s || !B) {
         free(s), free(B);
         return CREC_ENOMEM;
     }
-    rc = crec_buf_read(in, B, need);
+    rc = read_dropping(in, B, need);
     if (rc) {
         free(s), free(B);
         return rc;

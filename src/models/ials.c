@@ -32,11 +32,15 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <cpuid.h>
+#include <immintrin.h>
 #include <lapacke.h>
 
 #include "core/binio.h"
 #include "core/util.h"
+#include "crec/dist.h"
 #include "models/ials.h"
+#include "models/ials_dist.h"
 #include "models/implicit.h"
 #include "models/registry.h"
 #include "nn/nn.h"
@@ -198,6 +202,60 @@ IALS_KERNELS(base, )
 static const ials_kern *kern(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &KERN_avx2 : &KERN_base;
+}
+
+/* Half-precision sparse passes (precision=mixed|fp16). The sparse part is memory-bound: each entry reads one
+ * factor row of the other side, so a half-step reads Y's rows (cg_steps + 1) x nnz times. A copy of Y in IEEE
+ * fp16 (scaled by a power of two so that max |Y| maps to 2^14: no overflow, entries down to 2^-28 of the largest stay
+ * normal) halves those bytes; the kernel widens 8 halves at a time (F16C) and does the arithmetic
+ * in float, as the fp32 pass. Yh rows have the stride ld (halves), 32-byte aligned; yinv = 1 / scale. Only
+ * built for AVX2 + FMA + F16C; without them precision falls back to fp32. */
+#define F16 __attribute__((target("avx2,fma,f16c")))
+
+F16 static inline __m256 ld_h8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_load_si128((const __m128i *)p)); }
+
+F16 static float dot_h(const uint16_t *yh, const float *v, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        s0 = _mm256_fmadd_ps(ld_h8(yh + j), _mm256_load_ps(v + j), s0);
+        s1 = _mm256_fmadd_ps(ld_h8(yh + j + 8), _mm256_load_ps(v + j + 8), s1);
+    }
+    s0 = _mm256_add_ps(s0, s1);
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* pass_body on the fp16 copy: acc += sum_k (w_k <y_k, v> - t_k) y_k with y_k = yinv * Yh[idx[k]]. */
+F16 static void pass_h(const uint16_t *Yh, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                       const float *v, float *acc, int with_t, float yinv) {
+    for (int64_t k = 0; k < n; k++) {
+        const uint16_t *y = Yh + (size_t)idx[k] * ld;
+        if (k + PF < n) {
+            const char *nx = (const char *)(Yh + (size_t)idx[k + PF] * ld);
+            for (int b = 0; b < ld * 2; b += 64) __builtin_prefetch(nx + b);
+        }
+        float c = (w ? w[k] : 1.0f) * yinv * dot_h(y, v, ld);
+        if (with_t) c -= t ? t[k] : 1.0f;
+        __m256 cv = _mm256_set1_ps(c * yinv);
+        for (int j = 0; j < ld; j += 8)
+            _mm256_store_ps(acc + j, _mm256_fmadd_ps(cv, ld_h8(y + j), _mm256_load_ps(acc + j)));
+    }
+}
+
+/* Yh[r] = fp16(scale * Y[r]) for rows [lo, hi) (round to nearest even). */
+F16 static void to_half(const float *Y, int ld, int64_t lo, int64_t hi, float scale, uint16_t *Yh) {
+    __m256 sv = _mm256_set1_ps(scale);
+    for (size_t q = (size_t)lo * ld; q < (size_t)hi * ld; q += 8)
+        _mm_store_si128((__m128i *)(Yh + q),
+                        _mm256_cvtps_ph(_mm256_mul_ps(_mm256_load_ps(Y + q), sv), _MM_FROUND_TO_NEAREST_INT));
+}
+
+static int have_f16(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0; /* F16C: CPUID leaf 1, ECX bit 29 (not every compiler's cpu_supports knows it) */
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return 0;
+    return kern() == &KERN_avx2;
 }
 
 static int round16(int d) { return (d + 15) & ~15; }
@@ -431,9 +489,9 @@ static int64_t block_spans(const crec_ials_rows *trows, int32_t hi, cg_scratch *
 /* The sparse part of A v for the block rows [lo, lo + B): acc += sum (w <y, v> - t) y (t when with_t).
  * Row layout: each row reads its entries' Y rows. Scatter layout: each other row u touching the block is
  * read once and scattered into the rows it touches (V, Q hold the block rows only). */
-static void block_sparse(const ials_kern *k, const float *Y, int ld, const crec_ials_rows *rows,
-                         const crec_ials_rows *trows, int32_t lo, int B, const float *V, float *Q, int with_t,
-                         const cg_scratch *c, int64_t ns, const float *rr) {
+static void block_sparse(const ials_kern *k, const float *Y, const uint16_t *Yh, float yinv, int ld,
+                         const crec_ials_rows *rows, const crec_ials_rows *trows, int32_t lo, int B, const float *V,
+                         float *Q, int with_t, const cg_scratch *c, int64_t ns, const float *rr) {
     if (ns >= 0) {
         for (int64_t q = 0; q < ns; q++) {
             int64_t o = c->so[q];
@@ -445,19 +503,24 @@ static void block_sparse(const ials_kern *k, const float *Y, int ld, const crec_
     for (int b = 0; b < B; b++) {
         if (rr && rr[b] == 0) continue; /* converged row: p = 0 */
         int64_t a = rows->ptr[lo + b], n = rows->ptr[lo + b + 1] - a;
-        k->pass(Y, ld, rows->idx + a, rows->w ? rows->w + a : NULL, rows->t ? rows->t + a : NULL, n,
-                V + (size_t)b * ld, Q + (size_t)b * ld, with_t);
+        if (Yh)
+            pass_h(Yh, ld, rows->idx + a, rows->w ? rows->w + a : NULL, rows->t ? rows->t + a : NULL, n,
+                   V + (size_t)b * ld, Q + (size_t)b * ld, with_t, yinv);
+        else
+            k->pass(Y, ld, rows->idx + a, rows->w ? rows->w + a : NULL, rows->t ? rows->t + a : NULL, n,
+                    V + (size_t)b * ld, Q + (size_t)b * ld, with_t);
     }
 }
 
-/* cg_steps lock-step CG steps on rows [lo, lo + B) of X, warm-started from X. ns < 0: row layout. */
-static void solve_block(const ials_kern *k, float *X, const float *Y, int ld, const float *G, float gscale,
-                        const crec_ials_rows *rows, const crec_ials_rows *trows, int32_t lo, int B, int cg_steps,
-                        cg_scratch *c, int64_t ns) {
+/* cg_steps lock-step CG steps on rows [lo, lo + B) of X, warm-started from X. ns < 0: row layout. The row
+ * layout's passes read Y, or its fp16 copy: Yh_res for the residual, Yh for the CG steps (NULL: Y). */
+static void solve_block(const ials_kern *k, float *X, const float *Y, const uint16_t *Yh_res, const uint16_t *Yh,
+                        float yinv, int ld, const float *G, float gscale, const crec_ials_rows *rows,
+                        const crec_ials_rows *trows, int32_t lo, int B, int cg_steps, cg_scratch *c, int64_t ns) {
     float *Xb = X + (size_t)lo * ld, *Q = c->Q, *R = c->R, *P = c->P, *rr = c->rr, *rr0 = c->rr0;
     /* r = b - A x */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, Xb, ld, G, ld, 0.0f, Q, ld);
-    block_sparse(k, Y, ld, rows, trows, lo, B, Xb, Q, 1, c, ns, NULL);
+    block_sparse(k, Y, Yh_res, yinv, ld, rows, trows, lo, B, Xb, Q, 1, c, ns, NULL);
     for (int b = 0; b < B; b++) {
         float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
         float lam = rows->lam[lo + b];
@@ -467,7 +530,7 @@ static void solve_block(const ials_kern *k, float *X, const float *Y, int ld, co
     }
     for (int step = 0; step < cg_steps; step++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, P, ld, G, ld, 0.0f, Q, ld);
-        block_sparse(k, Y, ld, rows, trows, lo, B, P, Q, 0, c, ns, rr);
+        block_sparse(k, Y, Yh, yinv, ld, rows, trows, lo, B, P, Q, 0, c, ns, rr);
         for (int b = 0; b < B; b++) {
             if (rr[b] == 0) continue; /* converged: p = 0 */
             float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
@@ -496,9 +559,40 @@ static int64_t lower_bound(const int32_t *idx, int64_t n, int32_t v) {
 
 int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, float gscale, const crec_ials_rows *rows,
                           const crec_ials_rows *trows, int cg_steps, int block_rows, int n_threads) {
+    return crec__ials_solve_side_prec(X, Y, ld, G, gscale, rows, trows, cg_steps, block_rows, n_threads, 0);
+}
+
+/* The fp16 copy of Y (rows x ld) into *out (caller frees), scaled by a power of two so max |Y| < 2^14; *yinv =
+ * 1 / scale. 0 or CREC_ENOMEM. */
+static int half_copy(const float *Y, int32_t rows, int ld, int nth, uint16_t **out, float *yinv) {
+    uint16_t *Yh = crec__aligned_alloc(((size_t)rows * ld + 16) * sizeof *Yh);
+    if (!Yh) return CREC_ENOMEM;
+    float mx = 0;
+#pragma omp parallel for num_threads(nth) schedule(static) reduction(max : mx)
+    for (int64_t q = 0; q < (int64_t)rows * ld; q++) mx = fmaxf(mx, fabsf(Y[q]));
+    int e = 0;
+    if (mx > 0 && isfinite(mx)) (void)frexpf(mx, &e); /* mx = f 2^e, f in [0.5, 1) */
+    float scale = mx > 0 && isfinite(mx) ? ldexpf(1.0f, 14 - e) : 1.0f;
+#pragma omp parallel num_threads(nth)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        to_half(Y, ld, (int64_t)rows * t / T, (int64_t)rows * (t + 1) / T, scale, Yh);
+    }
+    *out = Yh, *yinv = 1.0f / scale;
+    return 0;
+}
+
+int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G, float gscale,
+                               const crec_ials_rows *rows, const crec_ials_rows *trows, int cg_steps, int block_rows,
+                               int n_threads, int prec) {
     const ials_kern *k = kern();
     int nth = threads_of(n_threads);
     int32_t n = rows->n_rows;
+    uint16_t *Yh = NULL;
+    float yinv = 1.0f;
+    if (prec != 1 && prec != 2) prec = 0;
+    if (prec && !have_f16()) prec = 0; /* no F16C: the fp32 passes */
+    if (prec && half_copy(Y, rows->n_cols, ld, nth, &Yh, &yinv)) return CREC_ENOMEM;
     /* block rows: the block's P and Q (2 x R x ld floats) take ~256 KiB, half of a core's L2 here */
     int R = 32768 / ld;
     if (R < 16) R = 16;
@@ -510,7 +604,10 @@ int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, floa
     /* each thread takes a contiguous run of blocks (its cursors only move forward), balanced by cost:
      * entries (sparse work) + R * ld / 8 per block (the block's Gram sgemm) */
     int64_t *bound = malloc(((size_t)nth + 1) * sizeof *bound);
-    if (!bound) return CREC_ENOMEM;
+    if (!bound) {
+        free(Yh);
+        return CREC_ENOMEM;
+    }
     double total = (double)rows->ptr[n] + (double)nblk * R * ld / 8.0, acc = 0;
     bound[0] = 0;
     for (int t = 1; t <= nth; t++) {
@@ -560,13 +657,14 @@ int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, floa
                      * docs/RESULTS.md: a block of popular items qualifies, a block of users does not) */
                     if (ns * 4 > nent && !force_scatter) ns = -1;
                 }
-                solve_block(k, X, Y, ld, G, gscale, rows, trows, lo, B, cg_steps, &c, ns);
+                solve_block(k, X, Y, prec == 2 ? Yh : NULL, Yh, yinv, ld, G, gscale, rows, trows, lo, B, cg_steps,
+                            &c, ns);
             }
         }
         free(c.Q), free(c.rr), free(c.su), free(c.sl), free(c.so), free(c.cur);
     }
     blas_end(nth, prev);
-    free(bound);
+    free(bound), free(Yh);
     return failed ? CREC_ENOMEM : 0;
 }
 
@@ -576,9 +674,13 @@ int crec__ials_iterate(crec_ials_state *s, const crec_ials_data *dat, int n_thre
     if (!G) return CREC_ENOMEM;
     float gs = (float)s->p.alpha0;
     int rc = crec__ials_gram(s->H, s->n_items, ld, G, n_threads);
-    if (!rc) rc = crec__ials_solve_side(s->W, s->H, ld, G, gs, &dat->users, &dat->items, s->p.cg_steps, 0, n_threads);
+    if (!rc)
+        rc = crec__ials_solve_side_prec(s->W, s->H, ld, G, gs, &dat->users, &dat->items, s->p.cg_steps, 0, n_threads,
+                                        s->p.prec);
     if (!rc) rc = crec__ials_gram(s->W, s->n_users, ld, G, n_threads);
-    if (!rc) rc = crec__ials_solve_side(s->H, s->W, ld, G, gs, &dat->items, &dat->users, s->p.cg_steps, 0, n_threads);
+    if (!rc)
+        rc = crec__ials_solve_side_prec(s->H, s->W, ld, G, gs, &dat->items, &dat->users, s->p.cg_steps, 0, n_threads,
+                                        s->p.prec);
     if (!rc) rc = crec__ials_gram(s->H, s->n_items, ld, s->gram_h, n_threads);
     free(G);
     return rc;
@@ -777,6 +879,9 @@ static const crec_param_def IALS_PARAMS[] = {
     CREC_P_ENUM("weighting", "rendle", "rendle|hu",
                 "rendle: (1 - <w,h>)^2 on observed pairs; hu: confidence 1 + alpha * count"),
     CREC_P_FLOAT("alpha", "10", 0, 1e12, "confidence scale (weighting=hu only)"),
+    CREC_P_ENUM("precision", "fp32", "fp32|mixed|fp16",
+                "factor rows read by the CG's sparse passes: fp32 (exact), mixed (an fp16 copy for the CG steps, "
+                "fp32 for the residual: the same fixed point), fp16 (fp16 for both)"),
     CREC_P_ENUM("fold_in", "history", "history|new",
                 "history: score with factors solved from the context's history (sees events after training); "
                 "new: trained factors for known users"),
@@ -806,6 +911,11 @@ static int read_params(const crec_model *m, crec_ials_params *p) {
     const char *wt = crec_model_param_str(m, "weighting");
     const char *fi = crec_model_param_str(m, "fold_in");
     if (strcmp(fi, "history") != 0 && strcmp(fi, "new") != 0) return CREC_EINVAL;
+    const char *pr = crec_model_param_str(m, "precision");
+    if (strcmp(pr, "fp32") == 0) p->prec = 0;
+    else if (strcmp(pr, "mixed") == 0) p->prec = 1;
+    else if (strcmp(pr, "fp16") == 0) p->prec = 2;
+    else return CREC_EINVAL;
     if (strcmp(wt, "rendle") == 0) p->hu = 0;
     else if (strcmp(wt, "hu") == 0) p->hu = 1;
     else return CREC_EINVAL;
@@ -831,13 +941,28 @@ static int ials_train(crec_model *m, const crec_train_input *in) {
     }
     rc = crec__ials_state_init(s, m->n_users, m->n_items, &p, in->seed);
     if (!rc) rc = crec__ials_gram(s->H, s->n_items, s->ld, s->gram_h, in->n_threads);
+    /* data-parallel (crec/dist.h): each rank solves its rows of each half-step (ials_dist.c) */
+    crec_ials_part part = {0};
+    int P = crec_dist_size();
+    if (!rc && P > 1 && (rc = crec__ials_part_build(&dat, s->ld, P, crec_dist_rank(), &part)) == CREC_EINVAL &&
+        crec_dist_rank() == 0)
+        crec__log("ials: %d ranks but %d users and %d items: every rank needs rows of both (fewer ranks)", P,
+                  (int)m->n_users, (int)m->n_items);
     crec_progress pg;
     crec__progress_start(&pg, "ials", p.iters, in->verbose);
     for (int it = 0; !rc && it < p.iters; it++) {
-        rc = crec__ials_iterate(s, &dat, in->n_threads);
+        crec_dist_stats c0, c1;
+        crec_dist_stats_get(&c0);
+        double t0 = crec__now();
+        rc = P > 1 ? crec__ials_iterate_dist(s, &dat, &part, in->n_threads) : crec__ials_iterate(s, &dat, in->n_threads);
         crec__progress_update(&pg, it + 1);
+        crec_dist_stats_get(&c1);
+        if (P > 1 && in->verbose)
+            crec__log("ials iter %d  dist %d ranks: %.2fs, %.3f MB exchanged by this rank, %.2fs in collectives", it + 1,
+                      P, crec__now() - t0, (double)(c1.bytes - c0.bytes) / 1e6, c1.seconds - c0.seconds);
     }
     crec__progress_end(&pg);
+    crec__ials_part_free(&part);
     crec__ials_data_free(&dat);
     if (!rc) rc = crec__ials_prepare(s);
     if (rc) {

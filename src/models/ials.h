@@ -30,6 +30,7 @@ typedef struct crec_ials_params {
     int hu;          /* 1: Hu et al. confidence c = 1 + alpha * r_ui; 0: Rendle et al. 2022 (default) */
     double alpha;    /* confidence scale (hu only) */
     double init_std; /* <= 0: 0.1 / sqrt(factors) */
+    int prec;        /* the CG's sparse passes read: 0 fp32 Y, 1 mixed, 2 fp16 (crec__ials_solve_side_prec) */
 } crec_ials_params;
 
 /* Training data built from a user x item CSR: both sides deduplicated, with their weights and ridges.
@@ -79,6 +80,16 @@ int crec__ials_gram(const float *Y, int32_t n, int ld, float *G, int n_threads);
  * result every run. */
 int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, float gscale, const crec_ials_rows *rows,
                           const crec_ials_rows *trows, int cg_steps, int block_rows, int n_threads);
+
+/* crec__ials_solve_side with the factor rows of Y read in lower precision by the row layout's sparse passes
+ * (the memory-bound part: one Y row per entry per CG step): prec 0 = fp32 (the same as crec__ials_solve_side),
+ * 1 = mixed (the CG steps read an fp16 copy of Y, scaled by a power of two; the residual r = b - A x that starts
+ * each half-step reads Y in fp32, so the warm-started iterates still converge to the exact system's solution),
+ * 2 = fp16 (the residual too: the fixed point moves by the fp16 rounding of Y, ~5e-4 relative). The copy takes
+ * rows->n_cols x ld halves for the half-step. Without AVX2 + FMA + F16C every prec runs as 0. 0 or CREC_ENOMEM. */
+int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G, float gscale,
+                               const crec_ials_rows *rows, const crec_ials_rows *trows, int cg_steps, int block_rows,
+                               int n_threads, int prec);
 
 /* One iteration: users (H fixed), then items (W fixed); refreshes s->gram_h at the end. */
 int crec__ials_iterate(crec_ials_state *s, const crec_ials_data *dat, int n_threads);
