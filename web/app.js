@@ -85,6 +85,135 @@ async function loadStats() {
   }
 }
 
+// ---- activity: charts drawn from GET /v1/metrics/series, model figures from GET /metrics ----
+
+const SVG = 'http://www.w3.org/2000/svg';
+const COLORS = ['#2f6fdf', '#d9822b', '#17803d', '#b3261e'];
+
+// One line chart: series [{name, values}] over the same x (sample index); y from 0 to the largest value.
+function chart(title, unit, series) {
+  const box = el('div', 'chart');
+  box.append(el('h3', null, title));
+  const w = 400, h = 140, pad = 4;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  const all = series.flatMap((s) => s.values.filter((v) => v !== null));
+  const top = Math.max(1e-9, ...all);
+  const n = Math.max(2, ...series.map((s) => s.values.length));
+  series.forEach((s, k) => {
+    const pts = [];
+    s.values.forEach((v, i) => {
+      if (v === null) return;
+      pts.push(`${(pad + (w - 2 * pad) * i / (n - 1)).toFixed(1)},${(h - pad - (h - 2 * pad) * v / top).toFixed(1)}`);
+    });
+    const line = document.createElementNS(SVG, 'polyline');
+    line.setAttribute('points', pts.join(' '));
+    line.setAttribute('stroke', COLORS[k % COLORS.length]);
+    line.dataset.series = s.name;
+    svg.append(line);
+  });
+  box.append(svg);
+  const legend = el('div', 'legend');
+  series.forEach((s, k) => {
+    const last = s.values.filter((v) => v !== null).slice(-1)[0];
+    const sp = el('span', null, `${s.name}: ${last === undefined ? '-' : last.toFixed(last < 10 ? 2 : 0)} ${unit}`);
+    sp.style.color = COLORS[k % COLORS.length];
+    legend.append(sp);
+  });
+  legend.append(el('span', 'muted', `max ${top.toFixed(top < 10 ? 2 : 0)}`));
+  box.append(legend);
+  return box;
+}
+
+async function loadActivity() {
+  try {
+    const d = await api('GET', '/v1/metrics/series');
+    const s = d.samples;
+    $('activity-note').textContent = `(${s.length} intervals of ${d.interval_s} s)`;
+    const col = (k) => s.map((x) => x[k]);
+    $('activity').replaceChildren(
+      chart('requests and events per second', '/s', [{ name: 'requests', values: col('requests_per_s') },
+        { name: 'recommendations', values: col('recommendations_per_s') },
+        { name: 'events', values: col('events_per_s') }, { name: 'errors', values: col('errors_per_s') }]),
+      chart('latency', 'ms', [{ name: 'p50', values: col('p50_ms') }, { name: 'p99', values: col('p99_ms') }]));
+  } catch (e) {
+    $('activity').replaceChildren(el('div', 'error', 'activity: ' + e.message +
+      (e.status === 401 ? ' (the series is private: type an API key)' : '')));
+  }
+  try {
+    const headers = keyInput.value ? { Authorization: 'Bearer ' + keyInput.value } : {};
+    const res = await fetch('/metrics', { headers });
+    if (!res.ok) throw new Error(res.statusText);
+    const text = await res.text();
+    const val = (name) => { const m = text.match(new RegExp('^' + name + ' ([0-9.e+-]+)$', 'm')); return m ? Number(m[1]) : null; };
+    const info = text.match(/^crec_model_info\{([^}]*)\} 1$/m);
+    const parts = [];
+    if (info) parts.push('model ' + info[1].replace(/"/g, ''));
+    for (const [k, label] of [['crec_model_version', 'version'], ['crec_model_items', 'items'],
+      ['crec_model_reloads_total', 'reloads'], ['crec_model_reload_failures_total', 'failed reloads'],
+      ['crec_events_ingested_total', 'events ingested'], ['crec_requests_timed_out_total', 'slow requests closed']]) {
+      const v = val(k);
+      if (v !== null) parts.push(`${label} ${v.toLocaleString('en')}`);
+    }
+    $('model-metrics').textContent = parts.join(' · ');
+  } catch (e) {
+    $('model-metrics').textContent = 'metrics: ' + e.message;
+  }
+}
+
+// ---- browse: items by id prefix or title words (GET /v1/search/items), users page by page (GET /v1/users) ----
+
+let searchNext = null, usersNext = null;
+
+async function searchItems(more) {
+  const q = $('search-q').value.trim();
+  try {
+    const d = await api('GET', `/v1/search/items?limit=20&q=${encodeURIComponent(q)}` +
+      (more && searchNext !== null ? `&after=${searchNext}` : ''));
+    const lis = d.items.map((it) => itemLi(it, { action: { label: 'similar', run: (id) => {
+      $('item-id').value = id;
+      loadItem();
+    } } }));
+    if (more) $('search-results').append(...lis);
+    else $('search-results').replaceChildren(...(lis.length ? lis : [el('li', 'muted', 'nothing')]));
+    searchNext = d.next_after;
+    $('search-more').hidden = searchNext === null;
+  } catch (e) {
+    $('search-results').replaceChildren(el('li', 'error', e.message));
+  }
+}
+
+async function browseUsers(more) {
+  try {
+    const d = await api('GET', '/v1/users?limit=20' + (more && usersNext !== null ? `&after=${usersNext}` : ''));
+    const lis = d.users.map((u) => {
+      const li = el('li');
+      li.dataset.id = u.id;
+      li.append(el('span', 'title', u.id));
+      const b = el('button', 'small', 'look up');
+      b.type = 'button';
+      b.addEventListener('click', () => { $('user-id').value = u.id; lastRecs = []; loadUser(false); });
+      li.append(' ', b);
+      const tags = el('span', 'tags');
+      for (const l of u.labels || []) tags.append(el('span', 'tag', l));
+      li.append(tags);
+      return li;
+    });
+    if (more) $('users-list').append(...lis);
+    else $('users-list').replaceChildren(...(lis.length ? lis : [el('li', 'muted', 'nothing')]));
+    usersNext = d.next_after;
+    $('users-more').hidden = usersNext === null;
+  } catch (e) {
+    $('users-list').replaceChildren(el('li', 'error', e.message + (e.status === 401 ? ' (type an API key)' : '')));
+  }
+}
+
+$('search-form').addEventListener('submit', (e) => { e.preventDefault(); searchItems(false); });
+$('search-more').addEventListener('click', () => searchItems(true));
+$('users-browse').addEventListener('click', () => browseUsers(false));
+$('users-more').addEventListener('click', () => browseUsers(true));
+
 let lastRecs = [];
 
 async function loadUser(markChanges) {
@@ -172,6 +301,8 @@ $('item-form').addEventListener('submit', (e) => { e.preventDefault(); loadItem(
 $('pop-form').addEventListener('submit', (e) => { e.preventDefault(); loadPopular(); });
 loadStats();
 loadPopular();
+loadActivity();
+setInterval(loadActivity, 5000);
 
 // ---- chat: a conversation with the recommender (POST /v1/conversations, .../{id}/turns) ----
 let chatId = null;

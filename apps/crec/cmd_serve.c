@@ -28,6 +28,10 @@ static const char SERVE_HELP[] =
     "  --threads N            worker threads (default 2)\n"
     "  --max-conns-per-client N  open connections one client address may hold (default 128 of 1000; raise it\n"
     "                         behind a reverse proxy, where every client shares the proxy's address)\n"
+    "  --fallback LIST        the fallback chain: model[,BACKUP.crecm...][,popular] (default model,popular);\n"
+    "                         backup models (trained on the same dataset) complete a short list, in order\n"
+    "  --request-timeout S    seconds a request's headers and body may take to arrive, however slowly they\n"
+    "                         dribble (default 30, from the connection's opening or previous answer); then closed\n"
     "  --api-key-file F       API keys, one per line; also CREC_API_KEYS=k1,k2 (writes and admin need one)\n"
     "  --require-key-for-reads  reads need a key too\n"
     "  --max-body BYTES       largest request body (default 1048576); larger gets 413\n"
@@ -38,6 +42,11 @@ static const char SERVE_HELP[] =
     "                         onlinemf): visible in recommendations within about a second; the learned state is\n"
     "                         checkpointed to MODEL.online(.ids) and loaded back at start\n"
     "  --online-sync SECONDS  seconds between checkpoints of the learned state (default 10)\n"
+    "  --events redis://HOST:PORT/STREAM  also append every acknowledged event to this Redis stream (after the\n"
+    "                         store's COMMIT, entry id = the event's store id; never delays an acknowledgement;\n"
+    "                         catches up from the store when Redis is back; see docs/SERVING.md)\n"
+    "  --deltas redis://HOST:PORT/STREAM  apply the row messages of `crec stream train` to the served onlinemf\n"
+    "                         model while serving (the model the trainers started from)\n"
     "  --crs-model M.crecrs   enable conversations (POST /v1/conversations, .../{id}/turns, GET .../{id}) with\n"
     "                         this user-item-attribute model (crec crs train) over the dataset's item attributes\n"
     "  --crs-names F          attribute names for conversations: TSV id<TAB>name, or a header with a 'name' column\n"
@@ -75,6 +84,16 @@ int cmd_serve(int argc, char **argv) {
             o.conns_per_client = (int)x;
             continue;
         }
+        if (cli_opt(argc, argv, &i, "--fallback", &v, &bad)) {
+            if (bad) return CLI_USAGE;
+            o.fallback = v;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--request-timeout", &v, &bad)) {
+            if (bad || cli_int("serve", "--request-timeout", v, 1, 3600, &x)) return CLI_USAGE;
+            o.request_timeout = (double)x;
+            continue;
+        }
         if (cli_opt(argc, argv, &i, "--threads", &v, &bad)) {
             if (bad || cli_int("serve", "--threads", v, 1, 256, &x)) return CLI_USAGE;
             o.threads = (int)x;
@@ -99,6 +118,8 @@ int cmd_serve(int argc, char **argv) {
         if (cli_flag(argv, i, "--allow-open-writes")) { o.allow_open_writes = 1; continue; }
         if (cli_flag(argv, i, "--access-log")) { o.access_log = 1; continue; }
         if (cli_flag(argv, i, "--online")) { o.online = 1; continue; }
+        if (cli_opt(argc, argv, &i, "--events", &v, &bad)) { if (bad) return CLI_USAGE; o.events_url = v; continue; }
+        if (cli_opt(argc, argv, &i, "--deltas", &v, &bad)) { if (bad) return CLI_USAGE; o.deltas_url = v; continue; }
         if (cli_opt(argc, argv, &i, "--online-sync", &v, &bad)) {
             if (bad || cli_int("serve", "--online-sync", v, 1, 86400, &x)) return CLI_USAGE;
             o.online_sync = (double)x;

@@ -35,9 +35,19 @@ typedef struct crec_serve_opts {
     const char *crs_names_path; /* attribute display names for conversations: TSV id<TAB>name (or a 'name' column) */
     int conns_per_client;      /* most open connections from one client address (default 128 of the 1,000; behind
                                   a reverse proxy every client shares its address: raise it there) */
+    const char *fallback;      /* the fallback chain, "model[,BACKUP.crecm...][,popular]" (default "model,popular"):
+                                  backup models (trained on the served model's dataset) complete a short list,
+                                  then the store's popularity; without "popular" a list can come back shorter */
+    double request_timeout;    /* seconds a request's headers and body may take to arrive, however slowly they
+                                  dribble, counted from the connection's opening or its previous answer (default 30);
+                                  then the connection is closed */
     int online;                /* 1: acknowledged events teach the model while it serves (needs a model with the
                                   update hook, CREC_CAP_ONLINE); learned state is checkpointed to MODEL.online */
     double online_sync;        /* seconds between checkpoints of the learned state (default 10) */
+    const char *events_url;    /* redis://HOST:PORT/STREAM: every acknowledged event is also XADDed there (after
+                                  COMMIT, by a publisher thread; docs/SERVING.md), or NULL */
+    const char *deltas_url;    /* redis://HOST:PORT/STREAM: apply the row messages of crec stream train to the served
+                                  onlinemf model while serving, or NULL */
 } crec_serve_opts;
 
 CREC_API void crec_serve_opts_defaults(crec_serve_opts *o);

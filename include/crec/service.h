@@ -126,10 +126,13 @@ typedef struct crec_service_result {
     int32_t n;                     /* items in the list (<= k; fewer when fewer items are allowed or have
                                       evidence: a score of exactly 0 from a never-negative scorer) */
     const int32_t *items;          /* [n] catalog ids, best first (in the scratch) */
-    const float *scores;           /* [n] their scores, descending; always finite */
+    const float *scores;           /* [n] their scores, descending (within each part of a chain: main model,
+                                      each backup, popular); always finite */
     crec_service_source source;    /* popular also when the model had no item with evidence (see below) */
     int32_t n_fallback;            /* the last n_fallback items come from the popular fallback */
     int32_t n_hist_model;          /* history events the model knows (the context it was given) */
+    int32_t n_backup;              /* crec_service_recommend_chain: items from the backup models (after the main
+                                      model's, before the popular ones); 0 otherwise */
 } crec_service_result;
 
 /* The top-k for rq. Rules, in order: an item is never returned when the catalog does not allow it, when it
@@ -146,6 +149,17 @@ typedef struct crec_service_result {
 CREC_API int crec_service_recommend(const crec_model *m, const crec_service_catalog *cat,
                                     const crec_service_request *rq, crec_service_scratch *sc,
                                     crec_service_result *out);
+
+/* A fallback chain: models[0] answers as in crec_service_recommend; when its list (with evidence) is shorter
+ * than k, models[1], models[2], ... complete it in turn under the same rules and the same context (each never
+ * repeats what is listed; n_backup counts their items), then the catalog's popularity (n_fallback). Every
+ * model must share models[0]'s id space (same n_users and n_items: trained on the same dataset), else
+ * CREC_EINVAL. A request that goes to the popular fallback directly (no user, no known history) skips the
+ * backups: they know no more. n_models 1 is crec_service_recommend. */
+#define CREC_SERVICE_MAX_CHAIN 8
+CREC_API int crec_service_recommend_chain(const crec_model *const *models, int n_models,
+                                          const crec_service_catalog *cat, const crec_service_request *rq,
+                                          crec_service_scratch *sc, crec_service_result *out);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "core/util.h"
+#include "serve/events.h"
 #include "serve/routes.h"
 
 static int64_t now_unix(void) {
@@ -415,6 +416,7 @@ int crec__recs_finish(crec_server *s, crec__tls *t, crec__req *req, const char *
         crec_store_read_end(t->store);
         pthread_mutex_lock(&s->write_mu);
         rc = crec_store_add_events(t->store, ev, (int64_t)n, sids, NULL);
+        if (!rc) crec__events_stage(s, ev, (int64_t)n), crec__events_commit(s); /* --events: committed */
         pthread_mutex_unlock(&s->write_mu);
     }
     if (!rc) {

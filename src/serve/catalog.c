@@ -11,14 +11,35 @@
 #include <time.h>
 
 #include "core/util.h"
-#include "serve/serve_internal.h"
+#include "serve/reccall.h"
 
 static void entry_clear(crec__cat_entry *e) {
     free(e->id);
     free(e->title);
     for (int k = 0; k < e->n_attrs; k++) free(e->attrs[k]);
     free(e->attrs);
+    free(e->frag);
     memset(e, 0, sizeof *e);
+}
+
+/* The entry as a recommendation answer lists it, up to its score: `{"id":..,"title":..,"attributes":[..],
+ * "visible":..,"score":` - built once per item write, so that an answer copies it instead of building and
+ * serializing a JSON object per item and request (reccall.c). The same bytes crec__entry_json would give. */
+static int entry_frag(crec__cat_entry *e) {
+    json_t *o = crec__entry_json(e, 0.0);
+    json_object_del(o, "score");
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    size_t n = t ? strlen(t) : 0;
+    char *f = n > 1 ? malloc(n + 9) : NULL;
+    if (f) {
+        memcpy(f, t, n - 1); /* without the closing brace */
+        memcpy(f + n - 1, ",\"score\":", 10);
+        e->frag = f;
+        e->frag_len = n - 1 + 9;
+    }
+    free(t);
+    return f ? 0 : CREC_ENOMEM;
 }
 
 /* Fill *e from it (copies). CREC_ENOMEM leaves *e cleared. */
@@ -35,6 +56,10 @@ static int entry_set(crec__cat_entry *e, const crec_store_item *it) {
     }
     e->visible = (uint8_t)(it->visible != 0);
     e->live = 1;
+    if (entry_frag(e)) {
+        entry_clear(e);
+        return CREC_ENOMEM;
+    }
     return 0;
 }
 

@@ -123,6 +123,8 @@ char *crec__metrics_render(crec_server *s) {
         {"crec_model_reload_failures_total", "Failed model reloads (the old model stayed).", &m->reload_failures},
         {"crec_auth_failures_total", "Requests refused for a missing or wrong API key.", &m->auth_failures},
         {"crec_body_rejected_total", "Requests refused for a body over the size limit.", &m->body_rejected},
+        {"crec_requests_timed_out_total", "Connections closed because a request was not fully received within "
+                                          "--request-timeout.", &m->requests_timed_out},
     };
     for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
         sb_printf(&b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[k].name, counters[k].help,

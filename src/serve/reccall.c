@@ -1,10 +1,13 @@
 /* reccall.c: one recommendation request on the server's state (reccall.h), shared by the HTTP routes and
  * the MCP tools: the store's catalog as the service sees it, the user's events from the store, exclusions and
  * filters by external id, and the answer's items described from the catalog. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/util.h"
 #include "serve/reccall.h"
 
 static int64_t now_unix(void) {
@@ -52,8 +55,81 @@ int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t) {
     int rc = crec__tls_view(t, c->b);
     c->cat = (crec_service_catalog){.n_items = t->view_n, .to_model = t->to_model, .from_model = t->from_model,
                                     .allowed = t->allowed, .attrs = store_attrs, .attrs_ctx = t,
-                                    .popularity = store_popularity, .pop_ctx = &s->pop};
+                                    .popularity = s->no_popular ? NULL : store_popularity, .pop_ctx = &s->pop};
     return rc;
+}
+
+/* ---- the fallback chain (--fallback) ---- */
+
+int crec__fallback_open(crec_server *s, const char *spec, char *err, size_t errn) {
+    s->n_backup = 0;
+    s->no_popular = 0;
+    if (!spec || !*spec) return 0; /* the default: model, popular */
+    char buf[4096];
+    if (strlen(spec) >= sizeof buf) {
+        crec__errf(err, errn, "--fallback is too long");
+        return CREC_EINVAL;
+    }
+    strcpy(buf, spec);
+    const crec_model *main_m = s->bundle ? s->bundle->model : NULL;
+    int pos = 0, popular = 0, rc = 0;
+    for (char *save = NULL, *p = strtok_r(buf, ",", &save); p && !rc; p = strtok_r(NULL, ",", &save), pos++) {
+        if (pos == 0) {
+            if (strcmp(p, "model") != 0) {
+                crec__errf(err, errn, "--fallback: the chain starts with 'model' (the served model), not '%s'", p);
+                rc = CREC_EINVAL;
+            }
+        } else if (popular) {
+            crec__errf(err, errn, "--fallback: 'popular' is the end of the chain ('%s' after it)", p);
+            rc = CREC_EINVAL;
+        } else if (strcmp(p, "popular") == 0) {
+            popular = 1;
+        } else if (strcmp(p, "model") == 0) {
+            crec__errf(err, errn, "--fallback: 'model' only once, first");
+            rc = CREC_EINVAL;
+        } else if (s->n_backup >= CREC_SERVICE_MAX_CHAIN - 1) {
+            crec__errf(err, errn, "--fallback: at most %d backup models", CREC_SERVICE_MAX_CHAIN - 1);
+            rc = CREC_EINVAL;
+        } else {
+            crec_model *m = NULL;
+            if ((rc = crec_model_load(p, &m))) {
+                crec__errf(err, errn, "--fallback: cannot load the model %s: %s", p, crec_strerror(rc));
+            } else if (main_m && (m->n_items != main_m->n_items || m->n_users != main_m->n_users ||
+                                  strcmp(m->data_name, main_m->data_name) != 0)) {
+                crec__errf(err, errn, "--fallback: %s (%s, %d users, %d items of '%s') is not trained on the served "
+                           "model's dataset (%d users, %d items of '%s')", p, m->type->name, (int)m->n_users,
+                           (int)m->n_items, m->data_name, (int)main_m->n_users, (int)main_m->n_items,
+                           main_m->data_name);
+                crec_model_free(m);
+                rc = CREC_EINVAL;
+            } else {
+                s->backup[s->n_backup++] = m;
+            }
+        }
+    }
+    if (!rc && pos == 0) {
+        crec__errf(err, errn, "--fallback is empty (the default is model,popular)");
+        rc = CREC_EINVAL;
+    }
+    if (rc) crec__fallback_close(s);
+    else s->no_popular = !popular;
+    return rc;
+}
+
+void crec__fallback_close(crec_server *s) {
+    for (int j = 0; j < s->n_backup; j++) crec_model_free(s->backup[j]);
+    s->n_backup = 0;
+}
+
+/* The chain for the current model: it, then the backups that share its id space (a reload or --online growth
+ * can leave a backup behind: it is skipped until it matches again). */
+static int chain_of(const crec__rec_call *c, const crec_model **models) {
+    int n = 0;
+    models[n++] = c->b->model;
+    for (int j = 0; j < c->s->n_backup; j++)
+        if (c->s->backup[j]->n_items == c->b->model->n_items && c->s->backup[j]->n_users == c->b->model->n_users)
+            models[n++] = c->s->backup[j];
+    return n;
 }
 
 void crec__rec_end(crec__rec_call *c) {
@@ -96,7 +172,8 @@ json_t *crec__entry_json(const crec__cat_entry *e, double score) {
  * from the catalog as it is now (one deleted or hidden since the view was built is left out). */
 int crec__rec_run(crec__rec_call *c, json_t **out) {
     crec_service_result res;
-    int rc = crec_service_recommend(c->b->model, &c->cat, &c->t->rq, &c->t->sc, &res);
+    const crec_model *models[CREC_SERVICE_MAX_CHAIN];
+    int rc = crec_service_recommend_chain(models, chain_of(c, models), &c->cat, &c->t->rq, &c->t->sc, &res);
     if (rc) return rc;
     json_t *items = json_array();
     crec__catalog *cat = &c->s->cat;
@@ -111,9 +188,92 @@ int crec__rec_run(crec__rec_call *c, json_t **out) {
     json_object_set_new(o, "model_version", json_integer((json_int_t)c->b->version));
     json_object_set_new(o, "source", json_string(crec_service_source_name(res.source)));
     json_object_set_new(o, "fallback_items", json_integer(res.n_fallback)); /* the list's last ones: popular */
+    if (c->s->n_backup > 0) json_object_set_new(o, "backup_items", json_integer(res.n_backup));
     json_object_set_new(o, "items", items);
     *out = o;
     return 0;
+}
+
+/* ---- the answer as text, without a JSON object per item ---- */
+
+int crec__sb_put(crec__sbuf *b, const char *s, size_t n) {
+    if (b->failed) return CREC_ENOMEM;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 2048;
+        while (nc < b->len + n + 1) nc *= 2;
+        char *p = realloc(b->s, nc);
+        if (!p) {
+            b->failed = 1;
+            return CREC_ENOMEM;
+        }
+        b->s = p;
+        b->cap = nc;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+    return 0;
+}
+
+int crec__sb_printf(crec__sbuf *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->failed = 1;
+        return CREC_ERANGE;
+    }
+    return crec__sb_put(b, tmp, (size_t)n);
+}
+
+int crec__sb_json(crec__sbuf *b, json_t *v) {
+    char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(7)) : NULL;
+    json_decref(v);
+    int rc = t ? crec__sb_put(b, t, strlen(t)) : (b->failed = 1, CREC_ENOMEM);
+    free(t);
+    return rc;
+}
+
+/* A score as jansson writes a real with JSON_REAL_PRECISION(7) (server.c): %.7g, and ".0" when that reads as
+ * an integer. */
+static void sb_score(crec__sbuf *b, double x) {
+    char t[48];
+    int n = snprintf(t, sizeof t, "%.7g", x);
+    if (n > 0 && (size_t)n < sizeof t - 3 && !strpbrk(t, ".eE")) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    crec__sb_put(b, t, n > 0 ? (size_t)n : 0);
+}
+
+int crec__rec_run_text(crec__rec_call *c, long skip, crec__sbuf *b) {
+    crec_service_result res;
+    const crec_model *models[CREC_SERVICE_MAX_CHAIN];
+    int rc = crec_service_recommend_chain(models, chain_of(c, models), &c->cat, &c->t->rq, &c->t->sc, &res);
+    if (rc) return rc;
+    crec__sb_printf(b, "{\"model\":");
+    crec__sb_json(b, crec__jstr(c->b->model->type->name));
+    crec__sb_printf(b, ",\"model_version\":%lld,\"source\":\"%s\",\"fallback_items\":%d",
+                    (long long)c->b->version, crec_service_source_name(res.source), (int)res.n_fallback);
+    if (c->s->n_backup > 0) crec__sb_printf(b, ",\"backup_items\":%d", (int)res.n_backup);
+    crec__sb_printf(b, ",\"items\":[");
+    crec__catalog *cat = &c->s->cat;
+    long shown = 0;
+    pthread_rwlock_rdlock(&cat->lock);
+    for (int32_t r = 0; r < res.n; r++) {
+        const crec__cat_entry *e = crec__catalog_get(cat, res.items[r]);
+        if (!e || !e->visible || !e->frag) continue;
+        if (shown++ < skip) continue;
+        if (shown > skip + 1) crec__sb_put(b, ",", 1);
+        crec__sb_put(b, e->frag, e->frag_len);
+        sb_score(b, (double)res.scores[r]);
+        crec__sb_put(b, "}", 1);
+    }
+    pthread_rwlock_unlock(&cat->lock);
+    crec__sb_put(b, "]", 1);
+    return b->failed ? CREC_ENOMEM : 0;
 }
 
 /* The user's events from the store, oldest first, with times and types (the model's event type ids). */

@@ -46,6 +46,22 @@ static int rec_params_parse(crec__req *req, rec_params *p, crec__reply *r) {
     return 0;
 }
 
+/* A 200 answer written as text (crec__rec_run_text): close the object, hand the buffer to the reply. */
+static void reply_text(crec__reply *r, crec__sbuf *b) {
+    crec__sb_put(b, "}", 1);
+    if (b->failed) {
+        free(b->s);
+        crec__reply_err(r, 500, "internal", "out of memory");
+        return;
+    }
+    json_decref(r->json);
+    r->json = NULL;
+    r->status = 200;
+    r->owned = b->s;
+    r->len = b->len;
+    r->ctype = "application/json";
+}
+
 /* ---- the routes ---- */
 
 void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
@@ -76,6 +92,23 @@ void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply
     t->rq.keep_seen = p.keep_seen;
     json_t *o = NULL;
     if (!rc) rc = crec__rec_rules(&c, &p.exclude, p.category);
+    if (!rc && !wb) { /* the common case, written directly (see crec__rec_run_text) */
+        crec__sbuf b = {0};
+        rc = crec__rec_run_text(&c, offset, &b);
+        if (!rc) {
+            crec__sb_printf(&b, ",\"user\":");
+            crec__sb_json(&b, crec__jstr(user));
+            crec__sb_printf(&b, ",\"known_user\":%s,\"history_length\":%lld,\"offset\":%ld",
+                            uid >= 0 ? "true" : "false", (long long)n_hist, offset);
+            reply_text(r, &b);
+        } else {
+            free(b.s);
+            rec_fail(r, rc);
+        }
+        crec__rec_end(&c);
+        crec__idlist_free(&p.exclude);
+        return;
+    }
     if (!rc) rc = crec__rec_run(&c, &o);
     if (rc) {
         rec_fail(r, rc);
@@ -139,16 +172,18 @@ void crec__h_similar(crec_server *s, crec__tls *t, crec__req *req, crec__reply *
         return;
     }
     /* scored as a history of one; the item itself is never its own neighbour (keep_seen does not apply) */
-    json_t *o = NULL;
     t->rq.k = (int)p.k;
     if (!rc) rc = crec_service_request_add_event(&t->rq, row, 0, 0);
     if (!rc) rc = crec__rec_rules(&c, &p.exclude, p.category);
-    if (!rc) rc = crec__rec_run(&c, &o);
+    crec__sbuf b = {0};
+    if (!rc) rc = crec__rec_run_text(&c, 0, &b);
     if (rc) {
+        free(b.s);
         rec_fail(r, rc);
     } else {
-        json_object_set_new(o, "item", crec__jstr(item));
-        crec__reply_json(r, 200, o);
+        crec__sb_printf(&b, ",\"item\":");
+        crec__sb_json(&b, crec__jstr(item));
+        reply_text(r, &b);
     }
     crec__rec_end(&c);
     crec__idlist_free(&p.exclude);
@@ -159,12 +194,16 @@ void crec__h_popular(crec_server *s, crec__tls *t, crec__req *req, crec__reply *
     if (rec_params_parse(req, &p, r)) return;
     crec__rec_call c;
     int rc = crec__rec_begin(&c, s, t);
-    json_t *o = NULL;
     t->rq.k = (int)p.k; /* no user, no history: the service answers with the fallback */
+    crec__sbuf b = {0};
     if (!rc) rc = crec__rec_rules(&c, &p.exclude, p.category);
-    if (!rc) rc = crec__rec_run(&c, &o);
-    if (rc) rec_fail(r, rc);
-    else crec__reply_json(r, 200, o);
+    if (!rc) rc = crec__rec_run_text(&c, 0, &b);
+    if (rc) {
+        free(b.s);
+        rec_fail(r, rc);
+    } else {
+        reply_text(r, &b);
+    }
     crec__rec_end(&c);
     crec__idlist_free(&p.exclude);
 }

@@ -65,12 +65,14 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__au
     X(ITEM_PATCH,   "PATCH",  "/v1/items/{id}",                  NULL,            CREC__WRITE, 1, crec__h_item_patch) \
     X(ITEMS_BATCH,  "POST",   "/v1/items/batch",                 NULL,            CREC__WRITE, 1, crec__h_items_batch) \
     X(ITEMS_LATEST, "GET",    "/v1/items/latest",                NULL,            CREC__READ,  1, crec__h_items_latest) \
+    X(ITEM_SEARCH,  "GET",    "/v1/search/items",                NULL,            CREC__READ,  0, crec__h_item_search) \
     X(ITEM_CAT_PUT, "PUT",    "/v1/items/{id}/categories/{id}",  NULL,            CREC__WRITE, 1, crec__h_item_cat_put) \
     X(ITEM_CAT_DELETE, "DELETE", "/v1/items/{id}/categories/{id}", NULL,          CREC__WRITE, 1, crec__h_item_cat_delete) \
     X(LIVE,         "GET",    "/healthz/live",                   NULL,            CREC__OPEN,  0, crec__h_live) \
     X(READY,        "GET",    "/healthz/ready",                  NULL,            CREC__OPEN,  0, crec__h_ready) \
     X(HEALTH,       "GET",    "/healthz",                        NULL,            CREC__OPEN,  0, crec__h_health) \
     X(METRICS,      "GET",    "/metrics",                        NULL,            CREC__PRIVATE,  0, crec__h_metrics) \
+    X(SERIES,       "GET",    "/v1/metrics/series",              NULL,            CREC__PRIVATE,  0, crec__h_series) \
     X(OPENAPI,      "GET",    "/openapi.json",                   NULL,            CREC__OPEN,  0, crec__h_openapi) \
     X(MCP,          "POST",   "/mcp",                            NULL,            CREC__READ,  0, crec__h_mcp) \
     X(WEB,          "GET",    "/",                               "/ (dashboard)", CREC__OPEN,  0, crec__h_web) \

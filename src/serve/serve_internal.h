@@ -49,6 +49,7 @@ typedef struct crec__metrics {
     crec__route_metrics route[CREC__R_COUNT]; /* per line of the route table; rendered per label */
     atomic_ullong events_ingested, event_batches, reloads, reload_failures, auth_failures, body_rejected;
     atomic_ullong write_groups, write_requests;  /* group commits and the write requests they acknowledged */
+    atomic_ullong requests_timed_out; /* connections closed: a request not fully received within its budget */
 } crec__metrics;
 void crec__metrics_observe(crec__metrics *m, crec__route r, int status, double seconds);
 /* Prometheus text exposition (version 0.0.4) of m and the server's gauges; malloc'd, caller frees. */
@@ -67,6 +68,8 @@ typedef struct crec__cat_entry {
     char **attrs;
     int n_attrs;
     uint8_t visible, live;    /* live = 0: no such row (deleted, or a gap) */
+    char *frag;               /* the answer's JSON of the entry up to its score: {"id":..,"visible":..,"score": */
+    size_t frag_len;
 } crec__cat_entry;
 typedef struct crec__catalog {
     pthread_rwlock_t lock;    /* readers hold it while they use entries */
@@ -126,6 +129,12 @@ struct crec_server {
     int wq_test_delay_ms;     /* CREC_SERVE_TEST_WRITE_DELAY_MS (tests) */
     struct crec__conv *conv;  /* conversations (conv.c), NULL without --crs-model */
     struct crec__online *online; /* --online: the learner (online.c, serve/online.h); NULL without */
+    struct crec__events *events; /* --events / --deltas: Redis Streams (events_redis.c, serve/events.h); NULL without */
+    struct crec__deadlines *deadlines; /* each request's receive budget (deadline.c, serve/deadline.h) */
+    crec_model *backup[CREC_SERVICE_MAX_CHAIN]; /* --fallback: the backup models after the served one (reccall.c) */
+    int n_backup;
+    int no_popular;           /* --fallback without "popular": no popular fallback */
+    struct crec__series *series; /* GET /v1/metrics/series (series.c, serve/series.h) */
 };
 
 /* Per-thread state of a pool thread: its store connection, the service's request and scratch, and the

@@ -19,13 +19,20 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "serve/deadline.h"
+#include "serve/events.h"
 #include "serve/online.h"
+#include "serve/reccall.h"
+#include "serve/series.h"
 #include "serve/routes.h"
 
 /* Hostile clients: one client address holds at most conns_per_client (default CONNS_PER_CLIENT) of the MAX_CONNS
  * connections, so idle sockets from one place cannot lock everyone out. */
 #define MAX_CONNS 1000
 #define CONNS_PER_CLIENT 128
+/* A request must be fully received (headers and body) within REQUEST_TIMEOUT seconds of the connection's
+ * opening or its previous answer, however slowly it dribbles (--request-timeout; deadline.h). */
+#define REQUEST_TIMEOUT 30.0
 
 void crec_serve_opts_defaults(crec_serve_opts *o) {
     memset(o, 0, sizeof *o);
@@ -34,6 +41,25 @@ void crec_serve_opts_defaults(crec_serve_opts *o) {
     o->threads = 2;
     o->max_body = 1 << 20;
     o->conns_per_client = CONNS_PER_CLIENT;
+    o->request_timeout = REQUEST_TIMEOUT;
+}
+
+/* The connection's receive budget (deadline.h): its entry, kept as MHD's socket context. */
+static crec__dl_conn *dl_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    crec_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? crec__deadline_open(s->deadlines, ci->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        crec__deadline_close(s->deadlines, *socket_context); /* before MHD closes the socket */
+        *socket_context = NULL;
+    }
 }
 
 /* ---- the access handler ---- */
@@ -86,6 +112,7 @@ static enum MHD_Result send_reply(crec_server *s, struct MHD_Connection *c, conn
     MHD_destroy_response(resp);
     double dt = crec__now() - cs->t0;
     crec__metrics_observe(&s->metrics, cs->m.route, r->status, dt);
+    crec__series_tick(s);
     if (s->opts.access_log) {
         fprintf(stderr, "%s %d %.2fms\n", crec__route_label(cs->m.route), r->status, dt * 1e3);
     }
@@ -171,6 +198,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (early_refusal(s, c, method, version, cs, &r)) {
             /* answered before any body byte is read (with Expect: 100-continue the client never sends it) */
             cs->answered = 1;
+            crec__deadline_received(s->deadlines, dl_of(c));
             return send_reply(s, c, cs, &r);
         }
         return MHD_YES;
@@ -199,6 +227,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->body[cs->len] = 0;
         return MHD_YES;
     }
+    crec__deadline_received(s->deadlines, dl_of(c)); /* headers and body are in: the rest is not the client's */
     if (cs->queued) {
         /* called again after the writer resumed the connection: its answer is ready */
         if (!atomic_load(&cs->job.done) || cs->answered) return MHD_YES;
@@ -233,6 +262,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    crec_server *s = cls;
+    crec__deadline_next(s->deadlines, dl_of(c)); /* a keep-alive connection's next request starts its clock */
     conn_state *cs = *con_cls;
     if (cs) {
         if (cs->queued && !cs->answered) {  /* the connection closed before its answer went out */
@@ -372,7 +403,9 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
         goto fail;
     }
     if ((rc = crec__bundle_load(s, s->store, s->model_path, s->data_path, &s->bundle, err, errn))) goto fail;
+    if ((rc = crec__fallback_open(s, o->fallback, err, errn))) goto fail; /* --fallback: backup models */
     if ((rc = crec__online_start(s, err, errn))) goto fail; /* --online: the learner (online.c) */
+    if ((rc = crec__events_start(s, err, errn))) goto fail; /* --events / --deltas: Redis (events_redis.c) */
     if (o->crs_model_path && (rc = crec__conv_open(s, o->crs_model_path, o->crs_names_path, err, errn))) goto fail;
     s->started = crec__now();
     struct timeval tv;
@@ -387,6 +420,12 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
         *out = s;
         return 0;
     }
+    if ((rc = crec__series_open(s))) goto fail;
+    double budget = o->request_timeout > 0 ? o->request_timeout : REQUEST_TIMEOUT;
+    if ((rc = crec__deadlines_start(&s->deadlines, budget, &s->metrics.requests_timed_out))) {
+        crec__errf(err, errn, "cannot start the request deadline thread");
+        goto fail;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
@@ -394,6 +433,7 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                                  MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
@@ -412,8 +452,12 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
     *out = s;
     return 0;
 fail:
+    crec__deadlines_stop(s->deadlines);
+    crec__series_close(s);
+    crec__fallback_close(s);
     if (writer_ok) crec__writer_stop(s);
     crec__online_stop(s);
+    crec__events_stop(s);
     crec__conv_close(s);
     if (s->bundle) crec__bundle_release(s->bundle);
     if (pop_ok) crec__pop_free(&s->pop);
@@ -448,9 +492,13 @@ void crec_server_stop(crec_server *s) {
     crec__writer_stop(s);
     /* joins the pool threads: their crec__tls (store connections, scratch) go with them */
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    crec__deadlines_stop(s->deadlines); /* every connection is closed and removed by now */
+    crec__series_close(s);
     crec__conv_close(s);
     crec__online_stop(s); /* applies what was acknowledged, writes a last checkpoint */
+    crec__events_stop(s); /* publishes what was acknowledged (when Redis answers) */
     crec__bundle_release(s->bundle);
+    crec__fallback_close(s);
     crec__pop_free(&s->pop);
     crec__catalog_clear(&s->cat);
     pthread_rwlock_destroy(&s->cat.lock);

@@ -244,10 +244,12 @@ static int mark_item(void *arg, int32_t item) {
 /* The catalog mask: 1 = never returned. */
 static int build_mask(const crec_service_catalog *cat, const crec_service_request *rq, crec_service_scratch *sc) {
     int32_t n = cat->n_items;
-    uint8_t *ex = sc->cexcl;
-    if (cat->allowed)
-        for (int32_t c = 0; c < n; c++) ex[c] = !cat->allowed[c];
-    else
+    uint8_t *restrict ex = sc->cexcl;
+    if (cat->allowed) {
+        const uint8_t *restrict al = cat->allowed; /* restrict: a vectorized loop, once per request */
+#pragma omp simd
+        for (int32_t c = 0; c < n; c++) ex[c] = (uint8_t)(al[c] == 0);
+    } else
         memset(ex, 0, (size_t)n);
     int rc;
     for (int f = 0; f < rq->n_must; f++) {
@@ -283,14 +285,22 @@ static int rank_popular(const crec_service_catalog *cat, int k, int at, crec_ser
     return 0;
 }
 
-/* The model under the mask, in its own ids; answers in catalog ids. */
-static int rank_model(const crec_model *m, const crec_service_catalog *cat, const crec_context *ctx, int k,
+/* The model under the mask, in its own ids; answers in catalog ids, appended after the `at` items already in
+ * the list (which it never repeats: they join the catalog mask). */
+static int rank_model(const crec_model *m, const crec_service_catalog *cat, const crec_context *ctx, int k, int at,
                       crec_service_scratch *sc, crec_service_result *out) {
+    for (int r = 0; r < at; r++) sc->cexcl[sc->items[r]] = 1;
+    k -= at;
     int32_t nm = m->n_items, n = cat->n_items;
-    const int32_t *from = cat->from_model;
-    for (int32_t i = 0; i < nm; i++) {
-        int32_t c = from ? from[i] : i;
-        sc->mexcl[i] = c < 0 || c >= n ? 1 : sc->cexcl[c];
+    const int32_t *restrict from = cat->from_model;
+    uint8_t *restrict mex = sc->mexcl;
+    const uint8_t *restrict cex = sc->cexcl;
+    if (from) /* once per request: branch-free (a catalog id outside [0, n) is never returned) */
+        for (int32_t i = 0; i < nm; i++) mex[i] = (uint32_t)from[i] < (uint32_t)n ? cex[from[i]] : 1;
+    else {
+        int32_t both = nm < n ? nm : n;
+        memcpy(mex, cex, (size_t)both);
+        memset(mex + both, 1, (size_t)(nm - both));
     }
     int got = 0;
     for (int pass = 0; pass < 16; pass++) {
@@ -304,7 +314,7 @@ static int rank_model(const crec_model *m, const crec_service_catalog *cat, cons
             }
         if (!bad || got < k) break; /* a short list has no more candidates to take */
     }
-    int kept = 0;
+    int kept = at;
     for (int r = 0; r < got; r++) {
         int32_t i = sc->top[r];
         /* a list model's answer is checked against the mask too: a hidden item never leaks */
@@ -317,10 +327,10 @@ static int rank_model(const crec_model *m, const crec_service_catalog *cat, cons
      * scores exactly 0 the items it knows nothing about; ranked, they would pad the list in id order. They are
      * dropped (a list that has a negative score is a signed scorer, where 0 means nothing special). */
     int signed_scores = 0;
-    for (int r = 0; r < kept; r++) signed_scores |= sc->scores[r] < 0;
+    for (int r = at; r < kept; r++) signed_scores |= sc->scores[r] < 0;
     if (!signed_scores) {
-        int w = 0;
-        for (int r = 0; r < kept; r++)
+        int w = at;
+        for (int r = at; r < kept; r++)
             if (sc->scores[r] != 0) {
                 sc->items[w] = sc->items[r];
                 sc->scores[w++] = sc->scores[r];
@@ -333,9 +343,17 @@ static int rank_model(const crec_model *m, const crec_service_catalog *cat, cons
 
 int crec_service_recommend(const crec_model *m, const crec_service_catalog *cat, const crec_service_request *rq,
                            crec_service_scratch *sc, crec_service_result *out) {
+    return crec_service_recommend_chain(&m, 1, cat, rq, sc, out);
+}
+
+int crec_service_recommend_chain(const crec_model *const *models, int n_models, const crec_service_catalog *cat,
+                                 const crec_service_request *rq, crec_service_scratch *sc, crec_service_result *out) {
     if (!out) return CREC_EINVAL;
     memset(out, 0, sizeof *out);
-    if (!m || !rq || !sc) return CREC_EINVAL;
+    if (!models || n_models < 1 || n_models > CREC_SERVICE_MAX_CHAIN || !models[0] || !rq || !sc) return CREC_EINVAL;
+    const crec_model *m = models[0];
+    for (int j = 1; j < n_models; j++)
+        if (!models[j] || models[j]->n_items != m->n_items || models[j]->n_users != m->n_users) return CREC_EINVAL;
     crec_service_catalog self;
     if (!cat) {
         crec_service_catalog_dataset(&self, m, NULL);
@@ -376,8 +394,13 @@ int crec_service_recommend(const crec_model *m, const crec_service_catalog *cat,
     } else {
         crec_context ctx = {.user = rq->user, .hist = sc->mhist, .n_hist = H,
                             .hist_ts = rq->hist_has_ts ? sc->mts : NULL, .hist_type = sc->mtype, .now = rq->now};
-        rc = rank_model(m, cat, &ctx, rq->k, sc, out);
-        /* fewer items with evidence than asked: the rest from the fallback, said so (all of it: source popular) */
+        rc = rank_model(m, cat, &ctx, rq->k, 0, sc, out);
+        /* fewer items with evidence than asked: the backup models complete the list, in turn */
+        int32_t main_n = out->n;
+        for (int j = 1; !rc && j < n_models && out->n < rq->k; j++)
+            rc = rank_model(models[j], cat, &ctx, rq->k, out->n, sc, out);
+        out->n_backup = out->n - main_n;
+        /* still short: the rest from the fallback, said so (all of it: source popular) */
         int32_t got = out->n;
         if (!rc && got < rq->k && cat->popularity) {
             rc = rank_popular(cat, rq->k, got, sc, out);

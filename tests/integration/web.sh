@@ -25,7 +25,7 @@ export CREC_NO_PROGRESS=1
 "$CREC" data synth --users 200 --items 80 --out "$T/s.crecds" >/dev/null 2>&1 &&
   "$CREC" train --data "$T/s.crecds" --model itemknn --out "$T/knn.crecm" >/dev/null 2>&1 &&
   "$CREC" db import --db "$T/s.db" --data "$T/s.crecds" >/dev/null 2>&1 || { echo "FAIL - data setup"; exit 1; }
-"$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --port 0 2>"$T/serve.log" &
+CREC_TEST_SERIES_INTERVAL_MS=500 "$CREC" serve --db "$T/s.db" --model "$T/knn.crecm" --port 0 2>"$T/serve.log" &
 PID=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$T/serve.log" && break; sleep 0.1; done
 PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/serve.log" | grep -o '[0-9]*$')

@@ -1,6 +1,7 @@
 // web_dashboard.js: drives the dashboard in headless Chromium (playwright-core): opens it, looks up a user,
 // checks the recommendations carry titles, sends an event with the form, checks the list changed (the item
-// just sent leaves the recommendations and joins the history), opens an item's similar items, and takes a
+// just sent leaves the recommendations and joins the history), opens an item's similar items, sees the activity
+// charts (from /v1/metrics/series) and the model's figures (from /metrics) with the event counted, and takes a
 // screenshot. Usage: node web_dashboard.js URL SCREENSHOT.png USER_DATA_DIR (run by web.sh).
 'use strict';
 const { chromium } = require('playwright-core');
@@ -62,6 +63,35 @@ const fail = (msg) => { throw new Error(msg); };
     const sim = await page.$$eval('#similar li[data-id]', (lis) => lis.map((li) => li.dataset.id));
     if (sim.length !== 10 || sim.includes('i1')) fail(`similar to i1: ${sim}`);
     checks.push('similar items of i1');
+
+    // browse: items by title words or id prefix, paged; a result's button opens its similar items; users paged
+    await page.fill('#search-q', 'i1');
+    await page.click('#search');
+    await page.waitForSelector('#search-results li[data-id]', { timeout: 10000 });
+    const found = await page.$$eval('#search-results li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (found.length !== 11 || found[0] !== 'i1' || !found.every((id) => id.startsWith('i1'))) fail(`search i1: ${found}`);
+    await page.click('#search-results li[data-id="i10"] button');
+    await page.waitForFunction(() => document.querySelector('#item-id').value === 'i10' &&
+      document.querySelector('#similar li[data-id]') !== null, null, { timeout: 10000 });
+    await page.click('#users-browse');
+    await page.waitForSelector('#users-list li[data-id]', { timeout: 10000 });
+    const page1 = await page.$$eval('#users-list li[data-id]', (lis) => lis.length);
+    await page.click('#users-more');
+    await page.waitForFunction((n) => document.querySelectorAll('#users-list li[data-id]').length > n, page1,
+      { timeout: 10000 });
+    checks.push(`browse: search i1 -> ${found.length} items, i10's similar items, users paged (${page1} + more)`);
+
+    // the activity charts: drawn from /v1/metrics/series (the server samples every 0.5 s here), redrawn every 5 s
+    await page.waitForFunction(() => {
+      const l = document.querySelector('#activity polyline[data-series="requests"]');
+      return l && l.getAttribute('points').trim().split(' ').length >= 2 &&
+        /events ingested 1\b/.test(document.querySelector('#model-metrics').textContent);
+    }, null, { timeout: 15000 });
+    const lines = await page.$$eval('#activity polyline', (ls) => ls.map((l) => l.dataset.series));
+    if (lines.join(',') !== 'requests,recommendations,events,errors,p50,p99') fail(`chart lines: ${lines}`);
+    const mm = await page.textContent('#model-metrics');
+    if (!/model name=itemknn/.test(mm) || !/events ingested 1\b/.test(mm)) fail(`model metrics: ${mm}`);
+    checks.push(`activity charts (${lines.length} lines), model metrics: ${mm}`);
 
     await page.screenshot({ path: shot, fullPage: true });
     if (errors.length) fail(errors.join('; '));

@@ -397,6 +397,74 @@ static void test_no_evidence(void **state) {
     assert_int_equal(f->res.n_fallback, 3);
 }
 
+/* A backup model: item i scores i from item 4 on, 0 (no evidence) below; it counts its calls. */
+static int back_calls;
+static int back_score(const crec_model *m, const crec_context *ctx, float *scores) {
+    (void)ctx;
+    back_calls++;
+    for (int32_t i = 0; i < m->n_items; i++) scores[i] = i >= 4 ? (float)i : 0.0f;
+    return 0;
+}
+static const crec_model_type back_type = {.name = "back", .summary = "item i scores i from 4", .params = probe_params,
+                                          .score = back_score};
+
+/* The fallback chain: the main model's items with evidence, then the backup's (never a repeat, same rules), then
+ * the popular ones; a cold request goes to the popular fallback without asking the backups; a backup of another
+ * id space is refused. */
+static void test_chain(void **state) {
+    fixture *f = *state;
+    probe p2;
+    crec_model back = make_model(&back_type, &p2, 2, 8);
+    const crec_model *chain[2] = {&f->m, &back};
+    f->p.zero_from = 2; /* the main model knows items 0 and 1 only */
+    f->rq.user = 1;
+    f->rq.k = 5;
+    back_calls = 0;
+    assert_int_equal(crec_service_recommend_chain(chain, 2, &f->cat, &f->rq, &f->sc, &f->res), 0);
+    assert_string_equal(list_of(&f->res), "0 1 7 6 5");
+    assert_int_equal(f->res.source, CREC_SERVICE_MODEL);
+    assert_int_equal(f->res.n_backup, 3);
+    assert_int_equal(f->res.n_fallback, 0);
+    assert_true(f->res.scores[1] == 7 && f->res.scores[2] == 7 && f->res.scores[4] == 5); /* each its own scores */
+    assert_int_equal(back_calls, 1);
+    /* the backup obeys the rules: a seen item and an excluded one never come back */
+    crec_service_request_add_event(&f->rq, 6, 0, 0);
+    crec_service_request_exclude(&f->rq, 7);
+    assert_int_equal(crec_service_recommend_chain(chain, 2, &f->cat, &f->rq, &f->sc, &f->res), 0);
+    assert_string_equal(list_of(&f->res), "0 1 5 4");
+    assert_int_equal(f->res.n_backup, 2);
+    /* then the popular fallback completes it */
+    float pop[8] = {1, 9, 2, 8, 3, 7, 4, 6};
+    f->cat.popularity = pop_source;
+    f->cat.pop_ctx = pop;
+    crec_service_request_reset(&f->rq);
+    f->rq.user = 1;
+    f->rq.k = 8;
+    assert_int_equal(crec_service_recommend_chain(chain, 2, &f->cat, &f->rq, &f->sc, &f->res), 0);
+    assert_string_equal(list_of(&f->res), "0 1 7 6 5 4 3 2");
+    assert_int_equal(f->res.n_backup, 4);
+    assert_int_equal(f->res.n_fallback, 2);
+    /* the main model alone is crec_service_recommend: the popular items follow it directly */
+    assert_int_equal(crec_service_recommend_chain(chain, 1, &f->cat, &f->rq, &f->sc, &f->res), 0);
+    assert_string_equal(list_of(&f->res), "0 1 3 5 7 6 4 2");
+    assert_int_equal(f->res.n_backup, 0);
+    /* a cold request: popular, the backup is not asked */
+    crec_service_request_reset(&f->rq);
+    f->rq.k = 2;
+    back_calls = 0;
+    assert_int_equal(crec_service_recommend_chain(chain, 2, &f->cat, &f->rq, &f->sc, &f->res), 0);
+    assert_string_equal(list_of(&f->res), "1 3");
+    assert_int_equal(f->res.source, CREC_SERVICE_POPULAR);
+    assert_int_equal(back_calls, 0);
+    /* another id space, or a bad chain */
+    back.n_items = 9;
+    assert_int_equal(crec_service_recommend_chain(chain, 2, &f->cat, &f->rq, &f->sc, &f->res), CREC_EINVAL);
+    back.n_items = 8;
+    assert_int_equal(crec_service_recommend_chain(chain, 0, &f->cat, &f->rq, &f->sc, &f->res), CREC_EINVAL);
+    assert_int_equal(crec_service_recommend_chain(chain, CREC_SERVICE_MAX_CHAIN + 1, &f->cat, &f->rq, &f->sc, &f->res),
+                     CREC_EINVAL);
+}
+
 static int neg_score(const crec_model *m, const crec_context *ctx, float *scores) {
     (void)ctx;
     for (int32_t i = 0; i < m->n_items; i++) scores[i] = (float)(2 - i); /* 2, 1, 0, -1, ... */
@@ -478,6 +546,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_nonfinite_scores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_evidence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signed_scores_keep_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_with_own_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_model_held_to_mask, setup, teardown),
