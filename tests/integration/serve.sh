@@ -378,37 +378,7 @@ if start_server "$T/serve7.log" --db "$T/s.db" --model "$T/knn.crecm"; then
 else bad "server for the framing tests starts" "$(cat "$T/serve7.log")"; fi
 
 # ---- kill -9 in the middle of an ingest: every acknowledged event survives ----
-if start_server "$T/serve4.log" --db "$T/s.db" --model "$T/knn.crecm"; then
-  for w in a b; do
-    ( for i in $(seq 1 100000); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --max-time 5 \
-               -d "[{\"user\":\"crash-$w\",\"item\":\"i$((i % 80 + 1))\",\"value\":$i}]" "$U/v1/events")
-        [ "$code" = 200 ] && echo "$i" || break
-      done ) >"$T/acked-$w" 2>/dev/null &
-  done
-  # kill once the writers are well under way (a loaded machine acknowledges fewer events per second: wait for
-  # them, up to 60 s, rather than a fixed time)
-  for _ in $(seq 1 600); do
-    [ "$(cat "$T"/acked-a "$T"/acked-b 2>/dev/null | wc -l)" -gt 40 ] && break
-    sleep 0.1
-  done
-  kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
-  wait
-  acked=$(cat "$T"/acked-a "$T"/acked-b | wc -l)
-  if start_server "$T/serve5.log" --db "$T/s.db" --model "$T/knn.crecm"; then
-    missing=0 stored=0
-    for w in a b; do
-      get "/v1/users/crash-$w?limit=1000" | jq -r '.history[].value' | sed 's/\.0$//' | sort -n >"$T/stored-$w"
-      stored=$((stored + $(wc -l <"$T/stored-$w")))
-      missing=$((missing + $(sort -n "$T/acked-$w" | comm -23 - "$T/stored-$w" | wc -l)))
-    done
-    # at most one unacknowledged event per writer may have committed just before the kill
-    if [ "$acked" -gt 20 ] && [ "$missing" = 0 ] && [ "$stored" -ge "$acked" ] && [ "$stored" -le $((acked + 2)) ]; then
-      ok "kill -9 during ingest: all $acked acknowledged events are in the store ($stored stored)"
-    else bad "kill -9 durability: $acked acknowledged, $stored stored, $missing missing"; fi
-    stop_server
-  else bad "restart after kill -9" "$(cat "$T/serve5.log")"; fi
-else bad "server for the crash test starts" "$(cat "$T/serve4.log")"; fi
+kill9_ingest "$T/s.db" "$T/knn.crecm" "the store"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "crec/crec.h"
 #include "models/ials.h"
+#include "modeltest.h"
 #include "testutil.h"
 
 /* Max over rows of max_i |x_i - sol_i| / max_i |sol_i| for the CG rows X against the dense solutions. */
@@ -101,51 +102,24 @@ static void test_half_solves(void **st) {
     free(Y), free(G), free(idx), free(w), free(t), free(sol), free(X);
 }
 
-static double ndcg10(const crec_dataset *ds, const crec_split *s, const char *kv) {
-    crec_config cfg = {0};
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", kv);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) assert_int_equal(crec_config_set_kv(&cfg, tok), 0);
-    crec_model *m;
-    char err[256];
-    assert_int_equal(crec_model_new("ials", &cfg, &m, err, sizeof err), 0);
-    crec_train_input in = {.train = &s->train, .n_threads = 2, .seed = 42};
-    assert_int_equal(crec_model_train(m, &in), 0);
-    crec_eval_opts eo;
-    crec_eval_opts_defaults(&eo);
-    eo.n_ks = 1;
-    eo.ks[0] = 10;
-    eo.n_threads = 2;
-    crec_eval_result r;
-    assert_int_equal(crec_evaluate(m, ds, s, &eo, &r), 0);
-    print_message("ials %-60s NDCG@10 %.4f HR@10 %.4f\n", kv, r.at[0].ndcg, r.at[0].hr);
-    crec_model_free(m);
-    return r.at[0].ndcg;
-}
-
 static void test_half_quality(void **st) {
     (void)st;
-    crec_synth_opts o;
-    crec_synth_defaults(&o);
-    o.n_users = 1500;
-    o.n_items = 3000; /* sparse enough, at 256 factors (blocks of 128 rows), for the row layout the fp16 passes serve */
     crec_dataset *ds;
-    assert_int_equal(crec_synth_generate(&o, &ds), 0);
-    crec_split_spec sp;
-    crec_split_spec_parse("loo", &sp);
     crec_split s;
-    assert_int_equal(crec_split_make(ds, &sp, &s), 0);
-    const char *base = "factors=256 iters=6 reg=0.01 alpha0=0.02";
-    char kv[256];
+    /* sparse enough, at 256 factors (blocks of 128 rows), for the row layout the fp16 passes serve */
+    synth(1500, 3000, &ds, &s);
     double q[3];
-    const char *pn[3] = {"fp32", "mixed", "fp16"};
+    const char *pn[3] = {"precision=fp32", "precision=mixed", "precision=fp16"};
     for (int p = 0; p < 3; p++) {
-        snprintf(kv, sizeof kv, "%s precision=%s", base, pn[p]);
-        q[p] = ndcg10(ds, &s, kv);
+        const char *kv[] = {"factors=256", "iters=6", "reg=0.01", "alpha0=0.02", pn[p], NULL};
+        crec_model *m = train_cfg("ials", &s, kv, 2, 42, 0);
+        q[p] = ndcg10(m, ds, &s);
+        print_message("ials %s NDCG@10 %.4f\n", pn[p], q[p]);
+        crec_model_free(m);
     }
     assert_true(q[0] > 0.05); /* a trained model, not noise */
     for (int p = 1; p < 3; p++)
-        if (!(fabs(q[p] - q[0]) <= 0.005)) fail_msg("precision=%s NDCG@10 %.4f, fp32 %.4f", pn[p], q[p], q[0]);
+        if (!(fabs(q[p] - q[0]) <= 0.005)) fail_msg("%s NDCG@10 %.4f, fp32 %.4f", pn[p], q[p], q[0]);
     crec_split_free(&s);
     crec_dataset_free(ds);
 }

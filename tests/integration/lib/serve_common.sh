@@ -3,7 +3,8 @@
 #   . "$(dirname "$0")/lib/serve_common.sh" "$@"
 # It takes the crec binary from $1 (CREC), skips (exit 77) without curl or jq, makes the scratch folder T (removed
 # at exit with the server and any background job), and defines ok / bad (counting into pass / fail),
-# start_server / stop_server (PID, PORT, U; STOP_SIGNAL, default KILL), req, get and post.
+# start_server / stop_server (PID, PORT, U; STOP_SIGNAL, default KILL), req, get, post and kill9_ingest (the
+# durability check, shared by serve.sh and pg_store.sh).
 NAME=$(basename "$0" .sh)
 CREC=$(realpath "${1:?usage: $NAME.sh /path/to/crec}")
 for tool in curl jq; do
@@ -49,3 +50,41 @@ req() {
 }
 get() { curl -s "$U$1"; }
 post() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$2" "$U$1"; }
+
+# kill9_ingest DB MODEL WHERE: the durability check - two writers post one event per request, the server is
+# killed with SIGKILL once they are well under way, restarted on the same store, and every acknowledged event
+# must be there (at most one unacknowledged event per writer may have committed just before the kill). WHERE
+# names the store in the message ("the store", "PostgreSQL").
+kill9_ingest() {
+  local db=$1 model=$2 where=$3
+  if ! start_server "$T/kill9-a.log" --db "$db" --model "$model"; then
+    bad "server for the crash test starts" "$(cat "$T/kill9-a.log")"; return; fi
+  for w in a b; do
+    ( for i in $(seq 1 100000); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --max-time 5 \
+               -d "[{\"user\":\"crash-$w\",\"item\":\"i$((i % 80 + 1))\",\"value\":$i}]" "$U/v1/events")
+        [ "$code" = 200 ] && echo "$i" || break
+      done ) >"$T/acked-$w" 2>/dev/null &
+  done
+  # kill once the writers are well under way (a loaded machine acknowledges fewer events per second: wait for
+  # them, up to 60 s, rather than a fixed time)
+  for _ in $(seq 1 600); do
+    [ "$(cat "$T"/acked-a "$T"/acked-b 2>/dev/null | wc -l)" -gt 40 ] && break
+    sleep 0.1
+  done
+  kill -9 "$PID"; wait "$PID" 2>/dev/null; PID=""
+  wait
+  local acked missing=0 stored=0
+  acked=$(cat "$T"/acked-a "$T"/acked-b | wc -l)
+  if ! start_server "$T/kill9-b.log" --db "$db" --model "$model"; then
+    bad "restart after kill -9" "$(cat "$T/kill9-b.log")"; return; fi
+  for w in a b; do
+    get "/v1/users/crash-$w?limit=1000" | jq -r '.history[].value' | sed 's/\.0$//' | sort -n >"$T/stored-$w"
+    stored=$((stored + $(wc -l <"$T/stored-$w")))
+    missing=$((missing + $(sort -n "$T/acked-$w" | comm -23 - "$T/stored-$w" | wc -l)))
+  done
+  if [ "$acked" -gt 20 ] && [ "$missing" = 0 ] && [ "$stored" -ge "$acked" ] && [ "$stored" -le $((acked + 2)) ]; then
+    ok "kill -9 during ingest: all $acked acknowledged events are in $where ($stored stored)"
+  else bad "kill -9 durability: $acked acknowledged, $stored stored, $missing missing"; fi
+  stop_server
+}
