@@ -32,13 +32,13 @@ export OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 echo "# HSTU epoch on ML-1M users 1-2999: crec vs PyTorch - $(date -u +%F) - $(nproc) cores - load $(cut -d' ' -f1-3 /proc/loadavg) - commit $(git rev-parse --short HEAD 2>/dev/null)"
 "$CREC" data import --format movielens --input "$D" --out "$T/d.crecds" > /dev/null 2>&1 || { echo "import failed" >&2; exit 1; }
 start=$(date +%s.%N)
-"$CREC" train --data "$T/d.crecds" --model hstu --threads "$THREADS" --set dim=$DIM --set blocks=2 --set heads=1 \
+/usr/bin/time -f "%U %S" -o "$T/crec.time" "$CREC" train --data "$T/d.crecds" --model hstu --threads "$THREADS" --set dim=$DIM --set blocks=2 --set heads=1 \
   --set dropout=0.2 --set max_len=$ML --set loss=ssm --set neg=128 --set batch=128 --set lr=0.005 \
-  --set epochs=$EPOCHS --set patience=0 --out "$T/h.crecm" > "$T/crec.log" 2>&1
+  --set epochs=$EPOCHS --set patience=0 --verbose --out "$T/h.crecm" > "$T/crec.log" 2>&1
 end=$(date +%s.%N)
 crec_ep=$(sed -n 's/.*epoch \([0-9]*\) .*train \([0-9.]*\)s.*/\2/p' "$T/crec.log" | tr '\n' ' ')
 crec_mean=$(echo "$crec_ep" | awk '{s=0; for(i=1;i<=NF;i++) s+=$i; if (NF) printf "%.2f", s/NF}')
-echo "crec hstu: training s per epoch: $crec_ep(mean $crec_mean); whole run $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}') s wall incl. validation"
+echo "crec hstu: training s per epoch: $crec_ep(mean $crec_mean); whole run $(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f", b - a}') s wall, $(awk '{printf "%.1f", $1 + $2}' "$T/crec.time") s CPU, validation included"
 PY=/usr/bin/python3
 if ! $PY -c 'import torch' 2>/dev/null; then
   echo "PyTorch: skipped (python3-torch not installed)"
