@@ -23,7 +23,7 @@ static int db_import(int argc, char **argv) {
         const char *v = NULL;
         int bad = 0;
         if (cli_is_help(argv[i])) {
-            printf("usage: crec db import --db F --data D\n\n"
+            printf("usage: crec db import --db F|URL --data D\n\n"
                    "Adds every user, item (titles, text, attributes), user feature and event of dataset D (a .crecds\n"
                    "or a text dataset, format guessed) to the store F, in one transaction. Events are appended:\n"
                    "importing the same data twice doubles them.\n");
@@ -64,7 +64,7 @@ static int db_export(int argc, char **argv) {
         const char *v = NULL;
         int bad = 0;
         if (cli_is_help(argv[i])) {
-            printf("usage: crec db export --db F --out D.crecds\n\n"
+            printf("usage: crec db export --db F|URL --out D.crecds\n\n"
                    "Writes a snapshot of the store F (users and items in row order, events in insertion order,\n"
                    "hidden items included) as a dataset to train on: crec train --data D.crecds ...; then serve\n"
                    "the model with crec serve --db F --model M --data D.crecds.\n");
@@ -103,7 +103,8 @@ static int db_info(int argc, char **argv) {
         const char *v = NULL;
         int bad = 0;
         if (cli_is_help(argv[i])) {
-            printf("usage: crec db info --db F [--json]\n\nCounts of the store F and its schema version.\n");
+            printf("usage: crec db info --db F|URL [--json]\n\nCounts of the store F and its schema version.\n"
+                   "F is a SQLite file, or a PostgreSQL URL (postgresql://user@host:port/db; docs/SERVING.md).\n");
             return CLI_OK;
         }
         if (cli_opt(argc, argv, &i, "--db", &v, &bad)) { if (bad) return CLI_USAGE; db = v; continue; }

@@ -10,7 +10,7 @@
 #include "crec/mcp.h"
 
 static const char MCP_HELP[] =
-    "usage: crec mcp --db F --model M.crecm [--data D.crecds] [--api-key-file F] [--key K] [--sync full|normal]\n\n"
+    "usage: crec mcp --db F|URL --model M.crecm [--data D.crecds] [--api-key-file F] [--key K] [--sync full|normal]\n\n"
     "Speaks the Model Context Protocol (revision " CREC_MCP_PROTOCOL ", also 2025-03-26 and 2024-11-05) over\n"
     "stdin/stdout: JSON-RPC 2.0, one message per line. Tools: recommend, similar_items, popular, search_items,\n"
     "explain, user_history, record_feedback; tools/list gives each one's input and output JSON Schema. The store F\n"

@@ -13,10 +13,11 @@
 #include "crec/serve.h"
 
 static const char SERVE_HELP[] =
-    "usage: crec serve --db F --model M.crecm [--data D.crecds] [--port 8080] [--host 127.0.0.1] [--threads N]\n"
+    "usage: crec serve --db F|URL --model M.crecm [--data D.crecds] [--port 8080] [--host 127.0.0.1] [--threads N]\n"
     "                  [--api-key-file F] [--require-key-for-reads] [--max-body BYTES] [--sync full|normal]\n"
     "                  [--access-log] [--allow-open-writes] [--crs-model M.crecrs [--crs-names F]]\n\n"
     "Serves recommendations over HTTP from the store F (SQLite; created when absent; fill it with crec db import)\n"
+    "or a PostgreSQL database (--db postgresql://user@host:port/db: several servers can share one; docs/SERVING.md)\n"
     "with the model M. The model's item and user ids are matched by external id to the dataset D it was trained\n"
     "on, or, without --data, to a snapshot of the store (which must then hold exactly the model's users and items).\n"
     "Routes: GET /v1/users/{id}/recommendations, POST /v1/sessions/recommendations, GET /v1/items/{id}/similar,\n"

@@ -1,5 +1,6 @@
 /* ials_dist.c: data-parallel iALS (ials_dist.h): each rank solves its run of row blocks of a half-step with the
- * one-rank solver (crec__ials_solve_side on a view of its rows), then the rows are allgathered.
+ * one-rank solver (crec__ials_solve_side_prec, at the model's precision, on a view of its rows), then the rows
+ * are allgathered.
  *
  * The one idea: a row's CG arithmetic depends only on its block (ials.c), so a rank that solves whole blocks of
  * the one-rank solve, against the same Gram matrix and the same other side, computes the same rows; what differs
@@ -112,14 +113,14 @@ int crec__ials_iterate_dist(crec_ials_state *s, const crec_ials_data *dat, const
     if (!G) return CREC_ENOMEM;
     (void)dat;
     /* users, H fixed (s->gram_h = H^T H) */
-    int rc = crec__ials_solve_side(s->W + (size_t)pt->ulo[R] * ld, s->H, ld, s->gram_h, gs, &pt->users, &pt->titems,
-                                   s->p.cg_steps, pt->block, n_threads);
+    int rc = crec__ials_solve_side_prec(s->W + (size_t)pt->ulo[R] * ld, s->H, ld, s->gram_h, gs, &pt->users,
+                                        &pt->titems, s->p.cg_steps, pt->block, n_threads, s->p.prec);
     if (!rc) rc = crec_dist_allgather_rows(s->W, pt->ulo, ld);
     if (!rc) rc = gram_dist(s->W, pt->ulo, R, ld, G, n_threads);
     /* items, W fixed */
     if (!rc)
-        rc = crec__ials_solve_side(s->H + (size_t)pt->ilo[R] * ld, s->W, ld, G, gs, &pt->items, &pt->tusers,
-                                   s->p.cg_steps, pt->block, n_threads);
+        rc = crec__ials_solve_side_prec(s->H + (size_t)pt->ilo[R] * ld, s->W, ld, G, gs, &pt->items, &pt->tusers,
+                                        s->p.cg_steps, pt->block, n_threads, s->p.prec);
     if (!rc) rc = crec_dist_allgather_rows(s->H, pt->ilo, ld);
     if (!rc) rc = gram_dist(s->H, pt->ilo, R, ld, s->gram_h, n_threads);
     free(G);
