@@ -466,6 +466,58 @@ typedef struct gscr {
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
 
+/* Tensor ids of one pre-LN sublayer: its layer norm, its two linear maps (FFN: fc1, fc2; attention: qkv, prj). */
+typedef struct sub_ids { int lnw, lnb, w1, b1, w2, b2; } sub_ids;
+
+/* Backward of out = in + drop(fc2(gelu(fc1(LN(in))))) over N rows at layer l: gout = gin + the branch's gradient
+ * into `in`; weight gradients added into G. ln, lnm, lnr: the LN's output and statistics; fc1 / fa: pre- and
+ * post-activation. */
+static void ffn_backward(const genrec *g, const float *P, float *G, sub_ids id, int l, int N, const float *gin,
+                         float *gout, const float *in, const float *ln, const float *lnm, const float *lnr,
+                         const float *fc1, const float *fa, float p, uint64_t dseed_, gscr *s) {
+    int D = g->D, F = g->F;
+    size_t ND = (size_t)N * D;
+    memcpy(gout, gin, ND * sizeof(float));
+    float *dfc2 = s->ga, *dfa = s->gb, *dfc1 = s->gc, *dln = s->ga;
+    zero(dfc2, ND);
+    crec__nn_dropout_backward(dfc2, gin, ND, p, dseed_);
+    zero(dfa, (size_t)N * F);
+    crec__nn_linear_backward(dfa, PT(G, id.w2) + (size_t)l * D * F, PT(G, id.b2) + l * D, dfc2, fa,
+                             PT(P, id.w2) + (size_t)l * D * F, N, F, D);
+    zero(dfc1, (size_t)N * F);
+    crec__nn_act_backward(dfc1, dfa, fc1, (size_t)N * F, CREC_NN_GELU);
+    zero(dln, ND);
+    crec__nn_linear_backward(dln, PT(G, id.w1) + (size_t)l * F * D, PT(G, id.b1) + l * F, dfc1, ln,
+                             PT(P, id.w1) + (size_t)l * F * D, N, D, F);
+    crec__nn_layernorm_backward(gout, PT(G, id.lnw) + l * D, PT(G, id.lnb) + l * D, dln, in, PT(P, id.lnw) + l * D,
+                                lnm, lnr, N, D);
+}
+
+/* Backward of out = in + drop(prj(attn(qkv(LN(in))))) over N rows in nseq sequences (off, att_off) at layer l:
+ * gout = gin + the branch's gradient into `in`. */
+static void attn_backward(const genrec *g, const float *P, float *G, sub_ids id, int l, int N, const float *gin,
+                          float *gout, const float *in, const float *ln, const float *lnm, const float *lnr,
+                          const float *qkv, const float *atty, const float *att, const int32_t *off,
+                          const int64_t *att_off, int nseq, int causal, float p, uint64_t dseed_, gscr *s) {
+    int D = g->D;
+    size_t ND = (size_t)N * D;
+    memcpy(gout, gin, ND * sizeof(float));
+    float *dprj = s->ga, *datty = s->gb, *dqkv = s->gc;
+    zero(dprj, ND);
+    crec__nn_dropout_backward(dprj, gin, ND, p, dseed_);
+    zero(datty, ND);
+    crec__nn_linear_backward(datty, PT(G, id.w2) + (size_t)l * D * D, PT(G, id.b2) + l * D, dprj, atty,
+                             PT(P, id.w2) + (size_t)l * D * D, N, D, D);
+    zero(dqkv, 3 * ND);
+    crec__nn_attention_backward(dqkv, datty, qkv, att, off, att_off, nseq, D, g->H, causal, NULL, 0, 0);
+    float *dl1 = s->ga;
+    zero(dl1, ND);
+    crec__nn_linear_backward(dl1, PT(G, id.w1) + (size_t)l * 3 * D * D, PT(G, id.b1) + l * 3 * D, dqkv, ln,
+                             PT(P, id.w1) + (size_t)l * 3 * D * D, N, D, 3 * D);
+    crec__nn_layernorm_backward(gout, PT(G, id.lnw) + l * D, PT(G, id.lnb) + l * D, dl1, in, PT(P, id.lnw) + l * D,
+                                lnm, lnr, N, D);
+}
+
 static void decoder_backward(const genrec *g, const float *P, float *G, const acts *a, const gbatch *b, uint64_t seed,
                              float *dy /* [Nd, D] grad of the final states, overwritten */, gscr *s) {
     int D = g->D, F = g->F, Nd = b->Nd, Ne = b->Ne;
@@ -483,22 +535,10 @@ static void decoder_backward(const genrec *g, const float *P, float *G, const ac
         const float *xq = a->xq + l * ND, *xkv = a->xkv + (size_t)l * Ne * 2 * D, *xatt = a->xatt + l * a->Ax;
         const float *xo = a->xo + l * ND, *r2 = a->dr2 + l * ND, *ln3 = a->dln3 + l * ND;
         const float *fc1 = a->dfc1 + (size_t)l * Nd * F, *fa = a->dfa + (size_t)l * Nd * F;
-        /* y = r2 + drop(fc2(act(fc1(ln3(r2))))) ; gx = dy */
+        /* y = r2 + drop(fc2(act(fc1(ln3(r2))))) ; grad of y in gx -> grad of r2 in d2 */
         float *d2 = dy; /* grad of r2 accumulates here */
-        memcpy(d2, gx, ND * sizeof(float));
-        float *dfc2 = s->ga, *dfa = s->gb, *dfc1 = s->gc, *dln = s->ga;
-        zero(dfc2, ND);
-        crec__nn_dropout_backward(dfc2, gx, ND, p, dseed(seed, 102 + 4 * l));
-        zero(dfa, (size_t)Nd * F);
-        crec__nn_linear_backward(dfa, PT(G, P_DFC2W) + (size_t)l * D * F, PT(G, P_DFC2B) + l * D, dfc2, fa,
-                                 PT(P, P_DFC2W) + (size_t)l * D * F, Nd, F, D);
-        zero(dfc1, (size_t)Nd * F);
-        crec__nn_act_backward(dfc1, dfa, fc1, (size_t)Nd * F, CREC_NN_GELU);
-        zero(dln, ND);
-        crec__nn_linear_backward(dln, PT(G, P_DFC1W) + (size_t)l * F * D, PT(G, P_DFC1B) + l * F, dfc1, ln3,
-                                 PT(P, P_DFC1W) + (size_t)l * F * D, Nd, D, F);
-        crec__nn_layernorm_backward(d2, PT(G, P_DLN3W) + l * D, PT(G, P_DLN3B) + l * D, dln, r2,
-                                    PT(P, P_DLN3W) + l * D, a->dln3m + (size_t)l * Nd, a->dln3r + (size_t)l * Nd, Nd, D);
+        ffn_backward(g, P, G, (sub_ids){P_DLN3W, P_DLN3B, P_DFC1W, P_DFC1B, P_DFC2W, P_DFC2B}, l, Nd, gx, d2, r2, ln3,
+                     a->dln3m + (size_t)l * Nd, a->dln3r + (size_t)l * Nd, fc1, fa, p, dseed(seed, 102 + 4 * l), s);
         /* r2 = r1 + drop(xp(xattn(xq(ln2(r1)), xkv(M)))) ; grad of r2 in d2 -> grad of r1 in gx */
         memcpy(gx, d2, ND * sizeof(float));
         float *dxp = s->ga, *dxo = s->gb, *dxq = s->gc;
@@ -520,21 +560,9 @@ static void decoder_backward(const genrec *g, const float *P, float *G, const ac
         crec__nn_layernorm_backward(gx, PT(G, P_DLN2W) + l * D, PT(G, P_DLN2B) + l * D, dln2, r1,
                                     PT(P, P_DLN2W) + l * D, a->dln2m + (size_t)l * Nd, a->dln2r + (size_t)l * Nd, Nd, D);
         /* r1 = x + drop(prj(attn(qkv(ln1(x))))) ; grad of r1 in gx -> grad of x in d2 then gx */
-        memcpy(d2, gx, ND * sizeof(float));
-        float *dprj = s->ga, *datty = s->gb, *dqkv = s->gc;
-        zero(dprj, ND);
-        crec__nn_dropout_backward(dprj, gx, ND, p, dseed(seed, 100 + 4 * l));
-        zero(datty, ND);
-        crec__nn_linear_backward(datty, PT(G, P_DPRJW) + (size_t)l * D * D, PT(G, P_DPRJB) + l * D, dprj, atty,
-                                 PT(P, P_DPRJW) + (size_t)l * D * D, Nd, D, D);
-        zero(dqkv, 3 * ND);
-        crec__nn_attention_backward(dqkv, datty, qkv, att, b->qoff, b->datt_off, b->S, D, g->H, 1, NULL, 0, 0);
-        float *dl1 = s->ga;
-        zero(dl1, ND);
-        crec__nn_linear_backward(dl1, PT(G, P_DQKVW) + (size_t)l * 3 * D * D, PT(G, P_DQKVB) + l * 3 * D, dqkv, ln1,
-                                 PT(P, P_DQKVW) + (size_t)l * 3 * D * D, Nd, D, 3 * D);
-        crec__nn_layernorm_backward(d2, PT(G, P_DLN1W) + l * D, PT(G, P_DLN1B) + l * D, dl1, x,
-                                    PT(P, P_DLN1W) + l * D, a->dln1m + (size_t)l * Nd, a->dln1r + (size_t)l * Nd, Nd, D);
+        attn_backward(g, P, G, (sub_ids){P_DLN1W, P_DLN1B, P_DQKVW, P_DQKVB, P_DPRJW, P_DPRJB}, l, Nd, gx, d2, x, ln1,
+                      a->dln1m + (size_t)l * Nd, a->dln1r + (size_t)l * Nd, qkv, atty, att, b->qoff, b->datt_off, b->S,
+                      1, p, dseed(seed, 100 + 4 * l), s);
         memcpy(gx, d2, ND * sizeof(float));
     }
     /* embeddings: x0 = drop(TOK[din] + DPOS[dpos]) */
@@ -558,36 +586,11 @@ static void encoder_backward(const genrec *g, const float *P, float *G, const ac
         const float *ln1 = a->eln1 + l * ND, *qkv = a->eqkv + l * 3 * ND, *atty = a->eatty + l * ND;
         const float *att = a->eatt + l * a->Ae, *r1 = a->er1 + l * ND, *ln2 = a->eln2 + l * ND;
         const float *fc1 = a->efc1 + (size_t)l * Ne * F, *fa = a->efa + (size_t)l * Ne * F;
-        memcpy(d2, gx, ND * sizeof(float));
-        float *dfc2 = s->ga, *dfa = s->gb, *dfc1 = s->gc, *dln = s->ga;
-        zero(dfc2, ND);
-        crec__nn_dropout_backward(dfc2, gx, ND, p, dseed(seed, 11 + 4 * l));
-        zero(dfa, (size_t)Ne * F);
-        crec__nn_linear_backward(dfa, PT(G, P_EFC2W) + (size_t)l * D * F, PT(G, P_EFC2B) + l * D, dfc2, fa,
-                                 PT(P, P_EFC2W) + (size_t)l * D * F, Ne, F, D);
-        zero(dfc1, (size_t)Ne * F);
-        crec__nn_act_backward(dfc1, dfa, fc1, (size_t)Ne * F, CREC_NN_GELU);
-        zero(dln, ND);
-        crec__nn_linear_backward(dln, PT(G, P_EFC1W) + (size_t)l * F * D, PT(G, P_EFC1B) + l * F, dfc1, ln2,
-                                 PT(P, P_EFC1W) + (size_t)l * F * D, Ne, D, F);
-        crec__nn_layernorm_backward(d2, PT(G, P_ELN2W) + l * D, PT(G, P_ELN2B) + l * D, dln, r1,
-                                    PT(P, P_ELN2W) + l * D, a->eln2m + (size_t)l * Ne, a->eln2r + (size_t)l * Ne, Ne, D);
-        memcpy(gx, d2, ND * sizeof(float));
-        float *dprj = s->ga, *datty = s->gb, *dqkv = s->gc;
-        zero(dprj, ND);
-        crec__nn_dropout_backward(dprj, d2, ND, p, dseed(seed, 10 + 4 * l));
-        zero(datty, ND);
-        crec__nn_linear_backward(datty, PT(G, P_EPRJW) + (size_t)l * D * D, PT(G, P_EPRJB) + l * D, dprj, atty,
-                                 PT(P, P_EPRJW) + (size_t)l * D * D, Ne, D, D);
-        zero(dqkv, 3 * ND);
-        crec__nn_attention_backward(dqkv, datty, qkv, att, b->eoff, b->eatt_off, b->Be, D, g->H, g->causal, NULL, 0,
-                                    0);
-        float *dl1 = s->ga;
-        zero(dl1, ND);
-        crec__nn_linear_backward(dl1, PT(G, P_EQKVW) + (size_t)l * 3 * D * D, PT(G, P_EQKVB) + l * 3 * D, dqkv, ln1,
-                                 PT(P, P_EQKVW) + (size_t)l * 3 * D * D, Ne, D, 3 * D);
-        crec__nn_layernorm_backward(gx, PT(G, P_ELN1W) + l * D, PT(G, P_ELN1B) + l * D, dl1, x,
-                                    PT(P, P_ELN1W) + l * D, a->eln1m + (size_t)l * Ne, a->eln1r + (size_t)l * Ne, Ne, D);
+        ffn_backward(g, P, G, (sub_ids){P_ELN2W, P_ELN2B, P_EFC1W, P_EFC1B, P_EFC2W, P_EFC2B}, l, Ne, gx, d2, r1, ln2,
+                     a->eln2m + (size_t)l * Ne, a->eln2r + (size_t)l * Ne, fc1, fa, p, dseed(seed, 11 + 4 * l), s);
+        attn_backward(g, P, G, (sub_ids){P_ELN1W, P_ELN1B, P_EQKVW, P_EQKVB, P_EPRJW, P_EPRJB}, l, Ne, d2, gx, x, ln1,
+                      a->eln1m + (size_t)l * Ne, a->eln1r + (size_t)l * Ne, qkv, atty, att, b->eoff, b->eatt_off, b->Be,
+                      g->causal, p, dseed(seed, 10 + 4 * l), s);
     }
     float *de = s->ga;
     zero(de, ND);
