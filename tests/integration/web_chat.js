@@ -3,23 +3,13 @@
 // checks every recommended item shows a title and its reasons, picks one, and checks a title with markup
 // stays text. Usage: node web_chat.js URL SCREENSHOT.png USER_DATA_DIR (run by web_chat.sh).
 'use strict';
-const { chromium } = require('playwright-core');
+const { openPage } = require('./lib/browser.js');
 
 const [url, shot, userDir] = process.argv.slice(2);
 const fail = (msg) => { throw new Error(msg); };
 
 (async () => {
-  const ctx = await chromium.launchPersistentContext(userDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1200, height: 1600 },
-  });
-  const errors = [];
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+  const { ctx, page, errors } = await openPage(userDir, 1600);
   const checks = [];
   const sysCount = () => page.$$eval('#chat-log > li.sys', (l) => l.length);
   const say = async (text) => {

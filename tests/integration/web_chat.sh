@@ -7,17 +7,8 @@
 set -u
 CREC=$(realpath "${1:?usage: web_chat.sh /path/to/crec}")
 HERE=$(cd "$(dirname "$0")" && pwd)
-if [ ! -x /usr/bin/chromium ]; then echo "skipping: /usr/bin/chromium not installed (CREC_BROWSER_TESTS=1 scripts/bootstrap.sh)"; exit 77; fi
-for tool in node npm curl; do
-  if ! command -v $tool >/dev/null; then echo "skipping: $tool not installed"; exit 77; fi
-done
-W=$(dirname "$CREC")/web-test
-mkdir -p "$W"
-if [ ! -d "$W/node_modules/playwright-core" ]; then
-  if ! npm install --prefix "$W" --no-audit --no-fund --loglevel=error playwright-core >"$W/npm.log" 2>&1; then
-    echo "skipping: npm install playwright-core failed (offline?):"; tail -5 "$W/npm.log"; exit 77
-  fi
-fi
+# shellcheck source=lib/browser.sh
+. "$HERE/lib/browser.sh"
 T=$(mktemp -d /tmp/crec-webchat-XXXXXX)
 PID=""
 trap '[ -n "$PID" ] && { kill $PID; wait $PID; } 2>/dev/null; rm -rf "$T"' EXIT

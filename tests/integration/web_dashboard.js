@@ -4,23 +4,13 @@
 // charts (from /v1/metrics/series) and the model's figures (from /metrics) with the event counted, and takes a
 // screenshot. Usage: node web_dashboard.js URL SCREENSHOT.png USER_DATA_DIR (run by web.sh).
 'use strict';
-const { chromium } = require('playwright-core');
+const { openPage } = require('./lib/browser.js');
 
 const [url, shot, userDir] = process.argv.slice(2);
 const fail = (msg) => { throw new Error(msg); };
 
 (async () => {
-  const ctx = await chromium.launchPersistentContext(userDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1200, height: 1300 },
-  });
-  const errors = [];
-  const page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+  const { ctx, page, errors } = await openPage(userDir, 1300);
   const checks = [];
   try {
     await page.goto(url, { waitUntil: 'load', timeout: 15000 });
