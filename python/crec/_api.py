@@ -138,27 +138,45 @@ def _csr_to_scipy(self):
 CSR.to_scipy = _csr_to_scipy
 
 
-class Dataset:
+class _Owned:
+    """A C object this Python object owns, freed once: by _release() or when the object goes. Subclasses name
+    the C function that frees it (_free: a class attribute, so it is still reachable at interpreter exit when
+    module globals may be gone) and what it is (_what, for the error on use after release)."""
+
+    _free = None
+    _what = "object"
+
+    def __init__(self, handle):
+        self._h = handle if isinstance(handle, c_void_p) else c_void_p(handle)
+
+    def _release(self):
+        h = getattr(self, "_h", None)
+        if h is not None and h.value:
+            type(self)._free(h)
+        self._h = None
+
+    def __del__(self):
+        self._release()
+
+    @property
+    def _handle(self):
+        if not self._h or not self._h.value:
+            raise CrecError(f"{self._what} is closed")
+        return self._h
+
+
+class Dataset(_Owned):
     """An interaction log with external ids mapped to dense ints (0..n-1), item titles and attributes.
 
     Make one with Dataset.synth(...), Dataset.load(path, ...) or Dataset.from_events(...). A Dataset never
     changes after it is made (filters are options of the constructors), so views of its log stay valid."""
 
+    _free = lib.crec_capi_dataset_free
+    _what = "dataset"
+
     def __init__(self, handle):
-        self._h = c_void_p(handle)
+        super().__init__(handle)
         self._log = None
-
-    def __del__(self, _free=lib.crec_capi_dataset_free):  # bound now: module globals may be gone at interpreter exit
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            _free(h)
-            self._h = None
-
-    @property
-    def _handle(self):
-        if not self._h or not self._h.value:
-            raise CrecError("dataset is closed")
-        return self._h
 
     # -- constructors
     @classmethod
@@ -321,19 +339,16 @@ class Dataset:
         return Split(h.value)
 
 
-class Split:
+class Split(_Owned):
     """Three user x item CSR matrices (train, valid, test) over the same users and items; views of the split's
     memory (read-only, kept alive by the views)."""
 
-    def __init__(self, handle):
-        self._h = c_void_p(handle)
-        self._parts = {}
+    _free = lib.crec_capi_split_free
+    _what = "split"
 
-    def __del__(self, _free=lib.crec_capi_split_free):  # bound now: module globals may be gone at interpreter exit
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            _free(h)
-            self._h = None
+    def __init__(self, handle):
+        super().__init__(handle)
+        self._parts = {}
 
     @property
     def spec(self):
@@ -432,17 +447,11 @@ class Recommendations:
         return "<crec.Recommendations k=%d>\n%s" % (len(self), "\n".join(rows))
 
 
-class Model:
+class Model(_Owned):
     """A trained model: train with crec.train(...), or Model.load(path) a checkpoint (.crecm)."""
 
-    def __init__(self, handle):
-        self._h = c_void_p(handle)
-
-    def __del__(self, _free=lib.crec_capi_model_free):  # bound now: module globals may be gone at interpreter exit
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            _free(h)
-            self._h = None
+    _free = lib.crec_capi_model_free
+    _what = "model"
 
     @classmethod
     def load(cls, path):
@@ -639,36 +648,27 @@ History.__doc__ = ("A user's events from a store, oldest first: items and types 
                    "values (float32), item_sid (int64 store row ids).")
 
 
-class Store:
+class Store(_Owned):
     """The SQLite store behind `crec serve` (created when absent unless readonly). Use as a context manager
     or call close()."""
+
+    _free = lib.crec_capi_store_close
+    _what = "store"
 
     def __init__(self, path, readonly=False):
         h = c_void_p()
         _check(lib.crec_capi_store_open(_b(path), int(bool(readonly)), byref(h)))
-        self._h = h
+        super().__init__(h)
 
-    def close(self, _close=lib.crec_capi_store_close):
+    def close(self):
         """Close the connection (also on leaving a with block, and when the object goes)."""
-        h = getattr(self, "_h", None)
-        if h is not None and h.value:
-            _close(h)
-        self._h = None
-
-    def __del__(self):
-        self.close()
+        self._release()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    @property
-    def _handle(self):
-        if not self._h or not self._h.value:
-            raise CrecError("store is closed")
-        return self._h
 
     def import_dataset(self, data):
         """Add every user, item (titles, attributes) and event of data in one transaction:
