@@ -127,6 +127,17 @@ const char *crec__lr_problem(const crec_linereader *lr) {
     return NULL;
 }
 
+int crec__lr_next_usable(crec_linereader *lr, crec_load_opts *o) {
+    int rc;
+    while ((rc = crec__lr_next(lr)) > 0) {
+        if (lr->len == 0) continue;
+        const char *why = crec__lr_problem(lr);
+        if (!why) return 1;
+        if ((rc = crec__load_bad(o, lr, "%s", why))) return rc;
+    }
+    return rc;
+}
+
 /* ---- options and errors ---- */
 
 void crec__load_begin(crec_load_opts **o, crec_load_opts *tmp) {

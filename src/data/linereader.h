@@ -40,6 +40,9 @@ void crec__lr_close(crec_linereader *lr, crec_load_opts *o);
 /* Reason the current line is unusable whatever the format ("unexpected NUL byte", "line longer than ..."),
  * or NULL. Static string. */
 const char *crec__lr_problem(const crec_linereader *lr);
+/* Next usable line: empty lines skipped, unusable ones (crec__lr_problem) reported through crec__load_bad and
+ * skipped when o->skip_bad. 1 = a line, 0 = end of file, CREC_EIO, or CREC_EPARSE from crec__load_bad. */
+int crec__lr_next_usable(crec_linereader *lr, crec_load_opts *o);
 
 /* ---- options and errors ---- */
 

@@ -371,13 +371,7 @@ static int read_tsv(const char *path, int want, const char *const *header, tsv_r
     if (rc) return rc;
     int first = 1;
     crec__field f[8];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         int nf = crec__split_char(lr.line, lr.len, '\t', f, 8);
         if (first) {
             first = 0;

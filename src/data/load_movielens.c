@@ -52,13 +52,7 @@ static int load_ratings(crec_dataset *ds, const char *path, ml_kind *kindp, crec
     int implicit = -1; /* decided on the first non-empty line (ML_DAT only) */
     crec__field f[5];
     char q[64];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         if (kind == ML_SNIFF) {
             if (memmem(lr.line, lr.len, "::", 2)) kind = ML_DAT;
             else if (memchr(lr.line, '\t', lr.len)) kind = ML_TAB;
@@ -149,13 +143,7 @@ static int load_genres(const char *path, char **names, int *n, crec_load_opts *o
     if (rc) return rc;
     crec__field f[3];
     char q[64];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         int nf = crec__split_char(lr.line, lr.len, '|', f, 3);
         int64_t idx;
         if (nf != 2) {
@@ -200,13 +188,7 @@ static int load_uitem(crec_dataset *ds, const char *path, char *const *genres, i
     crec__field f[5 + ML_MAX_GENRES + 1];
     int want = 5 + ngenres;
     char q[64];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         int nf = crec__split_char(lr.line, lr.len, '|', f, want + 1);
         if (nf != want) {
             if ((rc = crec__load_bad(o, &lr,
@@ -263,13 +245,7 @@ static int load_movies(crec_dataset *ds, const char *path, int csv, crec_load_op
     int rc = crec__lr_open(&lr, path, o);
     if (rc) return rc;
     crec__field f[4];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         int nf;
         if (csv) {
             const char *cwhy = NULL;
@@ -336,13 +312,7 @@ static int load_users(crec_dataset *ds, const char *path, int dat, crec_load_opt
     int rc = crec__lr_open(&lr, path, o);
     if (rc) return rc;
     crec__field f[6];
-    while ((rc = crec__lr_next(&lr)) > 0) {
-        if (lr.len == 0) continue;
-        const char *why = crec__lr_problem(&lr);
-        if (why) {
-            if ((rc = crec__load_bad(o, &lr, "%s", why))) break;
-            continue;
-        }
+    while ((rc = crec__lr_next_usable(&lr, o)) > 0) {
         int nf = dat ? crec__split_str(lr.line, lr.len, "::", f, 6) : crec__split_char(lr.line, lr.len, '|', f, 6);
         if (nf != 5) {
             if ((rc = crec__load_bad(o, &lr, dat ? "expected 5 '::'-separated fields (id::gender::age::occupation::zip), got %d"
