@@ -48,15 +48,10 @@ int crec__get_str_into(crec_buf *b, char *dst, size_t cap) {
 #define BIN_HEADER CREC__BIN_HEADER
 
 int crec__binfile_write(const char *path, const char magic[8], uint32_t version, const crec_buf *payload) {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp) return CREC_ENOMEM;
-    snprintf(tmp, plen + 8, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        free(tmp);
-        return CREC_EIO;
-    }
+    crec__replace r;
+    int rc = crec__replace_open(&r, path, "wb");
+    if (rc) return rc;
+    FILE *f = r.f;
     uint32_t flags = 0;
     /* the payload is data followed by the borrowed bytes (crec_buf_write_ref), hashed as one */
     size_t dlen = payload->len, rlen = payload->ref ? payload->ref_len : 0;
@@ -70,14 +65,7 @@ int crec__binfile_write(const char *path, const char magic[8], uint32_t version,
              fwrite(&len, 8, 1, f) == 1 && fwrite(&hash, 8, 1, f) == 1 &&
              (dlen == 0 || fwrite(payload->data, 1, dlen, f) == dlen) &&
              (rlen == 0 || fwrite(payload->ref, 1, rlen, f) == rlen);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        free(tmp);
-        return CREC_EIO;
-    }
-    free(tmp);
-    return 0;
+    return crec__replace_close(&r, ok);
 }
 
 int crec__binfile_read(const char *path, const char magic[8], uint32_t max_version, uint32_t *version_out,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/svgplot.h"
+#include "core/util.h"
 #include "crec/common.h"
 
 #define SVG_MAX_SERIES 16
@@ -258,19 +259,10 @@ int crec__svgplot_write(const crec__svgplot *p, FILE *f) {
 
 int crec__svgplot_save(const crec__svgplot *p, const char *path) {
     if (!p || !path) return CREC_EINVAL;
-    size_t n = strlen(path) + 5;
-    char *tmp = malloc(n);
-    if (!tmp) return CREC_ENOMEM;
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        free(tmp);
-        return CREC_EIO;
-    }
-    int rc = crec__svgplot_write(p, f);
-    if (fclose(f) != 0 && !rc) rc = CREC_EIO;
-    if (!rc && rename(tmp, path) != 0) rc = CREC_EIO;
-    if (rc) remove(tmp);
-    free(tmp);
-    return rc;
+    crec__replace r;
+    int rc = crec__replace_open(&r, path, "w");
+    if (rc) return rc;
+    rc = crec__svgplot_write(p, r.f);
+    int rc2 = crec__replace_close(&r, !rc);
+    return rc ? rc : rc2;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -250,4 +251,33 @@ void crec__log(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int crec__replace_open(crec__replace *r, const char *path, const char *mode) {
+    r->f = NULL, r->tmp = NULL, r->path = path;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a device or a FIFO: write it, never replace it */
+        if (S_ISDIR(st.st_mode)) return CREC_EIO;
+        return (r->f = fopen(path, mode)) ? 0 : CREC_EIO;
+    }
+    size_t n = strlen(path) + 5;
+    if (!(r->tmp = malloc(n))) return CREC_ENOMEM;
+    snprintf(r->tmp, n, "%s.tmp", path);
+    if (!(r->f = fopen(r->tmp, mode))) {
+        free(r->tmp);
+        r->tmp = NULL;
+        return CREC_EIO;
+    }
+    return 0;
+}
+
+int crec__replace_close(crec__replace *r, int ok) {
+    if (r->f && fclose(r->f) != 0) ok = 0;
+    r->f = NULL;
+    if (r->tmp) {
+        if (!ok || rename(r->tmp, r->path) != 0) ok = 0, remove(r->tmp);
+        free(r->tmp);
+        r->tmp = NULL;
+    }
+    return ok ? 0 : CREC_EIO;
 }

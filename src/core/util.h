@@ -64,4 +64,12 @@ void crec__errf(char *buf, size_t n, const char *fmt, ...) __attribute__((format
 /* ---- logging on stderr (CREC_QUIET=1 silences info) ---- */
 void crec__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- replacing a file: write PATH.tmp, then rename it onto PATH (readers see the old or the new file) ---- */
+/* Unless PATH exists and is not a regular file (/dev/null, a FIFO, /dev/stdout): renaming onto it would replace
+ * the device itself (as root, /dev/null becomes a plain file), so such a PATH is written in place. */
+typedef struct crec__replace { FILE *f; char *tmp; const char *path; } crec__replace;
+int crec__replace_open(crec__replace *r, const char *path, const char *mode); /* 0, CREC_ENOMEM or CREC_EIO */
+/* Close; ok != 0: rename into place (0, or CREC_EIO); ok == 0 or any failure: remove the temporary. */
+int crec__replace_close(crec__replace *r, int ok);
+
 #endif
