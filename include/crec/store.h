@@ -189,6 +189,10 @@ CREC_API void crec_store_labels_free(char **labels, int n);
 /* Users in row order after row id `after` (0: from the first), at most limit; cb returns nonzero to stop. */
 typedef int (*crec_store_user_cb)(void *ctx, int64_t sid, const char *id, size_t len);
 CREC_API int crec_store_users_list(crec_store *s, int64_t after, int64_t limit, crec_store_user_cb cb, void *ctx);
+/* Users whose id starts with prefix ("" : all), in byte order of their ids, after the id `after` (NULL: from the
+ * first), at most limit; an index range read, not a scan. cb returns nonzero to stop. */
+CREC_API int crec_store_users_prefix(crec_store *s, const char *prefix, const char *after, int64_t limit,
+                                     crec_store_user_cb cb, void *ctx);
 /* Add (add 1) or remove (0) one attribute of an item in one write; *changed (may be NULL) is 1 when the
  * item's attributes changed. CREC_ENOTFOUND: no such item; CREC_ERANGE: the item has CREC_STORE_MAX_ATTRS. */
 CREC_API int crec_store_item_attr(crec_store *s, const char *item, const char *attr, int add, int *changed);
@@ -210,6 +214,12 @@ typedef int (*crec_store_feedback_cb)(void *ctx, const crec_store_feedback *f);
  * (insertion) order, at most limit. CREC_ENOTFOUND when the user / item does not exist. */
 CREC_API int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const char *type, int64_t after,
                                       int64_t limit, crec_store_feedback_cb cb, void *ctx);
+/* Every stored event with row id > after, in row id order, at most limit: what a follower of the store (the
+ * --events publisher) reads. Row ids are never reused and writers are serialised, so a reader that pages with the
+ * largest id it saw misses nothing committed before its snapshot. */
+CREC_API int crec_store_events_after(crec_store *s, int64_t after, int64_t limit, crec_store_feedback_cb cb, void *ctx);
+/* The largest event row id stored now (0 when there are none). */
+CREC_API int crec_store_events_max_id(crec_store *s, int64_t *id);
 /* Delete the events of user on item (of one type; NULL: all) in one write; *n gets how many, *item_sid (may be
  * NULL) the item's row id. CREC_ENOTFOUND when the user or the item does not exist. */
 CREC_API int crec_store_feedback_delete(crec_store *s, const char *user, const char *item, const char *type, int64_t *n,

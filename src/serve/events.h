@@ -1,9 +1,8 @@
 /* events.h: `crec serve --events redis://...` and `--deltas redis://...` (events_redis.c).
  *
- * --events: the writer stages the users of the events it commits (crec__events_stage, write_mu held); commit
- * hands them to a publisher thread through a bounded queue (drop: the commit failed). The publisher reads those
- * users' new events from the store (by store row id, after the last one published) and XADDs them with the entry
- * id "E-0", E the event's row id. --deltas: a thread reads row messages (crec/events.h) from a stream and writes
+ * --events: the writer marks that its open group holds events (crec__events_stage); commit wakes the publisher
+ * thread (drop: the commit failed). The publisher reads every event after the last one published from the store
+ * (by store row id, crec_store_events_after) and XADDs them with the entry id "E-0", E the event's row id. --deltas: a thread reads row messages (crec/events.h) from a stream and writes
  * the rows into the served onlinemf model under the bundle's write lock. All no-ops without the options. */
 #ifndef CREC_SERVE_EVENTS_H
 #define CREC_SERVE_EVENTS_H
@@ -22,7 +21,7 @@ void crec__events_commit(crec_server *s);
 void crec__events_drop(crec_server *s);
 /* Counters for /metrics and /v1/stats: 0 and *out filled when --events or --deltas is on, else -1. */
 typedef struct crec__events_stats {
-    unsigned long long published, already, scans, failures, queue_overflows, deltas_applied, rows_applied;
+    unsigned long long published, already, failures, deltas_applied, rows_applied;
     unsigned long long last_event_id;
     int connected, deltas_connected;
 } crec__events_stats;

@@ -2,19 +2,18 @@
  * into the served model), see serve/events.h and crec/events.h.
  *
  * The one idea: Redis never sits on the acknowledgement path, and the store stays the one source of events. The
- * writer hands over only the names of the users whose events it committed (a bounded queue: when it is full, or
- * Redis is away, the names are dropped and the next pass scans every user); the publisher thread reads the
- * events themselves from the store with their row ids and XADDs them in row id order with entry id "E-0". So:
+ * writer only raises a flag when it committed events; the publisher thread reads the events themselves from the
+ * store, every row after the last one it published, in row id order (crec_store_events_after), and XADDs them
+ * with entry id "E-0". So:
  *  - what is in the stream is exactly what the store committed (an event is never published before its COMMIT);
+ *  - no event is skipped: row ids are never reused (AUTOINCREMENT, or PostgreSQL's counter table) and the store's
+ *    writers are serialised (one SQLite writer; PostgreSQL's advisory lock), so ids become visible in increasing
+ *    order and "every id <= the largest one published" is a watermark with nothing unpublished below it;
  *  - after Redis comes back (or on a restart) the publisher starts after the stream's last entry id and
  *    republishes from the store: at-least-once, and Redis itself refuses a second copy of an entry id;
- *  - no event is skipped: a pass fixes a read snapshot of the store while holding the write lock for one
- *    statement, then takes the queued names - every commit before the snapshot has queued its names, none after
- *    it can be in the snapshot - so the largest id it publishes is a watermark with nothing unpublished below it.
- * Guarantee, precisely: every event committed by this server, and still in the store when the publisher reads it,
- * reaches the stream at least once, in row id order; events other processes commit to the same store are
- * published at this server's next full scan (start, reconnect, queue overflow). Deleted events are not retracted.
- * A fresh stream starts at the store's end (the events already there are the model's training data). */
+ *  - events other processes commit to the same store are published too (the publisher also looks once a second).
+ * Deleted events are not retracted. A fresh stream starts at the store's end (the events already there are the
+ * model's training data). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +27,6 @@
 #include "events/redis.h"
 #include "serve/events.h"
 
-#define QUEUE_MAX 65536   /* user names waiting for the publisher; past it: a full scan instead */
 #define LOG_EVERY 30.0    /* seconds between two "Redis is unreachable" lines */
 #define PAGE 1000
 
@@ -62,23 +60,18 @@ struct crec__events {
     crec_server *s;
     int pub, sub;
     crec_redis_url eu, du;
-    /* staged by the writer (write_mu) */
-    char **staged;
-    size_t n_staged, cap_staged;
-    int staged_overflow;
-    /* the queue (mu) */
+    int staged; /* the writer's open group holds events (atomic) */
+    /* shared with the publisher (mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    char **q;
-    size_t nq, capq;
-    int overflow, stop;
+    int dirty, stop;
     pthread_t pub_thread, sub_thread;
     int pub_running, sub_running;
     /* the publisher thread's own */
     crec_store *st;
     redisContext *c;
-    uint64_t W;         /* watermark: every event id <= W this server committed is in the stream */
-    int have_W, need_scan;
+    uint64_t W;         /* watermark: every event id <= W is in the stream */
+    int have_W, need_top;
     double last_log;
     pev *evs;
     size_t n_evs, cap_evs;
@@ -91,68 +84,24 @@ struct crec__events {
     crec__events_stats stats;
 };
 
-/* ---- the write path (write_mu held) ---- */
+/* ---- the write path (the writer thread, or a batch route after its commit) ---- */
 
 void crec__events_stage(crec_server *s, const crec_store_event *ev, int64_t n) {
     crec__events *e = s->events;
-    if (!e || !e->pub || n <= 0) return;
-    for (int64_t k = 0; k < n; k++) {
-        if (e->staged_overflow) return;
-        if (k > 0 && strcmp(ev[k].user, ev[k - 1].user) == 0) continue;
-        if (e->n_staged == e->cap_staged) {
-            size_t nc = e->cap_staged ? e->cap_staged * 2 : 64;
-            char **ns = nc <= QUEUE_MAX ? realloc(e->staged, nc * sizeof *ns) : NULL;
-            if (!ns) {
-                e->staged_overflow = 1;
-                return;
-            }
-            e->staged = ns;
-            e->cap_staged = nc;
-        }
-        if (!(e->staged[e->n_staged] = strdup(ev[k].user))) {
-            e->staged_overflow = 1;
-            return;
-        }
-        e->n_staged++;
-    }
-}
-
-static void free_names(char **v, size_t n) {
-    for (size_t k = 0; k < n; k++) free(v[k]);
+    (void)ev;
+    if (e && e->pub && n > 0) __atomic_store_n(&e->staged, 1, __ATOMIC_RELAXED);
 }
 
 void crec__events_drop(crec_server *s) {
     crec__events *e = s->events;
-    if (!e) return;
-    free_names(e->staged, e->n_staged);
-    e->n_staged = 0;
-    e->staged_overflow = 0;
+    if (e) __atomic_store_n(&e->staged, 0, __ATOMIC_RELAXED);
 }
 
 void crec__events_commit(crec_server *s) {
     crec__events *e = s->events;
-    if (!e || !e->pub || (!e->n_staged && !e->staged_overflow)) return;
+    if (!e || !e->pub || !__atomic_exchange_n(&e->staged, 0, __ATOMIC_RELAXED)) return;
     pthread_mutex_lock(&e->mu);
-    int over = e->staged_overflow || e->overflow || e->nq + e->n_staged > QUEUE_MAX;
-    if (!over && e->nq + e->n_staged > e->capq) {
-        size_t nc = e->capq ? e->capq : 256;
-        while (nc < e->nq + e->n_staged) nc *= 2;
-        char **nq = realloc(e->q, nc * sizeof *nq);
-        if (nq) e->q = nq, e->capq = nc;
-        else over = 1;
-    }
-    if (over) { /* the names are dropped: the next pass scans every user */
-        if (!e->overflow) e->stats.queue_overflows++;
-        e->overflow = 1;
-        free_names(e->staged, e->n_staged);
-        free_names(e->q, e->nq);
-        e->nq = 0;
-    } else {
-        memcpy(e->q + e->nq, e->staged, e->n_staged * sizeof *e->q);
-        e->nq += e->n_staged;
-    }
-    e->n_staged = 0;
-    e->staged_overflow = 0;
+    e->dirty = 1;
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
 }
@@ -174,7 +123,6 @@ static void disconnect(crec__events *e, const char *why_in) {
     snprintf(why, sizeof why, "%s", why_in); /* it may live in e->c */
     if (e->c) redisFree(e->c);
     e->c = NULL;
-    e->need_scan = 1;
     pthread_mutex_lock(&e->mu);
     e->stats.failures++;
     e->stats.connected = 0;
@@ -182,14 +130,13 @@ static void disconnect(crec__events *e, const char *why_in) {
     say(e, &e->last_log, "--events", &e->eu, why);
 }
 
-typedef struct collect { crec__events *e; uint64_t after, max; int only_max; int64_t n; int rc; } collect;
+typedef struct collect { crec__events *e; uint64_t max; int64_t n; int rc; } collect;
 
 static int on_feedback(void *ctx, const crec_store_feedback *f) {
     collect *c = ctx;
     c->n++;
     uint64_t id = (uint64_t)f->id;
     if (id > c->max) c->max = id;
-    if (c->only_max || id <= c->after) return 0;
     crec__events *e = c->e;
     if (e->n_evs == e->cap_evs) {
         size_t nc = e->cap_evs ? e->cap_evs * 2 : 1024;
@@ -211,72 +158,6 @@ static int on_feedback(void *ctx, const crec_store_feedback *f) {
     }
     e->n_evs++;
     return 0;
-}
-
-/* the events of user with id > c->after (all pages) */
-static int user_events(crec__events *e, const char *user, collect *c) {
-    int64_t after = (int64_t)c->after;
-    for (;;) {
-        c->n = 0;
-        uint64_t before = c->max;
-        c->max = (uint64_t)after;
-        int rc = crec_store_feedback_list(e->st, 0, user, NULL, after, PAGE, on_feedback, c);
-        uint64_t got = c->max;
-        if (before > c->max) c->max = before;
-        if (rc == CREC_ENOTFOUND) return 0; /* deleted since */
-        if (rc || c->rc) return rc ? rc : c->rc;
-        if (c->n < PAGE) return 0;
-        after = (int64_t)got;
-    }
-}
-
-typedef struct names { char **v; size_t n, cap; int64_t last_sid; } names;
-static int on_user(void *ctx, int64_t sid, const char *id, size_t len) {
-    names *nm = ctx;
-    nm->last_sid = sid;
-    if (nm->n == nm->cap) {
-        size_t nc = nm->cap ? nm->cap * 2 : 1024;
-        char **nv = realloc(nm->v, nc * sizeof *nv);
-        if (!nv) return CREC_ENOMEM;
-        nm->v = nv;
-        nm->cap = nc;
-    }
-    if (!(nm->v[nm->n] = strndup(id, len))) return CREC_ENOMEM;
-    nm->n++;
-    return 0;
-}
-
-/* every user's events after c->after, a page of users at a time (by user row id) */
-static int scan_all(crec__events *e, collect *c) {
-    int64_t after = 0;
-    for (;;) {
-        names nm = {0};
-        int rc = crec_store_users_list(e->st, after, PAGE, on_user, &nm);
-        size_t got = nm.n;
-        after = nm.last_sid;
-        for (size_t k = 0; k < nm.n && !rc; k++) rc = user_events(e, nm.v[k], c);
-        free_names(nm.v, nm.n);
-        free(nm.v);
-        if (rc || got < PAGE) return rc;
-    }
-}
-
-static int strcmp_ptr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int cmp_pev(const void *a, const void *b) {
-    const pev *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int first_item(void *ctx, int64_t sid, const char *id, size_t len, int visible) {
-    (void)ctx, (void)sid, (void)id, (void)len, (void)visible;
-    return 1;
-}
-
-static int store_snapshot_begin(crec__events *e) {
-    int rc = crec_store_read_begin(e->st);
-    if (!rc) rc = crec_store_items_list(e->st, 0, 1, first_item, NULL); /* the first read fixes the snapshot */
-    return rc;
 }
 
 static void clear_evs(crec__events *e) {
@@ -341,103 +222,84 @@ static int xadd_all(crec__events *e) {
     return 0;
 }
 
-/* One pass. Returns 0, or -1 when Redis broke (need_scan set). */
-static int pass(crec__events *e, int final) {
-    crec_server *s = e->s;
+/* One pass: publish every stored event after W, a page at a time. Returns 0, or -1 when Redis broke. */
+static int pass(crec__events *e) {
     if (!e->c) {
         char err[300];
         if (!(e->c = crec__redis_open(&e->eu, 1, 5, err, sizeof err))) {
-            e->need_scan = 1;
             say(e, &e->last_log, "--events", &e->eu, err);
             return -1;
         }
         if (e->last_log > 0) fprintf(stderr, "crec serve: --events redis://%s:%d/%s: connected again; catching up "
                                              "from the store\n", e->eu.host, e->eu.port, e->eu.stream);
         e->last_log = 0;
-        e->need_scan = 1;
+        e->need_top = 1;
+        pthread_mutex_lock(&e->mu);
+        e->stats.connected = 1;
+        pthread_mutex_unlock(&e->mu);
+    }
+    if (e->need_top) { /* the stream says how far it got (maybe another server got further) */
         uint64_t top = 0;
         if (stream_top(e, &top)) {
             disconnect(e, "XREVRANGE failed");
             return -1;
         }
-        if (top) e->W = top, e->have_W = 1; /* the stream says how far it got (maybe another server got further) */
-        pthread_mutex_lock(&e->mu);
-        e->stats.connected = 1;
-        pthread_mutex_unlock(&e->mu);
+        if (top) e->W = top, e->have_W = 1;
+        e->need_top = 0;
     }
-    /* the snapshot and the queued names, together under the write lock */
-    pthread_mutex_lock(&s->write_mu);
-    int rc = store_snapshot_begin(e);
-    pthread_mutex_lock(&e->mu);
-    char **q = e->q;
-    size_t nq = e->nq;
-    int full = e->overflow || e->need_scan;
-    e->q = NULL, e->nq = e->capq = 0, e->overflow = 0;
-    pthread_mutex_unlock(&e->mu);
-    pthread_mutex_unlock(&s->write_mu);
-    collect c = {.e = e, .after = e->W, .max = e->W};
-    if (!rc && full && !e->have_W) { /* a fresh stream: start at the store's end */
-        c.only_max = 1;
-        rc = scan_all(e, &c);
-        if (!rc) e->W = c.max, e->have_W = 1;
+    if (!e->have_W) { /* a fresh stream: start at the store's end */
+        int64_t top = 0;
+        int rc = crec_store_events_max_id(e->st, &top);
+        if (rc) {
+            fprintf(stderr, "crec serve: --events: reading the store: %s (retrying)\n", crec_strerror(rc));
+            return 0;
+        }
+        e->W = (uint64_t)top, e->have_W = 1;
         pthread_mutex_lock(&e->mu);
         e->stats.last_event_id = e->W;
         pthread_mutex_unlock(&e->mu);
-    } else if (!rc && full) {
-        rc = scan_all(e, &c);
-        pthread_mutex_lock(&e->mu);
-        e->stats.scans++;
-        pthread_mutex_unlock(&e->mu);
-    } else if (!rc && nq) {
-        if (nq > 1) qsort(q, nq, sizeof *q, strcmp_ptr);
-        for (size_t k = 0; k < nq && !rc; k++)
-            if (k == 0 || strcmp(q[k], q[k - 1]) != 0) rc = user_events(e, q[k], &c);
     }
-    crec_store_read_end(e->st);
-    free_names(q, nq);
-    free(q);
-    if (rc) {
+    for (;;) {
+        collect c = {.e = e, .max = e->W};
+        int rc = crec_store_events_after(e->st, (int64_t)e->W, PAGE, on_feedback, &c);
+        if (rc || c.rc) {
+            clear_evs(e);
+            fprintf(stderr, "crec serve: --events: reading the store: %s (retrying)\n", crec_strerror(rc ? rc : c.rc));
+            return 0;
+        }
+        int xr = xadd_all(e); /* advances W entry by entry */
         clear_evs(e);
-        fprintf(stderr, "crec serve: --events: reading the store: %s (retrying)\n", crec_strerror(rc));
-        e->need_scan = 1;
-        return 0;
+        if (xr) {
+            disconnect(e, e->c && e->c->err ? e->c->errstr : "XADD failed");
+            return -1;
+        }
+        if (c.n < PAGE) return 0;
     }
-    e->need_scan = 0;
-    if (e->n_evs > 1) qsort(e->evs, e->n_evs, sizeof *e->evs, cmp_pev);
-    int xr = xadd_all(e);
-    clear_evs(e);
-    if (xr) {
-        disconnect(e, e->c && e->c->err ? e->c->errstr : "XADD failed");
-        return -1;
-    }
-    (void)final;
-    return 0;
 }
 
 static void *publisher_main(void *arg) {
     crec__events *e = arg;
     for (;;) {
         pthread_mutex_lock(&e->mu);
-        if (!e->nq && !e->overflow && !e->stop && !e->need_scan) {
+        if (!e->dirty && !e->stop) { /* also once a second: other processes' events, a retry after a failure */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
             pthread_cond_timedwait(&e->cv, &e->mu, &ts);
         }
-        int stop = e->stop, work = e->nq || e->overflow || e->need_scan;
+        int stop = e->stop;
+        e->dirty = 0;
         pthread_mutex_unlock(&e->mu);
-        if (work || stop) {
-            int rc = pass(e, stop);
-            if (rc && !stop) { /* Redis away: wait a second before the next try (the queue goes on filling) */
-                pthread_mutex_lock(&e->mu);
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += 1;
-                if (!e->stop) pthread_cond_timedwait(&e->cv, &e->mu, &ts);
-                pthread_mutex_unlock(&e->mu);
-            }
-        }
+        int rc = pass(e); /* the last pass after stop publishes what was committed before it */
         if (stop) break;
+        if (rc) { /* Redis away: wait a second before the next try, however many commits arrive */
+            pthread_mutex_lock(&e->mu);
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            while (!e->stop && pthread_cond_timedwait(&e->cv, &e->mu, &ts) != ETIMEDOUT) {}
+            pthread_mutex_unlock(&e->mu);
+        }
     }
     return NULL;
 }
@@ -622,7 +484,6 @@ int crec__events_start(crec_server *s, char *err, size_t errn) {
     }
     e->pub = eu != NULL;
     e->sub = du != NULL;
-    e->need_scan = 1;
     snprintf(e->last_delta, sizeof e->last_delta, "0");
     e->bundle_version = b->version;
     pthread_mutex_init(&e->mu, NULL);
@@ -649,9 +510,6 @@ void crec__events_stop(crec_server *s) {
     if (e->sub_running) pthread_join(e->sub_thread, NULL);
     crec__events_drop(s);
     s->events = NULL;
-    free(e->staged);
-    free_names(e->q, e->nq);
-    free(e->q);
     clear_evs(e);
     free(e->evs);
     if (e->c) redisFree(e->c);

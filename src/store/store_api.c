@@ -110,6 +110,30 @@ int crec_store_users_list(crec_store *s, int64_t after, int64_t limit, crec_stor
     return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }
 
+int crec_store_users_prefix(crec_store *s, const char *prefix, const char *after, int64_t limit, crec_store_user_cb cb,
+                            void *ctx) {
+    if (!s || !prefix || !cb) return CREC_EINVAL;
+    size_t nl = strlen(prefix);
+    /* the ids from max(prefix, after) on, in byte order (the UNIQUE index on ext; PostgreSQL's column is
+     * COLLATE "C"), stopping at the first that does not start with prefix */
+    crec_dbst *st;
+    int rc = prep(s, "SELECT id, ext FROM users WHERE ext >= ?1 AND ext > ?2 ORDER BY ext LIMIT ?3", &st);
+    if (rc) return rc;
+    crec__db_bind_text(st, 1, prefix, -1);
+    crec__db_bind_text(st, 2, after ? after : "", -1);
+    crec__db_bind_i64(st, 3, limit);
+    while ((rc = crec__db_step(st)) == CREC_DB_ROW) {
+        const char *id = crec__db_col_text(st, 1);
+        size_t len = (size_t)crec__db_col_bytes(st, 1);
+        if (len < nl || memcmp(id, prefix, nl) != 0 || cb(ctx, crec__db_col_i64(st, 0), id, len)) {
+            rc = CREC_DB_DONE;
+            break;
+        }
+    }
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
+}
+
 /* ---- items ---- */
 
 int crec_store_item_attr(crec_store *s, const char *item, const char *attr, int add, int *changed) {
@@ -175,22 +199,9 @@ int crec_store_items_latest(crec_store *s, int64_t k, crec_store_item_cb cb, voi
 
 /* ---- feedback ---- */
 
-int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const char *type, int64_t after,
-                             int64_t limit, crec_store_feedback_cb cb, void *ctx) {
-    int64_t owner = by_item ? crec__store_item_sid(s, id, strlen(id)) : crec__store_user_sid(s, id, 0);
-    if (owner < 0) return (int)owner;
-    char sql[400];
-    snprintf(sql, sizeof sql,
-             "SELECT e.id, u.ext, i.ext, t.name, e.value, e.ts FROM events e JOIN users u ON u.id = e.user_id"
-             " JOIN items i ON i.id = e.item_id JOIN event_types t ON t.id = e.type WHERE e.%s = ?1 AND e.id > ?2"
-             "%s ORDER BY e.id LIMIT ?3", by_item ? "item_id" : "user_id", type ? " AND t.name = ?4" : "");
-    crec_dbst *st;
-    int rc = prep(s, sql, &st);
-    if (rc) return rc;
-    crec__db_bind_i64(st, 1, owner);
-    crec__db_bind_i64(st, 2, after);
-    crec__db_bind_i64(st, 3, limit);
-    if (type) crec__db_bind_text(st, 4, type, -1);
+/* Step st (bound, columns: event id, user, item, type, value, ts) through cb; finalises st. */
+static int feedback_rows(crec_dbst *st, crec_store_feedback_cb cb, void *ctx) {
+    int rc;
     while ((rc = crec__db_step(st)) == CREC_DB_ROW) {
         crec_store_feedback f = {
             .id = crec__db_col_i64(st, 0),
@@ -205,6 +216,46 @@ int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const c
             break;
         }
     }
+    crec__db_finalize(st);
+    return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
+}
+
+#define FEEDBACK_COLS                                                                                              \
+    "SELECT e.id, u.ext, i.ext, t.name, e.value, e.ts FROM events e JOIN users u ON u.id = e.user_id"             \
+    " JOIN items i ON i.id = e.item_id JOIN event_types t ON t.id = e.type "
+
+int crec_store_feedback_list(crec_store *s, int by_item, const char *id, const char *type, int64_t after,
+                             int64_t limit, crec_store_feedback_cb cb, void *ctx) {
+    int64_t owner = by_item ? crec__store_item_sid(s, id, strlen(id)) : crec__store_user_sid(s, id, 0);
+    if (owner < 0) return (int)owner;
+    char sql[400];
+    snprintf(sql, sizeof sql, FEEDBACK_COLS "WHERE e.%s = ?1 AND e.id > ?2%s ORDER BY e.id LIMIT ?3",
+             by_item ? "item_id" : "user_id", type ? " AND t.name = ?4" : "");
+    crec_dbst *st;
+    int rc = prep(s, sql, &st);
+    if (rc) return rc;
+    crec__db_bind_i64(st, 1, owner);
+    crec__db_bind_i64(st, 2, after);
+    crec__db_bind_i64(st, 3, limit);
+    if (type) crec__db_bind_text(st, 4, type, -1);
+    return feedback_rows(st, cb, ctx);
+}
+
+int crec_store_events_after(crec_store *s, int64_t after, int64_t limit, crec_store_feedback_cb cb, void *ctx) {
+    crec_dbst *st;
+    int rc = prep(s, FEEDBACK_COLS "WHERE e.id > ?1 ORDER BY e.id LIMIT ?2", &st);
+    if (rc) return rc;
+    crec__db_bind_i64(st, 1, after);
+    crec__db_bind_i64(st, 2, limit);
+    return feedback_rows(st, cb, ctx);
+}
+
+int crec_store_events_max_id(crec_store *s, int64_t *id) {
+    *id = 0;
+    crec_dbst *st;
+    int rc = prep(s, "SELECT COALESCE(MAX(id), 0) FROM events", &st);
+    if (rc) return rc;
+    if ((rc = crec__db_step(st)) == CREC_DB_ROW) *id = crec__db_col_i64(st, 0), rc = CREC_DB_DONE;
     crec__db_finalize(st);
     return rc == CREC_DB_DONE ? 0 : crec__store_rc(rc);
 }

@@ -552,6 +552,13 @@ static int collect_fb(void *ctx, const crec_store_feedback *f) {
     snprintf(out + l, 256 - l, "%s%s/%s/%s/%g/%lld", l ? "," : "", f->user, f->item, f->type, f->value, (long long)f->ts);
     return 0;
 }
+static int collect_uid(void *ctx, int64_t sid, const char *id, size_t len) {
+    char *out = ctx;
+    size_t l = strlen(out);
+    (void)sid;
+    snprintf(out + l, 256 - l, "%s%.*s", l ? "," : "", (int)len, id);
+    return 0;
+}
 static int collect_sim(void *ctx, const char *user, double score, int64_t common) {
     char *out = ctx;
     size_t l = strlen(out);
@@ -646,6 +653,37 @@ static void test_api_functions(void **st) {
     assert_int_equal(crec_store_feedback_list(s, 1, "x1", "nosuchtype", 0, 10, collect_fb, ids), 0);
     assert_string_equal(ids, "");
     assert_int_equal(crec_store_feedback_list(s, 0, "zed", NULL, 0, 10, collect_fb, ids), CREC_ENOTFOUND);
+    /* users by id prefix, in byte order, paged by the last id */
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_prefix(s, "", NULL, 10, collect_uid, ids), 0);
+    assert_string_equal(ids, "ann,bob");
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_prefix(s, "b", NULL, 10, collect_uid, ids), 0);
+    assert_string_equal(ids, "bob");
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_prefix(s, "", "ann", 10, collect_uid, ids), 0);
+    assert_string_equal(ids, "bob");
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_prefix(s, "", NULL, 1, collect_uid, ids), 0);
+    assert_string_equal(ids, "ann");
+    ids[0] = 0;
+    assert_int_equal(crec_store_users_prefix(s, "an", "ann", 10, collect_uid, ids), 0);
+    assert_string_equal(ids, "");
+    assert_int_equal(crec_store_users_prefix(s, "zz", NULL, 10, collect_uid, ids), 0);
+    assert_string_equal(ids, "");
+    /* every event after an id, in id order (the --events publisher's read) */
+    int64_t top = -1;
+    assert_int_equal(crec_store_events_max_id(s, &top), 0);
+    assert_true(top >= 4);
+    ids[0] = 0;
+    assert_int_equal(crec_store_events_after(s, top - 2, 10, collect_fb, ids), 0);
+    assert_string_equal(ids, "bob/x1/click/1/12,ann/x1/buy/2/21");
+    ids[0] = 0;
+    assert_int_equal(crec_store_events_after(s, top - 2, 1, collect_fb, ids), 0); /* limit */
+    assert_string_equal(ids, "bob/x1/click/1/12");
+    ids[0] = 0;
+    assert_int_equal(crec_store_events_after(s, top, 10, collect_fb, ids), 0);
+    assert_string_equal(ids, "");
     bad = -1;
     crec_store_event evbad[] = {{"ann", "x1", NULL, 1, 1}, {"ann", "nope", NULL, 1, 1}};
     assert_int_equal(crec_store_add_events_mode(s, evbad, 2, CREC_STORE_INSERT, NULL, &bad, &w), CREC_ENOTFOUND);
