@@ -48,6 +48,10 @@ typedef struct crec_serve_opts {
                                   COMMIT, by a publisher thread; docs/SERVING.md), or NULL */
     const char *deltas_url;    /* redis://HOST:PORT/STREAM: apply the row messages of crec stream train to the served
                                   onlinemf model while serving, or NULL */
+    int history_cache_mb;      /* MiB of users' histories held in memory for recommendations (default 64; 0 = off,
+                                  every request reads the store; always off for PostgreSQL, which other processes
+                                  write): filled on a user's first request, dropped by every write touching the user
+                                  before it is acknowledged, all dropped on reload (src/serve/histcache.h) */
 } crec_serve_opts;
 
 CREC_API void crec_serve_opts_defaults(crec_serve_opts *o);

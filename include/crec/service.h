@@ -44,6 +44,10 @@ typedef struct crec_service_catalog {
     void *attrs_ctx;
     crec_service_pop_fn popularity; /* the fallback; NULL: none (the model answers even an empty context) */
     void *pop_ctx;
+    const uint8_t *model_excl;      /* optional, with from_model: [model->n_items] 1 where no request may get the
+                                       model item (from_model -1, or its catalog item not allowed) - what the
+                                       service would gather per request, kept by the catalog's owner with the view
+                                       (a server: per view, not per request); NULL: gathered per request */
 } crec_service_catalog;
 
 /* The model's item space with the attributes of ds (may be NULL: no attribute filters) and no fallback:

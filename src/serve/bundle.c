@@ -135,6 +135,7 @@ int crec_server_reload(crec_server *s, const char *model_path, const char *data_
      * it, so none can commit between the scan and the swap and be lost with the old copy. */
     pthread_mutex_lock(&s->write_mu);
     if (!rc && (rc = crec__catalog_load(&s->cat, s->store)) == 0) rc = crec__pop_reload(&s->pop, s->store);
+    crec__hist_clear(s->hist); /* cached histories: read again from the store (other processes may have written) */
     pthread_mutex_unlock(&s->write_mu);
     if (rc && nb) {
         crec__errf(err, errn, "reading the store: %s", crec_strerror(rc));
@@ -225,6 +226,7 @@ void crec__tls_free(void *ptr) {
     free(t->to_model);
     free(t->from_model);
     free(t->allowed);
+    free(t->model_excl);
     free(t);
 }
 

@@ -478,6 +478,7 @@ static int t_feedback(crec_server *s, crec__tls *t, crec__mcp_client *cl, json_t
     if (rc == CREC_ERANGE) return crec__mcp_errf(e, 0, "the store holds at most 256 event types");
     if (rc) return crec__mcp_errf(e, 0, "writing the event failed: %s", crec_strerror(rc));
     crec__pop_add(&s->pop, &sid, 1); /* committed: only now is it acknowledged */
+    crec__hist_invalidate(s->hist, ev.user, strlen(ev.user)); /* the user's cached history (histcache.h) */
     atomic_fetch_add(&s->metrics.events_ingested, 1);
     atomic_fetch_add(&s->metrics.event_batches, 1);
     *out = json_pack("{s:i,s:o,s:o,s:s,s:f,s:I}", "accepted", 1, "user", crec__jstr(ev.user), "item",

@@ -185,6 +185,29 @@ char *crec__metrics_render(crec_server *s) {
                   os.applied, os.failed, os.batches, os.queued, os.lag_last, os.lag_max, os.batch_max_s,
                   (long long)os.users, (long long)os.items, (long long)os.rows, (long long)os.table_bytes, os.evictions,
                   os.syncs, os.sync_failures, os.last_sync_unix, os.sync_last_s);
+    if (s->hist) { /* --history-cache (histcache.h) */
+        crec__hist_stats hs;
+        crec__hist_stats_get(s->hist, &hs);
+        sb_printf(&b, "# HELP crec_history_cache_hits_total Recommendations whose history came from memory.\n"
+                      "# TYPE crec_history_cache_hits_total counter\ncrec_history_cache_hits_total %llu\n"
+                      "# HELP crec_history_cache_misses_total Histories read from the store.\n"
+                      "# TYPE crec_history_cache_misses_total counter\ncrec_history_cache_misses_total %llu\n"
+                      "# HELP crec_history_cache_refused_total Copies not kept: a write touched the user meanwhile.\n"
+                      "# TYPE crec_history_cache_refused_total counter\ncrec_history_cache_refused_total %llu\n"
+                      "# HELP crec_history_cache_invalidations_total Entries dropped by writes touching their user.\n"
+                      "# TYPE crec_history_cache_invalidations_total counter\ncrec_history_cache_invalidations_total %llu\n"
+                      "# HELP crec_history_cache_clears_total Times every entry was dropped (reloads, item deletions).\n"
+                      "# TYPE crec_history_cache_clears_total counter\ncrec_history_cache_clears_total %llu\n"
+                      "# HELP crec_history_cache_evictions_total Entries evicted for room.\n"
+                      "# TYPE crec_history_cache_evictions_total counter\ncrec_history_cache_evictions_total %llu\n"
+                      "# HELP crec_history_cache_entries Users whose history is held.\n"
+                      "# TYPE crec_history_cache_entries gauge\ncrec_history_cache_entries %lld\n"
+                      "# HELP crec_history_cache_bytes Bytes held (limit: --history-cache).\n"
+                      "# TYPE crec_history_cache_bytes gauge\ncrec_history_cache_bytes %lld\n",
+                  (unsigned long long)hs.hits, (unsigned long long)hs.misses, (unsigned long long)hs.refused,
+                  (unsigned long long)hs.invalidated, (unsigned long long)hs.clears, (unsigned long long)hs.evicted,
+                  (long long)hs.entries, (long long)hs.bytes);
+    }
     sb_printf(&b, "# HELP crec_uptime_seconds Seconds since the server started.\n# TYPE crec_uptime_seconds gauge\n"
                   "crec_uptime_seconds %.1f\n"
                   "# HELP crec_process_resident_memory_peak_bytes Peak resident set size.\n"

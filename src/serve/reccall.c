@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "core/util.h"
+#include "serve/histcache.h"
 #include "serve/reccall.h"
 
 static int64_t now_unix(void) {
@@ -48,14 +49,37 @@ static int store_popularity(void *ctx, float *scores, int32_t n) {
 int crec__rec_begin(crec__rec_call *c, crec_server *s, crec__tls *t) {
     c->s = s;
     c->t = t;
+    c->hist_put = 0;
     c->b = crec__bundle_acquire(s);
     pthread_rwlock_rdlock(&c->b->mu); /* --online: model and id maps as between two mini-batches */
     crec_service_request_reset(&t->rq);
     t->rq.now = now_unix();
     int rc = crec__tls_view(t, c->b);
+    /* the view's mask in the model's ids, built once per view: the service then copies it instead of gathering
+     * the catalog's mask through from_model on every request */
+    int32_t nm = c->b->model->n_items;
+    if (!rc && (t->mexcl_version != t->view_version || t->mexcl_gen != t->view_gen || !t->model_excl)) {
+        if (nm + 1 > t->mexcl_cap) {
+            uint8_t *p = realloc(t->model_excl, (size_t)nm + 1);
+            if (p) t->model_excl = p, t->mexcl_cap = nm + 1;
+        }
+        if (nm + 1 <= t->mexcl_cap) {
+            for (int32_t i = 0; i < nm; i++) {
+                int32_t r = t->from_model[i];
+                t->model_excl[i] = r < 0 || r >= t->view_n || !t->allowed[r];
+            }
+            t->mexcl_version = t->view_version;
+            t->mexcl_gen = t->view_gen;
+        } else {
+            t->mexcl_version = 0;
+        }
+    }
+    int mx_ok = !rc && t->model_excl && t->mexcl_version == t->view_version && t->mexcl_gen == t->view_gen &&
+                t->mexcl_cap > nm;
     c->cat = (crec_service_catalog){.n_items = t->view_n, .to_model = t->to_model, .from_model = t->from_model,
                                     .allowed = t->allowed, .attrs = store_attrs, .attrs_ctx = t,
-                                    .popularity = s->no_popular ? NULL : store_popularity, .pop_ctx = &s->pop};
+                                    .popularity = s->no_popular ? NULL : store_popularity, .pop_ctx = &s->pop,
+                                    .model_excl = mx_ok ? t->model_excl : NULL};
     return rc;
 }
 
@@ -276,25 +300,97 @@ int crec__rec_run_text(crec__rec_call *c, long skip, crec__sbuf *b) {
     return b->failed ? CREC_ENOMEM : 0;
 }
 
-/* The user's events from the store, oldest first, with times and types (the model's event type ids). */
-typedef struct hist_arg { crec__rec_call *c; int64_t n; int rc; } hist_arg;
+/* The user's events, oldest first, with times and types (the model's event type ids): from the history cache
+ * (histcache.h) when it holds them, else from the store - and then kept in the cache when they fit. */
+typedef struct hist_arg {
+    crec__rec_call *c;
+    int64_t n;
+    int rc;
+    crec__hist_buf *keep; /* NULL: no cache; keep->n = -1 once the events do not fit */
+    const char *last_type;
+    int last_idx;
+} hist_arg;
+
+/* The model's id of an event type (0 = the default interaction), as before the cache. */
+static uint8_t type_id(const crec__bundle *b, const char *type) {
+    int32_t ty = crec_idmap_get(&b->ds->event_types, type, strlen(type));
+    return ty > 0 && ty < 256 ? (uint8_t)ty : 0;
+}
 
 static int hist_event(void *ctx, int64_t sid, const char *item, size_t len, const char *type, float value,
                       int64_t ts) {
     hist_arg *h = ctx;
     h->n++;
+    if (h->keep && h->keep->n >= 0) {
+        crec__hist_buf *k = h->keep;
+        int idx = h->last_type && strcmp(h->last_type, type) == 0 ? h->last_idx : crec__hist_type(h->c->s->hist, type);
+        if (k->n >= CREC__HIST_MAX_EVENTS || idx < 0) {
+            k->n = -1;
+        } else {
+            h->last_type = crec__hist_type_name(h->c->s->hist, idx);
+            h->last_idx = idx;
+            k->sid[k->n] = sid > 0 && sid < INT32_MAX ? (int32_t)sid : -1;
+            k->ts[k->n] = ts;
+            k->type[k->n++] = (uint8_t)idx;
+        }
+    }
     if (sid <= 0 || sid >= h->c->t->view_n) return 0; /* a row this server's catalog does not hold yet */
-    int32_t ty = crec_idmap_get(&h->c->b->ds->event_types, type, strlen(type));
-    h->rc = crec_service_request_add_event(&h->c->t->rq, (int32_t)sid, ts, ty > 0 && ty < 256 ? (uint8_t)ty : 0);
+    h->rc = crec_service_request_add_event(&h->c->t->rq, (int32_t)sid, ts, type_id(h->c->b, type));
     return h->rc != 0;
 }
 
+/* Per thread: one user's events copied out of the cache, and the cache's type indexes -> the bundle's ids. */
+static _Thread_local crec__hist_buf tl_hist;
+static _Thread_local struct {
+    const crec_dataset *ds;
+    uint64_t version;
+    int32_t n_ds_types;
+    int n;
+    uint8_t id[CREC__HIST_MAX_TYPES];
+} tl_types;
+
+static int hist_from_cache(crec__rec_call *c, const crec__hist_buf *ev) {
+    const crec__hist *hc = c->s->hist;
+    const crec_dataset *ds = c->b->ds;
+    int nt = crec__hist_n_types(hc);
+    if (tl_types.ds != ds || tl_types.version != c->b->version || tl_types.n_ds_types != ds->event_types.n ||
+        tl_types.n != nt) {
+        for (int k = 0; k < nt; k++) tl_types.id[k] = type_id(c->b, crec__hist_type_name(hc, k));
+        tl_types.ds = ds;
+        tl_types.version = c->b->version;
+        tl_types.n_ds_types = ds->event_types.n;
+        tl_types.n = nt;
+    }
+    int32_t view_n = c->t->view_n;
+    for (int32_t k = 0; k < ev->n; k++) {
+        int32_t sid = ev->sid[k];
+        if (sid <= 0 || sid >= view_n) continue; /* a row this server's catalog does not hold yet */
+        int rc = crec_service_request_add_event(&c->t->rq, sid, ev->ts[k], tl_types.id[ev->type[k]]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int crec__rec_user(crec__rec_call *c, const char *user, int64_t *n_events) {
-    hist_arg h = {c, 0, 0};
-    int rc = crec_store_user_events(c->t->store, user, 0, hist_event, &h, NULL);
-    if (rc == CREC_ENOTFOUND) rc = 0; /* no events yet: a cold user */
-    if (!rc) rc = h.rc;
-    c->t->rq.user = crec__bundle_user(c->b, user, strlen(user));
-    if (n_events) *n_events = h.n;
+    size_t ulen = strlen(user);
+    crec__hist_ticket tk = {0};
+    int rc;
+    if (c->s->hist && crec__hist_get(c->s->hist, user, ulen, &tk, &tl_hist)) {
+        rc = hist_from_cache(c, &tl_hist);
+        if (n_events) *n_events = tl_hist.n;
+    } else {
+        /* a miss: the ticket was taken above, before this read; the copy is kept only when the caller says this
+         * is its first store read (hist_put), so the read transaction's snapshot is not older than the ticket */
+        crec__hist_buf *keep = c->s->hist && c->hist_put ? &tl_hist : NULL;
+        if (keep) keep->n = 0;
+        hist_arg h = {c, 0, 0, keep, NULL, -1};
+        rc = crec_store_user_events(c->t->store, user, 0, hist_event, &h, NULL);
+        int cold = rc == CREC_ENOTFOUND;
+        if (cold) rc = 0; /* no events yet: a cold user */
+        if (!rc) rc = h.rc;
+        if (!rc && !cold && keep && keep->n >= 0 && keep->n == h.n) crec__hist_put(c->s->hist, &tk, user, ulen, keep);
+        if (n_events) *n_events = h.n;
+    }
+    c->t->rq.user = crec__bundle_user(c->b, user, ulen);
     return rc;
 }

@@ -18,6 +18,9 @@ typedef struct crec__rec_call {
     crec__tls *t;
     crec__bundle *b;
     crec_service_catalog cat;
+    int hist_put;  /* 1: a history read from the store may be kept in the history cache (histcache.h): set by a
+                      route whose user read is its first store read (its read transaction's snapshot is then
+                      taken after the cache's ticket); 0 (crec__rec_begin's default): the cache is only read */
 } crec__rec_call;
 
 /* Take the current bundle (always, even on failure: call crec__rec_end), bring the thread's catalog view up
@@ -31,7 +34,8 @@ int crec__fallback_open(crec_server *s, const char *spec, char *err, size_t errn
 void crec__fallback_close(crec_server *s);
 /* The store row of an external item id within the view, or -1. */
 int32_t crec__rec_row(const crec__rec_call *c, const char *id, size_t len);
-/* Append the user's events from the store to the request, oldest first, with times and types, and set the
+/* Append the user's events (the history cache's copy, or the store's) to the request, oldest first, with times
+ * and types, and set the
  * request's user to the model's id of the user (-1 when the model does not know them). *n_events (may be
  * NULL) gets the user's event count in the store (0 for a user the store does not hold: a cold user). */
 int crec__rec_user(crec__rec_call *c, const char *user, int64_t *n_events);

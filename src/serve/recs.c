@@ -85,6 +85,7 @@ void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply
     }
     crec__rec_call c;
     int rc = crec__rec_begin(&c, s, t);
+    c.hist_put = 1; /* the user's events are this route's first store read (histcache.h) */
     int64_t n_hist = 0;
     if (!rc) rc = crec__rec_user(&c, user, &n_hist);
     int32_t uid = crec__bundle_user(c.b, user, strlen(user));
@@ -116,7 +117,9 @@ void crec__h_user_recs(crec_server *s, crec__tls *t, crec__req *req, crec__reply
         json_object_set_new(o, "user", crec__jstr(user));
         json_object_set_new(o, "known_user", json_boolean(uid >= 0));
         json_object_set_new(o, "history_length", json_integer((json_int_t)n_hist));
-        if (crec__recs_finish(s, t, req, user, offset, wb != NULL, o, r)) json_decref(o);
+        int frc = crec__recs_finish(s, t, req, user, offset, wb != NULL, o, r);
+        if (wb) crec__hist_invalidate(s->hist, user, strlen(user)); /* write_back wrote the user's events */
+        if (frc) json_decref(o);
         else crec__reply_json(r, 200, o);
     }
     crec__rec_end(&c);

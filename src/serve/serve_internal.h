@@ -21,6 +21,7 @@
 #include "crec/crec.h"
 #include "crec/serve.h"
 #include "crec/store.h"
+#include "serve/histcache.h"
 #include "serve/reply.h"
 #include "serve/request.h"
 
@@ -135,6 +136,7 @@ struct crec_server {
     int n_backup;
     int no_popular;           /* --fallback without "popular": no popular fallback */
     struct crec__series *series; /* GET /v1/metrics/series (series.c, serve/series.h) */
+    crec__hist *hist;         /* users' histories in memory (histcache.h); NULL: --history-cache 0 or PostgreSQL */
 };
 
 /* Per-thread state of a pool thread: its store connection, the service's request and scratch, and the
@@ -152,6 +154,10 @@ typedef struct crec__tls {
     int32_t *from_model;      /* [model n_items] row of a model item, -1 */
     uint8_t *allowed;         /* [view_n] live and visible */
     int64_t view_cap, from_cap;
+    uint8_t *model_excl;      /* [model n_items] from_model -1 or not allowed (reccall.c, per view) */
+    int64_t mexcl_cap;
+    uint64_t mexcl_version;   /* the view (view_version, view_gen) model_excl was built for */
+    unsigned long long mexcl_gen;
 } crec__tls;
 /* The calling thread's state (opening its store connection on first use), or NULL on failure. */
 crec__tls *crec__tls_get(crec_server *s);
@@ -190,6 +196,9 @@ int crec__pop_reload(crec__pop *p, crec_store *st);
 int crec__writer_start(crec_server *s);
 void crec__writer_stop(crec_server *s);
 int crec__writer_submit(crec_server *s, crec__wjob *j);
+/* After a committed write of route q (answered with status), before it is acknowledged: drop the cached
+ * histories (histcache.h) it touched (writer.c; the writer thread and inline writes call it). */
+void crec__hist_after_write(crec_server *s, const crec__req *q, int status);
 
 /* The server's state without (with_http 0) or with (1) its HTTP daemon: crec_server_start is open(o, 1). A state
  * opened without the daemon serves the calling thread; free that thread's crec__tls before crec_server_stop. */

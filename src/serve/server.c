@@ -42,6 +42,7 @@ void crec_serve_opts_defaults(crec_serve_opts *o) {
     o->max_body = 1 << 20;
     o->conns_per_client = CONNS_PER_CLIENT;
     o->request_timeout = REQUEST_TIMEOUT;
+    o->history_cache_mb = 64;
 }
 
 /* The connection's receive budget (deadline.h): its entry, kept as MHD's socket context. */
@@ -389,6 +390,14 @@ int crec__server_open(const crec_serve_opts *o, int with_http, crec_server **out
     }
     crec_store_opts so = {.sync_normal = o->sync_normal};
     if ((rc = crec_store_open(s->db_path, &so, &s->store, err, errn))) goto fail;
+    /* the history cache: not for PostgreSQL, whose other writers it would not see */
+    int pg = strncmp(s->db_path, "postgres://", 11) == 0 || strncmp(s->db_path, "postgresql://", 13) == 0;
+    if (o->history_cache_mb < 0 || o->history_cache_mb > 1 << 20) {
+        crec__errf(err, errn, "history_cache_mb must be in [0, %d]", 1 << 20);
+        rc = CREC_EINVAL;
+        goto fail;
+    }
+    if (!pg && (rc = crec__hist_open((size_t)o->history_cache_mb << 20, &s->hist))) goto fail;
     if ((rc = crec__pop_init(&s->pop, s->store))) {
         crec__errf(err, errn, "reading item popularity from the store: %s", crec_strerror(rc));
         goto fail;
@@ -466,6 +475,7 @@ fail:
         pthread_rwlock_destroy(&s->cat.lock);
     }
     crec_store_close(s->store);
+    crec__hist_close(s->hist);
     if (key_ok) pthread_key_delete(s->tls_key);
     crec__auth_free(s);
     pthread_mutex_destroy(&s->store_mu);
@@ -503,6 +513,7 @@ void crec_server_stop(crec_server *s) {
     crec__catalog_clear(&s->cat);
     pthread_rwlock_destroy(&s->cat.lock);
     crec_store_close(s->store);
+    crec__hist_close(s->hist);
     pthread_key_delete(s->tls_key);
     crec__auth_free(s);
     pthread_mutex_destroy(&s->store_mu);

@@ -20,6 +20,43 @@
 
 #define GROUP_MAX 512  /* requests per transaction: bounds the latency of the first one in the group */
 
+/* The history cache (histcache.h) after a committed write, before it is acknowledged: drop the entries of the
+ * users the write touched; a write route not known to leave events alone and not attributable to its users
+ * (item deletion, any route added later) drops everything. */
+void crec__hist_after_write(crec_server *s, const crec__req *q, int status) {
+    if (!s->hist) return;
+    switch (q->m.route) {
+    case CREC__R_EVENTS: {
+        if (status < 200 || status >= 300) return; /* refused: nothing was written */
+        crec__reqerr e;
+        json_t *body = crec__parse_json(q->body, q->body_len, &e);
+        crec_store_event *ev = NULL;
+        int64_t n = 0;
+        if (body && crec__parse_events(body, 0, &ev, &n, &e) == 0) {
+            for (int64_t k = 0; k < n; k++)
+                if (k == 0 || strcmp(ev[k].user, ev[k - 1].user) != 0)
+                    crec__hist_invalidate(s->hist, ev[k].user, strlen(ev[k].user));
+        } else {
+            crec__hist_clear(s->hist);
+        }
+        free(ev);
+        json_decref(body);
+        return;
+    }
+    case CREC__R_USER_DELETE:
+    case CREC__R_FEEDBACK_DELETE: /* /v1/feedback/{user}/{item} */
+        if (q->m.id) crec__hist_invalidate(s->hist, q->m.id, strlen(q->m.id));
+        else crec__hist_clear(s->hist);
+        return;
+    case CREC__R_ITEMS_CREATE: case CREC__R_ITEM_PUT: case CREC__R_ITEM_PATCH: case CREC__R_ITEMS_BATCH:
+    case CREC__R_ITEM_CAT_PUT: case CREC__R_ITEM_CAT_DELETE: case CREC__R_USER_PUT:
+    case CREC__R_CONV_START: case CREC__R_CONV_TURN:
+        return; /* items, labels, conversations: no events */
+    default:
+        crec__hist_clear(s->hist);
+    }
+}
+
 static void *writer_main(void *arg) {
     crec_server *s = arg;
     for (;;) {
@@ -64,8 +101,11 @@ static void *writer_main(void *arg) {
                 /* the handlers updated the in-memory copies before the commit that failed */
                 crec__online_drop(s);
                 crec__events_drop(s);
+                crec__hist_clear(s->hist); /* nothing was written; dropped all the same */
                 if (crec__catalog_load(&s->cat, t->store) == 0) crec__pop_reload(&s->pop, t->store);
             } else {
+                /* committed, not yet acknowledged: the cached histories it touched go first */
+                for (crec__wjob *j = group; j; j = j->next) crec__hist_after_write(s, &j->q, j->r.status);
                 crec__online_commit(s); /* --online: only committed events are learned */
                 crec__events_commit(s); /* --events: the publisher reads them from the store */
                 atomic_fetch_add(&s->metrics.write_groups, 1);

@@ -8,6 +8,7 @@
  * only after-the-fact checks drop scores that are not finite numbers (the list is taken again without them)
  * and scores of exactly 0 from a model that never scores below 0 (no evidence: they would pad the list in id
  * order). A list shorter than k is completed from the popular fallback when the catalog has one. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,8 +276,10 @@ static int rank_popular(const crec_service_catalog *cat, int k, int at, crec_ser
     int32_t n = cat->n_items;
     int rc = cat->popularity(cat->pop_ctx, sc->cscores, n);
     if (rc) return rc;
-    for (int32_t c = 0; c < n; c++)
-        if (!isfinite(sc->cscores[c]) || sc->cscores[c] == 0) sc->cexcl[c] = 1;
+    const float *restrict ps = sc->cscores;
+    uint8_t *restrict ex = sc->cexcl;
+#pragma omp simd /* branch-free: not a finite number, or 0 */
+    for (int32_t c = 0; c < n; c++) ex[c] |= (uint8_t) !(fabsf(ps[c]) <= FLT_MAX && ps[c] != 0);
     for (int r = 0; r < at; r++) sc->cexcl[sc->items[r]] = 1;
     int got = crec_topk(sc->cscores, n, sc->cexcl, k - at, sc->items + at);
     if (got < 0) return got;
@@ -287,15 +290,31 @@ static int rank_popular(const crec_service_catalog *cat, int k, int at, crec_ser
 
 /* The model under the mask, in its own ids; answers in catalog ids, appended after the `at` items already in
  * the list (which it never repeats: they join the catalog mask). */
-static int rank_model(const crec_model *m, const crec_service_catalog *cat, const crec_context *ctx, int k, int at,
-                      crec_service_scratch *sc, crec_service_result *out) {
+static int rank_model(const crec_model *m, const crec_service_catalog *cat, const crec_service_request *rq,
+                      const crec_context *ctx, int k, int at, crec_service_scratch *sc, crec_service_result *out) {
     for (int r = 0; r < at; r++) sc->cexcl[sc->items[r]] = 1;
     k -= at;
     int32_t nm = m->n_items, n = cat->n_items;
     const int32_t *restrict from = cat->from_model;
     uint8_t *restrict mex = sc->mexcl;
     const uint8_t *restrict cex = sc->cexcl;
-    if (from) /* once per request: branch-free (a catalog id outside [0, n) is never returned) */
+    if (from && cat->model_excl && rq->n_must == 0 && rq->n_must_not == 0) {
+        /* the catalog's own model-space mask (one copy), then the request's few exclusions mapped: the same
+         * mask as the gather below when no attribute filter is set (a catalog id counts only where it is the
+         * model item's catalog id) */
+        memcpy(mex, cat->model_excl, (size_t)nm);
+        const int32_t *to = cat->to_model;
+#define EXCL_ROW(c_)                                                           \
+    do {                                                                       \
+        int32_t c = (c_), i = to[c];                                           \
+        if (i >= 0 && i < nm && from[i] == c) mex[i] = 1;                      \
+    } while (0)
+        if (!rq->keep_seen)
+            for (int32_t h = 0; h < rq->n_hist; h++) EXCL_ROW(rq->hist[h]);
+        for (int32_t e = 0; e < rq->n_exclude; e++) EXCL_ROW(rq->exclude[e]);
+        for (int r = 0; r < at; r++) EXCL_ROW(sc->items[r]);
+#undef EXCL_ROW
+    } else if (from) /* once per request: branch-free (a catalog id outside [0, n) is never returned) */
         for (int32_t i = 0; i < nm; i++) mex[i] = (uint32_t)from[i] < (uint32_t)n ? cex[from[i]] : 1;
     else {
         int32_t both = nm < n ? nm : n;
@@ -394,11 +413,11 @@ int crec_service_recommend_chain(const crec_model *const *models, int n_models, 
     } else {
         crec_context ctx = {.user = rq->user, .hist = sc->mhist, .n_hist = H,
                             .hist_ts = rq->hist_has_ts ? sc->mts : NULL, .hist_type = sc->mtype, .now = rq->now};
-        rc = rank_model(m, cat, &ctx, rq->k, 0, sc, out);
+        rc = rank_model(m, cat, rq, &ctx, rq->k, 0, sc, out);
         /* fewer items with evidence than asked: the backup models complete the list, in turn */
         int32_t main_n = out->n;
         for (int j = 1; !rc && j < n_models && out->n < rq->k; j++)
-            rc = rank_model(models[j], cat, &ctx, rq->k, out->n, sc, out);
+            rc = rank_model(models[j], cat, rq, &ctx, rq->k, out->n, sc, out);
         out->n_backup = out->n - main_n;
         /* still short: the rest from the fallback, said so (all of it: source popular) */
         int32_t got = out->n;
