@@ -164,7 +164,7 @@ async function loadActivity() {
 
 // ---- browse: items by id prefix or title words (GET /v1/search/items), users page by page (GET /v1/users) ----
 
-let searchNext = null, usersNext = null;
+let searchNext = null, usersNext = null, usersMode = 'list';
 
 async function searchItems(more) {
   const q = $('search-q').value.trim();
@@ -184,25 +184,41 @@ async function searchItems(more) {
   }
 }
 
-async function browseUsers(more) {
+function userLi(u) {
+  const li = el('li');
+  li.dataset.id = u.id;
+  li.append(el('span', 'title', u.id));
+  const b = el('button', 'small', 'look up');
+  b.type = 'button';
+  b.addEventListener('click', () => { $('user-id').value = u.id; lastRecs = []; loadUser(false); });
+  li.append(' ', b);
+  const tags = el('span', 'tags');
+  for (const l of u.labels || []) tags.append(el('span', 'tag', l));
+  li.append(tags);
+  return li;
+}
+
+// Users page by page (GET /v1/users), or those whose id starts with a prefix (GET /v1/search/users: ids in byte
+// order, next_cursor the last id of the page).
+async function browseUsers(more, mode) {
+  if (mode) usersMode = mode;
   try {
-    const d = await api('GET', '/v1/users?limit=20' + (more && usersNext !== null ? `&after=${usersNext}` : ''));
-    const lis = d.users.map((u) => {
-      const li = el('li');
-      li.dataset.id = u.id;
-      li.append(el('span', 'title', u.id));
-      const b = el('button', 'small', 'look up');
-      b.type = 'button';
-      b.addEventListener('click', () => { $('user-id').value = u.id; lastRecs = []; loadUser(false); });
-      li.append(' ', b);
-      const tags = el('span', 'tags');
-      for (const l of u.labels || []) tags.append(el('span', 'tag', l));
-      li.append(tags);
-      return li;
-    });
+    let users, next;
+    if (usersMode === 'search') {
+      const p = $('users-q').value.trim();
+      const d = await api('GET', `/v1/search/users?n=20&prefix=${encodeURIComponent(p)}` +
+        (more && usersNext !== null ? `&cursor=${encodeURIComponent(usersNext)}` : ''));
+      users = d.users;
+      next = d.next_cursor;
+    } else {
+      const d = await api('GET', '/v1/users?limit=20' + (more && usersNext !== null ? `&after=${usersNext}` : ''));
+      users = d.users;
+      next = d.next_after;
+    }
+    const lis = users.map(userLi);
     if (more) $('users-list').append(...lis);
     else $('users-list').replaceChildren(...(lis.length ? lis : [el('li', 'muted', 'nothing')]));
-    usersNext = d.next_after;
+    usersNext = next;
     $('users-more').hidden = usersNext === null;
   } catch (e) {
     $('users-list').replaceChildren(el('li', 'error', e.message + (e.status === 401 ? ' (type an API key)' : '')));
@@ -211,8 +227,258 @@ async function browseUsers(more) {
 
 $('search-form').addEventListener('submit', (e) => { e.preventDefault(); searchItems(false); });
 $('search-more').addEventListener('click', () => searchItems(true));
-$('users-browse').addEventListener('click', () => browseUsers(false));
+$('users-search-form').addEventListener('submit', (e) => { e.preventDefault(); browseUsers(false, 'search'); });
+$('users-browse').addEventListener('click', () => browseUsers(false, 'list'));
 $('users-more').addEventListener('click', () => browseUsers(true));
+
+// ---- import / export: items, users and events as JSONL or CSV, through the API ----
+// Export pages through GET /v1/export/items, GET /v1/users and GET /v1/export/events; every line is what the
+// write routes take back. Import posts batches (POST /v1/items/batch, POST /v1/events; PUT /v1/users/{id} one
+// by one, a few at a time); a line the server refuses is reported as FILE:LINE and left out of its batch, which
+// is then sent again without it.
+
+const IO_COLUMNS = {
+  items: ['id', 'title', 'text', 'attributes', 'visible', 'timestamp'],
+  users: ['id', 'labels'],
+  events: ['user', 'item', 'type', 'value', 'ts'],
+};
+
+function csvCell(v) {
+  if (v === undefined || v === null) return '';
+  const s = typeof v === 'string' ? v : (Array.isArray(v) ? JSON.stringify(v) : String(v));
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+// RFC 4180 records of text: [{line, cells}], line = the 1-based line where the record starts.
+function csvRecords(text) {
+  const out = [];
+  let cells = [], cell = '', q = false, line = 1, start = 1, i = 0, any = false;
+  const endCell = () => { cells.push(cell); cell = ''; };
+  const endRec = () => { endCell(); if (any || cells.length > 1 || cells[0] !== '') out.push({ line: start, cells }); cells = []; any = false; };
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (q) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false;
+      else { if (c === '\n') line++; cell += c; }
+      continue;
+    }
+    if (c === '"' && cell === '') { q = true; any = true; } else if (c === ',') { endCell(); any = true; } else if (c === '\r') {
+      // part of \r\n
+    } else if (c === '\n') { endRec(); line++; start = line; } else { cell += c; any = true; }
+  }
+  if (q) throw new Error(`line ${start}: a quoted field is not closed`);
+  if (cell !== '' || cells.length) endRec();
+  return out;
+}
+
+function listCell(s) {
+  if (s === '') return [];
+  if (s.startsWith('[')) {
+    const v = JSON.parse(s);
+    if (!Array.isArray(v)) throw new Error('not a JSON array');
+    return v;
+  }
+  return s.split('|');
+}
+
+// One CSV record as the object its JSONL line would be.
+function csvObject(kind, head, cells) {
+  const o = {};
+  head.forEach((h, k) => {
+    const v = cells[k] === undefined ? '' : cells[k];
+    if (v === '') return;
+    if (h === 'attributes' || h === 'labels') o[h] = listCell(v);
+    else if (h === 'visible') {
+      if (v !== 'true' && v !== 'false') throw new Error(`visible must be true or false, not '${v}'`);
+      o[h] = v === 'true';
+    } else if (h === 'value' || h === 'ts' || h === 'timestamp') {
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new Error(`${h} must be a number, not '${v}'`);
+      o[h] = n;
+    } else o[h] = v;
+  });
+  return o;
+}
+
+async function exportKind(kind, format) {
+  const lines = [];
+  if (format === 'csv') lines.push(IO_COLUMNS[kind].join(','));
+  const put = (o) => lines.push(format === 'csv' ? IO_COLUMNS[kind].map((c) => csvCell(o[c])).join(',') : JSON.stringify(o));
+  let cur = null, n = 0;
+  for (;;) {
+    let d, rows, next;
+    if (kind === 'items') {
+      d = await api('GET', '/v1/export/items?limit=1000' + (cur !== null ? `&after=${cur}` : ''));
+      rows = d.items; next = d.next_after;
+    } else if (kind === 'users') {
+      d = await api('GET', '/v1/users?limit=1000' + (cur !== null ? `&after=${cur}` : ''));
+      rows = d.users; next = d.next_after;
+    } else {
+      d = await api('GET', '/v1/export/events?limit=10000' + (cur !== null ? `&cursor=${encodeURIComponent(cur)}` : ''));
+      rows = d.events; next = d.next_cursor;
+    }
+    rows.forEach(put);
+    n += rows.length;
+    $('export-status').textContent = `${n.toLocaleString('en')} ${kind}…`;
+    if (next === null || next === undefined) break;
+    cur = next;
+  }
+  return { text: lines.join('\n') + (lines.length ? '\n' : ''), n };
+}
+
+async function doExport() {
+  const kind = $('io-kind').value, format = $('io-format').value;
+  $('export-status').className = 'muted';
+  try {
+    const { text, n } = await exportKind(kind, format);
+    const a = $('export-link');
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.href = URL.createObjectURL(new Blob([text], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }));
+    a.download = `${kind}.${format}`;
+    a.hidden = false;
+    a.click();
+    $('export-status').textContent = `exported ${n.toLocaleString('en')} ${kind} to ${a.download}`;
+  } catch (e) {
+    $('export-status').className = 'error';
+    $('export-status').textContent = `export failed: ${e.message}` + (e.status === 401 ? ' (type an API key)' : '');
+  }
+}
+
+// The lines of a file as [{line, obj}] plus per-line errors [{line, msg}].
+function parseImport(kind, name, text, format) {
+  const rows = [], errors = [];
+  if (format === 'csv') {
+    let recs;
+    try { recs = csvRecords(text); } catch (e) { errors.push({ line: 1, msg: e.message }); return { rows, errors }; }
+    if (!recs.length) return { rows, errors };
+    const head = recs[0].cells.map((h) => h.trim());
+    const bad = head.filter((h) => !IO_COLUMNS[kind].includes(h));
+    if (bad.length) {
+      errors.push({ line: recs[0].line, msg: `unknown column(s) ${bad.join(', ')} for ${kind} (columns: ${IO_COLUMNS[kind].join(', ')})` });
+      return { rows, errors };
+    }
+    for (const r of recs.slice(1)) {
+      try { rows.push({ line: r.line, obj: csvObject(kind, head, r.cells) }); } catch (e) { errors.push({ line: r.line, msg: e.message }); }
+    }
+  } else {
+    text.split('\n').forEach((l, k) => {
+      if (!l.trim()) return;
+      try {
+        const o = JSON.parse(l);
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new Error('not a JSON object');
+        rows.push({ line: k + 1, obj: o });
+      } catch (e) { errors.push({ line: k + 1, msg: e.message }); }
+    });
+  }
+  const need = kind === 'events' ? ['user', 'item'] : ['id'];
+  const ok = rows.filter((r) => {
+    const miss = need.filter((f) => typeof r.obj[f] !== 'string' || !r.obj[f]);
+    if (miss.length) errors.push({ line: r.line, msg: `missing ${miss.join(', ')} (a non-empty string)` });
+    return !miss.length;
+  });
+  return { rows: ok, errors };
+}
+
+// Post rows (one batch route) in batches of at most maxN rows and about 512 KiB; a refused row (the server names
+// its index: "item 3", "event 3") is reported and left out, the rest of its batch sent again.
+async function postBatches(path, rows, maxN, report, progress) {
+  let written = 0;
+  for (let i = 0; i < rows.length;) {
+    let batch = [], bytes = 2;
+    while (i < rows.length && batch.length < maxN && (batch.length === 0 || bytes < 512 * 1024)) {
+      bytes += JSON.stringify(rows[i].obj).length + 1;
+      batch.push(rows[i++]);
+    }
+    while (batch.length) {
+      try {
+        await api('POST', path, batch.map((r) => r.obj));
+        written += batch.length;
+        break;
+      } catch (e) {
+        const m = /^(?:item|event) (\d+)\b/.exec(e.message || '');
+        if (!m || e.status >= 500 || e.status === 401 || e.status === 403 || +m[1] >= batch.length) throw e;
+        const k = +m[1];
+        report(batch[k].line, e.message.replace(/^(?:item|event) \d+:?\s*/, '').replace(/ \(nothing was written\)$/, ''));
+        batch.splice(k, 1);
+      }
+    }
+    progress(i);
+  }
+  return written;
+}
+
+async function doImport() {
+  const f = $('import-file').files[0];
+  const kind = $('io-kind').value;
+  const list = $('import-errors');
+  list.replaceChildren();
+  $('import-status').className = 'muted';
+  if (!f) { $('import-status').textContent = 'choose a file first'; return; }
+  $('import-status').textContent = `reading ${f.name}…`;
+  const format = /\.csv$/i.test(f.name) ? 'csv' : /\.(jsonl|ndjson|json)$/i.test(f.name) ? 'jsonl' : $('io-format').value;
+  let nerr = 0;
+  const errs = [];
+  const report = (line, msg) => {
+    nerr++;
+    errs.push({ line, msg });
+    if (nerr <= 200) list.append(el('li', null, `${f.name}:${line}: ${msg}`));
+    else if (nerr === 201) list.append(el('li', 'muted', 'more errors are not shown'));
+  };
+  // at the end, in line order (the page's own checks come first, the server's as their batches are answered)
+  const sortErrors = () => {
+    errs.sort((x, y) => x.line - y.line);
+    list.replaceChildren(...errs.slice(0, 200).map((e) => el('li', null, `${f.name}:${e.line}: ${e.msg}`)));
+    if (errs.length > 200) list.append(el('li', 'muted', `${errs.length - 200} more errors are not shown`));
+  };
+  const { rows, errors } = parseImport(kind, f.name, await f.text(), format);
+  errors.sort((a, b) => a.line - b.line).forEach((e) => report(e.line, e.msg));
+  const total = rows.length;
+  const bar = $('import-progress');
+  bar.max = Math.max(1, total);
+  bar.value = 0;
+  const progress = (done) => {
+    bar.value = done;
+    $('import-status').textContent = `${kind}: ${done.toLocaleString('en')} of ${total.toLocaleString('en')} lines sent, ${nerr} errors`;
+  };
+  progress(0);
+  let written = 0;
+  try {
+    if (kind === 'items') written = await postBatches('/v1/items/batch', rows, 1000, report, progress);
+    else if (kind === 'events') written = await postBatches('/v1/events', rows, 5000, report, progress);
+    else {
+      let next = 0, done = 0;
+      const worker = async () => {
+        while (next < rows.length) {
+          const r = rows[next++];
+          const extra = Object.keys(r.obj).filter((k) => k !== 'id' && k !== 'labels');
+          try {
+            if (extra.length) throw new Error(`unknown field(s) ${extra.join(', ')} (users have id and labels)`);
+            await api('PUT', `/v1/users/${encodeURIComponent(r.obj.id)}`, { labels: r.obj.labels || [] });
+            written++;
+          } catch (e) {
+            if (e.status === 401 || e.status === 403 || e.status >= 500) throw e;
+            report(r.line, e.message);
+          }
+          progress(++done);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    }
+    bar.value = bar.max;
+    sortErrors();
+    $('import-status').textContent = `done: ${written.toLocaleString('en')} ${kind} imported from ${f.name}, ` +
+      `${nerr} line${nerr === 1 ? '' : 's'} refused`;
+    loadStats();
+  } catch (e) {
+    sortErrors();
+    $('import-status').className = 'error';
+    $('import-status').textContent = `import stopped after ${written} ${kind}: ${e.message}` +
+      (e.status === 401 ? ' (type an API key)' : '');
+  }
+}
+
+$('export').addEventListener('click', doExport);
+$('import').addEventListener('click', doImport);
 
 let lastRecs = [];
 

@@ -14,16 +14,22 @@
 
 static const char SERVE_HELP[] =
     "usage: crec serve --db F|URL --model M.crecm [--data D.crecds] [--port 8080] [--host 127.0.0.1] [--threads N]\n"
+    "                  [--max-conns-per-client N] [--request-timeout S] [--fallback LIST] [--history-cache MB]\n"
     "                  [--api-key-file F] [--require-key-for-reads] [--max-body BYTES] [--sync full|normal]\n"
-    "                  [--access-log] [--allow-open-writes] [--crs-model M.crecrs [--crs-names F]]\n\n"
+    "                  [--access-log] [--online [--online-sync SECONDS]] [--events redis://HOST:PORT/STREAM]\n"
+    "                  [--deltas redis://HOST:PORT/STREAM] [--crs-model M.crecrs [--crs-names F]]\n"
+    "                  [--allow-open-writes]\n\n"
     "Serves recommendations over HTTP from the store F (SQLite; created when absent; fill it with crec db import)\n"
     "or a PostgreSQL database (--db postgresql://user@host:port/db: several servers can share one; docs/SERVING.md)\n"
     "with the model M. The model's item and user ids are matched by external id to the dataset D it was trained\n"
     "on, or, without --data, to a snapshot of the store (which must then hold exactly the model's users and items).\n"
-    "Routes: GET /v1/users/{id}/recommendations, POST /v1/sessions/recommendations, GET /v1/items/{id}/similar,\n"
-    "GET /v1/popular, POST /v1/events, /v1/items[/{id}], /v1/users/{id}, POST /v1/admin/reload, GET /v1/stats,\n"
-    "GET /healthz, GET /metrics, GET /openapi.json, the dashboard at GET /, and with --crs-model\n"
-    "POST /v1/conversations, POST /v1/conversations/{id}/turns, GET /v1/conversations/{id}.\n\n"
+    "Routes (every one described at GET /openapi.json; docs/SERVING.md): recommendations (users, sessions, similar\n"
+    "items, popular), events and feedback, items, users and labels, similar users, search, export, admin reload,\n"
+    "stats, health (/healthz, /healthz/live, /healthz/ready), GET /metrics, the dashboard at GET /, and with\n"
+    "--crs-model conversations.\n\n"
+    "  --db F|URL             the store: a SQLite file or a postgresql:// URL (required)\n"
+    "  --model M.crecm        the model to serve (required; SIGHUP or POST /v1/admin/reload loads it again)\n"
+    "  --data D.crecds        the dataset the model was trained on, for its ids (default: a snapshot of the store)\n"
     "  --port N               TCP port (default 8080; 0 = any free port, printed on stderr)\n"
     "  --host H               address to bind (default 127.0.0.1; a public address needs an API key)\n"
     "  --threads N            worker threads (default 2)\n"
@@ -33,6 +39,9 @@ static const char SERVE_HELP[] =
     "                         backup models (trained on the same dataset) complete a short list, in order\n"
     "  --request-timeout S    seconds a request's headers and body may take to arrive, however slowly they\n"
     "                         dribble (default 30, from the connection's opening or previous answer); then closed\n"
+    "  --history-cache MB     users' histories held in memory for recommendations (default 64; 0 = read the\n"
+    "                         store every time; off for PostgreSQL); use 0 when another process writes the\n"
+    "                         SQLite store, or reload after it did\n"
     "  --api-key-file F       API keys, one per line; also CREC_API_KEYS=k1,k2 (writes and admin need one)\n"
     "  --require-key-for-reads  reads need a key too\n"
     "  --max-body BYTES       largest request body (default 1048576); larger gets 413\n"
@@ -88,6 +97,11 @@ int cmd_serve(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--fallback", &v, &bad)) {
             if (bad) return CLI_USAGE;
             o.fallback = v;
+            continue;
+        }
+        if (cli_opt(argc, argv, &i, "--history-cache", &v, &bad)) {
+            if (bad || cli_int("serve", "--history-cache", v, 0, 1 << 20, &x)) return CLI_USAGE;
+            o.history_cache_mb = (int)x;
             continue;
         }
         if (cli_opt(argc, argv, &i, "--request-timeout", &v, &bad)) {

@@ -136,6 +136,10 @@ typedef struct crec_model_type {
     /* Learn from n new events while serving; ids past n_users / n_items grow the model (m->n_users /
      * m->n_items are updated by the model). Not thread-safe against score: the caller serialises. */
     int (*update)(crec_model *m, const crec_event *ev, int64_t n);
+    /* The learned vector of user `user` (dense id), for similar users: *dim floats at *vec, owned by the model
+     * and valid until it changes or is freed. Returns 1, 0 when the user has none (not trained), or a
+     * negative CREC_E*. Offered by the matrix factorisation models whose score is a dot product (ials, bprmf). */
+    int (*user_vector)(const crec_model *m, int32_t user, const float **vec, int *dim);
 } crec_model_type;
 
 struct crec_model {
@@ -170,6 +174,9 @@ CREC_API int crec_model_recommend(const crec_model *m, const crec_context *ctx, 
                                   int32_t *items, float *scores_out, float *scratch);
 /* Learn from new events (online models); CREC_EUNSUPPORTED when the type has no update hook. */
 CREC_API int crec_model_update(crec_model *m, const crec_event *ev, int64_t n);
+/* The learned vector of a user (the type's user_vector hook): 1 with *vec / *dim set, 0 when the user has none,
+ * CREC_EUNSUPPORTED when the type has no such hook, CREC_ERANGE for a user outside the model. */
+CREC_API int crec_model_user_vector(const crec_model *m, int32_t user, const float **vec, int *dim);
 /* Does the type offer cap (CREC_CAP_*)? Hooks imply their flag (recommend -> LIST, update -> ONLINE,
  * score_batch -> BATCH). */
 CREC_API int crec_model_has(const crec_model_type *t, unsigned cap);

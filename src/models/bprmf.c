@@ -332,6 +332,15 @@ static void bpr_free(crec_model *m) {
     m->state = NULL;
 }
 
+/* A trained user's row of P; a user without training events has none (scoring folds them in). */
+static int bpr_user_vector(const crec_model *m, int32_t user, const float **vec, int *dim) {
+    const bpr_state *s = m->state;
+    if (!s->user_trained[user]) return 0;
+    *vec = s->P + (size_t)user * s->D;
+    *dim = s->D;
+    return 1;
+}
+
 const crec_model_type crec__model_bprmf = {
     .name = "bprmf",
     .summary = "BPR matrix factorisation with item biases (Hogwild row-wise Adagrad on sampled triples)",
@@ -342,4 +351,5 @@ const crec_model_type crec__model_bprmf = {
     .save = bpr_save,
     .load = bpr_load,
     .free_state = bpr_free,
+    .user_vector = bpr_user_vector,
 };

@@ -301,6 +301,14 @@ int crec_model_update(crec_model *m, const crec_event *ev, int64_t n) {
     return m->type->update(m, ev, n);
 }
 
+int crec_model_user_vector(const crec_model *m, int32_t user, const float **vec, int *dim) {
+    if (!m || !vec || !dim) return CREC_EINVAL;
+    if (!m->type->user_vector) return CREC_EUNSUPPORTED;
+    if (!m->state) return CREC_ESTATE;
+    if (user < 0 || user >= m->n_users) return CREC_ERANGE;
+    return m->type->user_vector(m, user, vec, dim);
+}
+
 int crec_model_save(const crec_model *m, const char *path) {
     if (!m->state) return CREC_ESTATE;
     crec_buf b = {0};

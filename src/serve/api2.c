@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "serve/events.h"
 #include "serve/routes.h"
+#include "serve/usersim.h"
 
 static int64_t now_unix(void) {
     struct timeval tv;
@@ -141,7 +142,9 @@ void crec__h_users_list(crec_server *s, crec__tls *t, crec__req *req, crec__repl
     crec__reply_json(r, 200, json_pack("{s:o,s:o}", "users", a.arr, "next_after", next));
 }
 
-/* GET /v1/users/{id}/similar?k=: users with the most alike histories (Jaccard over distinct items). */
+/* GET /v1/users/{id}/similar?k=&source=auto|model|history: the users nearest in the model's user vectors
+ * (cosine, usersim.c) when the model has them and the user has one, else the users with the most alike
+ * histories (Jaccard over distinct items, in the store); "source" says which answered. */
 typedef struct sim_acc { json_t *arr; } sim_acc;
 static int sim_cb(void *ctx, const char *user, double score, int64_t common) {
     sim_acc *a = ctx;
@@ -150,23 +153,93 @@ static int sim_cb(void *ctx, const char *user, double score, int64_t common) {
     return 0;
 }
 
+typedef struct keep_ctx { crec_store *st; const crec_dataset *ds; } keep_ctx;
+
+/* A model user is a neighbour only while the store holds them (an erased user keeps a vector until retrained). */
+static int keep_in_store(void *ctx, int32_t u) {
+    keep_ctx *k = ctx;
+    char **l = NULL;
+    int n = 0;
+    int rc = crec_store_user_labels(k->st, k->ds->users.names[u], &l, &n);
+    crec_store_labels_free(l, n);
+    return rc == 0;
+}
+
+/* The model's answer into *out (NULL when it has none for this user); a negative CREC_E* on failure. */
+static int similar_by_model(crec_server *s, crec__tls *t, const char *id, long k, json_t **out) {
+    *out = NULL;
+    crec__bundle *b = crec__bundle_acquire(s);
+    pthread_rwlock_rdlock(&b->mu); /* --online: vectors and id maps as between two mini-batches */
+    int32_t u = crec__bundle_user(b, id, strlen(id));
+    int32_t *ids = malloc((size_t)k * sizeof *ids);
+    float *cos = malloc((size_t)k * sizeof *cos);
+    int has = 0, rc = ids && cos ? 0 : CREC_ENOMEM;
+    if (!rc && u >= 0) {
+        keep_ctx kc = {t->store, b->ds};
+        rc = crec__usersim_top(b->model, u, (int)k, keep_in_store, &kc, ids, cos, &has);
+        if (rc == CREC_EUNSUPPORTED) rc = 0;
+    }
+    if (rc >= 0 && has) {
+        json_t *arr = json_array();
+        for (int j = 0; j < rc; j++)
+            json_array_append_new(arr, json_pack("{s:s,s:f}", "id", b->ds->users.names[ids[j]], "score", (double)cos[j]));
+        *out = json_pack("{s:o,s:s,s:s,s:s,s:I,s:o}", "user", crec__jstr(id), "source", "model", "method", "cosine",
+                         "model", b->model->type->name, "model_version", (json_int_t)b->version, "users", arr);
+    }
+    pthread_rwlock_unlock(&b->mu);
+    crec__bundle_release(b);
+    free(ids);
+    free(cos);
+    return rc < 0 ? rc : 0;
+}
+
 void crec__h_user_similar(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
-    const char *id = req->m.id;
+    const char *id = req->m.id, *src = crec__query(req, "source");
     crec__reqerr e;
     long k = 10;
     if (crec__parse_int("k", crec__query(req, "k"), 1, CREC__MAX_K, 10, &k, &e)) {
         crec__reply_reqerr(r, &e);
         return;
     }
+    if (!src) src = "auto";
+    int want_model = strcmp(src, "model") == 0, want_history = strcmp(src, "history") == 0;
+    if (!want_model && !want_history && strcmp(src, "auto") != 0) {
+        crec__reply_err(r, 400, "bad_parameter", "source must be auto, model or history");
+        return;
+    }
+    char **l = NULL;
+    int nl = 0, rc = crec_store_user_labels(t->store, id, &l, &nl);
+    crec_store_labels_free(l, nl);
+    if (rc) {
+        crec__reply_store_err(r, rc, "user", id);
+        return;
+    }
+    if (!want_history) {
+        json_t *o = NULL;
+        if ((rc = similar_by_model(s, t, id, k, &o))) {
+            crec__reply_store_err(r, rc, "user", id);
+            return;
+        }
+        if (o) {
+            crec__reply_json(r, 200, o);
+            return;
+        }
+        if (want_model) {
+            crec__reply_err(r, 409, "no_user_vector", "the model has no learned vector for user '%s' (models with "
+                            "user vectors: ials, bprmf; a user needs training events); source=history uses the "
+                            "histories", id);
+            return;
+        }
+    }
     sim_acc a = {json_array()};
-    int rc = crec_store_similar_users(t->store, id, k, sim_cb, &a);
+    rc = crec_store_similar_users(t->store, id, k, sim_cb, &a);
     if (rc) {
         json_decref(a.arr);
         crec__reply_store_err(r, rc, "user", id);
         return;
     }
-    /* the models keep no user vectors behind a common interface, so this is the histories' overlap */
-    crec__reply_json(r, 200, json_pack("{s:o,s:s,s:o}", "user", crec__jstr(id), "method", "jaccard", "users", a.arr));
+    crec__reply_json(r, 200, json_pack("{s:o,s:s,s:s,s:o}", "user", crec__jstr(id), "source", "history", "method",
+                                       "jaccard", "users", a.arr));
 }
 
 /* ---- items ---- */
@@ -259,8 +332,16 @@ void crec__h_items_batch(crec_server *s, crec__tls *t, crec__req *req, crec__rep
         goto out;
     }
     for (; parsed < n; parsed++) {
-        if (crec__parse_item(json_array_get(body, parsed), NULL, &items[parsed], &e)) {
+        json_t *el = json_array_get(body, parsed);
+        if (crec__parse_item(el, NULL, &items[parsed], &e)) {
             crec__reply_err(r, e.status, e.code, "item %zu: %s (nothing was written)", parsed, e.message);
+            goto out;
+        }
+        json_t *ts = json_object_get(el, "timestamp"); /* the creation time, as GET /v1/export/items gives it */
+        if (ts && !json_is_null(ts) && (!json_is_integer(ts) || json_integer_value(ts) < 0)) {
+            parsed++; /* its attrs are allocated */
+            crec__reply_err(r, 400, "bad_request", "item %zu: \"timestamp\" must be an integer >= 0 (seconds since "
+                            "the epoch) (nothing was written)", parsed - 1);
             goto out;
         }
     }
@@ -273,7 +354,11 @@ void crec__h_items_batch(crec_server *s, crec__tls *t, crec__req *req, crec__rep
         else crec__reply_store_err(r, rc, "items", NULL);
         goto out;
     }
-    for (size_t k = 0; k < n; k++)
+    for (size_t k = 0; k < n && !rc; k++) {
+        json_t *ts = json_object_get(json_array_get(body, k), "timestamp");
+        if (json_is_integer(ts)) rc = crec_store_item_set_created(t->store, items[k].id, (int64_t)json_integer_value(ts));
+    }
+    for (size_t k = 0; k < n && !rc; k++)
         if ((rc = catalog_sync(s, t, items[k].id, NULL))) break;
     if (rc) crec__reply_store_err(r, rc, "item", NULL);
     else crec__reply_json(r, 200, json_pack("{s:I,s:I,s:I}", "written", (json_int_t)n, "created", (json_int_t)created,

@@ -57,3 +57,58 @@ void crec__h_item_search(crec_server *s, crec__tls *t, crec__req *req, crec__rep
     json_t *next = found == limit ? json_integer((json_int_t)last) : json_null();
     crec__reply_json(r, 200, json_pack("{s:o,s:o,s:o}", "q", crec__jstr(q), "items", arr, "next_after", next));
 }
+
+/* ---- GET /v1/search/users?prefix=&n=&cursor=: users whose id starts with prefix ----
+ * One index range read in the store (crec_store_users_prefix: ids in byte order), n + 1 rows so that next_cursor
+ * (the last id of the page) is set only when another page exists. */
+typedef struct usearch_acc { json_t *arr; long want; int more; } usearch_acc;
+
+static int usearch_cb(void *ctx, int64_t sid, const char *id, size_t len) {
+    usearch_acc *a = ctx;
+    (void)sid;
+    if ((long)json_array_size(a->arr) == a->want) {
+        a->more = 1;
+        return 1;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "id", crec__jstrn(id, len));
+    json_array_append_new(a->arr, o);
+    return 0;
+}
+
+void crec__h_user_search(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
+    (void)s;
+    crec__reqerr e;
+    long n = 20;
+    const char *prefix = crec__query(req, "prefix"), *cursor = crec__query(req, "cursor");
+    if (crec__parse_int("n", crec__query(req, "n"), 1, CREC__MAX_K, 20, &n, &e)) {
+        crec__reply_reqerr(r, &e);
+        return;
+    }
+    if (!prefix) prefix = "";
+    size_t nl = strlen(prefix);
+    if (nl > CREC_STORE_MAX_ID || (nl && !crec__id_ok(prefix, nl))) {
+        crec__reply_err(r, 400, "bad_parameter", "prefix must be at most %d bytes of UTF-8 without control characters "
+                        "or '/'", CREC_STORE_MAX_ID);
+        return;
+    }
+    if (cursor && (!*cursor || strlen(cursor) > CREC_STORE_MAX_ID || !crec__id_ok(cursor, strlen(cursor)))) {
+        crec__reply_err(r, 400, "bad_parameter", "cursor must be the next_cursor of the previous page (a user id)");
+        return;
+    }
+    usearch_acc a = {json_array(), n, 0};
+    int rc = crec_store_users_prefix(t->store, prefix, cursor, n + 1, usearch_cb, &a);
+    if (rc) {
+        json_decref(a.arr);
+        crec__reply_store_err(r, rc, "users", NULL);
+        return;
+    }
+    size_t found = json_array_size(a.arr);
+    for (size_t k = 0; k < found; k++) {
+        json_t *o = json_array_get(a.arr, k);
+        json_object_set_new(o, "labels", crec__user_labels_json(t->store, json_string_value(json_object_get(o, "id"))));
+    }
+    json_t *next = a.more && found ? json_incref(json_object_get(json_array_get(a.arr, found - 1), "id")) : json_null();
+    crec__reply_json(r, 200, json_pack("{s:o,s:o,s:o}", "prefix", crec__jstr(prefix), "users", a.arr, "next_cursor",
+                                       next));
+}

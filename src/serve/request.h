@@ -66,6 +66,9 @@ typedef enum { CREC__OPEN = 0, CREC__READ, CREC__PRIVATE, CREC__WRITE } crec__au
     X(ITEMS_BATCH,  "POST",   "/v1/items/batch",                 NULL,            CREC__WRITE, 1, crec__h_items_batch) \
     X(ITEMS_LATEST, "GET",    "/v1/items/latest",                NULL,            CREC__READ,  1, crec__h_items_latest) \
     X(ITEM_SEARCH,  "GET",    "/v1/search/items",                NULL,            CREC__READ,  0, crec__h_item_search) \
+    X(USER_SEARCH,  "GET",    "/v1/search/users",                NULL,            CREC__PRIVATE, 1, crec__h_user_search) \
+    X(EXPORT_ITEMS, "GET",    "/v1/export/items",                NULL,            CREC__PRIVATE, 1, crec__h_export_items) \
+    X(EXPORT_EVENTS, "GET",   "/v1/export/events",               NULL,            CREC__PRIVATE, 1, crec__h_export_events) \
     X(ITEM_CAT_PUT, "PUT",    "/v1/items/{id}/categories/{id}",  NULL,            CREC__WRITE, 1, crec__h_item_cat_put) \
     X(ITEM_CAT_DELETE, "DELETE", "/v1/items/{id}/categories/{id}", NULL,          CREC__WRITE, 1, crec__h_item_cat_delete) \
     X(LIVE,         "GET",    "/healthz/live",                   NULL,            CREC__OPEN,  0, crec__h_live) \

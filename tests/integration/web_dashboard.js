@@ -54,7 +54,8 @@ const fail = (msg) => { throw new Error(msg); };
     if (sim.length !== 10 || sim.includes('i1')) fail(`similar to i1: ${sim}`);
     checks.push('similar items of i1');
 
-    // browse: items by title words or id prefix, paged; a result's button opens its similar items; users paged
+    // browse: items by title words or id prefix, paged; a result's button opens its similar items; users paged and
+    // searched by id prefix
     await page.fill('#search-q', 'i1');
     await page.click('#search');
     await page.waitForSelector('#search-results li[data-id]', { timeout: 10000 });
@@ -69,7 +70,24 @@ const fail = (msg) => { throw new Error(msg); };
     await page.click('#users-more');
     await page.waitForFunction((n) => document.querySelectorAll('#users-list li[data-id]').length > n, page1,
       { timeout: 10000 });
-    checks.push(`browse: search i1 -> ${found.length} items, i10's similar items, users paged (${page1} + more)`);
+    // users by id prefix (GET /v1/search/users): u1, u10..u19, u100..u199 of 200 users, 20 a page
+    await page.fill('#users-q', 'u19');
+    await page.click('#users-search');
+    await page.waitForFunction(() => document.querySelector('#users-list li[data-id="u19"]') !== null &&
+      document.querySelectorAll('#users-list li[data-id]').length === 11, null, { timeout: 10000 });
+    const u19 = await page.$$eval('#users-list li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (u19.join(',') !== 'u19,u190,u191,u192,u193,u194,u195,u196,u197,u198,u199') fail(`users u19*: ${u19}`);
+    await page.fill('#users-q', 'u1');
+    await page.click('#users-search');
+    await page.waitForFunction(() => document.querySelectorAll('#users-list li[data-id]').length === 20 &&
+      document.querySelector('#users-list li[data-id="u108"]') !== null, null, { timeout: 10000 });
+    await page.click('#users-more');
+    await page.waitForFunction(() => document.querySelectorAll('#users-list li[data-id]').length === 40, null,
+      { timeout: 10000 });
+    const u1 = await page.$$eval('#users-list li[data-id]', (lis) => lis.map((li) => li.dataset.id));
+    if (!u1.every((id) => id.startsWith('u1')) || new Set(u1).size !== 40) fail(`users u1*: ${u1}`);
+    checks.push(`browse: search i1 -> ${found.length} items, i10's similar items, users paged (${page1} + more), ` +
+      `users by prefix (u19 -> ${u19.length}, u1 -> 20 + 20 more)`);
 
     // the activity charts: drawn from /v1/metrics/series (the server samples every 0.5 s here), redrawn every 5 s
     await page.waitForFunction(() => {
