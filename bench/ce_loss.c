@@ -1,13 +1,14 @@
 /* ce_loss.c: the full-catalogue softmax cross-entropy (forward + both gradients) alone, at SASRec-on-Beauty shapes,
  * against the SGEMM peak measured in the same run: the blocked two-pass kernel (crec__nn_softmax_ce_loss, logits
- * of up to 1024 rows x the catalogue kept between five passes) and the fused one (crec__nn_softmax_ce_fused), in
- * turn, as training runs them (BLAS one thread, the rows shared among OpenMP's threads). Prints wall and CPU
+ * of up to 1024 rows x the catalogue kept between five passes), the fused one (crec__nn_softmax_ce_fused) with its
+ * products in OpenBLAS, and the same with its products as AVX-512 tiles (ce512.c; only where the CPU has AVX-512 and
+ * D is a multiple of 16), in turn, as training runs them (BLAS one thread, the rows shared among OpenMP's threads). Prints wall and CPU
  * seconds per call, GFLOP/s (3 products of N x I x D, 2 flops each), the fraction of the peak, and the largest
  * difference between the two kernels' loss and gradients.
  *
- *   usage: bench_ce_loss [--rows 1460] [--items 12101] [--dim 64] [--reps 10] [--threads 2] [--only 1|2] [--ic C]
+ *   usage: bench_ce_loss [--rows 1460] [--items 12101] [--dim 64] [--reps 10] [--threads 2] [--only 1|2|3] [--ic C]
  * (1460 rows: a batch of 256 Beauty users' windows; 12,101 items: Beauty's catalogue; --ic: the fused kernel's item
- * chunk, default CREC_NN_CE_IC; --only k: time kernel k alone, 1 two-pass, 2 fused, for a profiler.) CPU time is
+ * chunk, default CREC_NN_CE_IC; --only k: time kernel k alone, 1 two-pass, 2 fused (OpenBLAS), 3 fused (AVX-512), for a profiler.) CPU time is
  * the process's: the figure to read on a shared machine, against one-thread SGEMM per CPU-second (cpu_peak.h),
  * also measured here. */
 #include <math.h>
@@ -21,6 +22,7 @@
 #include "core/util.h"
 #include "crec/blas.h"
 #include "cpu_peak.h"
+#include "nn/ce512.h"
 #include "nn/nn.h"
 
 static double cpu_now(void) { return bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID); }
@@ -43,7 +45,7 @@ int main(int argc, char **argv) {
                                                    : NULL;
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 1) {
             fprintf(stderr,
-                    "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--only 1|2] [--ic chunk] "
+                    "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--only 1|2|3] [--ic chunk] "
                     "(all >= 1)\n",
                     argv[0]);
             return 2;
@@ -52,11 +54,12 @@ int main(int argc, char **argv) {
     crec_rng r;
     crec__rng_seed(&r, 7);
     float *h = crec__aligned_alloc((size_t)N * D * sizeof *h), *W = crec__aligned_alloc((size_t)NI * D * sizeof *W);
-    float *dh[2], *dW[2], *scr[2];
+    float *dh[3], *dW[3], *scr[3];
     int32_t *pos = malloc((size_t)N * sizeof *pos);
     int rb, ic;
     size_t s0 = crec__nn_ce_blocks(NI, &rb, &ic), s1 = crec__nn_ce_fused_floats(NI, D, rb, fic);
-    for (int k = 0; k < 2; k++) {
+    int nk = crec__nn_ce512_ok(D) ? 3 : 2; /* the AVX-512 kernel where it runs */
+    for (int k = 0; k < 3; k++) {
         dh[k] = crec__aligned_alloc((size_t)N * D * sizeof(float));
         dW[k] = crec__aligned_alloc((size_t)NI * D * sizeof(float));
         scr[k] = crec__aligned_alloc((k ? s1 : s0) * sizeof(float));
@@ -68,14 +71,16 @@ int main(int argc, char **argv) {
     for (int n = 0; n < N; n++) pos[n] = n % 97 == 5 ? -1 : (int32_t)crec__rng_below(&r, (uint64_t)NI);
     omp_set_num_threads(threads);
     int prev = crec__nn_blas_single();
-    double flops = 3.0 * 2.0 * N * (double)NI * D, best[2] = {1e30, 1e30}, cpu[2] = {0, 0}, loss[2] = {0, 0};
-    const char *name[2] = {"two-pass (1024 rows x catalogue kept)", "fused (slab x 1024-item chunks)"};
+    double flops = 3.0 * 2.0 * N * (double)NI * D, best[3] = {1e30, 1e30, 1e30}, cpu[3] = {0, 0, 0},
+           loss[3] = {0, 0, 0};
+    const char *name[3] = {"two-pass (1024 rows x catalogue kept)", "fused, OpenBLAS products", "fused, AVX-512 tiles"};
     printf("bench_ce_loss: %d rows x %d items x width %d, %d threads, OMP_WAIT_POLICY=%s, blas %s; rb %d, ic %d, fused "
            "ic %d\n",
            N, NI, D, threads, getenv("OMP_WAIT_POLICY"), crec_blas_corename(), rb, ic, fic);
     for (int rep = 0; rep <= reps; rep++) /* rep 0 warms up; then the two kernels in turn */
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < nk; k++) {
             if (only && only != k + 1) continue;
+            crec__nn_ce512 = k == 2;
             memset(dh[k], 0, (size_t)N * D * sizeof(float));
             memset(dW[k], 0, (size_t)NI * D * sizeof(float));
             double t0 = crec__now(), c0 = cpu_now();
@@ -88,12 +93,16 @@ int main(int argc, char **argv) {
     double cpeak = bench_cpu_sgemm(1024, 3);
     crec__nn_blas_restore(prev);
     double peak = crec_blas_sgemm_gflops(1024, 3);
-    double e = 0, g = 0;
-    for (size_t i = 0; i < (size_t)N * D; i++) e = fmax(e, fabs(dh[0][i] - dh[1][i])), g = fmax(g, fabs(dh[0][i]));
-    for (size_t i = 0; i < (size_t)NI * D; i++) e = fmax(e, fabs(dW[0][i] - dW[1][i])), g = fmax(g, fabs(dW[0][i]));
+    double e[3] = {0, 0, 0}, g = 0; /* e[k]: kernel k against the two-pass one */
+    for (int k = 1; k < nk; k++) {
+        for (size_t i = 0; i < (size_t)N * D; i++) e[k] = fmax(e[k], fabs(dh[0][i] - dh[k][i]));
+        for (size_t i = 0; i < (size_t)NI * D; i++) e[k] = fmax(e[k], fabs(dW[0][i] - dW[k][i]));
+    }
+    for (size_t i = 0; i < (size_t)N * D; i++) g = fmax(g, fabs(dh[0][i]));
+    for (size_t i = 0; i < (size_t)NI * D; i++) g = fmax(g, fabs(dW[0][i]));
     printf("SGEMM n=1024, same run: %.1f GFLOP/s (%d threads, wall), %.1f GFLOP per CPU-second (one thread)\n", peak,
            crec_blas_threads(), cpeak);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < nk; k++) {
         if (only && only != k + 1) continue;
         double cg = flops * reps / cpu[k] / 1e9;
         printf("%-40s best %.2f ms, %.2f CPU-ms per call; %.1f GFLOP/s = %.0f%% of the wall peak; %.1f GFLOP per "
@@ -102,13 +111,16 @@ int main(int argc, char **argv) {
                cg, 100 * cg / cpeak);
     }
     if (only) return 0;
-    printf("speed-up %.2fx (best wall), %.2fx (CPU); loss %.6f vs %.6f (relative difference %.1e); largest gradient "
-           "difference %.1e (largest gradient %.1e)\n",
-           best[0] / best[1], cpu[0] / cpu[1], loss[0], loss[1], fabs(loss[0] - loss[1]) / fabs(loss[0]), e, g);
+    for (int k = 1; k < nk; k++)
+        printf("%s against two-pass: speed-up %.2fx (best wall), %.2fx (CPU); loss %.6f vs %.6f (relative difference "
+               "%.1e); largest gradient difference %.1e (largest gradient %.1e)\n",
+               name[k], best[0] / best[k], cpu[0] / cpu[k], loss[k], loss[0], fabs(loss[0] - loss[k]) / fabs(loss[0]),
+               e[k], g);
+    if (nk == 2) printf("(no AVX-512 kernel here: the CPU lacks AVX-512 or the width is not a multiple of 16)\n");
     printf("reproduce: ");
     for (int i = 0; i < argc; i++) printf("%s%s", i ? " " : "", argv[i]);
     printf("\n");
-    for (int k = 0; k < 2; k++) free(dh[k]), free(dW[k]), free(scr[k]);
+    for (int k = 0; k < 3; k++) free(dh[k]), free(dW[k]), free(scr[k]);
     free(h), free(W), free(pos);
     return 0;
 }

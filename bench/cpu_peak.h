@@ -4,14 +4,17 @@
  * fraction of a peak timed a minute apart reads whatever the load was then. CPU time does not: a thread is charged
  * only while it runs. bench_cpu_sgemm times one single-threaded cblas_sgemm of n x n by the calling thread's CPU
  * clock (best of reps after one warm-up): GFLOP per CPU-second, the reference that a training step's GFLOP per
- * CPU-second (its process CPU time) is compared with. Header-only: each bench that includes it gets a copy. */
+ * CPU-second (its process CPU time) is compared with. Header-only: each bench that includes it gets a copy. Also the load average and a timed training call, which
+ * the epoch benches share. */
 #ifndef CREC_BENCH_CPU_PEAK_H
 #define CREC_BENCH_CPU_PEAK_H
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "core/util.h"
+#include "crec/crec.h"
 
 static double bench_cpu_clock(clockid_t id) {
     struct timespec ts;
@@ -37,4 +40,39 @@ static double bench_cpu_sgemm(int n, int reps) {
     free(a), free(b), free(c);
     return best < 1e30 ? 2.0 * n * (double)n * n / best / 1e9 : 0;
 }
+/* The 1-minute load average (-1 when unknown): printed beside every figure timed on a shared machine. */
+static inline double bench_loadavg(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* Trains a new model `name` with cfg on s->train (and s->valid when valid): wall and process CPU seconds of the
+ * training call. The model, or NULL (the error printed). */
+static inline crec_model *bench_train_timed(const char *name, const crec_config *cfg, const crec_split *s, int threads,
+                                            int valid, int verbose, double *secs, double *cpu) {
+    crec_model *m;
+    char err[256];
+    if (crec_model_new(name, cfg, &m, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return NULL;
+    }
+    crec_train_input in = {
+        .train = &s->train, .valid = valid ? &s->valid : NULL, .n_threads = threads, .seed = 42, .verbose = verbose};
+    double t0 = crec__now(), c0 = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
+    int rc = crec_model_train(m, &in);
+    *secs = crec__now() - t0;
+    *cpu = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    if (rc) {
+        fprintf(stderr, "train: %s\n", crec_strerror(rc));
+        crec_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 #endif

@@ -13,9 +13,10 @@
  * run; the wall-clock fraction falls with whatever else runs.
  *
  *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass]
- *                             [--set k=v ...]
- * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --par-min n: kernels
- * run one thread below n elements (default 16384); both for a before/after in one run.)
+ *                             [--no-ce512] [--set k=v ...]
+ * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --no-ce512: the fused
+ * kernel with its products in OpenBLAS instead of its AVX-512 tiles (src/nn/ce512.c); --par-min n: kernels run one
+ * thread below n elements (default 16384); all for a before/after in one run.)
  *   skips (exit 0, message) when the data file is absent. */
 #include <math.h>
 #include <stdio.h>
@@ -27,38 +28,13 @@
 #include "cpu_peak.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
+#include "nn/ce512.h"
 #include "nn/nn.h"
-
-static double loadavg(void) {
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1;
-        fclose(f);
-    }
-    return l;
-}
 
 static crec_model *train(const crec_config *cfg, const crec_split *s, int threads, int valid, int verbose,
                          double *secs, double *cpu) {
-    crec_model *m;
-    char err[256];
-    if (crec_model_new("sasrec", cfg, &m, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return NULL;
-    }
-    crec_train_input in = {
-        .train = &s->train, .valid = valid ? &s->valid : NULL, .n_threads = threads, .seed = 42, .verbose = verbose};
-    double t0 = crec__now(), c0 = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
-    int rc = crec_model_train(m, &in);
-    *secs = crec__now() - t0;
-    *cpu = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    if (rc) {
-        fprintf(stderr, "train: %s\n", crec_strerror(rc));
-        crec_model_free(m);
-        return NULL;
-    }
-    snprintf(m->split, sizeof m->split, "loo");
+    crec_model *m = bench_train_timed("sasrec", cfg, s, threads, valid, verbose, secs, cpu);
+    if (m) snprintf(m->split, sizeof m->split, "loo");
     return m;
 }
 
@@ -85,6 +61,8 @@ int main(int argc, char **argv) {
             crec__nn_par_min = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--ce-twopass")) /* the CE loss before the fused kernel, for a before/after */
             crec__nn_ce_twopass = 1;
+        else if (!strcmp(argv[i], "--no-ce512")) /* the fused CE's products in OpenBLAS, for a before/after */
+            crec__nn_ce512 = 0;
         else if (!strcmp(argv[i], "--quality") && i + 1 < argc)
             quality = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
@@ -95,7 +73,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass] "
-                    "[--par-min n] [--set k=v]...\n",
+                    "[--no-ce512] [--par-min n] [--set k=v]...\n",
                     argv[0]);
             return 2;
         }
@@ -150,7 +128,10 @@ int main(int argc, char **argv) {
            s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens);
     printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d, one-thread kernels below %zu elements, CE %s\n",
            crec_blas_corename(), getenv("OMP_WAIT_POLICY"), threads > 0 ? threads : crec_blas_threads(),
-           crec__nn_par_min, crec__nn_ce_twopass ? "two-pass" : "fused");
+           crec__nn_par_min,
+           crec__nn_ce_twopass             ? "two-pass"
+           : crec__nn_ce512_ok((int)D)     ? "fused, AVX-512 tiles"
+                                           : "fused, OpenBLAS products");
     printf("config: ");
     for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);
     printf("\n");
@@ -193,7 +174,7 @@ int main(int argc, char **argv) {
     /* CPU time: what the load of other processes does not change (cpu_peak.h) */
     printf("cpu:     %.2f CPU-s per epoch, %.1f GFLOP per CPU-s = %.0f%% of one-thread SGEMM %.1f GFLOP per CPU-s "
            "(n=1024); load average %.2f\n",
-           cpu / epochs, flops / 1e9 / (cpu / epochs), 100 * flops / 1e9 / (cpu / epochs) / cpeak, cpeak, loadavg());
+           cpu / epochs, flops / 1e9 / (cpu / epochs), 100 * flops / 1e9 / (cpu / epochs) / cpeak, cpeak, bench_loadavg());
     printf("memory:  peak RSS %.1f MiB\n", crec__peak_rss() / 1048576.0);
     if (quality > 0) {
         char q[16];

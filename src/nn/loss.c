@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/ce512.h"
 #include "nn/nn.h"
 
 #define NN_PAR_MIN crec__nn_par_min
@@ -34,7 +35,9 @@ int crec__nn_ce_twopass = 0;
 size_t crec__nn_ce_fused_floats(int32_t NI, int D, int rb, int ic) {
     if (ic <= 0 || ic > NI) ic = NI;
     size_t nch = (size_t)(NI + ic - 1) / (size_t)ic, r = (size_t)rb;
-    return r * (size_t)NI + r * nch + 3 * r + 2 * r * (size_t)D + nch * r * (size_t)D;
+    /* + the AVX-512 kernel's transposed item table (ce512.h), last */
+    return r * (size_t)NI + r * nch + 3 * r + 2 * r * (size_t)D + nch * r * (size_t)D +
+           crec__nn_ce512_floats(NI, D);
 }
 
 /* ---- loss heads ---- */

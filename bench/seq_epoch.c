@@ -1,0 +1,124 @@
+/* seq_epoch.c: seconds and CPU-seconds per training epoch of any sequence model (bert4rec, gru4rec, sasrec, hstu,
+ * ...) on Amazon Beauty with its default hyper-parameters (override with --set k=v), for before/after comparisons of
+ * the kernels they share in one binary: --no-ce512 runs the full-catalogue CE's products through OpenBLAS instead
+ * of the AVX-512 tiles (src/nn/ce512.c), --ce-twopass through the two-pass CE kernel. Epochs are timed without
+ * validation. Prints the wall and process CPU seconds per epoch, the load average, and the SGEMM rates timed in the
+ * same run (wall, 2 threads; per CPU-second, one thread: bench/cpu_peak.h) to read the figures against; on a shared
+ * machine read CPU-seconds. OMP_WAIT_POLICY defaults to passive (re-executing once), as bench_sasrec_epoch.
+ *
+ *   usage: bench_seq_epoch --model NAME [--data Beauty.txt] [--epochs 1] [--threads 2] [--no-ce512] [--ce-twopass]
+ *                          [--set k=v ...]
+ *   skips (exit 0, message) when the data file is absent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "cpu_peak.h"
+#include "crec/blas.h"
+#include "crec/crec.h"
+#include "nn/ce512.h"
+#include "nn/nn.h"
+
+static int usage(FILE *f, const char *argv0) {
+    fprintf(f,
+            "usage: %s --model NAME [--data Beauty.txt] [--epochs 1] [--threads 2] [--no-ce512] [--ce-twopass] "
+            "[--set k=v]...\n",
+            argv0);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+    }
+    crec_blas_setup(argc, argv);
+    const char *data = "../shared/data/amazon-beauty/Beauty.txt", *model = NULL;
+    int epochs = 1, threads = 2;
+    crec_config cfg = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            return usage(stdout, argv[0]), 0;
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            model = argv[++i];
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data = argv[++i];
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
+            epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-ce512"))
+            crec__nn_ce512 = 0;
+        else if (!strcmp(argv[i], "--ce-twopass"))
+            crec__nn_ce_twopass = 1;
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (crec_config_set_kv(&cfg, argv[++i])) {
+                fprintf(stderr, "bad --set %s\n", argv[i]);
+                return 2;
+            }
+        } else
+            return usage(stderr, argv[0]);
+    }
+    if (!model || epochs < 1 || threads < 1) return usage(stderr, argv[0]);
+    if (access(data, R_OK) != 0) {
+        printf("skipping: %s not found (shared datasets absent)\n", data);
+        return 0;
+    }
+    crec_dataset *ds = crec_dataset_new();
+    crec_load_opts lo;
+    memset(&lo, 0, sizeof lo);
+    if (crec_load(ds, CREC_FMT_SEQUENCES, data, &lo)) {
+        fprintf(stderr, "load: %s\n", lo.err);
+        return 1;
+    }
+    crec_split_spec sp;
+    crec_split_spec_parse("loo", &sp);
+    crec_split s;
+    if (crec_split_make(ds, &sp, &s)) return 1;
+    char ep[16];
+    snprintf(ep, sizeof ep, "%d", epochs);
+    crec_config_set(&cfg, "epochs", ep);
+    crec_model *m;
+    char err[256];
+    if (crec_model_new(model, &cfg, &m, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    int64_t dim = crec_model_param_int(m, "dim");
+    printf("bench_seq_epoch: %s on %s (%d users, %d items, %lld events), %d epoch(s), %d threads, blas %s, "
+           "OMP_WAIT_POLICY=%s, CE %s\n",
+           model, data, s.train.n_rows, s.train.n_cols, (long long)ds->n, epochs, threads, crec_blas_corename(),
+           getenv("OMP_WAIT_POLICY"),
+           crec__nn_ce_twopass                           ? "two-pass"
+           : dim > 0 && crec__nn_ce512_ok((int)dim)      ? "fused, AVX-512 tiles"
+                                                         : "fused, OpenBLAS products");
+    printf("config: ");
+    for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);
+    printf(" (dim %lld)\n", (long long)dim);
+    crec_train_input in = {.train = &s.train, .n_threads = threads, .seed = 42};
+    double la0 = bench_loadavg(), t0 = crec__now(), c0 = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
+    int rc = crec_model_train(m, &in);
+    double secs = crec__now() - t0, cpu = bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID) - c0, la1 = bench_loadavg();
+    crec_model_free(m);
+    if (rc) {
+        fprintf(stderr, "train: %s\n", crec_strerror(rc));
+        return 1;
+    }
+    double peak = crec_blas_sgemm_gflops(1024, 3);
+    int prev = crec__nn_blas_single();
+    double cpeak = bench_cpu_sgemm(1024, 3);
+    crec__nn_blas_restore(prev);
+    printf("epoch:   %.2f s, %.2f CPU-s per epoch (no validation); load average %.2f before, %.2f after\n",
+           secs / epochs, cpu / epochs, la0, la1);
+    printf("sgemm:   n=1024, same run: %.1f GFLOP/s (wall, %d threads), %.1f GFLOP per CPU-s (one thread)\n", peak,
+           crec_blas_threads(), cpeak);
+    printf("memory:  peak RSS %.1f MiB\n", crec__peak_rss() / 1048576.0);
+    printf("reproduce: ");
+    for (int i = 0; i < argc; i++) printf("%s%s", i ? " " : "", argv[i]);
+    printf("\n");
+    crec_split_free(&s);
+    crec_dataset_free(ds);
+    return 0;
+}

@@ -1,0 +1,398 @@
+/* ce512.c: the fused full-catalogue softmax CE with AVX-512 register-tiled products (ce512.h).
+ *
+ * The algorithm, its blocking and its work units are those of crec__nn_softmax_ce_fused (loss.inc; read its comment
+ * first): row blocks; per 128-row slab and 1024-item chunk the logits S = h W_c^T, their exponentials in place, and
+ * T = E W_c folded into a running, rescaled accumulator (online softmax); then per 256-item range of a chunk the item
+ * gradient E^T hs_c. Only the three products change. OpenBLAS, called once per slab and chunk, re-packs the item chunk
+ * for each slab and the logits before each product that reads them, and zero-fills its output for beta = 0 (13% and
+ * 3.4% of a CE epoch's samples, docs/RESULTS.md). Here:
+ *   - the item table is transposed once per call into 16-item panels (WT, D x 16 floats each, in the scratch), so
+ *     the logits tile (8 rows x 32 items, 16 zmm accumulators) reads one vector per panel and d and broadcasts h;
+ *     the row max of each chunk is taken from the accumulators before they are stored (no max pass);
+ *   - T = E W_c: tiles of 4 rows x 64 dims (16 accumulators), the items in blocks of 128 (32 KiB of W_c at D = 64,
+ *     kept in L1); the block's partial sums go to a small [slab x D] buffer, the last block writes
+ *     acc = acc * fa + T * fb directly;
+ *   - dW += E^T hs_c: tiles of 4 items x 64 dims, the rows in blocks of 128 (their hs_c, 32 KiB, in L1), added into
+ *     dW in place (no buffer, no fill); the logits of consecutive rows are a catalogue apart, so the tile prefetches
+ *     each row's next 16 (measured: 13% less CPU time for the whole loss).
+ * Every sum runs in a fixed order (over d, over items, over rows) on one thread, so the results are the same at any
+ * thread count; they differ from the OpenBLAS path by rounding only (tests/unit/test_ce512.c). */
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "nn/ce512.h"
+#include "nn/nn.h"
+
+int crec__nn_ce512 = 1;
+
+size_t crec__nn_ce512_floats(int32_t NI, int D) { return (size_t)((NI + 15) / 16) * 16 * (size_t)(D > 0 ? D : 0); }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CREC_NN_NO_CLONES)
+#include <immintrin.h>
+
+#define CE_SLAB 128 /* rows per slab, as NN_CE_SLAB */
+#define CE_BCH 256  /* items per item-gradient unit, as NN_CE_BCH */
+#define CE_JB 128   /* items per block of the E W_c product */
+#define CE_RB 128   /* rows per block of the item-gradient product */
+
+#define T512 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
+#define TILE static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq")))
+
+int crec__nn_ce512_ok(int D) {
+    return crec__nn_ce512 && D >= 16 && D % 16 == 0 && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+}
+
+static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+/* Panels p0..p1-1 of 16 items: WT[p][d][k] = W[16p + k][d], zero past the catalogue. */
+static T512 void pack_panels(float *WT, const float *W, int NI, int D, int p0, int p1) {
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32(D));
+    for (int p = p0; p < p1; p++) {
+        float *o = WT + (size_t)p * D * 16;
+        const float *w = W + (size_t)p * 16 * D;
+        __mmask16 m = lanes(NI - p * 16);
+        for (int d = 0; d < D; d++)
+            _mm512_storeu_ps(o + (size_t)d * 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, w + d, 4));
+    }
+}
+
+/* exp of 16 lanes: crec__nn_expf's range reduction and polynomial; NaN passes through. */
+TILE __m512 exp16(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);
+    __m512 k = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
+    k = _mm512_sub_ps(k, _mm512_set1_ps(12582912.0f));
+    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, r), r, r), _mm512_set1_ps(1.0f));
+    __m512i ki = _mm512_cvtps_epi32(k); /* NaN: k is NaN and so is p */
+    __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ki, _mm512_set1_epi32(127)), 23));
+    return _mm512_mul_ps(p, scale);
+}
+
+/* l[j] = exp(l[j] - m) for j < n; returns their sum (16 lane sums, then the lanes in a fixed order). */
+static T512 float exp_sum(float *l, int n, float m) {
+    __m512 vm = _mm512_set1_ps(m), z = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 k = lanes(n - j);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, l + j), vm));
+        _mm512_mask_storeu_ps(l + j, k, e);
+        z = _mm512_mask_add_ps(z, k, z, e);
+    }
+    return _mm512_reduce_add_ps(z);
+}
+
+/* Logits of NR rows x NP panels: E[r][j] = h_r . W[j], the lanes < nv stored; vmax[r] takes their max. */
+TILE void logit_tile(const int NR, const int NP, const float *h, int ldh, const float *wt, int D, float *E, int ldE,
+                     int nv, __m512 *vmax) {
+    __m512 acc[8][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *wt1 = wt + (size_t)D * 16;
+#pragma GCC unroll 2
+    for (int d = 0; d < D; d++) {
+        __m512 b0 = _mm512_loadu_ps(wt + (size_t)d * 16), b1 = NP > 1 ? _mm512_loadu_ps(wt1 + (size_t)d * 16) : b0;
+#pragma GCC unroll 8
+        for (int r = 0; r < NR; r++) {
+            __m512 a = _mm512_set1_ps(h[(size_t)r * ldh + d]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            if (NP > 1) acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    __mmask16 m0 = lanes(nv), m1 = lanes(nv - 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < NR; r++) {
+        _mm512_mask_storeu_ps(E + (size_t)r * ldE, m0, acc[r][0]);
+        vmax[r] = _mm512_mask_max_ps(vmax[r], m0, vmax[r], acc[r][0]);
+        if (NP > 1) {
+            _mm512_mask_storeu_ps(E + (size_t)r * ldE + 16, m1, acc[r][1]);
+            vmax[r] = _mm512_mask_max_ps(vmax[r], m1, vmax[r], acc[r][1]);
+        }
+    }
+}
+
+/* E[i][0..nc) = h_i . W[c0 + j] for the ns (<= CE_SLAB) rows of a slab; rowmax[i] = their max. */
+static T512 void logits(float *E, int ldE, float *rowmax, const float *h, int ldh, int ns, const float *WT, int c0,
+                        int nc, int D) {
+    __m512 vmax[CE_SLAB];
+    for (int i = 0; i < ns; i++) vmax[i] = _mm512_set1_ps(-FLT_MAX);
+    for (int q = 0; q * 16 < nc; q += 2) {
+        int nv = nc - q * 16, two = nv > 16;
+        const float *wt = WT + (size_t)(c0 / 16 + q) * D * 16;
+        float *e = E + q * 16;
+        int r = 0;
+#define LT(a, b) logit_tile(a, b, h + (size_t)r * ldh, ldh, wt, D, e + (size_t)r * ldE, ldE, nv, vmax + r)
+        if (two) {
+            for (; r + 8 <= ns; r += 8) LT(8, 2);
+            switch (ns - r) {
+            case 7: LT(7, 2); break;
+            case 6: LT(6, 2); break;
+            case 5: LT(5, 2); break;
+            case 4: LT(4, 2); break;
+            case 3: LT(3, 2); break;
+            case 2: LT(2, 2); break;
+            case 1: LT(1, 2); break;
+            default: break;
+            }
+        } else {
+            for (; r + 8 <= ns; r += 8) LT(8, 1);
+            switch (ns - r) {
+            case 7: LT(7, 1); break;
+            case 6: LT(6, 1); break;
+            case 5: LT(5, 1); break;
+            case 4: LT(4, 1); break;
+            case 3: LT(3, 1); break;
+            case 2: LT(2, 1); break;
+            case 1: LT(1, 1); break;
+            default: break;
+            }
+        }
+#undef LT
+    }
+    for (int i = 0; i < ns; i++) rowmax[i] = _mm512_reduce_max_ps(vmax[i]);
+}
+
+/* NR rows x 16 NV dims of sum_{j0 <= j < j1} E[r][j] W[j]: started from 0 (first) or T, then stored to T, or
+ * (last) folded into A: A = A fa + sum fb. Pointers A, T, Wc at the tile's first dim; rows of A and T stride D. */
+TILE void ew_tile(const int NR, const int NV, const float *E, int ldE, const float *Wc, int D, int j0, int j1,
+                  float *T, float *A, const float *fa, const float *fb, int first, int last) {
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(T + (size_t)r * D + 16 * v);
+#pragma GCC unroll 2
+    for (int j = j0; j < j1; j++) {
+        const float *w = Wc + (size_t)j * D;
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) wv[v] = _mm512_loadu_ps(w + 16 * v);
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            __m512 e = _mm512_set1_ps(E[(size_t)r * ldE + j]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(e, wv[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            if (last) {
+                float *a = A + (size_t)r * D + 16 * v;
+                _mm512_storeu_ps(a, _mm512_fmadd_ps(acc[r][v], _mm512_set1_ps(fb[r]),
+                                                    _mm512_mul_ps(_mm512_loadu_ps(a), _mm512_set1_ps(fa[r]))));
+            } else
+                _mm512_storeu_ps(T + (size_t)r * D + 16 * v, acc[r][v]);
+        }
+}
+
+/* A[i] = A[i] fa[i] + fb[i] sum_{j < nc} E[i][j] Wc[j] for ns rows (T: [ns x D] partial sums). */
+static T512 void ew(float *A, const float *fa, const float *fb, const float *E, int ldE, int ns, const float *Wc,
+                    int nc, int D, float *T) {
+    for (int j0 = 0; j0 < nc; j0 += CE_JB) {
+        int j1 = nc - j0 < CE_JB ? nc : j0 + CE_JB, first = j0 == 0, last = j1 == nc;
+        for (int d0 = 0; d0 < D; d0 += 64) {
+            int nv4 = D - d0 >= 64;
+            for (int r = 0; r < ns; r += 4) {
+                int nr = ns - r < 4 ? ns - r : 4;
+#define EWT(a, b)                                                                                                      \
+    ew_tile(a, b, E + (size_t)r * ldE, ldE, Wc + d0, D, j0, j1, T + (size_t)r * D + d0, A + (size_t)r * D + d0,        \
+            fa + r, fb + r, first, last)
+                if (nv4) {
+                    if (nr == 4) EWT(4, 4);
+                    else if (nr == 3) EWT(3, 4);
+                    else if (nr == 2) EWT(2, 4);
+                    else EWT(1, 4);
+                } else
+                    for (int v = 0; v < (D - d0) / 16; v++) {
+                        int dd = d0 + 16 * v;
+#undef EWT
+#define EWT(a, b)                                                                                                      \
+    ew_tile(a, b, E + (size_t)r * ldE, ldE, Wc + dd, D, j0, j1, T + (size_t)r * D + dd, A + (size_t)r * D + dd,        \
+            fa + r, fb + r, first, last)
+                        if (nr == 4) EWT(4, 1);
+                        else if (nr == 3) EWT(3, 1);
+                        else if (nr == 2) EWT(2, 1);
+                        else EWT(1, 1);
+                    }
+#undef EWT
+            }
+        }
+    }
+}
+
+/* dW[t] += sum_{r0 <= r < r1} E[r][t] hs[r] for NT items x 16 NV dims (dW, hs at the tile's first dim). pf: also
+ * prefetch each row's next 16 logits (the rows are a whole row of logits apart: no hardware prefetcher follows). */
+TILE void dw_tile(const int NT, const int NV, float *dW, int D, const float *E, int ldE, const float *hs, int r0,
+                  int r1, int pf) {
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[t][v] = _mm512_loadu_ps(dW + (size_t)t * D + 16 * v);
+#pragma GCC unroll 2
+    for (int r = r0; r < r1; r++) {
+        const float *x = hs + (size_t)r * D, *e = E + (size_t)r * ldE;
+        if (pf) _mm_prefetch((const char *)(e + 16), _MM_HINT_T0);
+        __m512 xv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) xv[v] = _mm512_loadu_ps(x + 16 * v);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            __m512 b = _mm512_set1_ps(e[t]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[t][v] = _mm512_fmadd_ps(b, xv[v], acc[t][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) _mm512_storeu_ps(dW + (size_t)t * D + 16 * v, acc[t][v]);
+}
+
+/* dW[t] += sum_{r < nr} E[r][t] hs[r] for the ni items of a range (E at the range's first column). */
+static T512 void dw(float *dW, const float *E, int ldE, const float *hs, int nr, int ni, int D) {
+    for (int r0 = 0; r0 < nr; r0 += CE_RB) {
+        int r1 = nr - r0 < CE_RB ? nr : r0 + CE_RB;
+        for (int d0 = 0; d0 < D; d0 += 64) {
+            int nv4 = D - d0 >= 64;
+            for (int t = 0; t < ni; t += 4) {
+                int nt = ni - t < 4 ? ni - t : 4;
+                if (nv4) {
+#define DWT(a, b) dw_tile(a, b, dW + (size_t)t * D + d0, D, E + t, ldE, hs + d0, r0, r1, t % 16 == 0 && d0 == 0)
+                    if (nt == 4) DWT(4, 4);
+                    else if (nt == 3) DWT(3, 4);
+                    else if (nt == 2) DWT(2, 4);
+                    else DWT(1, 4);
+#undef DWT
+                } else
+                    for (int v = 0; v < (D - d0) / 16; v++) {
+                        int dd = d0 + 16 * v;
+#define DWT(a, b) dw_tile(a, b, dW + (size_t)t * D + dd, D, E + t, ldE, hs + dd, r0, r1, t % 16 == 0 && dd == 0)
+                        if (nt == 4) DWT(4, 1);
+                        else if (nt == 3) DWT(3, 1);
+                        else if (nt == 2) DWT(2, 1);
+                        else DWT(1, 1);
+#undef DWT
+                    }
+            }
+        }
+    }
+}
+
+double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const float *h, const float *W,
+                                   const int32_t *pos, int N, int D, int NI, int rb, int ic, float gscale) {
+    if (N <= 0 || NI <= 0) return 0;
+    if (ic > NI || ic <= 0) ic = NI;
+    if (rb <= 0) rb = 1;
+    /* The transposed table sits at the end of the scratch that crec__nn_ce_fused_floats sized for this ic; the
+     * chunks are then rounded up to whole panels (fewer chunks: the layout below fits in front of it). */
+    float *WT = scratch + (crec__nn_ce_fused_floats(NI, D, rb, ic) - crec__nn_ce512_floats(NI, D));
+    if (ic < NI) ic = (ic + 15) / 16 * 16 < NI ? (ic + 15) / 16 * 16 : NI;
+    int nch = (NI + ic - 1) / ic, nsub = (ic + CE_BCH - 1) / CE_BCH, npan = (NI + 15) / 16;
+    float *E = scratch, *cm = E + (size_t)rb * NI, *rM = cm + (size_t)rb * nch, *rZ = rM + rb, *rl = rZ + rb;
+    float *acc = rl + rb, *tmp = acc + (size_t)rb * D, *hs = tmp + (size_t)rb * D;
+    int nblk = (N + rb - 1) / rb, rbe = (N + nblk - 1) / nblk;
+    double loss = 0;
+    for (int r0 = 0; r0 < N; r0 += rbe) {
+        int nr = N - r0 < rbe ? N - r0 : rbe, nslab = (nr + CE_SLAB - 1) / CE_SLAB;
+        const float *hb = h + (size_t)r0 * D;
+        const int32_t *pb = pos + r0;
+#pragma omp parallel
+        {
+            if (r0 == 0) {
+#pragma omp for schedule(static)
+                for (int p = 0; p < npan; p++) pack_panels(WT, W, NI, D, p, p + 1);
+            }
+#pragma omp for schedule(static)
+            for (int sl = 0; sl < nslab; sl++) {
+                int s0 = sl * CE_SLAB, ns = nr - s0 < CE_SLAB ? nr - s0 : CE_SLAB;
+                float fa[CE_SLAB], fb[CE_SLAB], mrow[CE_SLAB];
+                for (int i = s0; i < s0 + ns; i++) rM[i] = -FLT_MAX, rZ[i] = 0, rl[i] = 0;
+                if (dh) memset(acc + (size_t)s0 * D, 0, (size_t)ns * D * sizeof *acc);
+                for (int c = 0; c < nch; c++) {
+                    int c0 = c * ic, nc = NI - c0 < ic ? NI - c0 : ic;
+                    float *Ec = E + (size_t)s0 * NI + c0;
+                    logits(Ec, NI, mrow, hb + (size_t)s0 * D, D, ns, WT, c0, nc, D);
+                    for (int i = 0; i < ns; i++) {
+                        float *l = Ec + (size_t)i * NI;
+                        int r = s0 + i;
+                        int32_t p = pb[r];
+                        if (p >= c0 && p < c0 + nc) rl[r] = l[p - c0];
+                        float m = mrow[i], z = exp_sum(l, nc, m);
+                        cm[(size_t)r * nch + c] = m;
+                        float Mn = rM[r] > m ? rM[r] : m;
+                        fa[i] = crec__nn_expf(rM[r] - Mn), fb[i] = crec__nn_expf(m - Mn);
+                        rZ[r] = rZ[r] * fa[i] + z * fb[i];
+                        rM[r] = Mn;
+                    }
+                    if (dh) ew(acc + (size_t)s0 * D, fa, fb, Ec, NI, ns, W + (size_t)c0 * D, nc, D, tmp + (size_t)s0 * D);
+                }
+                for (int i = 0; i < ns; i++) {
+                    int r = s0 + i;
+                    int32_t p = pb[r];
+                    float lse = rM[r] + logf(rZ[r]);
+                    rl[r] = p >= 0 ? lse - rl[r] : 0;
+                    if (dh && p >= 0) {
+                        float a = gscale / rZ[r], *g = dh + (size_t)(r0 + r) * D;
+                        const float *A = acc + (size_t)r * D, *wp = W + (size_t)p * D;
+                        for (int d = 0; d < D; d++) g[d] += a * A[d] - gscale * wp[d];
+                    }
+                    rM[r] = lse;
+                }
+            }
+            if (dW) {
+#pragma omp for schedule(static)
+                for (int c = 0; c < nch; c++) {
+                    float *o = hs + (size_t)c * rb * D;
+                    for (int r = 0; r < nr; r++) {
+                        float f = pb[r] >= 0 ? crec__nn_expf(cm[(size_t)r * nch + c] - rM[r]) * gscale : 0;
+                        const float *x = hb + (size_t)r * D;
+                        for (int d = 0; d < D; d++) o[(size_t)r * D + d] = f * x[d];
+                    }
+                }
+#pragma omp for schedule(static)
+                for (int t = 0; t < nch * nsub; t++) {
+                    int c = t / nsub, c0 = c * ic, c1 = NI - c0 < ic ? NI : c0 + ic;
+                    int i0 = c0 + (t % nsub) * CE_BCH, i1 = i0 + CE_BCH < c1 ? i0 + CE_BCH : c1;
+                    if (i0 >= i1) continue;
+                    dw(dW + (size_t)i0 * D, E + i0, NI, hs + (size_t)c * rb * D, nr, i1 - i0, D);
+                    for (int r = 0; r < nr; r++)
+                        if (pb[r] >= i0 && pb[r] < i1) {
+                            float *o = dW + (size_t)pb[r] * D;
+                            const float *x = hb + (size_t)r * D;
+                            for (int d = 0; d < D; d++) o[d] += -gscale * x[d];
+                        }
+                }
+            }
+        }
+        for (int r = 0; r < nr; r++) loss += rl[r];
+    }
+    return loss;
+}
+
+#else /* no AVX-512 kernels on this target */
+int crec__nn_ce512_ok(int D) {
+    (void)D;
+    return 0;
+}
+double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const float *h, const float *W,
+                                   const int32_t *pos, int N, int D, int NI, int rb, int ic, float gscale) {
+    (void)dh, (void)dW, (void)scratch, (void)h, (void)W, (void)pos, (void)N, (void)D, (void)NI, (void)rb, (void)ic;
+    (void)gscale;
+    return 0;
+}
+#endif

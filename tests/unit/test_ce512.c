@@ -1,0 +1,125 @@
+/* test_ce512.c: the fused full-catalogue CE with AVX-512 tiles (src/nn/ce512.c) against the double-precision fused
+ * kernel (itself checked against brute force, the two-pass kernel and finite differences in test_nn.c) and against
+ * the float kernel with OpenBLAS products, on shapes that reach every tile edge: rows not a multiple of 8 (logits)
+ * or 4 (E W_c), items not a multiple of 16 (the last panel) or 4 (item-gradient tiles), widths 16, 48, 64, 80 and
+ * 128 (tiles of 4 vectors plus single-vector ones), several row blocks and slabs, item chunks that are not whole
+ * panels (rounded up) and dW ranges of 256 items, rows without a target, logits up to ~+-90 (the exponential's
+ * clamp and the running max). Then: the same bits at 1, 2 and 3 threads; the loss alone equals the loss with
+ * gradients. Skips where the CPU has no AVX-512 (the kernel is then never used). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "nn/ce512.h"
+#include "nn/nn.h"
+
+static crec_rng rng;
+
+/* Max over i of |f - d| / max(1, |d|) */
+static double rel(const float *f, const double *d, size_t n) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs(f[i] - d[i]) / fmax(1.0, fabs(d[i])));
+    return w;
+}
+
+typedef struct {
+    int N, D, NI, rb, ic;
+    double scale; /* of h and W: logits up to about scale^2 D / 3 */
+} shape;
+
+static double run_f(float *dh, float *dW, const float *h, const float *W, const int32_t *p, const shape *s, int simd,
+                    int threads) {
+    float *scr = crec__aligned_alloc(crec__nn_ce_fused_floats(s->NI, s->D, s->rb, s->ic) * sizeof *scr);
+    assert_non_null(scr);
+    int nt = omp_get_max_threads(), prev = crec__nn_ce512;
+    omp_set_num_threads(threads);
+    crec__nn_ce512 = simd;
+    if (dh) memset(dh, 0, (size_t)s->N * s->D * sizeof *dh);
+    if (dW) memset(dW, 0, (size_t)s->NI * s->D * sizeof *dW);
+    double l = crec__nn_softmax_ce_fused(dh, dW, scr, h, W, p, s->N, s->D, s->NI, s->rb, s->ic, 0.25f);
+    crec__nn_ce512 = prev;
+    omp_set_num_threads(nt);
+    free(scr);
+    return l;
+}
+
+static void check_shape(const shape *s) {
+    int N = s->N, D = s->D, NI = s->NI;
+    size_t nh = (size_t)N * D, nw = (size_t)NI * D;
+    double *hd = malloc(nh * sizeof *hd), *Wd = malloc(nw * sizeof *Wd);
+    float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W);
+    int32_t *p = malloc((size_t)N * sizeof *p);
+    for (size_t i = 0; i < nh; i++) h[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), hd[i] = h[i];
+    for (size_t i = 0; i < nw; i++) W[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), Wd[i] = W[i];
+    for (int n = 0; n < N; n++) p[n] = n % 13 == 5 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
+    p[N - 1] = NI - 1; /* a target in the last, partial panel */
+    /* reference: the double fused kernel (same blocking, exact exp) */
+    double *sd = calloc(crec__nn_ce_fused_floats(NI, D, s->rb, s->ic), sizeof *sd);
+    double *dhd = calloc(nh, sizeof *dhd), *dWd = calloc(nw, sizeof *dWd);
+    double ld = crec__nn_softmax_ce_fused_d(dhd, dWd, sd, hd, Wd, p, N, D, NI, s->rb, s->ic, 0.25);
+    float *dh[3], *dW[3];
+    for (int k = 0; k < 3; k++) dh[k] = malloc(nh * sizeof(float)), dW[k] = malloc(nw * sizeof(float));
+    double lb = run_f(dh[0], dW[0], h, W, p, s, 0, 2); /* OpenBLAS products */
+    double l1 = run_f(dh[1], dW[1], h, W, p, s, 1, 1); /* AVX-512 tiles, 1 thread */
+    double eb = fmax(fabs(lb - ld) / fabs(ld), fmax(rel(dh[0], dhd, nh), rel(dW[0], dWd, nw)));
+    double el = fabs(l1 - ld) / fabs(ld), eh = rel(dh[1], dhd, nh), ew = rel(dW[1], dWd, nw);
+    print_message("  N %d D %d I %d rb %d ic %d scale %.1f: vs double, loss %.1e dh %.1e dW %.1e (OpenBLAS path "
+                  "%.1e)\n",
+                  N, D, NI, s->rb, s->ic, s->scale, el, eh, ew, eb);
+    assert_true(el < 1e-5 && eh < 1e-5 && ew < 1e-5);
+    for (int t = 2; t <= 3; t++) { /* the same bits at any thread count */
+        double lt = run_f(dh[2], dW[2], h, W, p, s, 1, t);
+        assert_true(lt == l1);
+        assert_memory_equal(dh[1], dh[2], nh * sizeof(float));
+        assert_memory_equal(dW[1], dW[2], nw * sizeof(float));
+    }
+    assert_true(run_f(NULL, NULL, h, W, p, s, 1, 2) == l1); /* the loss alone */
+    for (int k = 0; k < 3; k++) free(dh[k]), free(dW[k]);
+    free(hd), free(Wd), free(h), free(W), free(p), free(sd), free(dhd), free(dWd);
+}
+
+static void test_ce512_matches(void **st) {
+    (void)st;
+    if (!crec__nn_ce512_ok(16)) {
+        print_message("  this CPU has no AVX-512: the kernel is not used here\n");
+        skip();
+    }
+    const shape cases[] = {
+        {37, 16, 301, 37, 301, 1.5},    /* one block, one chunk, 19 panels (last of 13 items) */
+        {300, 64, 1000, 256, 200, 1.0}, /* 2 blocks of 150 rows (2 slabs), chunks of 208 items (rounded) */
+        {140, 48, 700, 200, 600, 1.5},  /* 3 single-vector tiles per row; chunks of 600 in dW ranges of 256 */
+        {129, 80, 517, 64, 1024, 1.0},  /* 64 + 16 dims; 3 blocks of 43 rows; one chunk */
+        {61, 128, 259, 61, 130, 0.9},   /* two 64-dim tiles; chunks of 144 */
+        {45, 64, 333, 45, 333, 2.5},    /* logits of +-70: gaps to the row max past the clamp (87) */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_shape(&cases[k]);
+}
+
+static void test_ce512_ok(void **st) {
+    (void)st;
+    int prev = crec__nn_ce512;
+    crec__nn_ce512 = 1;
+    assert_false(crec__nn_ce512_ok(50)); /* widths that are not whole vectors take the OpenBLAS path */
+    assert_false(crec__nn_ce512_ok(8));
+    assert_false(crec__nn_ce512_ok(0));
+    crec__nn_ce512 = 0;
+    assert_false(crec__nn_ce512_ok(64));
+    crec__nn_ce512 = prev;
+    assert_int_equal(crec__nn_ce512_floats(17, 64), 32 * 64);
+}
+
+int main(void) {
+    crec__rng_seed(&rng, 512);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ce512_ok),
+        cmocka_unit_test(test_ce512_matches),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
