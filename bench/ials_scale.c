@@ -10,9 +10,11 @@
  * mixed, fp16); each starts from the same initial factors, and the first listed is the reference the others'
  * CPU seconds are divided by (timed in the same run: on a shared machine only such ratios are fair).
  * "max rel dW" is max_u |W_u - W_u(ref)| / max_u |W_u(ref)| after the same iterations (warm-up + reps).
+ * A precision may carry flags (models/ials.h): "+l" the legacy kernels (AVX2, one entry at a time: the path
+ * before the AVX-512 four-entry kernels), "+g" the gathered row layout; e.g. --prec fp32+l,fp32,fp16+l,fp16.
  *
  *   usage: bench_ials_scale [--threads 2] [--factors 64,256] [--reps 3] [--scale 1.0] [--cg 3] [--seed 1]
- *                           [--prec fp32,mixed,fp16]
+ *                           [--prec fp32,mixed,fp16[+l][+g]]
  * --scale shrinks users and interactions (items stay) for quick runs. Results: docs/RESULTS.md. */
 #include <math.h>
 #include <omp.h>
@@ -131,7 +133,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--factors") && v) snprintf(factors, sizeof factors, "%s", v), i++;
         else if (!strcmp(argv[i], "--prec") && v) snprintf(precs, sizeof precs, "%s", v), i++;
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16]\n",
+            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]]\n",
                     argv[0]);
             return 2;
         }
@@ -162,16 +164,24 @@ int main(int argc, char **argv) {
     printf("data: %d users, %d items, %lld interactions (top item in %lld rows), generated in %.1f s\n", nu, ni,
            (long long)nnz, (long long)top, crec__now() - t0);
     int prec[8], np = 0;
+    char pname[8][32];
     for (char *tok = strtok(precs, ","); tok && np < 8; tok = strtok(NULL, ",")) {
+        int fl = 0, bad = 0;
+        snprintf(pname[np], sizeof pname[np], "%s", tok);
+        char *plus = strchr(tok, '+');
+        for (char *f = plus; f && *f && !bad; f += 2) { /* "+g", "+l", ... */
+            if (f[0] != '+' || (f[1] != 'g' && f[1] != 'l')) bad = 1;
+            else fl |= f[1] == 'g' ? CREC_IALS_GATHER : CREC_IALS_LEGACY;
+        }
+        if (plus) *plus = 0;
         int q = !strcmp(tok, "fp32") ? 0 : !strcmp(tok, "mixed") ? 1 : !strcmp(tok, "fp16") ? 2 : -1;
-        if (q < 0) {
-            fprintf(stderr, "--prec: '%s' is not fp32, mixed or fp16\n", tok);
+        if (q < 0 || bad) {
+            fprintf(stderr, "--prec: '%s' is not fp32, mixed or fp16 (+g: gathered, +l: legacy kernels)\n", pname[np]);
             return 2;
         }
-        prec[np++] = q;
+        prec[np++] = q | fl;
     }
-    static const char *PN[] = {"fp32", "mixed", "fp16"};
-    printf("%8s %6s %12s %10s %10s %12s %12s %10s %12s %10s %12s\n", "factors", "prec", "s/iter(med)", "users s",
+    printf("%8s %10s %12s %10s %10s %12s %12s %10s %12s %10s %12s\n", "factors", "prec", "s/iter(med)", "users s",
            "items s", "CPU s/iter", "CPU users s", "CPU ratio", "peak RSS MB", "obs mean", "max rel dW");
     int nf = 0;
     char *ftok[16];
@@ -217,7 +227,7 @@ int main(int argc, char **argv) {
                     wmax = fmax(wmax, fabs((double)Wref[q]));
                 }
             }
-            printf("%8d %6s %12.2f %10.2f %10.2f %12.2f %12.2f %10.3f %12.0f %10.3f %12.2e\n", p.factors, PN[prec[pi]],
+            printf("%8d %10s %12.2f %10.2f %10.2f %12.2f %12.2f %10.3f %12.0f %10.3f %12.2e\n", p.factors, pname[pi],
                    it[reps / 2], tu[reps / 2], ti[reps / 2], tc[reps / 2], tcu[reps / 2], tc[reps / 2] / ref_cpu,
                    (double)crec__peak_rss() / (1 << 20), observed_mean(&s, &dat), pi && wmax > 0 ? dw / wmax : 0.0);
             fflush(stdout);

@@ -19,7 +19,11 @@
  * (kept in L2). OpenMP over contiguous runs of blocks; each thread writes only its own rows, and a row's
  * arithmetic depends only on the block boundaries, so a fixed seed and thread count give the same model.
  * Kernels are written with GCC vector extensions and compiled twice (AVX2+FMA and baseline), picked at run
- * time, since the library itself is built without -march.
+ * time, since the library itself is built without -march; where the CPU has AVX-512 the sparse passes use
+ * AVX-512 kernels that take four entries at a time (eight independent FMA chains for their dot products, one
+ * load and store of the accumulator for their four axpys, applied in entry order): the same sums up to the
+ * rounding of the dot products. Optionally (CREC_IALS_GATHER, ials.h) a block's Y rows are gathered once into
+ * a contiguous buffer that the residual and the CG steps then read in order.
  * Scoring (fold_in=history, the default): the user's factors are solved exactly from the context's history, so
  * the latest events count and users never seen in training are served; a short history is solved in the
  * eigenbasis of H^T H as a diagonal plus a rank-|history| term (Woodbury, O(n^2 d); ials.h), a long one by a
@@ -50,6 +54,7 @@ extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
 
 #define PF 2 /* prefetch the Y row this many entries ahead in the row layout */
+#define GATHER_BYTES ((int64_t)1 << 21) /* per-thread buffer of a gathered sub-block's Y rows */
 
 /* ---------------------------------------------------------------------------------------------------------
  * Kernels. Every vector has n floats, n a multiple of 16, 32-byte aligned (rows are 64-byte aligned). */
@@ -87,6 +92,31 @@ AI void pass_body(const float *Y, int ld, const int32_t *idx, const float *w, co
         float c = (w ? w[k] : 1.0f) * s;
         if (with_t) c -= t ? t[k] : 1.0f;
         axpy_body(c, y, acc, ld);
+    }
+}
+
+/* pass_body on rows stored one after the other (the block's gathered copy): y_k = Yc + k ld. */
+AI void passc_body(const float *Yc, int ld, const float *w, const float *t, int64_t n, const float *v, float *acc,
+                   int with_t) {
+    for (int64_t k = 0; k < n; k++) {
+        const float *y = Yc + (size_t)k * ld;
+        float s = dot_body(y, v, ld);
+        float c = (w ? w[k] : 1.0f) * s;
+        if (with_t) c -= t ? t[k] : 1.0f;
+        axpy_body(c, y, acc, ld);
+    }
+}
+
+/* out[k] = Y[idx[k]] for k < n (rows of ld floats): the one random pass of a gathered block. */
+AI void gather_body(const float *Y, int ld, const int32_t *idx, int64_t n, float *out) {
+    for (int64_t k = 0; k < n; k++) {
+        const float *y = Y + (size_t)idx[k] * ld;
+        if (k + PF < n) {
+            const char *nx = (const char *)(Y + (size_t)idx[k + PF] * ld);
+            for (int b = 0; b < ld * 4; b += 64) __builtin_prefetch(nx + b);
+        }
+        float *o = out + (size_t)k * ld;
+        for (int j = 0; j < ld; j += 8) *(v8f *)(o + j) = *(const v8f *)(y + j);
     }
 }
 
@@ -171,6 +201,9 @@ typedef struct ials_kern {
     int (*chol_solve)(double *A, int d, int ld, double *b);
     void (*scatter)(const float *y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
                     const float *V, float *Q, int32_t off, int with_t);
+    void (*passc)(const float *Yc, int ld, const float *w, const float *t, int64_t n, const float *v, float *acc,
+                  int with_t);
+    void (*gather)(const float *Y, int ld, const int32_t *idx, int64_t n, float *out);
 } ials_kern;
 
 #define IALS_KERNELS(SUF, ATTR)                                                                                  \
@@ -193,8 +226,16 @@ typedef struct ials_kern {
                                    int64_t n, const float *V, float *Q, int32_t off, int with_t) {              \
         scatter_body(y, ld, idx, w, t, n, V, Q, off, with_t);                                                    \
     }                                                                                                            \
+    ATTR static void passc_##SUF(const float *Yc, int ld, const float *w, const float *t, int64_t n,            \
+                                 const float *v, float *acc, int with_t) {                                      \
+        passc_body(Yc, ld, w, t, n, v, acc, with_t);                                                             \
+    }                                                                                                            \
+    ATTR static void gather_##SUF(const float *Y, int ld, const int32_t *idx, int64_t n, float *out) {          \
+        gather_body(Y, ld, idx, n, out);                                                                         \
+    }                                                                                                            \
     static const ials_kern KERN_##SUF = {#SUF,         dot_##SUF,   pass_##SUF,       update_##SUF,            \
-                                         scores_##SUF, rank1_##SUF, chol_solve_##SUF, scatter_##SUF};
+                                         scores_##SUF, rank1_##SUF, chol_solve_##SUF, scatter_##SUF,           \
+                                         passc_##SUF,  gather_##SUF};
 
 IALS_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 IALS_KERNELS(base, )
@@ -242,6 +283,158 @@ F16 static void pass_h(const uint16_t *Yh, int ld, const int32_t *idx, const flo
         for (int j = 0; j < ld; j += 8)
             _mm256_store_ps(acc + j, _mm256_fmadd_ps(cv, ld_h8(y + j), _mm256_load_ps(acc + j)));
     }
+}
+
+/* pass_h on the block's gathered fp16 rows (y_k = yinv * Yc[k ld ..]). */
+F16 static void pass_hc(const uint16_t *Yc, int ld, const float *w, const float *t, int64_t n, const float *v,
+                        float *acc, int with_t, float yinv) {
+    for (int64_t k = 0; k < n; k++) {
+        const uint16_t *y = Yc + (size_t)k * ld;
+        float c = (w ? w[k] : 1.0f) * yinv * dot_h(y, v, ld);
+        if (with_t) c -= t ? t[k] : 1.0f;
+        __m256 cv = _mm256_set1_ps(c * yinv);
+        for (int j = 0; j < ld; j += 8)
+            _mm256_store_ps(acc + j, _mm256_fmadd_ps(cv, ld_h8(y + j), _mm256_load_ps(acc + j)));
+    }
+}
+
+/* out[k] = Yh[idx[k]] for k < n (rows of ld halves). */
+F16 static void gather_h(const uint16_t *Yh, int ld, const int32_t *idx, int64_t n, uint16_t *out) {
+    for (int64_t k = 0; k < n; k++) {
+        const uint16_t *y = Yh + (size_t)idx[k] * ld;
+        if (k + PF < n) {
+            const char *nx = (const char *)(Yh + (size_t)idx[k + PF] * ld);
+            for (int b = 0; b < ld * 2; b += 64) __builtin_prefetch(nx + b);
+        }
+        uint16_t *o = out + (size_t)k * ld;
+        for (int j = 0; j < ld; j += 16) _mm256_store_si256((__m256i *)(o + j), _mm256_load_si256((const __m256i *)(y + j)));
+    }
+}
+
+/* The AVX-512 sparse passes (the default where the CPU has AVX-512F; flag CREC_IALS_LEGACY or a CPU without it
+ * selects the kernels above). Four entries at a time: their four dot products run as eight independent FMA
+ * chains (two per row), then one load and store of acc serves the four axpys, which are applied in entry order
+ * (acc = fma(c3, y3, fma(c2, y2, fma(c1, y1, fma(c0, y0, acc))))); the rows four and more ahead are
+ * prefetched. One template for fp32 rows and for the fp16 copy (widened 16 at a time), and for rows read
+ * through idx (random) or stored one after the other (idx NULL: the gathered block): the same arithmetic in
+ * the same order either way, so gathering does not change a result. ys scales the stored rows (1 for fp32). */
+#define F512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma,f16c")))
+
+F512 static inline __m512 ld16_f(const float *p) { return _mm512_load_ps(p); }
+F512 static inline __m512 ld16_h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)p)); }
+
+#define PASS512(NAME, T, LD16)                                                                                   \
+    F512 static void NAME(const T *Y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,    \
+                          const float *v, float *acc, int with_t, float ys) {                                    \
+        int64_t k = 0;                                                                                           \
+        for (; k + 3 < n; k += 4) {                                                                              \
+            const T *y[4];                                                                                       \
+            for (int q = 0; q < 4; q++) y[q] = Y + (size_t)(idx ? idx[k + q] : k + q) * ld;                      \
+            if (idx)                                                                                             \
+                for (int64_t q = k + 4; q < k + 8 && q < n; q++) {                                               \
+                    const char *nx = (const char *)(Y + (size_t)idx[q] * ld);                                    \
+                    for (int b = 0; b < ld * (int)sizeof(T); b += 64) __builtin_prefetch(nx + b);                \
+                }                                                                                                \
+            __m512 s[4], u[4], a[4];                                                                             \
+            for (int q = 0; q < 4; q++) s[q] = u[q] = _mm512_setzero_ps();                                       \
+            int j = 0;                                                                                           \
+            for (; j + 32 <= ld; j += 32) {                                                                      \
+                __m512 va = _mm512_load_ps(v + j), vb = _mm512_load_ps(v + j + 16);                              \
+                for (int q = 0; q < 4; q++) {                                                                    \
+                    s[q] = _mm512_fmadd_ps(LD16(y[q] + j), va, s[q]);                                            \
+                    u[q] = _mm512_fmadd_ps(LD16(y[q] + j + 16), vb, u[q]);                                       \
+                }                                                                                                \
+            }                                                                                                    \
+            if (j < ld) {                                                                                        \
+                __m512 va = _mm512_load_ps(v + j);                                                               \
+                for (int q = 0; q < 4; q++) s[q] = _mm512_fmadd_ps(LD16(y[q] + j), va, s[q]);                    \
+            }                                                                                                    \
+            for (int q = 0; q < 4; q++) {                                                                        \
+                float c = (w ? w[k + q] : 1.0f) * ys * _mm512_reduce_add_ps(_mm512_add_ps(s[q], u[q]));          \
+                if (with_t) c -= t ? t[k + q] : 1.0f;                                                            \
+                a[q] = _mm512_set1_ps(c * ys);                                                                   \
+            }                                                                                                    \
+            for (j = 0; j < ld; j += 16) {                                                                       \
+                __m512 x = _mm512_load_ps(acc + j);                                                              \
+                for (int q = 0; q < 4; q++) x = _mm512_fmadd_ps(a[q], LD16(y[q] + j), x);                       \
+                _mm512_store_ps(acc + j, x);                                                                     \
+            }                                                                                                    \
+        }                                                                                                        \
+        for (; k < n; k++) {                                                                                     \
+            const T *y = Y + (size_t)(idx ? idx[k] : k) * ld;                                                   \
+            __m512 s0 = _mm512_setzero_ps(), u0 = s0;                                                            \
+            int j = 0;                                                                                           \
+            for (; j + 32 <= ld; j += 32) {                                                                      \
+                s0 = _mm512_fmadd_ps(LD16(y + j), _mm512_load_ps(v + j), s0);                                   \
+                u0 = _mm512_fmadd_ps(LD16(y + j + 16), _mm512_load_ps(v + j + 16), u0);                          \
+            }                                                                                                    \
+            if (j < ld) s0 = _mm512_fmadd_ps(LD16(y + j), _mm512_load_ps(v + j), s0);                            \
+            float c = (w ? w[k] : 1.0f) * ys * _mm512_reduce_add_ps(_mm512_add_ps(s0, u0));                      \
+            if (with_t) c -= t ? t[k] : 1.0f;                                                                    \
+            __m512 a0 = _mm512_set1_ps(c * ys);                                                                  \
+            for (j = 0; j < ld; j += 16)                                                                         \
+                _mm512_store_ps(acc + j, _mm512_fmadd_ps(a0, LD16(y + j), _mm512_load_ps(acc + j)));             \
+        }                                                                                                        \
+    }
+
+PASS512(pass512_f, float, ld16_f)
+PASS512(pass512_h, uint16_t, ld16_h)
+
+/* scatter_body with AVX-512, four entries at a time: Q[idx[k] - off] += (w_k <y, V[idx[k] - off]> - t_k) y. The
+ * entries of one call are distinct rows, so each Q row gets the same single update as from scatter_body. */
+F512 static void scatter512(const float *y, int ld, const int32_t *idx, const float *w, const float *t, int64_t n,
+                            const float *V, float *Q, int32_t off, int with_t) {
+    int64_t k = 0;
+    for (; k + 3 < n; k += 4) {
+        const float *vr[4];
+        float *qr[4];
+        for (int q = 0; q < 4; q++) vr[q] = V + (size_t)(idx[k + q] - off) * ld, qr[q] = Q + (size_t)(idx[k + q] - off) * ld;
+        __m512 s[4], u[4];
+        for (int q = 0; q < 4; q++) s[q] = u[q] = _mm512_setzero_ps();
+        int j = 0;
+        for (; j + 32 <= ld; j += 32) {
+            __m512 ya = _mm512_load_ps(y + j), yb = _mm512_load_ps(y + j + 16);
+            for (int q = 0; q < 4; q++) {
+                s[q] = _mm512_fmadd_ps(_mm512_load_ps(vr[q] + j), ya, s[q]);
+                u[q] = _mm512_fmadd_ps(_mm512_load_ps(vr[q] + j + 16), yb, u[q]);
+            }
+        }
+        if (j < ld) {
+            __m512 ya = _mm512_load_ps(y + j);
+            for (int q = 0; q < 4; q++) s[q] = _mm512_fmadd_ps(_mm512_load_ps(vr[q] + j), ya, s[q]);
+        }
+        __m512 a[4];
+        for (int q = 0; q < 4; q++) {
+            float c = (w ? w[k + q] : 1.0f) * _mm512_reduce_add_ps(_mm512_add_ps(s[q], u[q]));
+            if (with_t) c -= t ? t[k + q] : 1.0f;
+            a[q] = _mm512_set1_ps(c);
+        }
+        for (j = 0; j < ld; j += 16) {
+            __m512 yj = _mm512_load_ps(y + j);
+            for (int q = 0; q < 4; q++) _mm512_store_ps(qr[q] + j, _mm512_fmadd_ps(a[q], yj, _mm512_load_ps(qr[q] + j)));
+        }
+    }
+    for (; k < n; k++) {
+        const float *vr = V + (size_t)(idx[k] - off) * ld;
+        float *qr = Q + (size_t)(idx[k] - off) * ld;
+        __m512 s0 = _mm512_setzero_ps(), u0 = s0;
+        int j = 0;
+        for (; j + 32 <= ld; j += 32) {
+            s0 = _mm512_fmadd_ps(_mm512_load_ps(vr + j), _mm512_load_ps(y + j), s0);
+            u0 = _mm512_fmadd_ps(_mm512_load_ps(vr + j + 16), _mm512_load_ps(y + j + 16), u0);
+        }
+        if (j < ld) s0 = _mm512_fmadd_ps(_mm512_load_ps(vr + j), _mm512_load_ps(y + j), s0);
+        float c = (w ? w[k] : 1.0f) * _mm512_reduce_add_ps(_mm512_add_ps(s0, u0));
+        if (with_t) c -= t ? t[k] : 1.0f;
+        __m512 a0 = _mm512_set1_ps(c);
+        for (j = 0; j < ld; j += 16) _mm512_store_ps(qr + j, _mm512_fmadd_ps(a0, _mm512_load_ps(y + j), _mm512_load_ps(qr + j)));
+    }
+}
+
+static int have_512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
 }
 
 /* Yh[r] = fp16(scale * Y[r]) for rows [lo, hi) (round to nearest even). */
@@ -466,6 +659,8 @@ typedef struct cg_scratch {
     int32_t *su, *sl; /* span: other row, length */
     int64_t *so;      /* span: offset into trows->idx */
     int64_t *cur;     /* per other row: first entry not yet consumed by this thread's blocks */
+    void *gb;         /* the gathered Y rows of a sub-block (GATHER_BYTES) */
+    int k512;         /* the row layout's passes: 1 the AVX-512 kernels, 0 the AVX2 / baseline ones */
 } cg_scratch;
 
 /* Spans of block [lo, hi): the other rows u with entries there (consumed from cur[u], which moves forward:
@@ -491,19 +686,33 @@ static int64_t block_spans(const crec_ials_rows *trows, int32_t hi, cg_scratch *
  * read once and scattered into the rows it touches (V, Q hold the block rows only). */
 static void block_sparse(const ials_kern *k, const float *Y, const uint16_t *Yh, float yinv, int ld,
                          const crec_ials_rows *rows, const crec_ials_rows *trows, int32_t lo, int B, const float *V,
-                         float *Q, int with_t, const cg_scratch *c, int64_t ns, const float *rr) {
+                         float *Q, int with_t, const cg_scratch *c, int64_t ns, const float *rr, const void *gb) {
     if (ns >= 0) {
         for (int64_t q = 0; q < ns; q++) {
             int64_t o = c->so[q];
-            k->scatter(Y + (size_t)c->su[q] * ld, ld, trows->idx + o, trows->w ? trows->w + o : NULL,
+            (c->k512 ? scatter512 : k->scatter)(Y + (size_t)c->su[q] * ld, ld, trows->idx + o, trows->w ? trows->w + o : NULL,
                        trows->t ? trows->t + o : NULL, c->sl[q], V, Q, lo, with_t);
         }
         return;
     }
+    int64_t base = rows->ptr[lo];
     for (int b = 0; b < B; b++) {
         if (rr && rr[b] == 0) continue; /* converged row: p = 0 */
         int64_t a = rows->ptr[lo + b], n = rows->ptr[lo + b + 1] - a;
-        if (Yh)
+        const float *rw = rows->w ? rows->w + a : NULL, *rt = rows->t ? rows->t + a : NULL;
+        if (c->k512 && Yh)
+            pass512_h(gb ? (const uint16_t *)gb + (size_t)(a - base) * ld : Yh, ld, gb ? NULL : rows->idx + a, rw, rt,
+                      n, V + (size_t)b * ld, Q + (size_t)b * ld, with_t, yinv);
+        else if (c->k512)
+            pass512_f(gb ? (const float *)gb + (size_t)(a - base) * ld : Y, ld, gb ? NULL : rows->idx + a, rw, rt, n,
+                      V + (size_t)b * ld, Q + (size_t)b * ld, with_t, 1.0f);
+        else if (gb && Yh)
+            pass_hc((const uint16_t *)gb + (size_t)(a - base) * ld, ld, rows->w ? rows->w + a : NULL,
+                    rows->t ? rows->t + a : NULL, n, V + (size_t)b * ld, Q + (size_t)b * ld, with_t, yinv);
+        else if (gb)
+            k->passc((const float *)gb + (size_t)(a - base) * ld, ld, rows->w ? rows->w + a : NULL,
+                     rows->t ? rows->t + a : NULL, n, V + (size_t)b * ld, Q + (size_t)b * ld, with_t);
+        else if (Yh)
             pass_h(Yh, ld, rows->idx + a, rows->w ? rows->w + a : NULL, rows->t ? rows->t + a : NULL, n,
                    V + (size_t)b * ld, Q + (size_t)b * ld, with_t, yinv);
         else
@@ -516,11 +725,21 @@ static void block_sparse(const ials_kern *k, const float *Y, const uint16_t *Yh,
  * layout's passes read Y, or its fp16 copy: Yh_res for the residual, Yh for the CG steps (NULL: Y). */
 static void solve_block(const ials_kern *k, float *X, const float *Y, const uint16_t *Yh_res, const uint16_t *Yh,
                         float yinv, int ld, const float *G, float gscale, const crec_ials_rows *rows,
-                        const crec_ials_rows *trows, int32_t lo, int B, int cg_steps, cg_scratch *c, int64_t ns) {
+                        const crec_ials_rows *trows, int32_t lo, int B, int cg_steps, cg_scratch *c, int64_t ns,
+                        int gather) {
     float *Xb = X + (size_t)lo * ld, *Q = c->Q, *R = c->R, *P = c->P, *rr = c->rr, *rr0 = c->rr0;
+    /* gather: the block's Y rows (as the CG steps read them: fp32 or the fp16 copy) copied once, in entry order,
+     * so that the residual (when it reads the same copy) and the CG steps read them sequentially */
+    const void *gb = NULL;
+    if (gather && ns < 0) {
+        int64_t a = rows->ptr[lo], n = rows->ptr[lo + B] - a;
+        if (Yh) gather_h(Yh, ld, rows->idx + a, n, (uint16_t *)c->gb);
+        else k->gather(Y, ld, rows->idx + a, n, (float *)c->gb);
+        gb = c->gb;
+    }
     /* r = b - A x */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, Xb, ld, G, ld, 0.0f, Q, ld);
-    block_sparse(k, Y, Yh_res, yinv, ld, rows, trows, lo, B, Xb, Q, 1, c, ns, NULL);
+    block_sparse(k, Y, Yh_res, yinv, ld, rows, trows, lo, B, Xb, Q, 1, c, ns, NULL, Yh_res == Yh ? gb : NULL);
     for (int b = 0; b < B; b++) {
         float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
         float lam = rows->lam[lo + b];
@@ -530,7 +749,7 @@ static void solve_block(const ials_kern *k, float *X, const float *Y, const uint
     }
     for (int step = 0; step < cg_steps; step++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ld, ld, gscale, P, ld, G, ld, 0.0f, Q, ld);
-        block_sparse(k, Y, Yh, yinv, ld, rows, trows, lo, B, P, Q, 0, c, ns, rr);
+        block_sparse(k, Y, Yh, yinv, ld, rows, trows, lo, B, P, Q, 0, c, ns, rr, gb);
         for (int b = 0; b < B; b++) {
             if (rr[b] == 0) continue; /* converged: p = 0 */
             float *x = Xb + (size_t)b * ld, *q = Q + (size_t)b * ld, *r = R + (size_t)b * ld, *p = P + (size_t)b * ld;
@@ -590,9 +809,13 @@ int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G,
     int32_t n = rows->n_rows;
     uint16_t *Yh = NULL;
     float yinv = 1.0f;
+    int gather = (prec & CREC_IALS_GATHER) != 0, k512 = !(prec & CREC_IALS_LEGACY) && have_512();
+    prec &= CREC_IALS_PREC;
     if (prec != 1 && prec != 2) prec = 0;
     if (prec && !have_f16()) prec = 0; /* no F16C: the fp32 passes */
     if (prec && half_copy(Y, rows->n_cols, ld, nth, &Yh, &yinv)) return CREC_ENOMEM;
+    int64_t rowb = (int64_t)ld * (prec ? 2 : 4), gcap = GATHER_BYTES;
+    if (gcap < rowb) gather = 0;
     /* block rows: the block's P and Q (2 x R x ld floats) take ~256 KiB, half of a core's L2 here */
     int R = 32768 / ld;
     if (R < 16) R = 16;
@@ -635,12 +858,13 @@ int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G,
             c.so = malloc(((size_t)no + 1) * sizeof *c.so);
             c.cur = malloc(((size_t)no + 1) * sizeof *c.cur);
         }
-        int ok = c.Q && c.rr && (!trows || (c.su && c.sl && c.so && c.cur));
+        if (gather) c.gb = crec__aligned_alloc((size_t)gcap + 64);
+        int ok = c.Q && c.rr && (!trows || (c.su && c.sl && c.so && c.cur)) && (!gather || c.gb);
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
         } else {
-            c.R = c.Q + bl, c.P = c.R + bl, c.rr0 = c.rr + R;
+            c.R = c.Q + bl, c.P = c.R + bl, c.rr0 = c.rr + R, c.k512 = k512;
             int32_t first = (int32_t)(bound[t] * R);
             for (int64_t u = 0; u < no; u++) {
                 int64_t a = trows->ptr[u], len = trows->ptr[u + 1] - a;
@@ -657,11 +881,27 @@ int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G,
                      * docs/RESULTS.md: a block of popular items qualifies, a block of users does not) */
                     if (ns * 4 > nent && !force_scatter) ns = -1;
                 }
-                solve_block(k, X, Y, prec == 2 ? Yh : NULL, Yh, yinv, ld, G, gscale, rows, trows, lo, B, cg_steps,
-                            &c, ns);
+                if (ns >= 0 || !gather) {
+                    solve_block(k, X, Y, prec == 2 ? Yh : NULL, Yh, yinv, ld, G, gscale, rows, trows, lo, B,
+                                cg_steps, &c, ns, 0);
+                    continue;
+                }
+                /* gathered row layout: sub-blocks whose entries' rows fit the buffer, and runs of rows too long
+                 * for it (solved as before) */
+                for (int32_t s0 = lo; s0 < lo + B;) {
+                    int32_t s1 = s0;
+                    int fits = (rows->ptr[s0 + 1] - rows->ptr[s0]) * rowb <= gcap;
+                    if (fits)
+                        while (s1 < lo + B && (rows->ptr[s1 + 1] - rows->ptr[s0]) * rowb <= gcap) s1++;
+                    else
+                        while (s1 < lo + B && (rows->ptr[s1 + 1] - rows->ptr[s1]) * rowb > gcap) s1++;
+                    solve_block(k, X, Y, prec == 2 ? Yh : NULL, Yh, yinv, ld, G, gscale, rows, trows, s0,
+                                (int)(s1 - s0), cg_steps, &c, -1, fits);
+                    s0 = s1;
+                }
             }
         }
-        free(c.Q), free(c.rr), free(c.su), free(c.sl), free(c.so), free(c.cur);
+        free(c.Q), free(c.rr), free(c.su), free(c.sl), free(c.so), free(c.cur), free(c.gb);
     }
     blas_end(nth, prev);
     free(bound), free(Yh);
@@ -1100,6 +1340,15 @@ static int ials_check(const crec_model *m, char *err, size_t errn) {
     return 0;
 }
 
+/* A trained user's row of W (every user of the training matrix has one; the caller skips a zero row). */
+static int ials_user_vector(const crec_model *m, int32_t user, const float **vec, int *dim) {
+    const crec_ials_state *s = m->state;
+    if (user >= s->n_users) return 0;
+    *vec = s->W + (size_t)user * s->ld;
+    *dim = s->d;
+    return 1;
+}
+
 const crec_model_type crec__model_ials = {
     .name = "ials",
     .summary = "implicit ALS (Rendle et al. 2022 loss, Gramian trick, CG row solves); folds in new users",
@@ -1111,4 +1360,5 @@ const crec_model_type crec__model_ials = {
     .load = ials_load,
     .free_state = ials_free,
     .check = ials_check,
+    .user_vector = ials_user_vector,
 };

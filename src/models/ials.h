@@ -87,6 +87,12 @@ int crec__ials_solve_side(float *X, const float *Y, int ld, const float *G, floa
  * each half-step reads Y in fp32, so the warm-started iterates still converge to the exact system's solution),
  * 2 = fp16 (the residual too: the fixed point moves by the fp16 rounding of Y, ~5e-4 relative). The copy takes
  * rows->n_cols x ld halves for the half-step. Without AVX2 + FMA + F16C every prec runs as 0. 0 or CREC_ENOMEM. */
+/* Flags or-ed into prec: */
+#define CREC_IALS_PREC 3   /* the precision bits (0, 1, 2 above) */
+#define CREC_IALS_GATHER 4 /* row layout: each sub-block's Y rows are gathered once into a contiguous per-thread
+                            * buffer that the residual and the CG steps then read sequentially */
+#define CREC_IALS_LEGACY 8 /* the row layout's passes with the AVX2 one-entry-at-a-time kernels even where the
+                            * CPU has AVX-512 (the path before the four-entry kernels; for tests and benches) */
 int crec__ials_solve_side_prec(float *X, const float *Y, int ld, const float *G, float gscale,
                                const crec_ials_rows *rows, const crec_ials_rows *trows, int cg_steps, int block_rows,
                                int n_threads, int prec);
