@@ -17,6 +17,10 @@
  * negatives shared by the batch (ssm) or full softmax over the catalog (ce); AdamW; early stopping on validation
  * NDCG@10.
  *
+ * The attention runs on nn/hstu.h's tiled kernels (BLAS products per 64-row query tile, the masked tiles skipped,
+ * one vectorised exp per pair), with the batch's time buckets computed once per forward (integer log) and read
+ * by every layer and by the backward; the logits and the weights are cached per layer.
+ *
  * The one idea: attention weights that are not a softmax. Each query's weights are independent pointwise
  * functions of its logits, so the layer needs no row statistics and the time / position biases are just two more
  * learned tables indexed per pair. */
@@ -29,6 +33,7 @@
 #include "models/hstu.h"
 #include "models/params.h"
 #include "models/seqtrain.h"
+#include "nn/hstu.h"
 #include "nn/nn.h"
 
 static const crec_param_def HSTU_PARAMS[] = {
@@ -76,6 +81,8 @@ enum {
     A_GATE, /* [L, N, D] */
     A_GD,   /* [L, N, D] dropout(gate) */
     A_ATT,  /* [L, A] logits (gradient block: dlogits) */
+    A_AW,   /* [L, A] attention weights SiLU(logits) / n (unused in the gradient block) */
+    A_BKT,  /* [A / H bytes] the batch's time buckets, read by every layer (unused in the gradient block) */
     A_HOUT, /* [N, D] normalised final states / temperature */
     A_NRM,  /* [N] norms of the final states */
     A_TQ,   /* [2N] query times (int64) */
@@ -90,12 +97,15 @@ typedef struct hstu {
     int training; /* the forward refreshes P_OUT from P_EMB (one caller at a time) */
     crec_nn_params p;
     float *pop;
+    float *bsum; /* the attention's bias-gradient scratch (crec__nn_hstu_bias_scratch), grown by the backward */
+    size_t bsum_n;
 } hstu;
 
 typedef struct h_acts {
     int N;
     int64_t A;
     float *t[A_COUNT];
+    size_t n[A_COUNT];
 } h_acts;
 
 static void param_sizes(const hstu *s, size_t *sz) {
@@ -109,19 +119,21 @@ static void param_sizes(const hstu *s, size_t *sz) {
     sz[P_RTS] = s->time_bias ? L * CREC_NN_HSTU_BUCKETS : 0;
 }
 
+/* Sets a's tensors and their sizes (floats) on base, when given; returns the floats of the block. */
 static size_t acts_layout(const hstu *s, int N, int64_t A, float *base, h_acts *a) {
     size_t n = (size_t)N, D = (size_t)s->D, L = (size_t)s->L, sz[A_COUNT];
     sz[A_X] = (L + 1) * n * D;
     sz[A_XN] = sz[A_AO] = sz[A_AN] = sz[A_GATE] = sz[A_GD] = L * n * D;
     sz[A_RS1] = sz[A_RS2] = L * n;
     sz[A_PRE] = sz[A_UVQK] = L * n * 4 * D;
-    sz[A_ATT] = L * (size_t)A;
+    sz[A_ATT] = sz[A_AW] = L * (size_t)A;
+    sz[A_BKT] = s->time_bias ? ((size_t)A / (size_t)s->H + 3) / 4 : 0;
     sz[A_HOUT] = sz[A_TMP] = n * D;
     sz[A_NRM] = n;
     sz[A_TQ] = 2 * n;
     size_t off = 0;
     for (int k = 0; k < A_COUNT; k++) {
-        if (base) a->t[k] = base + off;
+        if (base) a->t[k] = base + off, a->n[k] = sz[k];
         off += (sz[k] + 15) & ~(size_t)15;
     }
     if (base) a->N = N, a->A = A;
@@ -172,16 +184,18 @@ static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_b
     crec__nn_embedding_forward(x0, bt->posid, PRM(s, (float *)blk, P_POS), N, D, 1.0f, 1);
     if (p > 0) crec__nn_dropout_forward(x0, x0, (size_t)N * D, p, crec__nn_seed(seed, 0, 0));
     query_times(bt, tq, now);
+    uint8_t *bkt = s->time_bias ? (uint8_t *)(void *)a->t[A_BKT] : NULL;
+    if (bkt) crec__nn_hstu_buckets(bkt, bt->ts, tq, bt->seq_off, bt->att_off, bt->B, s->H);
     for (int l = 0; l < s->L; l++) {
         const float *x = ACT(a, A_X, l, D);
         float *xn = ACT(a, A_XN, l, D), *pre = ACT(a, A_PRE, l, 4 * D), *uvqk = ACT(a, A_UVQK, l, 4 * D);
         float *ao = ACT(a, A_AO, l, D), *an = ACT(a, A_AN, l, D), *gate = ACT(a, A_GATE, l, D);
-        float *gd = ACT(a, A_GD, l, D), *att = a->t[A_ATT] + (size_t)l * a->A;
+        float *gd = ACT(a, A_GD, l, D), *att = a->t[A_ATT] + (size_t)l * a->A, *aw = a->t[A_AW] + (size_t)l * a->A;
         crec__nn_hstu_norm_forward(xn, ACT(a, A_RS1, l, 1), x, N, D);
         crec__nn_linear_forward(pre, xn, layer_w(s, blk, P_UVQK, l), NULL, N, D, 4 * D);
         crec__nn_act_forward(uvqk, pre, (size_t)N * 4 * D, CREC_NN_SILU);
-        crec__nn_hstu_attention_forward(ao, att, uvqk, layer_w(s, blk, P_RPOS, l), layer_w(s, blk, P_RTS, l),
-                                        bt->ts, tq, bt->seq_off, bt->att_off, bt->B, D, s->H, s->T, s->norm_len);
+        crec__nn_hstu_attn_forward(ao, att, aw, uvqk, layer_w(s, blk, P_RPOS, l), layer_w(s, blk, P_RTS, l), bkt,
+                                   bt->seq_off, bt->att_off, bt->B, D, s->H, s->T, s->norm_len);
         crec__nn_hstu_norm_forward(an, ACT(a, A_RS2, l, 1), ao, N, D);
         crec__nn_hstu_gate_forward(gate, uvqk, an, N, D);
         if (p > 0)
@@ -211,10 +225,10 @@ static void drop_back(float *dst, const float *src, size_t n, float p, uint64_t 
 /* g: zeroed by the forward, g->t[A_HOUT] holding dloss/d(hout); gradients added into gblk (whose P_OUT holds the
  * loss's gradient of the normalised table, sent back into P_EMB and cleared). */
 static void backward(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
-                     const crec_seq_batch *bt, uint64_t seed) {
+                     const crec_seq_batch *bt, uint64_t seed, float *bsum) {
     int N = bt->N, D = s->D;
     float p = seed ? s->drop : 0;
-    const int64_t *tq = (const int64_t *)(const void *)a->t[A_TQ];
+    const uint8_t *bkt = s->time_bias ? (const uint8_t *)(const void *)a->t[A_BKT] : NULL;
     /* h = hf / (|hf| temp): dhf = (dh - hhat (hhat . dh)) / (|hf| temp), hhat = hf / |hf| */
     float *dhf = ACT(g, A_X, s->L, D);
     for (int n = 0; n < N; n++) {
@@ -234,11 +248,11 @@ static void backward(const hstu *s, const float *blk, float *gblk, const h_acts 
                                     ACT(a, A_UVQK, l, 4 * D), ACT(a, A_AN, l, D), N, D);
         crec__nn_hstu_norm_backward(ACT(g, A_AO, l, D), ACT(g, A_AN, l, D), ACT(a, A_AN, l, D), ACT(a, A_RS2, l, 1),
                                     N, D);
-        crec__nn_hstu_attention_backward(ACT(g, A_UVQK, l, 4 * D), layer_g(s, gblk, P_RPOS, l),
-                                         layer_g(s, gblk, P_RTS, l), g->t[A_ATT] + (size_t)l * g->A,
-                                         ACT(g, A_AO, l, D), ACT(a, A_UVQK, l, 4 * D),
-                                         a->t[A_ATT] + (size_t)l * a->A, bt->ts, tq, bt->seq_off, bt->att_off, bt->B,
-                                         D, s->H, s->T, s->norm_len);
+        crec__nn_hstu_attn_backward(ACT(g, A_UVQK, l, 4 * D), layer_g(s, gblk, P_RPOS, l),
+                                    layer_g(s, gblk, P_RTS, l), g->t[A_ATT] + (size_t)l * g->A, bsum,
+                                    ACT(g, A_AO, l, D), ACT(a, A_UVQK, l, 4 * D), a->t[A_ATT] + (size_t)l * a->A,
+                                    a->t[A_AW] + (size_t)l * a->A, bkt, bt->seq_off, bt->att_off, bt->B, D, s->H,
+                                    s->T, s->norm_len);
         crec__nn_act_backward(ACT(g, A_PRE, l, 4 * D), ACT(g, A_UVQK, l, 4 * D), ACT(a, A_PRE, l, 4 * D),
                               (size_t)N * 4 * D, CREC_NN_SILU);
         crec__nn_linear_backward(ACT(g, A_XN, l, D), layer_g(s, gblk, P_UVQK, l), NULL, ACT(g, A_PRE, l, 4 * D),
@@ -317,6 +331,7 @@ static void state_free(hstu *s) {
     if (!s) return;
     crec__nn_params_free(&s->p);
     free(s->pop);
+    free(s->bsum);
     free(s);
 }
 
@@ -351,20 +366,29 @@ static const float *net_forward(const void *ctx, const crec_seq_batch *bt, float
     forward(s, s->p.param, &a, bt, seed, 0);
     if (gbase) {
         h_acts g;
-        size_t used = acts_layout(s, bt->N, A, gbase, &g);
-        memset(gbase, 0, used * sizeof(float));
+        acts_layout(s, bt->N, A, gbase, &g);
+        /* the gradients accumulate (+=) into every tensor but the attention's: dlogits is written whole by the
+         * backward where it is read, the weights, buckets and times have no gradient */
+        for (int k = 0; k < A_COUNT; k++)
+            if (k != A_ATT && k != A_AW && k != A_BKT && k != A_TQ) memset(g.t[k], 0, g.n[k] * sizeof(float));
         *dh = g.t[A_HOUT];
     }
     return a.t[A_HOUT];
 }
 
 static void net_backward(const void *ctx, const crec_seq_batch *bt, const float *abase, float *gbase, uint64_t seed) {
-    const hstu *s = ctx;
+    hstu *s = (hstu *)ctx; /* one training step at a time: it owns the bias scratch */
     h_acts a, g;
     int64_t A = batch_att(bt);
     acts_layout(s, bt->N, A, (float *)abase, &a);
     acts_layout(s, bt->N, A, gbase, &g);
-    backward(s, s->p.param, s->p.grad, &a, &g, bt, seed);
+    size_t need = s->pos_bias || s->time_bias ? crec__nn_hstu_bias_scratch(bt->B, s->H, s->T) : 0;
+    if (need > s->bsum_n) {
+        free(s->bsum);
+        s->bsum = malloc(need * sizeof *s->bsum);
+        s->bsum_n = s->bsum ? need : 0; /* without it the kernel sums the bias gradients on one thread */
+    }
+    backward(s, s->p.param, s->p.grad, &a, &g, bt, seed, s->bsum);
 }
 
 static float *net_out_table(const void *ctx, float *blk) { return PRM((const hstu *)ctx, blk, P_OUT); }
@@ -491,6 +515,7 @@ int crec__hstu_gradcheck(int norm_len, float dropout, uint64_t seed, double *wor
     crec__nn_head_free(&hd);
     crec__seqtrain_batch_free(&bt);
     crec__nn_params_free(&s.p);
+    free(s.bsum);
     return rc;
 }
 
