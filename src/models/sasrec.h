@@ -13,4 +13,15 @@
  * *worst = max |analytic - numeric| / max(|numeric|, 0.05), *checked = elements checked. 0 or CREC_ENOMEM. */
 int crec__sasrec_gradcheck(int pre, int act, float dropout, uint64_t seed, double *worst, int *checked);
 
+/* The same check through the cosine head (cos=1: final states and item rows L2-normalised, scores / temp) with
+ * the label-smoothing term ls (0 = off), pre-LN, GELU. 0 or CREC_ENOMEM. */
+int crec__sasrec_cos_gradcheck(float temp, double ls, float dropout, uint64_t seed, double *worst, int *checked);
+
+/* The cosine head alone, as training runs it: h [N, D] and the item table E [I, D] normalised, logits
+ * hn . wn / temp, mean full-softmax CE over the rows with tgt >= 0 plus the label-smoothing term ls (0 = off),
+ * divided by N; *loss, and its gradients in dh [N, D] and dE [I, D] (overwritten). For a double-precision
+ * reference in tests/unit/test_sasrec_cos.c. 0 or CREC_ENOMEM. */
+int crec__sasrec_cos_head(const float *h, const float *E, const int32_t *tgt, int N, int D, int32_t I, float temp,
+                          double ls, double *loss, float *dh, float *dE);
+
 #endif

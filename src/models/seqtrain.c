@@ -291,7 +291,8 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     double best = -1;
     int best_epoch = 0, since = 0;
     memcpy(tr.best, p->param, p->total * sizeof(float));
-    size_t w_off = (size_t)(net->out_table(net->ctx, p->grad) - p->grad); /* the item table in the block */
+    /* the item table in the block (ranks > 1 only: a network may keep a derived table outside it, sasrec cos=1) */
+    size_t w_off = P > 1 ? (size_t)(net->out_table(net->ctx, p->grad) - p->grad) : 0;
     for (int ep = 1; ep <= hp->epochs && nu > 0; ep++) {
         double t0 = crec__now(), loss_sum = 0;
         int64_t tok_sum = 0, sent_rows = 0;
@@ -389,6 +390,7 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         } else if (hp->patience > 0 && ++since >= hp->patience)
             break;
     }
+    if (hp->best_epoch) *hp->best_epoch = do_valid && best >= 0 ? best_epoch : hp->epochs;
     if (do_valid && best >= 0) {
         memcpy(p->param, tr.best, p->total * sizeof(float));
         if (in->verbose) crec__log("%s: best validation NDCG@10 %.4f at epoch %d\n", net->name, best, best_epoch);

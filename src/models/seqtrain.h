@@ -100,6 +100,7 @@ typedef struct crec_seqtrain_hp {
     int sched, batch, epochs, patience, warmup;
     double lr, wd, beta2, clip;
     int32_t valid_users;
+    int *best_epoch; /* output (may be NULL): the epoch early stopping kept; without validation, the epochs run */
 } crec_seqtrain_hp;
 
 /* The training hyper-parameters from m. CREC_EINVAL when out of range. */
