@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "crec/index.h"
+#include "index/align.h"
 #include "models/itemvec.h"
 
 static const char BUILD_HELP[] =
@@ -26,8 +27,15 @@ static const char BUILD_HELP[] =
     "  --levels L      rq: quantised levels (3)\n"
     "  --vectors V     rq: content (attribute / title TF-IDF -> SVD), collaborative (--model M.crecm: the item\n"
     "                  table of a trained sasrec, bert4rec or ials), external (--file F: lines 'ITEM v1 .. vd'),\n"
-    "                  fused (content + collaborative, each row L2-normalised, concatenated: the reduced form of\n"
-    "                  PRORec's alignment)\n"
+    "                  fused (content + collaborative, each row L2-normalised, concatenated; with --align 1,\n"
+    "                  PRORec-style: both projected into one space trained with a cross-view InfoNCE, then\n"
+    "                  quantised as normalise(u + w))\n"
+    "  --align 0|1     fused: train the alignment first (0)\n"
+    "  --align-dim D   alignment: shared width (64)\n"
+    "  --align-epochs E  alignment: epochs (50)\n"
+    "  --align-batch B alignment: items per step, the in-batch negatives + 1 (512)\n"
+    "  --align-tau T   alignment: InfoNCE temperature (0.1)\n"
+    "  --align-lr X    alignment: Adam learning rate (0.001)\n"
     "  --dim D         content vectors' SVD width (64)\n"
     "  --quantizer Q   rq: kmeans (residual k-means, default) | rqvae (an MLP autoencoder whose latent is\n"
     "                  residual-quantised, trained here: reconstruction + codebook + 0.25 x commitment loss,\n"
@@ -46,7 +54,9 @@ static int index_build(int argc, char **argv) {
     crec_index_opts o;
     crec_index_opts_default(&o);
     o.method = NULL;
-    long long dim = 64;
+    long long dim = 64, align = 0;
+    crec__align_opts ao;
+    crec__align_opts_default(&ao);
     for (int i = 1; i < argc; i++) {
         const char *v;
         int bad = 0;
@@ -82,6 +92,19 @@ static int index_build(int argc, char **argv) {
             o.vae_n_hidden = nh;
             continue;
         }
+        int is_tau = 0;
+        if ((is_tau = cli_opt(argc, argv, &i, "--align-tau", &v, &bad)) || cli_opt(argc, argv, &i, "--align-lr", &v, &bad)) {
+            const char *name = is_tau ? "--align-tau" : "--align-lr";
+            double dv;
+            if (bad || cli_double("index build", name, v, &dv)) return CLI_USAGE;
+            if (!(dv > 0) || dv > 100) {
+                fprintf(stderr, "crec index build: %s %s: a positive number up to 100\n", name, v);
+                return CLI_USAGE;
+            }
+            if (is_tau) ao.tau = dv;
+            else ao.lr = dv;
+            continue;
+        }
         int is_lr = 0, is_beta = 0;
         if ((is_lr = cli_opt(argc, argv, &i, "--vae-lr", &v, &bad)) ||
             (is_beta = cli_opt(argc, argv, &i, "--vae-beta", &v, &bad))) {
@@ -112,6 +135,10 @@ static int index_build(int argc, char **argv) {
         INTOPT("--vae-epochs", 1, 1000000, o.vae_epochs)
         INTOPT("--vae-batch", 1, 1 << 20, o.vae_batch)
         INTOPT("--seed", 0, (long long)1 << 62, o.seed)
+        INTOPT("--align", 0, 1, align)
+        INTOPT("--align-dim", 1, 1024, ao.dim)
+        INTOPT("--align-epochs", 1, 100000, ao.epochs)
+        INTOPT("--align-batch", 2, 65536, ao.batch)
 #undef INTOPT
         fprintf(stderr, "crec index build: unknown option '%s' (see --help)\n", argv[i]);
         return CLI_USAGE;
@@ -129,6 +156,10 @@ static int index_build(int argc, char **argv) {
     if (is_rq && (strcmp(vecs, "collaborative") == 0 || strcmp(vecs, "fused") == 0) && !model) {
         fprintf(stderr, "crec index build: --vectors %s needs --model M.crecm (a trained sasrec, bert4rec or ials)\n",
                 vecs);
+        return CLI_USAGE;
+    }
+    if (align && !(is_rq && strcmp(vecs, "fused") == 0)) {
+        fprintf(stderr, "crec index build: --align 1 applies to --method rq --vectors fused only\n");
         return CLI_USAGE;
     }
     if (is_rq && strcmp(vecs, "external") == 0 && !file) {
@@ -186,11 +217,20 @@ static int index_build(int argc, char **argv) {
             if (strcmp(vecs, "content") == 0) o.vec = vc, o.dim = dc;
             else if (strcmp(vecs, "collaborative") == 0) o.vec = vm, o.dim = dm;
             else if (strcmp(vecs, "external") == 0) o.vec = vf, o.dim = dc;
-            else {
+            else if (align) {
+                double l0 = 0, l1 = 0, acc = 0;
+                ao.seed = o.seed, ao.verbose = 1;
+                rc = crec__align_vectors(vc, dc, vm, dm, ds->items.n, &ao, &vf, &l0, &l1, &acc);
+                if (rc == CREC_EINVAL) snprintf(err, sizeof err, "--align: fewer than 2 items or a bad --align-* value");
+                if (!rc)
+                    fprintf(stderr, "crec index build: aligned %d + %d -> %d dims: InfoNCE %.4f -> %.4f, in-batch "
+                                    "cross-view top-1 %.3f\n", dc, dm, ao.dim, l0, l1, acc);
+                o.vec = vf, o.dim = ao.dim;
+            } else {
                 rc = crec_index_fuse_vectors(vc, dc, vm, dm, ds->items.n, &vf);
                 o.vec = vf, o.dim = dc + dm;
             }
-            snprintf(name, sizeof name, "%s vectors", vecs);
+            snprintf(name, sizeof name, "%s%s vectors", vecs, align ? " aligned" : "");
             o.vec_name = name;
         }
     }

@@ -6,7 +6,9 @@
  * Model (pre-LN throughout; shape letters of nn/nn.h, L the code length, V the token vocabulary + BOS):
  *   encoder input of history item i at window position t: sum over levels of TOK[token_l(i)] + EPOS[t]
  *     (an item is one encoder row, the sum of its code's token embeddings - a reduction of TIGER, whose encoder
- *     reads every token as its own row: L times shorter sequences on a 2-core machine);
+ *     reads every token as its own row: L times shorter sequences on a 2-core machine); with enc_tokens=1, TIGER's
+ *     form: level l of item t is its own row TOK[token_l(i)] + EPOS[t L + l] (learned absolute positions where
+ *     TIGER's T5 has relative position biases);
  *   Le blocks of (LN, self-attention, residual, LN, FFN, residual), final LN -> memory M;
  *   decoder input at step j: TOK[BOS] (j = 0) or TOK[token_{j-1}], + DPOS[j]; Ld blocks of (LN, causal
  *     self-attention, residual, LN, cross-attention to M, residual, LN, FFN, residual), final LN -> h_j;
@@ -52,6 +54,10 @@ static const crec_param_def GENREC_PARAMS[] = {
     CREC_P_ENUM("encoder", "causal", "causal|bidir",
                 "causal: one encoder pass serves every prefix; bidir: TIGER's bidirectional encoder, a pass per target"),
     CREC_P_INT("beam", "20", 1, 1024, "beam width of the constrained decoding"),
+    CREC_P_BOOL("enc_tokens", "0",
+                "TIGER's encoder input: every code token of every history item is its own encoder row (token "
+                "embedding + its own position; L times longer sequences); 0: one row per item, the sum of its "
+                "tokens' embeddings"),
     CREC_P_BOOL("item_emb", "0",
                 "add a learned per-item embedding to the encoder's input rows (not in TIGER: ids then carry "
                 "per-item capacity on the input side only)"),
@@ -80,6 +86,7 @@ enum {
 
 typedef struct genrec {
     int D, Le, Ld, H, F, T, L, beam, causal, iemb;
+    int etok, rpi; /* enc_tokens; encoder rows per history item (L with enc_tokens, else 1) */
     /* multi-task and user tokens: ntask task tokens (0 or 2: seq, direct), nut user-token rows, npre prefix rows
      * leading every encoder input (task, then user), cands candidates of a direct example; their vocabulary ids
      * follow BOS: tok_task + task, tok_user + u mod nut */
@@ -98,7 +105,7 @@ typedef struct genrec {
 
 static void param_sizes(const genrec *g, size_t *sz) {
     size_t D = (size_t)g->D, F = (size_t)g->F, Le = (size_t)g->Le, Ld = (size_t)g->Ld;
-    sz[P_TOK] = (size_t)g->V * D, sz[P_EPOS] = (size_t)(g->T + g->npre) * D, sz[P_DPOS] = (size_t)g->L * D;
+    sz[P_TOK] = (size_t)g->V * D, sz[P_EPOS] = (size_t)(g->T * g->rpi + g->npre) * D, sz[P_DPOS] = (size_t)g->L * D;
     sz[P_ELN1W] = sz[P_ELN1B] = sz[P_ELN2W] = sz[P_ELN2B] = Le * D;
     sz[P_EQKVW] = Le * 3 * D * D, sz[P_EQKVB] = Le * 3 * D;
     sz[P_EPRJW] = Le * D * D, sz[P_EPRJB] = Le * D;
@@ -186,7 +193,9 @@ static void batch_begin(gbatch *b) {
 }
 
 /* Appends an encoder sequence: the prefix rows (the task token when multi-task, the user's token when user tokens
- * are on and the user is known) then the items it[0..n), at positions 0, 1, ...; returns its first row. */
+ * are on and the user is known) then the items it[0..n), at positions 0, 1, ...; returns its first row. With
+ * enc_tokens an item is L rows, one per code token (level l of item t at position np + t L + l), each carrying
+ * only its own token (the other levels' slots -1) and, with item_emb, the item's vector. */
 static int enc_add(const genrec *g, gbatch *b, int32_t user, int task, const int32_t *it, int n) {
     int base = b->Ne, np = 0;
     int32_t pre[2];
@@ -200,12 +209,22 @@ static int enc_add(const genrec *g, gbatch *b, int32_t user, int task, const int
         for (int l = 1; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = -1;
     }
     for (int t = 0; t < n; t++) {
+        if (g->etok) {
+            for (int j = 0; j < g->L; j++) {
+                int r = base + np + t * g->L + j;
+                b->eitem[r] = it[t];
+                b->epos[r] = np + t * g->L + j;
+                b->etok[r] = g->tokid[(size_t)it[t] * g->L + j];
+                for (int l = 1; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = -1;
+            }
+            continue;
+        }
         int r = base + np + t;
         b->eitem[r] = it[t];
         b->epos[r] = np + t;
         for (int l = 0; l < g->L; l++) b->etok[(size_t)l * b->Nemax + r] = g->tokid[(size_t)it[t] * g->L + l];
     }
-    b->Ne += np + n;
+    b->Ne += np + n * g->rpi;
     b->eoff[++b->Be] = b->Ne;
     return base;
 }
@@ -233,11 +252,11 @@ static void batch_user(const genrec *g, gbatch *b, int32_t user, const int32_t *
     const int32_t *w = row + n - nw;
     if (g->causal) {
         int base = enc_add(g, b, user, 0, w, nw - 1);
-        for (int t = 0; t + 1 < nw; t++) dec_add(g, b, w[t + 1], base, np + t + 1);
+        for (int t = 0; t + 1 < nw; t++) dec_add(g, b, w[t + 1], base, np + (t + 1) * g->rpi);
     } else {
         for (int t = 0; t + 1 < nw; t++) {
             int base = enc_add(g, b, user, 0, w, t + 1);
-            dec_add(g, b, w[t + 1], base, np + t + 1);
+            dec_add(g, b, w[t + 1], base, np + (t + 1) * g->rpi);
         }
     }
 }
@@ -265,7 +284,7 @@ static void batch_direct(const genrec *g, gbatch *b, int32_t user, const int32_t
         cand[c] = x;
     }
     int base = enc_add(g, b, user, 1, cand, C);
-    dec_add(g, b, pos, base, n_prefix(g, user) + C);
+    dec_add(g, b, pos, base, n_prefix(g, user) + C * g->rpi);
 }
 
 static void batch_offsets(const genrec *g, gbatch *b) {
@@ -630,7 +649,7 @@ static int gctx_alloc(const genrec *g, gctx *c, int Bseq, int Nemax, int Smax, i
     int rc = batch_alloc(&c->b, Bseq, Nemax, Smax, g->L);
     if (rc) return rc;
     /* attention caches: bounded by the largest sequences */
-    int Tr = g->T + g->npre; /* rows of the longest encoder sequence */
+    int Tr = g->T * g->rpi + g->npre; /* rows of the longest encoder sequence */
     int64_t Ae = (int64_t)g->H * Nemax * (Tr < Nemax ? Tr : Nemax);
     int64_t Ad = (int64_t)g->H * Ndmax * g->L;
     int64_t Ax = (int64_t)g->H * Ndmax * (Tr < Nemax ? Tr : Nemax);
@@ -729,7 +748,7 @@ static int beam_decode(const genrec *g, int32_t user, const int32_t *hist, int n
         return cnt;
     }
     /* encoder: one sequence (prefix rows + window), no dropout */
-    int Ne = Nw + n_prefix(g, user);
+    int Ne = Nw * g->rpi + n_prefix(g, user);
     gctx c;
     int rc = gctx_alloc(g, &c, 1, Ne, 1, 0);
     if (rc) {
@@ -921,11 +940,13 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->causal = strcmp(crec_model_param_str(m, "encoder"), "bidir") != 0;
     g->beam = (int)crec_model_param_int(m, "beam");
     g->iemb = (int)crec_model_param_int(m, "item_emb");
+    g->etok = (int)crec_model_param_int(m, "enc_tokens");
     if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
     g->ix = *ix;
     memset(ix, 0, sizeof *ix);
     g->NI = g->ix.n_items;
     g->L = g->ix.L;
+    g->rpi = g->etok ? g->L : 1;
     g->vocab = g->ix.tok_off[g->L];
     g->ntask = strcmp(crec_model_param_str(m, "tasks"), "seq+direct") == 0 ? 2 : 0;
     g->nut = (int)crec_model_param_int(m, "user_tokens");
@@ -1005,9 +1026,9 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
         if (x->ptr[u + 1] - x->ptr[u] >= 2) users[nu++] = u;
     int B = hp.batch;
     int per = g->T, np = g->npre; /* targets per user, prefix rows per encoder sequence */
-    int Nemax = g->causal ? B * (g->T + np) : B * (g->T * (g->T + 1) / 2 + g->T * np);
+    int Nemax = g->causal ? B * (g->T * g->rpi + np) : B * (g->rpi * g->T * (g->T + 1) / 2 + g->T * np);
     int Bseq = g->causal ? B : B * per, Smax = B * per;
-    if (g->ntask) Nemax += B * (g->cands + np), Bseq += B, Smax += B; /* one direct example per user */
+    if (g->ntask) Nemax += B * (g->cands * g->rpi + np), Bseq += B, Smax += B; /* one direct example per user */
     uint8_t *mark = g->ntask ? calloc((size_t)g->NI, 1) : NULL;
     int32_t *cand = g->ntask ? malloc((size_t)g->cands * sizeof *cand) : NULL;
     if (!rc && g->ntask && (!mark || !cand)) rc = CREC_ENOMEM;
@@ -1102,7 +1123,7 @@ static int genrec_recommend(const crec_model *m, const crec_context *ctx, const 
 static int genrec_save(const crec_model *m, crec_buf *out) {
     const genrec *g = m->state;
     int rc = crec__put_u32(out, GENREC_MAGIC);
-    int32_t arch[] = {g->D, g->Le, g->Ld, g->H, g->F, g->T, g->causal, g->NI};
+    int32_t arch[] = {g->D, g->Le, g->Ld, g->H, g->F, g->T, g->causal | g->etok << 1, g->NI}; /* bit 1: enc_tokens */
     for (size_t i = 0; i < sizeof arch / sizeof arch[0] && !rc; i++) rc = crec__put_u32(out, (uint32_t)arch[i]);
     if (!rc) rc = crec_index_write(&g->ix, out);
     if (!rc) rc = crec_buf_write(out, g->pop, (size_t)g->NI * sizeof(float));
@@ -1127,7 +1148,7 @@ static int genrec_load(crec_model *m, crec_buf *in) {
     rc = genrec_setup(m, g, &ix, 0);
     if (!rc && ((uint32_t)g->D != arch[0] || (uint32_t)g->Le != arch[1] || (uint32_t)g->Ld != arch[2] ||
                 (uint32_t)g->H != arch[3] || (uint32_t)g->F != arch[4] || (uint32_t)g->T != arch[5] ||
-                (uint32_t)g->causal != arch[6] || (uint32_t)g->NI != arch[7] || g->NI != m->n_items))
+                (uint32_t)(g->causal | g->etok << 1) != arch[6] || (uint32_t)g->NI != arch[7] || g->NI != m->n_items))
         rc = CREC_EFORMAT;
     if (!rc) rc = crec_buf_read(in, g->pop, (size_t)g->NI * sizeof(float));
     if (!rc) rc = crec__nn_params_load(&g->p, in);
@@ -1194,7 +1215,7 @@ static int exact_scores(const genrec *g, int32_t user, const int32_t *hist, int 
         for (int32_t i = 0; i < g->NI; i++) scores[i] = logf(1 + g->pop[i]);
         return 0;
     }
-    int Ne = Nw + n_prefix(g, user);
+    int Ne = Nw * g->rpi + n_prefix(g, user);
     int L = g->L, D = g->D;
     int Sc = g->NI < SCORE_CHUNK ? g->NI : SCORE_CHUNK;
     gctx c;
@@ -1272,8 +1293,9 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     if (!g) return CREC_ENOMEM;
     g->D = 8, g->Le = 1, g->Ld = 2, g->H = 2, g->F = 12, g->T = 5, g->causal = causal & 1, g->drop = dropout;
     g->iemb = (causal & 2) != 0; /* bit 1 of causal: with the per-item input embedding */
+    g->etok = (causal & 8) != 0; /* bit 3: one encoder row per code token */
     g->ix = ix;
-    g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L];
+    g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L], g->rpi = g->etok ? g->L : 1;
     if (causal & 4) g->ntask = 2, g->nut = 3, g->cands = 3; /* bit 2: multi-task with user tokens */
     g->npre = (g->ntask > 0) + (g->nut > 0);
     g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
@@ -1297,7 +1319,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     crec__rng_seed(&r, seed);
     for (size_t i = 0; i < g->p.total; i++) g->p.param[i] = (float)(0.5 * crec__rng_normal(&r));
     gctx c;
-    rc = gctx_alloc(g, &c, 4 * g->T, 4 * g->T * (g->T + 2), 4 * g->T, 1);
+    rc = gctx_alloc(g, &c, 4 * g->T, 4 * g->T * (g->T + 2) * g->rpi, 4 * g->T, 1);
     if (rc) {
         genrec_free_state(g);
         return rc;
@@ -1337,5 +1359,11 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     *worst = w, *checked = n;
     gctx_free(&c);
     genrec_free_state(g);
+    return 0;
+}
+
+int crec__genrec_set_beam(crec_model *m, int beam) {
+    if (!m || m->type != &crec__model_genrec || !m->state || beam < 1) return CREC_EINVAL;
+    ((genrec *)m->state)->beam = beam;
     return 0;
 }

@@ -11,7 +11,11 @@ int crec__genrec_bruteforce(const crec_model *m, int32_t user, const int32_t *hi
 /* Finite-difference check of the whole model's backward (float; D 8, 1 encoder + 2 decoder blocks) on a small batch
  * of three users over the items of ix: 6 elements of every parameter tensor moved by +-0.01; *worst = max |analytic -
  * numeric| / max(|numeric|, 0.05). Dropout masks fixed by seed when dropout > 0. */
-/* causal: bit 0 causal encoder, bit 1 item_emb, bit 2 multi-task with user tokens */
+/* causal: bit 0 causal encoder, bit 1 item_emb, bit 2 multi-task with user tokens, bit 3 enc_tokens (one encoder
+ * row per code token) */
 int crec__genrec_gradcheck(const crec_index *ix, int causal, float dropout, uint64_t seed, double *worst,
                            int *checked);
+/* Sets a loaded genrec model's beam width for later recommend calls (bench/genrec_beam.c: the width chosen on
+ * validation without retraining). 0, or CREC_EINVAL (not a genrec model, beam < 1). */
+int crec__genrec_set_beam(crec_model *m, int beam);
 #endif

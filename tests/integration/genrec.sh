@@ -2,7 +2,8 @@
 # genrec.sh: item indexes and the generative retrieval model through the real crec binary: crec index build for
 # every method on synthetic data, crec index info (table and JSON), the errors a user sees (unknown method, missing
 # vectors, a bad vector file with file:line, a corrupt index file), then genrec trained with an index file,
-# evaluated (full ranking through its list), asked for recommendations, and refused an index of another dataset.
+# evaluated (full ranking through its list), asked for recommendations, and refused an index of another dataset;
+# the aligned fusion (--align 1) and its errors, and a model with TIGER's per-token encoder rows (enc_tokens=1).
 # Usage: genrec.sh /path/to/crec
 set -u
 CREC=$(realpath "${1:?usage: genrec.sh /path/to/crec}")
@@ -46,10 +47,16 @@ expect "truncated index refused" 1 "not a valid|checksum|format|corrupt|read" --
 expect "train sasrec" 0 "" -- "$CREC" train --data "$T/s.crecds" --model sasrec --out "$T/sas.crecm" --set epochs=1 --set dim=16
 expect "index build rq collaborative" 0 "collaborative vectors d=16" -- "$CREC" index build --data "$T/s.crecds" --method rq --vectors collaborative --model "$T/sas.crecm" --K 8 --out "$T/rqc.crecidx"
 expect "index build rq fused" 0 "fused vectors d=24" -- "$CREC" index build --data "$T/s.crecds" --method rq --vectors fused --model "$T/sas.crecm" --dim 8 --K 8 --out "$T/rqf.crecidx"
+# PRORec-style aligned fusion: the alignment is trained and logged; --align only with fused vectors
+expect "index build rq fused --align 1" 0 "aligned 8 \+ 16 -> 8 dims: InfoNCE" -- "$CREC" index build --data "$T/s.crecds" --method rq --vectors fused --align 1 --align-dim 8 --align-epochs 3 --align-batch 64 --model "$T/sas.crecm" --dim 8 --K 8 --out "$T/rqfa.crecidx"
+expect "--align needs fused vectors" 2 "applies to --method rq --vectors fused" -- "$CREC" index build --data "$T/s.crecds" --method rq --vectors content --align 1 --out "$T/x.crecidx"
+expect "--align-tau must be positive" 2 "align-tau" -- "$CREC" index build --data "$T/s.crecds" --method rq --vectors fused --align 1 --align-tau 0 --model "$T/sas.crecm" --out "$T/x.crecidx"
 # the model
 expect "train genrec with an index" 0 "genrec on" -- "$CREC" train --data "$T/s.crecds" --model genrec --out "$T/g.crecm" --set index="$T/collaborative.crecidx" --set epochs=2 --set dim=16 --set batch=64
 expect "eval genrec: full ranking from its list" 0 "ranked from the model's top-20 list" -- "$CREC" eval --data "$T/s.crecds" --model "$T/g.crecm"
 expect "recommend genrec" 0 "" -- "$CREC" recommend --data "$T/s.crecds" --model "$T/g.crecm" --user 1 --k 5
+expect "train genrec enc_tokens=1 (TIGER's per-token encoder)" 0 "genrec on" -- "$CREC" train --data "$T/s.crecds" --model genrec --out "$T/ge.crecm" --set index="$T/rqfa.crecidx" --set enc_tokens=1 --set epochs=1 --set dim=16 --set batch=64
+expect "eval genrec enc_tokens=1" 0 "ranked from the model's top-20 list" -- "$CREC" eval --data "$T/s.crecds" --model "$T/ge.crecm"
 expect "index of another dataset refused" 2 "parameter .index.*another dataset" -- "$CREC" train --data "$T/o.crecds" --model genrec --out "$T/g2.crecm" --set index="$T/collaborative.crecidx" --set epochs=1
 expect "heads must divide dim" 2 "heads" -- "$CREC" train --data "$T/s.crecds" --model genrec --out "$T/g3.crecm" --set dim=16 --set heads=3
 

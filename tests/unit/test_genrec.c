@@ -5,12 +5,14 @@
  *      differences (memory rows shared by several sequences, as a causal encoder's prefixes are), float vs double;
  *      single-query attention (the KV-cache decoding step) against the packed kernel;
  *   2. the whole model's backward (encoder, decoder with cross-attention, tied output) by finite differences, causal
- *      and bidirectional encoders, with and without dropout;
+ *      and bidirectional encoders, with and without dropout, one row per item or per code token (enc_tokens);
  *   3. beam search against brute-force enumeration of every item's code on a small catalogue: with a beam that
  *      holds every prefix the same top items with the same scores; with a narrow beam, every returned item's score
  *      equals its brute-force score and the list is sorted; excluded items never appear;
  *   4. a planted rule (the next item is always the successor of the last one) is learnt: hit rate @1 > 0.9;
- *   5. a checkpoint round trip gives the same lists; a wrong index file is refused. */
+ *   5. a checkpoint round trip gives the same lists; a wrong index file is refused;
+ *   6. enc_tokens=1 (TIGER's per-token encoder rows): beam search = brute force, a checkpoint round trip; the
+ *      planted rule of 4 is learnt with it too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,19 +136,22 @@ static void test_gradcheck(void **st) {
     for (int i = 0; i < 9; i++) codes[i * 3] = i / 3, codes[i * 3 + 1] = i % 3, codes[i * 3 + 2] = (i * 7) % 2;
     crec_index ix = {.n_items = 9, .L = 3, .K = {3, 3, 2}, .codes = codes, .tok_off = {0, 3, 6, 8}};
     assert_int_equal(crec_index_check(&ix), 0);
-    for (int variant = 0; variant < 6; variant++) {
+    for (int variant = 0; variant < 8; variant++) {
         double worst = 0;
         int checked = 0;
         /* variant 3: with the per-item input embedding; 4 (causal) and 5 (bidirectional): P5-style multi-task with
          * user tokens (task and user prefix rows, direct-recommendation examples in the batch) */
-        int causal = (variant != 1 && variant != 5) | (variant == 3 ? 2 : 0) | (variant >= 4 ? 4 : 0);
-        float drop = variant == 2 ? 0.2f : 0;
+        /* variant 6: TIGER's per-token encoder rows (enc_tokens) with the per-item embedding, causal; 7: per-token
+         * rows, bidirectional, multi-task, dropout */
+        int causal = (variant != 1 && variant != 5 && variant != 7) | (variant == 3 || variant == 6 ? 2 : 0) |
+                     (variant == 4 || variant == 5 || variant == 7 ? 4 : 0) | (variant >= 6 ? 8 : 0);
+        float drop = variant == 2 || variant == 7 ? 0.2f : 0;
         assert_int_equal(crec__genrec_gradcheck(&ix, causal, drop, 11 + variant, &worst, &checked), 0);
         if (worst > 0.02)
-            fail_msg("genrec whole-model gradient (%s encoder%s%s): worst relative error %g over %d elements "
+            fail_msg("genrec whole-model gradient (%s encoder%s%s%s): worst relative error %g over %d elements "
                      "(tolerance 0.02)",
                      causal & 1 ? "causal" : "bidirectional", drop > 0 ? ", dropout" : "",
-                     causal & 4 ? ", multi-task" : "", worst, checked);
+                     causal & 4 ? ", multi-task" : "", causal & 8 ? ", per-token encoder rows" : "", worst, checked);
         assert_true(checked > 200);
     }
 }
@@ -368,10 +373,59 @@ static void test_multitask(void **st) {
     crec_dataset_free(ds);
 }
 
+/* ---- 3c. TIGER's per-token encoder rows ---- */
+
+static void test_enc_tokens(void **st) {
+    (void)st;
+    crec_dataset *ds = small_synth(150, 40);
+    crec_split sp;
+    crec_split_spec spec;
+    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
+    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
+                        "batch=32", "beam=64", "max_len=6", "enc_tokens=1", "item_emb=1"};
+    crec_model *m = train_on(ds, &sp, kv, 11);
+    int32_t NI = ds->items.n;
+    float *bf = malloc((size_t)NI * sizeof *bf);
+    for (int32_t u = 0; u < 8; u++) {
+        const int32_t *h = sp.train.idx + sp.train.ptr[u];
+        int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
+        if (n == 0) continue;
+        assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
+        crec_context ctx = {.user = u, .hist = h, .n_hist = n};
+        int32_t items[10];
+        float sc[10];
+        assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL), 10);
+        float best = -INFINITY;
+        for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
+        assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
+        for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
+    }
+    char mp[] = "/tmp/crec_test_genrec_et_XXXXXX";
+    int fd = mkstemp(mp);
+    close(fd);
+    assert_int_equal(crec_model_save(m, mp), 0);
+    crec_model *m2 = NULL;
+    assert_int_equal(crec_model_load(mp, &m2), 0);
+    crec_context ctx = {.user = 2, .hist = sp.train.idx + sp.train.ptr[2],
+                        .n_hist = (int32_t)(sp.train.ptr[3] - sp.train.ptr[2])};
+    int32_t a[10], b[10];
+    float sa[10], sb[10];
+    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
+    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(sa, sb, sizeof sa);
+    unlink(mp);
+    crec_model_free(m2);
+    crec_model_free(m);
+    free(bf);
+    crec_split_free(&sp);
+    crec_dataset_free(ds);
+}
+
 /* ---- 4. a planted rule: next item = successor of the last one ---- */
 
-static void test_planted(void **st) {
-    (void)st;
+static void planted(int enc_tokens) {
     const int I = 40;
     crec_dataset *ds = crec_dataset_new();
     char u[32], it[32];
@@ -390,8 +444,9 @@ static void test_planted(void **st) {
     assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
     assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
     const char *kv[] = {"index_method=random", "dim=32", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=8",
-                        "batch=64", "dropout=0", "lr=0.005", "max_len=6", "patience=0"};
-    crec_model *m = train_on(ds, &sp, kv, 11);
+                        "batch=64", "dropout=0", "lr=0.005", "max_len=6", "patience=0",
+                        enc_tokens ? "enc_tokens=1" : "enc_tokens=0"};
+    crec_model *m = train_on(ds, &sp, kv, 12);
     int hits = 0, n = 0;
     for (int32_t user = 0; user < sp.test.n_rows; user++) {
         if (sp.test.ptr[user + 1] == sp.test.ptr[user]) continue;
@@ -407,10 +462,16 @@ static void test_planted(void **st) {
         n++;
     }
     double hr = (double)hits / n;
-    if (hr < 0.9) fail_msg("planted successor rule: HR@1 %.3f over %d users (want > 0.9)", hr, n);
+    if (hr < 0.9) fail_msg("planted successor rule (enc_tokens=%d): HR@1 %.3f over %d users (want > 0.9)", enc_tokens, hr, n);
     crec_model_free(m);
     crec_split_free(&sp);
     crec_dataset_free(ds);
+}
+
+static void test_planted(void **st) {
+    (void)st;
+    planted(0);
+    planted(1);
 }
 
 int main(void) {
@@ -420,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_gradcheck),
         cmocka_unit_test(test_beam_bruteforce),
         cmocka_unit_test(test_multitask),
+        cmocka_unit_test(test_enc_tokens),
         cmocka_unit_test(test_planted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
