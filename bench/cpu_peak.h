@@ -11,6 +11,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/util.h"
@@ -73,6 +74,24 @@ static inline crec_model *bench_train_timed(const char *name, const crec_config 
         return NULL;
     }
     return m;
+}
+
+/* Loads path in format fmt and makes its leave-one-out split: 0, or 1 with the error printed. */
+static inline int bench_load_loo(const char *path, crec_format fmt, crec_dataset **ds, crec_split *s) {
+    *ds = crec_dataset_new();
+    crec_load_opts lo;
+    memset(&lo, 0, sizeof lo);
+    if (!*ds || crec_load(*ds, fmt, path, &lo)) {
+        fprintf(stderr, "load: %s\n", *ds ? lo.err : "out of memory");
+        return 1;
+    }
+    crec_split_spec sp;
+    crec_split_spec_parse("loo", &sp);
+    if (crec_split_make(*ds, &sp, s)) {
+        fprintf(stderr, "split: cannot make the leave-one-out split of %s\n", path);
+        return 1;
+    }
+    return 0;
 }
 
 #endif

@@ -70,17 +70,9 @@ int main(int argc, char **argv) {
         if (epochs >= 1) printf("skipping: %s not found (shared datasets absent)\n", data);
         return epochs < 1 ? 2 : 0;
     }
-    crec_dataset *ds = crec_dataset_new();
-    crec_load_opts lo;
-    memset(&lo, 0, sizeof lo);
-    if (crec_load(ds, CREC_FMT_MOVIELENS, data, &lo)) {
-        fprintf(stderr, "load: %s\n", lo.err);
-        return 1;
-    }
-    crec_split_spec sp;
-    crec_split_spec_parse("loo", &sp);
+    crec_dataset *ds;
     crec_split s;
-    if (crec_split_make(ds, &sp, &s)) return 1;
+    if (bench_load_loo(data, CREC_FMT_MOVIELENS, &ds, &s)) return 1;
 
     crec_model *probe;
     char err[256];

@@ -66,17 +66,9 @@ int main(int argc, char **argv) {
         printf("skipping: %s not found (shared datasets absent)\n", data);
         return 0;
     }
-    crec_dataset *ds = crec_dataset_new();
-    crec_load_opts lo;
-    memset(&lo, 0, sizeof lo);
-    if (crec_load(ds, CREC_FMT_SEQUENCES, data, &lo)) {
-        fprintf(stderr, "load: %s\n", lo.err);
-        return 1;
-    }
-    crec_split_spec sp;
-    crec_split_spec_parse("loo", &sp);
+    crec_dataset *ds;
     crec_split s;
-    if (crec_split_make(ds, &sp, &s)) return 1;
+    if (bench_load_loo(data, CREC_FMT_SEQUENCES, &ds, &s)) return 1;
     char ep[16];
     snprintf(ep, sizeof ep, "%d", epochs);
     crec_config_set(&cfg, "epochs", ep);
