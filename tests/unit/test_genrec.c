@@ -312,6 +312,39 @@ static void test_beam_bruteforce(void **st) {
 
 /* ---- 3b. P5-style multi-task: task and user prefix rows, direct-recommendation examples ---- */
 
+/* Beam search's top 10 for user u is brute force's (bf: every item's exact score, filled by the caller): the best
+ * score, and each listed item's score, to 1e-4. */
+static void assert_top10_is_bruteforce(crec_model *m, int32_t u, const int32_t *h, int n, const float *bf,
+                                       int32_t NI) {
+    crec_context ctx = {.user = u, .hist = h, .n_hist = n};
+    int32_t items[10];
+    float sc[10];
+    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL), 10);
+    float best = -INFINITY;
+    for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
+    assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
+    for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
+}
+
+/* A checkpoint round trip of m recommends user u (history: its rows of tr) the same items with the same bits. */
+static void assert_roundtrip_same_top10(crec_model *m, const crec_csr *tr, int32_t u) {
+    char mp[] = "/tmp/crec_test_genrec_rt_XXXXXX";
+    int fd = mkstemp(mp);
+    close(fd);
+    assert_int_equal(crec_model_save(m, mp), 0);
+    crec_model *m2 = NULL;
+    assert_int_equal(crec_model_load(mp, &m2), 0);
+    crec_context ctx = {.user = u, .hist = tr->idx + tr->ptr[u], .n_hist = (int32_t)(tr->ptr[u + 1] - tr->ptr[u])};
+    int32_t a[10], b[10];
+    float sa[10], sb[10];
+    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
+    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(sa, sb, sizeof sa);
+    unlink(mp);
+    crec_model_free(m2);
+}
+
 static void test_multitask(void **st) {
     (void)st;
     crec_dataset *ds = small_synth(150, 40);
@@ -337,36 +370,13 @@ static void test_multitask(void **st) {
         int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
         if (n == 0) continue;
         assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
-        crec_context ctx = {.user = u, .hist = h, .n_hist = n};
-        int32_t items[10];
-        float sc[10];
-        int got = crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL);
-        assert_int_equal(got, 10);
-        float best = -INFINITY;
-        for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
-        assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
-        for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
+        assert_top10_is_bruteforce(m, u, h, n, bf, NI);
         /* the user's token is read: another user's token (same history) changes the scores */
         assert_int_equal(crec__genrec_bruteforce(m, u + 1, h, n, bf2), 0);
         for (int32_t i = 0; i < NI && !differ; i++) differ = fabsf(bf[i] - bf2[i]) > 1e-6f;
     }
     assert_true(differ);
-    char mp[] = "/tmp/crec_test_genrec_mt_XXXXXX";
-    int fd = mkstemp(mp);
-    close(fd);
-    assert_int_equal(crec_model_save(m, mp), 0);
-    crec_model *m2 = NULL;
-    assert_int_equal(crec_model_load(mp, &m2), 0);
-    crec_context ctx = {.user = 3, .hist = sp.train.idx + sp.train.ptr[3],
-                        .n_hist = (int32_t)(sp.train.ptr[4] - sp.train.ptr[3])};
-    int32_t a[10], b[10];
-    float sa[10], sb[10];
-    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
-    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
-    assert_memory_equal(a, b, sizeof a);
-    assert_memory_equal(sa, sb, sizeof sa);
-    unlink(mp);
-    crec_model_free(m2);
+    assert_roundtrip_same_top10(m, &sp.train, 3);
     crec_model_free(m);
     free(bf), free(bf2);
     crec_split_free(&sp);
@@ -392,31 +402,9 @@ static void test_enc_tokens(void **st) {
         int n = (int)(sp.train.ptr[u + 1] - sp.train.ptr[u]);
         if (n == 0) continue;
         assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
-        crec_context ctx = {.user = u, .hist = h, .n_hist = n};
-        int32_t items[10];
-        float sc[10];
-        assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL), 10);
-        float best = -INFINITY;
-        for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
-        assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
-        for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
+        assert_top10_is_bruteforce(m, u, h, n, bf, NI);
     }
-    char mp[] = "/tmp/crec_test_genrec_et_XXXXXX";
-    int fd = mkstemp(mp);
-    close(fd);
-    assert_int_equal(crec_model_save(m, mp), 0);
-    crec_model *m2 = NULL;
-    assert_int_equal(crec_model_load(mp, &m2), 0);
-    crec_context ctx = {.user = 2, .hist = sp.train.idx + sp.train.ptr[2],
-                        .n_hist = (int32_t)(sp.train.ptr[3] - sp.train.ptr[2])};
-    int32_t a[10], b[10];
-    float sa[10], sb[10];
-    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
-    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
-    assert_memory_equal(a, b, sizeof a);
-    assert_memory_equal(sa, sb, sizeof sa);
-    unlink(mp);
-    crec_model_free(m2);
+    assert_roundtrip_same_top10(m, &sp.train, 2);
     crec_model_free(m);
     free(bf);
     crec_split_free(&sp);
