@@ -71,6 +71,7 @@ struct crec__events {
     crec_store *st;
     redisContext *c;
     uint64_t W;         /* watermark: every event id <= W is in the stream */
+    uint64_t W0;        /* the store's last event id when the server started: where a fresh stream begins */
     int have_W, need_top;
     double last_log;
     pev *evs;
@@ -247,14 +248,8 @@ static int pass(crec__events *e) {
         if (top) e->W = top, e->have_W = 1;
         e->need_top = 0;
     }
-    if (!e->have_W) { /* a fresh stream: start at the store's end */
-        int64_t top = 0;
-        int rc = crec_store_events_max_id(e->st, &top);
-        if (rc) {
-            fprintf(stderr, "crec serve: --events: reading the store: %s (retrying)\n", crec_strerror(rc));
-            return 0;
-        }
-        e->W = (uint64_t)top, e->have_W = 1;
+    if (!e->have_W) { /* a fresh stream: start at the store's end when the server started */
+        e->W = e->W0, e->have_W = 1;
         pthread_mutex_lock(&e->mu);
         e->stats.last_event_id = e->W;
         pthread_mutex_unlock(&e->mu);
@@ -477,11 +472,16 @@ int crec__events_start(crec_server *s, char *err, size_t errn) {
         snprintf(m, sizeof m, "--events: opening the store: %s", err);
         crec__errf(err, errn, "%s", m);
     }
+    int64_t top = 0; /* read before the server accepts a request, so no acknowledged event falls below it */
+    if (!rc && eu && (rc = crec_store_events_max_id(e->st, &top)))
+        crec__errf(err, errn, "--events: reading the store: %s", crec_strerror(rc));
     if (rc) {
         crec_store_close(e->st);
         free(e);
         return rc;
     }
+    e->W0 = (uint64_t)top;
+    e->dirty = 1; /* the first pass at once */
     e->pub = eu != NULL;
     e->sub = du != NULL;
     snprintf(e->last_delta, sizeof e->last_delta, "0");
