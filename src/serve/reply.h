@@ -27,6 +27,8 @@ typedef struct crec__reply {
     int retry_after;          /* seconds, for 503 */
     const char *header_name;  /* one more header (Mcp-Session-Id), or NULL */
     char header_value[80];
+    char *hist_users;         /* owned: a committed event write's users, NUL-separated (histcache.h), or NULL */
+    size_t hist_users_len;
 } crec__reply;
 
 /* A parsed request handed to the route handlers. */

@@ -33,6 +33,25 @@ static json_t *item_json(const crec_store_item *it, int with_text) {
 
 /* ---- events ---- */
 
+/* The batch's users (each run of one user's consecutive events named once), NUL-separated, into r->hist_users,
+ * for crec__hist_after_write; on failure left NULL, which drops the whole cache. */
+static void stage_hist_users(const crec_store_event *ev, int64_t n, crec__reply *r) {
+    size_t len = 0;
+    for (int64_t k = 0; k < n; k++)
+        if (k == 0 || strcmp(ev[k].user, ev[k - 1].user) != 0) len += strlen(ev[k].user) + 1;
+    char *b = malloc(len ? len : 1);
+    if (!b) return;
+    size_t o = 0;
+    for (int64_t k = 0; k < n; k++)
+        if (k == 0 || strcmp(ev[k].user, ev[k - 1].user) != 0) {
+            size_t l = strlen(ev[k].user) + 1;
+            memcpy(b + o, ev[k].user, l);
+            o += l;
+        }
+    r->hist_users = b;
+    r->hist_users_len = len;
+}
+
 void crec__h_events(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r) {
     crec__reqerr e;
     json_t *body = crec__parse_json(req->body, req->body_len, &e);
@@ -60,6 +79,8 @@ void crec__h_events(crec_server *s, crec__tls *t, crec__req *req, crec__reply *r
                   : CREC_ENOMEM;
     if (!rc) {
         /* committed: only now is the batch acknowledged */
+        stage_hist_users(ev, n, r); /* every user of the batch (before insert / upsert filter it): the history
+                                     * cache drops them once the group committed */
         crec__pop_add(&s->pop, sids, n);
         int64_t n_new = n;
         if (mode != CREC_STORE_APPEND) { /* insert / upsert: only the events that added a row are new */

@@ -36,7 +36,7 @@ void crec__route_run(crec_server *s, crec__req *q, crec__reply *r) {
     if (write) pthread_mutex_lock(&s->write_mu);
     h(s, t, q, r);
     if (read) crec_store_read_end(t->store);
-    if (write) crec__hist_after_write(s, q, r->status); /* committed in the handler, not yet acknowledged */
+    if (write) crec__hist_after_write(s, q, r); /* committed in the handler, not yet acknowledged */
     if (write) crec__online_commit(s); /* inline writes commit in their handler */
     if (write) pthread_mutex_unlock(&s->write_mu);
 }

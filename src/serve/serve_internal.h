@@ -196,9 +196,10 @@ int crec__pop_reload(crec__pop *p, crec_store *st);
 int crec__writer_start(crec_server *s);
 void crec__writer_stop(crec_server *s);
 int crec__writer_submit(crec_server *s, crec__wjob *j);
-/* After a committed write of route q (answered with status), before it is acknowledged: drop the cached
- * histories (histcache.h) it touched (writer.c; the writer thread and inline writes call it). */
-void crec__hist_after_write(crec_server *s, const crec__req *q, int status);
+/* After a committed write of route q (answered r), before it is acknowledged: drop the cached histories
+ * (histcache.h) it touched, named by the handler in r->hist_users (freed here) where the route stages them
+ * (writer.c; the writer thread and inline writes call it). */
+void crec__hist_after_write(crec_server *s, const crec__req *q, crec__reply *r);
 
 /* The server's state without (with_http 0) or with (1) its HTTP daemon: crec_server_start is open(o, 1). A state
  * opened without the daemon serves the calling thread; free that thread's crec__tls before crec_server_stop. */

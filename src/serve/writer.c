@@ -23,26 +23,32 @@
 /* The history cache (histcache.h) after a committed write, before it is acknowledged: drop the entries of the
  * users the write touched; a write route not known to leave events alone and not attributable to its users
  * (item deletion, any route added later) drops everything. */
-void crec__hist_after_write(crec_server *s, const crec__req *q, int status) {
-    if (!s->hist) return;
-    switch (q->m.route) {
-    case CREC__R_EVENTS: {
-        if (status < 200 || status >= 300) return; /* refused: nothing was written */
-        crec__reqerr e;
-        json_t *body = crec__parse_json(q->body, q->body_len, &e);
-        crec_store_event *ev = NULL;
-        int64_t n = 0;
-        if (body && crec__parse_events(body, 0, &ev, &n, &e) == 0) {
-            for (int64_t k = 0; k < n; k++)
-                if (k == 0 || strcmp(ev[k].user, ev[k - 1].user) != 0)
-                    crec__hist_invalidate(s->hist, ev[k].user, strlen(ev[k].user));
-        } else {
-            crec__hist_clear(s->hist);
-        }
-        free(ev);
-        json_decref(body);
+void crec__hist_after_write(crec_server *s, const crec__req *q, crec__reply *r) {
+    char *users = r->hist_users;
+    size_t users_len = r->hist_users_len;
+    r->hist_users = NULL, r->hist_users_len = 0;
+    if (!s->hist) {
+        free(users);
         return;
     }
+    switch (q->m.route) {
+    case CREC__R_EVENTS:
+        if (r->status < 200 || r->status >= 300) { /* refused: nothing was written */
+            free(users);
+            return;
+        }
+        if (!users) { /* committed, but the handler could not name its users (out of memory) */
+            crec__hist_clear(s->hist);
+            return;
+        }
+        /* the names the handler staged when it parsed the batch: no second parse of the body here */
+        for (size_t o = 0; o < users_len;) {
+            size_t len = strlen(users + o);
+            crec__hist_invalidate(s->hist, users + o, len);
+            o += len + 1;
+        }
+        free(users);
+        return;
     case CREC__R_USER_DELETE:
     case CREC__R_FEEDBACK_DELETE: /* /v1/feedback/{user}/{item} */
         if (q->m.id) crec__hist_invalidate(s->hist, q->m.id, strlen(q->m.id));
@@ -55,6 +61,7 @@ void crec__hist_after_write(crec_server *s, const crec__req *q, int status) {
     default:
         crec__hist_clear(s->hist);
     }
+    free(users);
 }
 
 static void *writer_main(void *arg) {
@@ -93,6 +100,7 @@ static void *writer_main(void *arg) {
                 for (crec__wjob *j = group; j; j = j->next) {
                     json_decref(j->r.json);
                     free(j->r.owned);
+                    free(j->r.hist_users);
                     memset(&j->r, 0, sizeof j->r);
                     j->r.retry_after = 1;
                     crec__reply_err(&j->r, 503, "unavailable", "the store could not commit: %s (nothing was written)",
@@ -105,7 +113,7 @@ static void *writer_main(void *arg) {
                 if (crec__catalog_load(&s->cat, t->store) == 0) crec__pop_reload(&s->pop, t->store);
             } else {
                 /* committed, not yet acknowledged: the cached histories it touched go first */
-                for (crec__wjob *j = group; j; j = j->next) crec__hist_after_write(s, &j->q, j->r.status);
+                for (crec__wjob *j = group; j; j = j->next) crec__hist_after_write(s, &j->q, &j->r);
                 crec__online_commit(s); /* --online: only committed events are learned */
                 crec__events_commit(s); /* --events: the publisher reads them from the store */
                 atomic_fetch_add(&s->metrics.write_groups, 1);
