@@ -13,10 +13,12 @@
  * run; the wall-clock fraction falls with whatever else runs.
  *
  *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass]
- *                             [--no-ce512] [--set k=v ...]
+ *                             [--no-ce512] [--par-min n] [--shard-rows n] [--set k=v ...]
  * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --no-ce512: the fused
  * kernel with its products in OpenBLAS instead of its AVX-512 tiles (src/nn/ce512.c); --par-min n: kernels run one
- * thread below n elements (default 16384); all for a before/after in one run.)
+ * thread below n elements (default 16384); --shard-rows n: rows per shard of the sharded step (default 128; a
+ * number above the batch's rows runs it kernel by kernel, each kernel sharing its rows among the threads, as
+ * before the shards); all for a before/after in one run.)
  *   skips (exit 0, message) when the data file is absent. */
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include "cpu_peak.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
+#include "models/seqenc.h"
 #include "nn/ce512.h"
 #include "nn/nn.h"
 
@@ -59,6 +62,8 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--par-min") && i + 1 < argc) /* one-thread kernels below n elements */
             crec__nn_par_min = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--shard-rows") && i + 1 < argc) /* rows per shard of a step (seqenc.c) */
+            crec__seqenc_shard_rows = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--ce-twopass")) /* the CE loss before the fused kernel, for a before/after */
             crec__nn_ce_twopass = 1;
         else if (!strcmp(argv[i], "--no-ce512")) /* the fused CE's products in OpenBLAS, for a before/after */
@@ -73,7 +78,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass] "
-                    "[--no-ce512] [--par-min n] [--set k=v]...\n",
+                    "[--no-ce512] [--par-min n] [--shard-rows n] [--set k=v]...\n",
                     argv[0]);
             return 2;
         }
@@ -118,9 +123,10 @@ int main(int argc, char **argv) {
 
     printf("bench_sasrec_epoch: %s, %d users, %d items, %lld events; %.0f training positions per epoch\n", data,
            s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens);
-    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d, one-thread kernels below %zu elements, CE %s\n",
+    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d, one-thread kernels below %zu elements, shards of >= %zu "
+           "rows, CE %s\n",
            crec_blas_corename(), getenv("OMP_WAIT_POLICY"), threads > 0 ? threads : crec_blas_threads(),
-           crec__nn_par_min,
+           crec__nn_par_min, crec__seqenc_shard_rows,
            crec__nn_ce_twopass             ? "two-pass"
            : crec__nn_ce512_ok((int)D)     ? "fused, AVX-512 tiles"
                                            : "fused, OpenBLAS products");

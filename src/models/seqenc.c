@@ -14,6 +14,7 @@
 #include "core/binio.h"
 #include "core/util.h"
 #include "models/seqenc.h"
+#include "nn/kernels.h"
 
 /* ---- layout ---- */
 
@@ -56,25 +57,78 @@ size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *b
 #define ACT(a, k, l, width) ((a)->t[k] + (size_t)(l) * (a)->N * (width))
 #define PRM(s, blk, k) crec__nn_tensor(&(s)->p, (blk), (k))
 
-/* ---- forward / backward ---- */
+/* ---- forward / backward ----
+ *
+ * A step runs in shards: runs of whole sequences of at least crec__seqenc_shard_rows rows (the last run takes the
+ * remainder), a function of the batch alone. Every kernel but attention works row by row and attention within a
+ * sequence, so a shard's forward, and its backward down to the input gradients, read and write only its own rows:
+ * one OpenMP loop over the shards, each shard on one thread with one-thread BLAS, no barrier inside. The parameter
+ * gradients - sums over every row of the batch - follow as tasks over the whole batch (one product or one row-order
+ * sum each), after one barrier. Each row's arithmetic is the same operations on the same operands as when the whole
+ * batch goes through each kernel in turn (dropout masks are drawn by element index in the whole tensor, products
+ * run in 128-row BLAS blocks), so the result does not depend on the thread count, and a batch of one shard is
+ * exactly the kernel-by-kernel step (tests/unit/test_seqenc_shard.c compares them). Before, the ~100 kernels of a
+ * step each opened a parallel region: small batches (BCE, width 50, batch 128) spent more in fork / join and
+ * wake-ups than in arithmetic (docs/RESULTS.md). */
 
-/* Forward of batch bt into a (pointed for bt's N and A) with parameters blk; dropout when seed != 0 (training). */
-void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, const crec_seq_batch *bt,
-                          uint64_t seed) {
-    float *blk = (float *)blk_c; /* read only here */
-    int N = bt->N, D = s->D, F = s->F, L = s->L;
+size_t crec__seqenc_shard_rows = 128;
+
+/* Shard bounds sb[0..ns] (sequence indices) of bt; returns ns >= 1. */
+static int make_shards(const crec_seq_batch *bt, int *sb, int cap) {
+    int ns = 0;
+    size_t R = crec__seqenc_shard_rows ? crec__seqenc_shard_rows : 1;
+    sb[0] = 0;
+    if (bt->B + 1 > cap) {
+        sb[1] = bt->B;
+        return 1;
+    }
+    for (int b = 0; b < bt->B; b++)
+        if ((size_t)(bt->seq_off[b + 1] - bt->seq_off[sb[ns]]) >= R) sb[++ns] = b + 1;
+    if (sb[ns] != bt->B) {
+        if (ns > 0)
+            sb[ns] = bt->B; /* a short tail joins the last shard */
+        else
+            sb[++ns] = bt->B;
+    }
+    return ns;
+}
+
+/* The gradient tensors the backward reads, zeroed over rows [r0, r0 + n). */
+static void zero_rows(const crec_seqenc *s, crec_seqenc_acts *g, int r0, int n) {
+    static const int one[] = {SE_A_X0, SE_A_HF};
+    static const int stacked[] = {SE_A_LN1,  SE_A_QKV,  SE_A_ATTY, SE_A_PROJ, SE_A_RES1,
+                                  SE_A_LN2,  SE_A_FC1,  SE_A_FC1A, SE_A_FC2,  SE_A_RES2};
+    int D = s->D, F = s->F;
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++)
+        memset(g->t[one[i]] + (size_t)r0 * D, 0, (size_t)n * D * sizeof(float));
+    for (size_t i = 0; i < sizeof stacked / sizeof stacked[0]; i++) {
+        int k = stacked[i], w = k == SE_A_QKV ? 3 * D : k == SE_A_FC1 || k == SE_A_FC1A ? F : D;
+        for (int l = 0; l < s->L; l++)
+            memset(ACT(g, k, l, w) + (size_t)r0 * w, 0, (size_t)n * w * sizeof(float));
+    }
+}
+
+/* Forward of sequences [b0, b1) of bt; with g, also zeroes their rows of the gradient block. */
+static void fwd_range(const crec_seqenc *s, float *blk, crec_seqenc_acts *a, crec_seqenc_acts *g,
+                      const crec_seq_batch *bt, uint64_t seed, int b0, int b1) {
+    int D = s->D, F = s->F, L = s->L, r0 = bt->seq_off[b0], N = bt->seq_off[b1] - r0;
+    size_t o = (size_t)r0 * D, oF = (size_t)r0 * F, o3 = (size_t)r0 * 3 * D;
     float p = seed ? s->drop : 0;
-    crec__nn_embedding_forward(a->t[SE_A_X0], bt->ids, PRM(s, blk, SE_P_EMB), N, D, sqrtf((float)D), 0);
-    crec__nn_embedding_forward(a->t[SE_A_X0], bt->posid, PRM(s, blk, SE_P_POS), N, D, 1.0f, 1);
-    if (p > 0) crec__nn_dropout_forward(a->t[SE_A_X0], a->t[SE_A_X0], (size_t)N * D, p, crec__nn_seed(seed, 0, 0));
-    const float *x = a->t[SE_A_X0];
+    if (N <= 0) return;
+    if (g) zero_rows(s, g, r0, N);
+    float *x0 = a->t[SE_A_X0] + o;
+    crec__nn_embedding_forward(x0, bt->ids + r0, PRM(s, blk, SE_P_EMB), N, D, sqrtf((float)D), 0);
+    crec__nn_embedding_forward(x0, bt->posid + r0, PRM(s, blk, SE_P_POS), N, D, 1.0f, 1);
+    if (p > 0) crec__nn_dropout_forward_at(x0, x0, (size_t)N * D, p, crec__nn_seed(seed, 0, 0), o);
+    const float *x = x0;
     for (int l = 0; l < L; l++) {
-        float *ln1 = ACT(a, SE_A_LN1, l, D), *qkv = ACT(a, SE_A_QKV, l, 3 * D), *atty = ACT(a, SE_A_ATTY, l, D);
-        float *proj = ACT(a, SE_A_PROJ, l, D), *res1 = ACT(a, SE_A_RES1, l, D), *ln2 = ACT(a, SE_A_LN2, l, D);
-        float *fc1 = ACT(a, SE_A_FC1, l, F), *fc1a = ACT(a, SE_A_FC1A, l, F), *fc2 = ACT(a, SE_A_FC2, l, D);
-        float *res2 = ACT(a, SE_A_RES2, l, D);
-        float *ln1m = ACT(a, SE_A_LN1M, l, 1), *ln1r = ACT(a, SE_A_LN1R, l, 1);
-        float *ln2m = ACT(a, SE_A_LN2M, l, 1), *ln2r = ACT(a, SE_A_LN2R, l, 1);
+        float *ln1 = ACT(a, SE_A_LN1, l, D) + o, *qkv = ACT(a, SE_A_QKV, l, 3 * D) + o3;
+        float *proj = ACT(a, SE_A_PROJ, l, D) + o, *res1 = ACT(a, SE_A_RES1, l, D) + o;
+        float *ln2 = ACT(a, SE_A_LN2, l, D) + o, *atty = ACT(a, SE_A_ATTY, l, D) + o;
+        float *fc1 = ACT(a, SE_A_FC1, l, F) + oF, *fc1a = ACT(a, SE_A_FC1A, l, F) + oF;
+        float *fc2 = ACT(a, SE_A_FC2, l, D) + o, *res2 = ACT(a, SE_A_RES2, l, D) + o;
+        float *ln1m = ACT(a, SE_A_LN1M, l, 1) + r0, *ln1r = ACT(a, SE_A_LN1R, l, 1) + r0;
+        float *ln2m = ACT(a, SE_A_LN2M, l, 1) + r0, *ln2r = ACT(a, SE_A_LN2R, l, 1) + r0;
         const float *ln1w = PRM(s, blk, SE_P_LN1W) + l * D, *ln1b = PRM(s, blk, SE_P_LN1B) + l * D;
         const float *ln2w = PRM(s, blk, SE_P_LN2W) + l * D, *ln2b = PRM(s, blk, SE_P_LN2B) + l * D;
         const float *qkvw = PRM(s, blk, SE_P_QKVW) + (size_t)l * 3 * D * D, *qkvb = PRM(s, blk, SE_P_QKVB) + l * 3 * D;
@@ -86,10 +140,12 @@ void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_
             crec__nn_linear_forward(qkv, ln1, qkvw, qkvb, N, D, 3 * D);
         } else
             crec__nn_linear_forward(qkv, x, qkvw, qkvb, N, D, 3 * D);
-        crec__nn_attention_forward(atty, a->t[SE_A_ATT] + (size_t)l * a->A, qkv, bt->seq_off, bt->att_off, bt->B, D,
-                                   s->H, s->causal, NULL, p, crec__nn_seed(seed, (uint64_t)l, 4));
+        /* attention reads whole sequences: the full tensors, this shard's sequences */
+        crec__nn_attention_forward(ACT(a, SE_A_ATTY, l, D), a->t[SE_A_ATT] + (size_t)l * a->A,
+                                   ACT(a, SE_A_QKV, l, 3 * D), bt->seq_off + b0, bt->att_off + b0, b1 - b0, D, s->H,
+                                   s->causal, NULL, p, crec__nn_seed(seed, (uint64_t)l, 4));
         crec__nn_linear_forward(proj, atty, prjw, prjb, N, D, D);
-        if (p > 0) crec__nn_dropout_forward(proj, proj, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l, 1));
+        if (p > 0) crec__nn_dropout_forward_at(proj, proj, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l, 1), o);
         crec__nn_residual_forward(res1, x, proj, (size_t)N * D);
         const float *ffin; /* the FFN's input, and the residual its output is added to */
         if (s->pre) {
@@ -101,9 +157,9 @@ void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_
         }
         crec__nn_linear_forward(fc1, ffin, fc1w, fc1b, N, D, F);
         crec__nn_act_forward(fc1a, fc1, (size_t)N * F, (crec_nn_act)s->act);
-        if (p > 0) crec__nn_dropout_forward(fc1a, fc1a, (size_t)N * F, p, crec__nn_seed(seed, (uint64_t)l, 2));
+        if (p > 0) crec__nn_dropout_forward_at(fc1a, fc1a, (size_t)N * F, p, crec__nn_seed(seed, (uint64_t)l, 2), oF);
         crec__nn_linear_forward(fc2, fc1a, fc2w, fc2b, N, F, D);
-        if (p > 0) crec__nn_dropout_forward(fc2, fc2, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l, 3));
+        if (p > 0) crec__nn_dropout_forward_at(fc2, fc2, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l, 3), o);
         crec__nn_residual_forward(res2, s->pre ? res1 : ln1, fc2, (size_t)N * D);
         if (s->pre)
             x = res2;
@@ -113,93 +169,173 @@ void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_
         }
     }
     if (s->pre)
-        crec__nn_layernorm_forward(a->t[SE_A_HF], a->t[SE_A_LNFM], a->t[SE_A_LNFR], x, PRM(s, blk, SE_P_LNFW),
-                                   PRM(s, blk, SE_P_LNFB), N, D);
+        crec__nn_layernorm_forward(a->t[SE_A_HF] + o, a->t[SE_A_LNFM] + r0, a->t[SE_A_LNFR] + r0, x,
+                                   PRM(s, blk, SE_P_LNFW), PRM(s, blk, SE_P_LNFB), N, D);
     else
-        memcpy(a->t[SE_A_HF], x, (size_t)N * D * sizeof(float));
+        memcpy(a->t[SE_A_HF] + o, x, (size_t)N * D * sizeof(float));
 }
 
-/* The gradient through a dropout site: g itself when dropout is off, else mask * g / (1 - p) in tmp. */
-static const float *drop_grad(float p, float *tmp, const float *g, size_t n, uint64_t seed) {
-    if (p <= 0) return g;
-    memset(tmp, 0, n * sizeof *tmp);
-    crec__nn_dropout_backward(tmp, g, n, p, seed);
-    return tmp;
+#define SE_MAX_SHARDS 1025
+
+/* Forward of batch bt into a (pointed for bt's N and A) with parameters blk; dropout when seed != 0 (training);
+ * with g (the gradient block, same layout), also zeroes what the backward will accumulate into. */
+static void forward_g(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, crec_seqenc_acts *g,
+                      const crec_seq_batch *bt, uint64_t seed) {
+    float *blk = (float *)blk_c; /* read only here */
+    int sb[SE_MAX_SHARDS];
+    int ns = make_shards(bt, sb, SE_MAX_SHARDS);
+    if (ns == 1) {
+        fwd_range(s, blk, a, g, bt, seed, 0, bt->B);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < ns; k++) fwd_range(s, blk, a, g, bt, seed, sb[k], sb[k + 1]);
+}
+
+void crec__seqenc_forward(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, const crec_seq_batch *bt,
+                          uint64_t seed) {
+    forward_g(s, blk_c, a, NULL, bt, seed);
+}
+
+/* Mask of a dropout site applied to a gradient in place: g = keep ? g / (1 - p) : 0 (rows from element i0). */
+static void drop_mask(float p, float *g, size_t n, uint64_t seed, size_t i0) {
+    if (p > 0) crec__nn_dropout_forward_at(g, g, n, p, seed, i0);
+}
+
+/* Backward of sequences [b0, b1) down to the input gradients (activation gradients only; the dropout masks are
+ * applied to the gradients in place, where the parameter gradients read them). */
+static void bwd_range(const crec_seqenc *s, float *blk, const crec_seqenc_acts *a, crec_seqenc_acts *g,
+                      const crec_seq_batch *bt, uint64_t seed, int b0, int b1) {
+    int D = s->D, F = s->F, L = s->L, r0 = bt->seq_off[b0], N = bt->seq_off[b1] - r0;
+    size_t o = (size_t)r0 * D, oF = (size_t)r0 * F, o3 = (size_t)r0 * 3 * D, ND = (size_t)N * D;
+    float p = seed ? s->drop : 0;
+    if (N <= 0) return;
+    if (s->pre) {
+        crec__nn_layernorm_backward_dx(ACT(g, SE_A_RES2, L - 1, D) + o, g->t[SE_A_HF] + o,
+                                       ACT(a, SE_A_RES2, L - 1, D) + o, PRM(s, blk, SE_P_LNFW),
+                                       a->t[SE_A_LNFM] + r0, a->t[SE_A_LNFR] + r0, N, D);
+    } else {
+        float *dxl = ACT(g, SE_A_LN2, L - 1, D) + o; /* post: the final states are the last block's LN2 output */
+        const float *dh = g->t[SE_A_HF] + o;
+        for (size_t i = 0; i < ND; i++) dxl[i] += dh[i];
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        const float *x = l == 0 ? a->t[SE_A_X0] : s->pre ? ACT(a, SE_A_RES2, l - 1, D) : ACT(a, SE_A_LN2, l - 1, D);
+        float *dx = l == 0 ? g->t[SE_A_X0] : s->pre ? ACT(g, SE_A_RES2, l - 1, D) : ACT(g, SE_A_LN2, l - 1, D);
+        x += o, dx += o;
+        const float *fc1 = ACT(a, SE_A_FC1, l, F) + oF, *res1 = ACT(a, SE_A_RES1, l, D) + o;
+        const float *res2 = ACT(a, SE_A_RES2, l, D) + o;
+        const float *ln1m = ACT(a, SE_A_LN1M, l, 1) + r0, *ln1r = ACT(a, SE_A_LN1R, l, 1) + r0;
+        const float *ln2m = ACT(a, SE_A_LN2M, l, 1) + r0, *ln2r = ACT(a, SE_A_LN2R, l, 1) + r0;
+        float *dln1 = ACT(g, SE_A_LN1, l, D) + o, *dqkv = ACT(g, SE_A_QKV, l, 3 * D) + o3;
+        float *datty = ACT(g, SE_A_ATTY, l, D) + o, *dproj = ACT(g, SE_A_PROJ, l, D) + o;
+        float *dres1 = ACT(g, SE_A_RES1, l, D) + o, *dln2 = ACT(g, SE_A_LN2, l, D) + o;
+        float *dfc1 = ACT(g, SE_A_FC1, l, F) + oF, *dfc1a = ACT(g, SE_A_FC1A, l, F) + oF;
+        float *dfc2 = ACT(g, SE_A_FC2, l, D) + o, *dres2 = ACT(g, SE_A_RES2, l, D) + o;
+        size_t lD = (size_t)l * D;
+        const float *ln1w = PRM(s, blk, SE_P_LN1W) + lD, *ln2w = PRM(s, blk, SE_P_LN2W) + lD;
+        const float *qkvw = PRM(s, blk, SE_P_QKVW) + lD * 3 * D, *prjw = PRM(s, blk, SE_P_PRJW) + lD * D;
+        const float *fc1w = PRM(s, blk, SE_P_FC1W) + (size_t)l * F * D, *fc2w = PRM(s, blk, SE_P_FC2W) + lD * F;
+
+        /* post: x_next = LN2(res2) */
+        if (!s->pre) crec__nn_layernorm_backward_dx(dres2, dln2, res2, ln2w, ln2m, ln2r, N, D);
+        /* res2 = base + drop(fc2), base = res1 (pre) or ln1 (post) */
+        crec__nn_residual_backward(s->pre ? dres1 : dln1, dfc2, dres2, ND);
+        drop_mask(p, dfc2, ND, crec__nn_seed(seed, (uint64_t)l, 3), o);
+        crec__nn_gemm(0, 0, N, F, D, 1, dfc2, D, fc2w, F, 1, dfc1a, F);
+        drop_mask(p, dfc1a, (size_t)N * F, crec__nn_seed(seed, (uint64_t)l, 2), oF);
+        crec__nn_act_backward(dfc1, dfc1a, fc1, (size_t)N * F, (crec_nn_act)s->act);
+        /* the FFN input: ln2 (pre) or ln1 (post) */
+        crec__nn_gemm(0, 0, N, D, F, 1, dfc1, F, fc1w, D, 1, s->pre ? dln2 : dln1, D);
+        if (s->pre)
+            crec__nn_layernorm_backward_dx(dres1, dln2, res1, ln2w, ln2m, ln2r, N, D);
+        else
+            crec__nn_layernorm_backward_dx(dres1, dln1, res1, ln1w, ln1m, ln1r, N, D);
+        /* res1 = x + drop(proj) */
+        crec__nn_residual_backward(dx, dproj, dres1, ND);
+        drop_mask(p, dproj, ND, crec__nn_seed(seed, (uint64_t)l, 1), o);
+        crec__nn_gemm(0, 0, N, D, D, 1, dproj, D, prjw, D, 1, datty, D);
+        crec__nn_attention_backward(ACT(g, SE_A_QKV, l, 3 * D), ACT(g, SE_A_ATTY, l, D), ACT(a, SE_A_QKV, l, 3 * D),
+                                    a->t[SE_A_ATT] + (size_t)l * a->A, bt->seq_off + b0, bt->att_off + b0, b1 - b0, D,
+                                    s->H, s->causal, NULL, p, crec__nn_seed(seed, (uint64_t)l, 4));
+        if (s->pre) {
+            crec__nn_gemm(0, 0, N, D, 3 * D, 1, dqkv, 3 * D, qkvw, D, 1, dln1, D);
+            crec__nn_layernorm_backward_dx(dx, dln1, x, ln1w, ln1m, ln1r, N, D);
+        } else
+            crec__nn_gemm(0, 0, N, D, 3 * D, 1, dqkv, 3 * D, qkvw, D, 1, dx, D);
+    }
+    drop_mask(p, g->t[SE_A_X0] + o, ND, crec__nn_seed(seed, 0, 0), o);
+}
+
+/* Parameter-gradient task t of 6 L + 3 over the whole batch (after every shard's bwd_range): per block the four
+ * products (with their biases) and the two LayerNorms, then the final LayerNorm and the two embedding tables. */
+static void wgrad_task(const crec_seqenc *s, float *gblk, const crec_seqenc_acts *a, const crec_seqenc_acts *g,
+                       const crec_seq_batch *bt, int t) {
+    int N = bt->N, D = s->D, F = s->F, L = s->L;
+    if (t >= 6 * L) {
+        if (t == 6 * L) {
+            if (s->pre)
+                crec__nn_layernorm_backward_wb(PRM(s, gblk, SE_P_LNFW), PRM(s, gblk, SE_P_LNFB), g->t[SE_A_HF],
+                                               ACT(a, SE_A_RES2, L - 1, D), a->t[SE_A_LNFM], a->t[SE_A_LNFR], N, D);
+        } else if (t == 6 * L + 1)
+            crec__nn_embedding_backward(PRM(s, gblk, SE_P_EMB), g->t[SE_A_X0], bt->ids, N, D, sqrtf((float)D));
+        else
+            crec__nn_embedding_backward(PRM(s, gblk, SE_P_POS), g->t[SE_A_X0], bt->posid, N, D, 1.0f);
+        return;
+    }
+    int l = t / 6;
+    size_t lD = (size_t)l * D;
+    const float *x = l == 0 ? a->t[SE_A_X0] : s->pre ? ACT(a, SE_A_RES2, l - 1, D) : ACT(a, SE_A_LN2, l - 1, D);
+    switch (t % 6) {
+    case 0:
+        crec__nn_linear_backward_w(PRM(s, gblk, SE_P_FC2W) + lD * F, PRM(s, gblk, SE_P_FC2B) + lD,
+                                   ACT(g, SE_A_FC2, l, D), ACT(a, SE_A_FC1A, l, F), N, F, D);
+        break;
+    case 1:
+        crec__nn_linear_backward_w(PRM(s, gblk, SE_P_FC1W) + (size_t)l * F * D, PRM(s, gblk, SE_P_FC1B) + (size_t)l * F,
+                                   ACT(g, SE_A_FC1, l, F), s->pre ? ACT(a, SE_A_LN2, l, D) : ACT(a, SE_A_LN1, l, D),
+                                   N, D, F);
+        break;
+    case 2:
+        crec__nn_linear_backward_w(PRM(s, gblk, SE_P_PRJW) + lD * D, PRM(s, gblk, SE_P_PRJB) + lD,
+                                   ACT(g, SE_A_PROJ, l, D), ACT(a, SE_A_ATTY, l, D), N, D, D);
+        break;
+    case 3:
+        crec__nn_linear_backward_w(PRM(s, gblk, SE_P_QKVW) + lD * 3 * D, PRM(s, gblk, SE_P_QKVB) + lD * 3,
+                                   ACT(g, SE_A_QKV, l, 3 * D), s->pre ? ACT(a, SE_A_LN1, l, D) : x, N, D, 3 * D);
+        break;
+    case 4: /* LN2: of res1 (pre) or res2 (post) */
+        crec__nn_layernorm_backward_wb(PRM(s, gblk, SE_P_LN2W) + lD, PRM(s, gblk, SE_P_LN2B) + lD,
+                                       ACT(g, SE_A_LN2, l, D),
+                                       s->pre ? ACT(a, SE_A_RES1, l, D) : ACT(a, SE_A_RES2, l, D),
+                                       ACT(a, SE_A_LN2M, l, 1), ACT(a, SE_A_LN2R, l, 1), N, D);
+        break;
+    default: /* LN1: of x (pre) or res1 (post) */
+        crec__nn_layernorm_backward_wb(PRM(s, gblk, SE_P_LN1W) + lD, PRM(s, gblk, SE_P_LN1B) + lD,
+                                       ACT(g, SE_A_LN1, l, D), s->pre ? x : ACT(a, SE_A_RES1, l, D),
+                                       ACT(a, SE_A_LN1M, l, 1), ACT(a, SE_A_LN1R, l, 1), N, D);
+        break;
+    }
 }
 
 /* Backward of the forward above: g (same layout as a, zeroed, g->t[SE_A_HF] holding dloss/dh) -> grads in gblk. */
 void crec__seqenc_backward(const crec_seqenc *s, const float *blk_c, float *gblk, const crec_seqenc_acts *a,
                            crec_seqenc_acts *g, const crec_seq_batch *bt, uint64_t seed) {
     float *blk = (float *)blk_c;
-    int N = bt->N, D = s->D, F = s->F, L = s->L;
-    float p = seed ? s->drop : 0;
-    float *tmp = g->t[SE_A_TMP];
-    /* gradient w.r.t. the last block's output */
-    float *dxl;
-    if (s->pre) {
-        const float *xl = ACT(a, SE_A_RES2, L - 1, D);
-        dxl = ACT(g, SE_A_RES2, L - 1, D);
-        crec__nn_layernorm_backward(dxl, PRM(s, gblk, SE_P_LNFW), PRM(s, gblk, SE_P_LNFB), g->t[SE_A_HF], xl,
-                                    PRM(s, blk, SE_P_LNFW), a->t[SE_A_LNFM], a->t[SE_A_LNFR], N, D);
-    } else {
-        dxl = ACT(g, SE_A_LN2, L - 1, D); /* post: the final states are the last block's LN2 output */
-        for (size_t i = 0; i < (size_t)N * D; i++) dxl[i] += g->t[SE_A_HF][i];
+    int sb[SE_MAX_SHARDS];
+    int ns = make_shards(bt, sb, SE_MAX_SHARDS), nt = 6 * s->L + 3;
+    if (ns == 1) { /* kernel by kernel, each kernel sharing its rows among the threads */
+        bwd_range(s, blk, a, g, bt, seed, 0, bt->B);
+        for (int t = 0; t < nt; t++) wgrad_task(s, gblk, a, g, bt, t);
+        return;
     }
-    for (int l = L - 1; l >= 0; l--) {
-        const float *x = l == 0 ? a->t[SE_A_X0] : s->pre ? ACT(a, SE_A_RES2, l - 1, D) : ACT(a, SE_A_LN2, l - 1, D);
-        float *dx = l == 0 ? g->t[SE_A_X0] : s->pre ? ACT(g, SE_A_RES2, l - 1, D) : ACT(g, SE_A_LN2, l - 1, D);
-        const float *ln1 = ACT(a, SE_A_LN1, l, D), *qkv = ACT(a, SE_A_QKV, l, 3 * D), *atty = ACT(a, SE_A_ATTY, l, D);
-        const float *res1 = ACT(a, SE_A_RES1, l, D), *ln2 = ACT(a, SE_A_LN2, l, D), *fc1 = ACT(a, SE_A_FC1, l, F);
-        const float *fc1a = ACT(a, SE_A_FC1A, l, F), *res2 = ACT(a, SE_A_RES2, l, D);
-        const float *ln1m = ACT(a, SE_A_LN1M, l, 1), *ln1r = ACT(a, SE_A_LN1R, l, 1);
-        const float *ln2m = ACT(a, SE_A_LN2M, l, 1), *ln2r = ACT(a, SE_A_LN2R, l, 1);
-        float *dln1 = ACT(g, SE_A_LN1, l, D), *dqkv = ACT(g, SE_A_QKV, l, 3 * D), *datty = ACT(g, SE_A_ATTY, l, D);
-        float *dproj = ACT(g, SE_A_PROJ, l, D), *dres1 = ACT(g, SE_A_RES1, l, D), *dln2 = ACT(g, SE_A_LN2, l, D);
-        float *dfc1 = ACT(g, SE_A_FC1, l, F), *dfc1a = ACT(g, SE_A_FC1A, l, F), *dfc2 = ACT(g, SE_A_FC2, l, D);
-        float *dres2 = ACT(g, SE_A_RES2, l, D);
-        size_t lD = (size_t)l * D;
-        const float *ln1w = PRM(s, blk, SE_P_LN1W) + lD, *ln2w = PRM(s, blk, SE_P_LN2W) + lD;
-        const float *qkvw = PRM(s, blk, SE_P_QKVW) + lD * 3 * D, *prjw = PRM(s, blk, SE_P_PRJW) + lD * D;
-        const float *fc1w = PRM(s, blk, SE_P_FC1W) + (size_t)l * F * D, *fc2w = PRM(s, blk, SE_P_FC2W) + lD * F;
-        float *dln1w = PRM(s, gblk, SE_P_LN1W) + lD, *dln1b = PRM(s, gblk, SE_P_LN1B) + lD;
-        float *dln2w = PRM(s, gblk, SE_P_LN2W) + lD, *dln2b = PRM(s, gblk, SE_P_LN2B) + lD;
-        float *dqkvw = PRM(s, gblk, SE_P_QKVW) + lD * 3 * D, *dqkvb = PRM(s, gblk, SE_P_QKVB) + lD * 3;
-        float *dprjw = PRM(s, gblk, SE_P_PRJW) + lD * D, *dprjb = PRM(s, gblk, SE_P_PRJB) + lD;
-        float *dfc1w = PRM(s, gblk, SE_P_FC1W) + (size_t)l * F * D, *dfc1b = PRM(s, gblk, SE_P_FC1B) + (size_t)l * F;
-        float *dfc2w = PRM(s, gblk, SE_P_FC2W) + lD * F, *dfc2b = PRM(s, gblk, SE_P_FC2B) + lD;
-
-        /* post: x_next = LN2(res2) */
-        if (!s->pre) crec__nn_layernorm_backward(dres2, dln2w, dln2b, dln2, res2, ln2w, ln2m, ln2r, N, D);
-        /* res2 = base + drop(fc2), base = res1 (pre) or ln1 (post) */
-        float *dbase = s->pre ? dres1 : dln1;
-        crec__nn_residual_backward(dbase, dfc2, dres2, (size_t)N * D);
-        const float *gfc2 = drop_grad(p, tmp, dfc2, (size_t)N * D, crec__nn_seed(seed, (uint64_t)l, 3));
-        crec__nn_linear_backward(dfc1a, dfc2w, dfc2b, gfc2, fc1a, fc2w, N, F, D);
-        const float *gfc1a = drop_grad(p, tmp, dfc1a, (size_t)N * F, crec__nn_seed(seed, (uint64_t)l, 2));
-        crec__nn_act_backward(dfc1, gfc1a, fc1, (size_t)N * F, (crec_nn_act)s->act);
-        /* the FFN input: ln2 (pre) or ln1 (post) */
-        const float *ffin = s->pre ? ln2 : ln1;
-        float *dffin = s->pre ? dln2 : dln1;
-        crec__nn_linear_backward(dffin, dfc1w, dfc1b, dfc1, ffin, fc1w, N, D, F);
-        if (s->pre)
-            crec__nn_layernorm_backward(dres1, dln2w, dln2b, dln2, res1, ln2w, ln2m, ln2r, N, D);
-        else
-            crec__nn_layernorm_backward(dres1, dln1w, dln1b, dln1, res1, ln1w, ln1m, ln1r, N, D);
-        /* res1 = x + drop(proj) */
-        crec__nn_residual_backward(dx, dproj, dres1, (size_t)N * D);
-        const float *gproj = drop_grad(p, tmp, dproj, (size_t)N * D, crec__nn_seed(seed, (uint64_t)l, 1));
-        crec__nn_linear_backward(datty, dprjw, dprjb, gproj, atty, prjw, N, D, D);
-        crec__nn_attention_backward(dqkv, datty, qkv, a->t[SE_A_ATT] + (size_t)l * a->A, bt->seq_off, bt->att_off,
-                                    bt->B, D, s->H, s->causal, NULL, p, crec__nn_seed(seed, (uint64_t)l, 4));
-        if (s->pre) {
-            crec__nn_linear_backward(dln1, dqkvw, dqkvb, dqkv, ln1, qkvw, N, D, 3 * D);
-            crec__nn_layernorm_backward(dx, dln1w, dln1b, dln1, x, ln1w, ln1m, ln1r, N, D);
-        } else
-            crec__nn_linear_backward(dx, dqkvw, dqkvb, dqkv, x, qkvw, N, D, 3 * D);
+#pragma omp parallel
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int k = 0; k < ns; k++) bwd_range(s, blk, a, g, bt, seed, sb[k], sb[k + 1]);
+#pragma omp for schedule(dynamic, 1)
+        for (int t = 0; t < nt; t++) wgrad_task(s, gblk, a, g, bt, t);
     }
-    const float *gx0 = drop_grad(p, tmp, g->t[SE_A_X0], (size_t)N * D, crec__nn_seed(seed, 0, 0));
-    crec__nn_embedding_backward(PRM(s, gblk, SE_P_EMB), gx0, bt->ids, N, D, sqrtf((float)D));
-    crec__nn_embedding_backward(PRM(s, gblk, SE_P_POS), gx0, bt->posid, N, D, 1.0f);
 }
 
 /* ---- initialisation, architecture ---- */
@@ -299,14 +435,13 @@ static const float *net_forward(const void *ctx, const crec_seq_batch *bt, float
     const crec_seqenc *s = ctx;
     crec_seqenc_acts a;
     int64_t A = bt->att_off[bt->B];
+    crec_seqenc_acts g;
     crec__seqenc_acts_layout(s, bt->N, A, abase, &a);
-    crec__seqenc_forward(s, s->p.param, &a, bt, seed);
     if (gbase) {
-        crec_seqenc_acts g;
-        size_t used = crec__seqenc_acts_layout(s, bt->N, A, gbase, &g);
-        memset(gbase, 0, used * sizeof(float));
+        crec__seqenc_acts_layout(s, bt->N, A, gbase, &g);
         *dh = g.t[SE_A_HF];
     }
+    forward_g(s, s->p.param, &a, gbase ? &g : NULL, bt, seed);
     return a.t[SE_A_HF];
 }
 

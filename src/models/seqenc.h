@@ -100,6 +100,10 @@ void crec__seqenc_free(crec_seqenc *s);
 
 /* Floats of the activation block for (N, A); with base, also points a's tensors into it. */
 size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *base, crec_seqenc_acts *a);
+/* Rows per shard of a training / validation step (seqenc.c: runs of whole sequences, each forward and backward on
+ * one thread; a batch under twice this is one shard, run kernel by kernel). Results do not depend on it beyond
+ * the products' 128-row blocks; a knob for tests and benchmarks. Default 128. */
+extern size_t crec__seqenc_shard_rows;
 /* Forward of bt into a (laid out for bt's N and A) with parameter block blk; dropout when seed != 0. */
 void crec__seqenc_forward(const crec_seqenc *s, const float *blk, crec_seqenc_acts *a, const crec_seq_batch *bt,
                           uint64_t seed);

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn/kernels.h"
 #include "nn/nn.h"
 
 /* OpenBLAS's own thread controls (its cblas.h declares them too, with the same prototypes). */

@@ -10,6 +10,7 @@
 
 #include "core/binio.h"
 #include "core/util.h"
+#include "nn/kernels.h"
 #include "nn/nn.h"
 
 #define PARAMS_MAGIC 0x4e4e5031u /* "NNP1" */
@@ -73,8 +74,9 @@ int crec__nn_params_load(crec_nn_params *p, crec_buf *in) {
     return rc;
 }
 
-CREC_NN_HOT void crec__nn_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
-                                float eps, float wd, int64_t t) {
+/* One AdamW pass; with zero_g, g is zeroed as it is read (a constant at each call: the compiler keeps two loops). */
+static inline void adamw_pass(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                              float eps, float wd, int64_t t, int zero_g) {
     float c1 = 1.0f / (1.0f - powf(b1, (float)t)), c2 = 1.0f / (1.0f - powf(b2, (float)t));
     float decay = 1.0f - lr * wd;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
@@ -82,10 +84,23 @@ CREC_NN_HOT void crec__nn_adamw(float *p, const float *g, float *m, float *v, si
         float gi = g[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        if (zero_g) g[i] = 0;
         m[i] = mi;
         v[i] = vi;
         p[i] = p[i] * decay - lr * (mi * c1) / (sqrtf(vi * c2) + eps);
     }
+}
+
+CREC_NN_HOT void crec__nn_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                                float eps, float wd, int64_t t) {
+    adamw_pass(p, (float *)g, m, v, n, lr, b1, b2, eps, wd, t, 0); /* g only read */
+}
+
+/* AdamW as above, and g zeroed as it is read: the next step's gradient block is ready without a memset pass over
+ * it (the same parameters and moments, bit for bit). */
+CREC_NN_HOT void crec__nn_adamw_zero(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
+                                     float eps, float wd, int64_t t) {
+    adamw_pass(p, g, m, v, n, lr, b1, b2, eps, wd, t, 1);
 }
 
 #define NORM_CHUNK 4096

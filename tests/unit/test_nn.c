@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "nn/kernels.h"
 #include "nn/nn.h"
 
 #define EPS 1e-5
@@ -983,6 +984,22 @@ static void test_adamw(void **st) {
     float q = 3.0f, gq = 1.0f, mq = 0, vq = 0;
     crec__nn_adamw(&q, &gq, &mq, &vq, 1, 0.01f, 0.9f, 0.999f, 1e-8f, 0.0f, 1);
     assert_true(fabsf(q - 2.99f) < 1e-6f);
+    /* the zeroing variant: the same parameters and moments bit for bit, the gradient zeroed (n > 65536 takes the
+     * parallel path) */
+    size_t n = 70001;
+    float *a[8];
+    for (int k = 0; k < 8; k++) a[k] = calloc(n, sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        a[0][i] = a[4][i] = sinf((float)i), a[1][i] = a[5][i] = cosf((float)i * 0.7f);
+        a[2][i] = a[6][i] = 0.01f * sinf((float)i * 1.3f), a[3][i] = a[7][i] = 0.001f * (float)(i % 7);
+    }
+    crec__nn_adamw(a[0], a[1], a[2], a[3], n, 0.01f, 0.9f, 0.98f, 1e-8f, 0.1f, 3);
+    crec__nn_adamw_zero(a[4], a[5], a[6], a[7], n, 0.01f, 0.9f, 0.98f, 1e-8f, 0.1f, 3);
+    assert_memory_equal(a[0], a[4], n * sizeof(float));
+    assert_memory_equal(a[2], a[6], n * sizeof(float));
+    assert_memory_equal(a[3], a[7], n * sizeof(float));
+    for (size_t i = 0; i < n; i++) assert_true(a[5][i] == 0.0f && a[1][i] != 0.0f);
+    for (int k = 0; k < 8; k++) free(a[k]);
 }
 
 static void test_schedule(void **st) {
