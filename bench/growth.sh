@@ -15,9 +15,16 @@
 # user, not ML-20M's 144; the row labels give the counts). Sequential models read the last max_len = 50 items
 # of a history, so their epoch grows with users x min(length, 50), not with events.
 #
+# With SEQ_FRACTION=F (e.g. 0.1) the sequential models (sasrec bert4rec gru4rec hstu) are not trained for a whole
+# epoch: bench_seq_epoch (BENCH_SEQ) times one optimiser step (the fixed cost: tables, buffers, first touch) and the
+# first F of the epoch's steps, and the row gives the epoch estimated as fixed + per-step x steps, per-step =
+# (CPU(F) - CPU(1 step)) / (steps(F) - 1), stated as such; no validation pass; peak RSS is the F run's (the real
+# tables and buffers); "wall s" is the F run's own.
+#
 #   usage: bench/growth.sh [--sizes "16 4"] [--models "pop itemknn ..."] [--no-beauty]
 #   env:   CREC (binary, default build-rel/crec), CREC_SHARED_DATA (default ../shared/data),
-#          GROWTH_DIR (work folder for datasets and checkpoints, default a temporary one), VU (default 1000)
+#          GROWTH_DIR (work folder for datasets and checkpoints, default a temporary one), VU (default 1000),
+#          SEQ_FRACTION (unset: whole epochs), BENCH_SEQ (default: bench_seq_epoch beside CREC)
 # Results: docs/RESULTS.md, "Growth" section.
 set -u
 cd "$(dirname "$0")/.."
@@ -32,11 +39,14 @@ while [ $# -gt 0 ]; do
     --sizes) SIZES=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
     --no-beauty) BEAUTY=0; shift ;;
-    -h|--help) sed -n 2,22p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,28p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "growth.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -x "$CREC" ] || { echo "growth.sh: no crec binary at $CREC (set CREC)" >&2; exit 2; }
+BENCH_SEQ=${BENCH_SEQ:-$(dirname "$CREC")/bench_seq_epoch}
+if [ -n "${SEQ_FRACTION:-}" ] && [ ! -x "$BENCH_SEQ" ]; then
+  echo "growth.sh: SEQ_FRACTION needs bench_seq_epoch at $BENCH_SEQ (set BENCH_SEQ)" >&2; exit 2; fi
 [ -x /usr/bin/time ] || { echo "growth.sh: needs GNU time at /usr/bin/time" >&2; exit 2; }
 if [ -n "${GROWTH_DIR:-}" ]; then W=$GROWTH_DIR; mkdir -p "$W"; else
   W=$(mktemp -d /tmp/crec-growth-XXXXXX); trap 'rm -rf "$W"' EXIT; fi
@@ -58,8 +68,29 @@ opts() {
   esac
 }
 
+# a sequential model's epoch estimated from one step and the first SEQ_FRACTION of its steps (see the header)
+seq_cell() { # label data.crecds model
+  local label=$1 data=$2 model=$3 a b
+  a=$(OMP_NUM_THREADS=2 "$BENCH_SEQ" --model "$model" --data "$data" --fraction 0.000001 --threads 2 2>&1 | grep "^steps:")
+  b=$(/usr/bin/time -o "$W/time" -f "%e %U %S %M" env OMP_NUM_THREADS=2 "$BENCH_SEQ" --model "$model" --data "$data" \
+      --fraction "$SEQ_FRACTION" --threads 2 2>&1 | grep "^steps:")
+  if [ -z "$a" ] || [ -z "$b" ]; then echo "| $label | $model | 1 epoch (estimated) | failed | | |"; return; fi
+  # "steps:   the first N of the epoch's S steps (...): W s, C CPU-s; ..."
+  echo "$a|$b|$(tail -1 "$W/time")" | awk -F'|' -v l="$label" -v m="$model" -v f="$SEQ_FRACTION" '{
+    split($1, x, " "); split($2, y, " "); split($3, t, " ")
+    n1 = x[4]; s = x[8]
+    match($1, /: [0-9.]+ s, [0-9.]+ CPU-s/); c1 = substr($1, RSTART, RLENGTH); sub(/.* s, /, "", c1); sub(/ CPU-s/, "", c1)
+    match($2, /: [0-9.]+ s, [0-9.]+ CPU-s/); cf = substr($2, RSTART, RLENGTH); sub(/.* s, /, "", cf); sub(/ CPU-s/, "", cf)
+    nf = y[4]; per = nf > n1 ? (cf - c1) / (nf - n1) : 0
+    printf "| %s | %s | 1 epoch, estimated: 1 step %.2f CPU-s + %d steps x %.3f (first %d of %d steps timed: %.1f CPU-s) | %.1f | %.1f | %.0f |\n",
+      l, m, c1, s - 1, per, nf, s, cf, c1 + (s - 1) * per, t[1], t[4] / 1024 }'
+}
+
 cell() { # label data.crecds model
   local label=$1 data=$2 model=$3 o unit sets
+  if [ -n "${SEQ_FRACTION:-}" ]; then
+    case $model in sasrec|bert4rec|gru4rec|hstu) seq_cell "$label" "$data" "$model"; return ;; esac
+  fi
   o=$(opts "$model"); unit=${o%%|*}; sets=${o#*|}
   rm -f "$W/m.crecm" "$W/time"
   # shellcheck disable=SC2086

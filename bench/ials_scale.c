@@ -14,7 +14,8 @@
  * before the AVX-512 four-entry kernels), "+g" the gathered row layout; e.g. --prec fp32+l,fp32,fp16+l,fp16.
  *
  *   usage: bench_ials_scale [--threads 2] [--factors 64,256] [--reps 3] [--scale 1.0] [--cg 3] [--seed 1]
- *                           [--prec fp32,mixed,fp16[+l][+g]]
+ *                           [--prec fp32,mixed,fp16[+l][+g]] [--each]
+ * --each also prints every timed iteration (the spread inside one process, against the spread between runs).
  * --scale shrinks users and interactions (items stay) for quick runs. Results: docs/RESULTS.md. */
 #include <math.h>
 #include <omp.h>
@@ -119,7 +120,7 @@ static double observed_mean(const crec_ials_state *s, const crec_ials_data *d) {
 
 int main(int argc, char **argv) {
     crec_blas_setup(argc, argv);
-    int threads = 2, reps = 3, cg = 3;
+    int threads = 2, reps = 3, cg = 3, each = 0;
     double scale = 1.0;
     uint64_t seed = 1;
     char factors[128] = "64,256", precs[128] = "fp32,mixed,fp16";
@@ -132,8 +133,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seed") && v) seed = strtoull(v, NULL, 10), i++;
         else if (!strcmp(argv[i], "--factors") && v) snprintf(factors, sizeof factors, "%s", v), i++;
         else if (!strcmp(argv[i], "--prec") && v) snprintf(precs, sizeof precs, "%s", v), i++;
-        else {
-            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]]\n",
+        else if (!strcmp(argv[i], "--each")) each = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]] [--each]\n",
+                   argv[0]);
+            return 0;
+        } else {
+            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]] [--each]\n",
                     argv[0]);
             return 2;
         }
@@ -209,6 +215,9 @@ int main(int argc, char **argv) {
                 crec__ials_solve_side_prec(s.H, s.W, s.ld, G, (float)p.alpha0, &dat.items, tr_u, cg, 0, threads, prec[pi]);
                 double c = crec__now();
                 if (r > 0) it[r - 1] = c - a, tu[r - 1] = b - a, ti[r - 1] = c - b, tc[r - 1] = cpu_now() - ca, tcu[r - 1] = cb - ca;
+                if (r > 0 && each)
+                    printf("  %d %s iteration %d: %.2f s, %.2f CPU-s (users %.2f / items %.2f)\n", p.factors, pname[pi], r,
+                           it[r - 1], tc[r - 1], tcu[r - 1], tc[r - 1] - tcu[r - 1]);
             }
             qsort(it, (size_t)reps, sizeof *it, cmp_dbl);
             qsort(tu, (size_t)reps, sizeof *tu, cmp_dbl);

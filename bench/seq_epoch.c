@@ -5,10 +5,17 @@
  * validation. Prints the wall and process CPU seconds per epoch, the load average, and the SGEMM rates timed in the
  * same run (wall, 2 threads; per CPU-second, one thread: bench/cpu_peak.h) to read the figures against; on a shared
  * machine read CPU-seconds. OMP_WAIT_POLICY defaults to passive (re-executing once), as bench_sasrec_epoch.
+ * --data may also be a .crecds file (e.g. `crec data synth` at MovieLens-20M's shape, bench/growth.sh).
+ * --fraction F (0 < F < 1, with --epochs 1) stops training after the first ceil(F x S) of the epoch's S optimiser
+ * steps (models/seqtrain.h: crec__seqtrain_step_limit; users are shuffled first, so the steps are a random sample of
+ * the epoch's batches) and prints the timed CPU-s and that figure scaled by S / steps, labelled as such; the run's
+ * fixed cost (tables, buffers, the first touch) is inside the timed figure, so run a second, smaller fraction and
+ * take the difference for the per-step cost. Peak RSS is the real one: the tables and buffers are allocated in full.
  *
- *   usage: bench_seq_epoch --model NAME [--data Beauty.txt] [--epochs 1] [--threads 2] [--no-ce512] [--ce-twopass]
- *                          [--set k=v ...]
+ *   usage: bench_seq_epoch --model NAME [--data Beauty.txt|D.crecds] [--epochs 1] [--fraction F] [--threads 2]
+ *                          [--no-ce512] [--ce-twopass] [--set k=v ...]
  *   skips (exit 0, message) when the data file is absent. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +26,13 @@
 #include "crec/blas.h"
 #include "crec/crec.h"
 #include "nn/ce512.h"
+#include "models/seqtrain.h"
 #include "nn/nn.h"
 
 static int usage(FILE *f, const char *argv0) {
     fprintf(f,
-            "usage: %s --model NAME [--data Beauty.txt] [--epochs 1] [--threads 2] [--no-ce512] [--ce-twopass] "
-            "[--set k=v]...\n",
+            "usage: %s --model NAME [--data Beauty.txt|D.crecds] [--epochs 1] [--fraction F] [--threads 2] [--no-ce512] "
+            "[--ce-twopass] [--set k=v]...\n",
             argv0);
     return 2;
 }
@@ -37,6 +45,7 @@ int main(int argc, char **argv) {
     crec_blas_setup(argc, argv);
     const char *data = "../shared/data/amazon-beauty/Beauty.txt", *model = NULL;
     int epochs = 1, threads = 2;
+    double fraction = 0;
     crec_config cfg = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -47,6 +56,8 @@ int main(int argc, char **argv) {
             data = argv[++i];
         else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
             epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fraction") && i + 1 < argc)
+            fraction = atof(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-ce512"))
@@ -61,14 +72,25 @@ int main(int argc, char **argv) {
         } else
             return usage(stderr, argv[0]);
     }
-    if (!model || epochs < 1 || threads < 1) return usage(stderr, argv[0]);
+    if (!model || epochs < 1 || threads < 1 || fraction < 0 || fraction >= 1 || (fraction > 0 && epochs != 1))
+        return usage(stderr, argv[0]);
     if (access(data, R_OK) != 0) {
         printf("skipping: %s not found (shared datasets absent)\n", data);
         return 0;
     }
     crec_dataset *ds;
     crec_split s;
-    if (bench_load_loo(data, CREC_FMT_SEQUENCES, &ds, &s)) return 1;
+    size_t dl = strlen(data);
+    if (dl > 7 && !strcmp(data + dl - 7, ".crecds")) {
+        int lrc = crec_dataset_load(data, &ds);
+        crec_split_spec sp;
+        crec_split_spec_parse("loo", &sp);
+        if (lrc || crec_split_make(ds, &sp, &s)) {
+            fprintf(stderr, "%s: %s\n", data, lrc ? crec_strerror(lrc) : "cannot make the leave-one-out split");
+            return 1;
+        }
+    } else if (bench_load_loo(data, CREC_FMT_SEQUENCES, &ds, &s))
+        return 1;
     char ep[16];
     snprintf(ep, sizeof ep, "%d", epochs);
     crec_config_set(&cfg, "epochs", ep);
@@ -79,6 +101,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     int64_t dim = crec_model_param_int(m, "dim");
+    /* an epoch's optimiser steps: users with >= 2 training items in batches of `batch` (seqtrain.c) */
+    int64_t nu2 = 0, batch = crec_model_param_int(m, "batch"), steps = 0, limit = 0;
+    for (int32_t u = 0; u < s.train.n_rows; u++) nu2 += s.train.ptr[u + 1] - s.train.ptr[u] >= 2;
+    if (batch > 0) steps = (nu2 + batch - 1) / batch;
+    if (fraction > 0) {
+        limit = (int64_t)ceil(fraction * (double)steps);
+        if (limit < 1) limit = 1;
+        crec__seqtrain_step_limit = limit;
+    }
     printf("bench_seq_epoch: %s on %s (%d users, %d items, %lld events), %d epoch(s), %d threads, blas %s, "
            "OMP_WAIT_POLICY=%s, CE %s\n",
            model, data, s.train.n_rows, s.train.n_cols, (long long)ds->n, epochs, threads, crec_blas_corename(),
@@ -102,8 +133,17 @@ int main(int argc, char **argv) {
     int prev = crec__nn_blas_single();
     double cpeak = bench_cpu_sgemm(1024, 3);
     crec__nn_blas_restore(prev);
-    printf("epoch:   %.2f s, %.2f CPU-s per epoch (no validation); load average %.2f before, %.2f after\n",
-           secs / epochs, cpu / epochs, la0, la1);
+    if (limit > 0)
+        printf("steps:   the first %lld of the epoch's %lld steps (fraction %.4f, batch %lld): %.2f s, %.2f CPU-s; "
+               "scaled by %lld/%lld to an epoch: %.1f s, %.1f CPU-s (no validation); load average %.2f before, %.2f "
+               "after\n",
+               (long long)limit, (long long)steps, (double)limit / (double)steps, (long long)batch, secs, cpu,
+               (long long)steps, (long long)limit, secs * (double)steps / (double)limit,
+               cpu * (double)steps / (double)limit, la0, la1);
+    else
+        printf("epoch:   %.2f s, %.2f CPU-s per epoch (%lld steps, no validation); load average %.2f before, %.2f "
+               "after\n",
+               secs / epochs, cpu / epochs, (long long)steps, la0, la1);
     printf("sgemm:   n=1024, same run: %.1f GFLOP/s (wall, %d threads), %.1f GFLOP per CPU-s (one thread)\n", peak,
            crec_blas_threads(), cpeak);
     printf("memory:  peak RSS %.1f MiB\n", crec__peak_rss() / 1048576.0);

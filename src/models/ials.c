@@ -585,6 +585,8 @@ static int state_alloc(crec_ials_state *s, int32_t n_users, int32_t n_items, con
     s->d = p->factors, s->ld = round16(p->factors);
     s->p = *p;
     size_t rows = (size_t)n_users + (size_t)n_items;
+    /* 4 KiB pages on purpose: transparent huge pages for W, H and the fp16 copy measured 15-25% slower per
+     * iteration on this (virtualised, shared) machine (RESULTS.md, issue 16 fifth round) */
     s->block = crec__aligned_alloc((rows * (size_t)s->ld + 16) * sizeof(float));
     s->gram_h = crec__aligned_alloc((size_t)s->ld * s->ld * sizeof(float));
     if (!s->block || !s->gram_h) {

@@ -18,6 +18,7 @@
 #include "crec/dist.h"
 #include "models/seqtrain.h"
 #include "models/seqvalid.h"
+#include "nn/kernels.h"
 
 static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u + 1] - x->ptr[u]); }
 
@@ -215,16 +216,19 @@ static void valid_states(void *ctx, const int32_t *const *hist, const int64_t *c
 /* Everything training allocates, freed in one place. */
 typedef struct st_train {
     crec_seq_batch bt;
-    float *abase, *gbase, *best;
+    float *abase, *gbase, *best; /* abase, gbase: 64-byte aligned inside araw, graw */
+    void *araw, *graw;
     int32_t *users, *lens;
     crec_seqvalid v;
 } st_train;
 
 static void train_free(st_train *t) {
     crec__seqtrain_batch_free(&t->bt);
-    free(t->abase), free(t->gbase), free(t->best), free(t->users), free(t->lens);
+    free(t->araw), free(t->graw), free(t->best), free(t->users), free(t->lens);
     crec__seqvalid_free(&t->v);
 }
+
+int64_t crec__seqtrain_step_limit = 0;
 
 int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *obj, const crec_seqtrain_hp *hp,
                        const crec_train_input *in, float *pop) {
@@ -272,8 +276,13 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     int64_t Q2max;
     worst_batch(tr.lens, U, Bmax, net->T, &Nmax, &Q2max);
     size_t af = net->acts_floats(net->ctx, Nmax, net->heads > 0 ? net->heads * Q2max : 1);
-    tr.abase = crec__aligned_alloc(af * sizeof(float));
-    tr.gbase = crec__aligned_alloc(af * sizeof(float));
+    /* calloc, not crec__aligned_alloc's memset: the blocks are sized for the worst batch (~8x a typical one on
+     * Beauty) and calloc takes fresh zero pages from the kernel, faulted in only where a batch writes; the memset
+     * and its page faults were 12% of a one-epoch run's profile (docs/RESULTS.md, BCE at width 50) */
+    tr.araw = calloc(af + 16, sizeof(float));
+    tr.graw = calloc(af + 16, sizeof(float));
+    tr.abase = tr.araw ? (float *)(((uintptr_t)tr.araw + 63) & ~(uintptr_t)63) : NULL;
+    tr.gbase = tr.graw ? (float *)(((uintptr_t)tr.graw + 63) & ~(uintptr_t)63) : NULL;
     tr.best = crec__aligned_alloc(p->total * sizeof(float));
     rc = crec__seqtrain_batch_alloc(&tr.bt, Bmax, Nmax, net->T);
     if (!rc && (!tr.abase || !tr.gbase || !tr.best)) rc = CREC_ENOMEM;
@@ -291,6 +300,7 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     double best = -1;
     int best_epoch = 0, since = 0;
     memcpy(tr.best, p->param, p->total * sizeof(float));
+    memset(p->grad, 0, p->total * sizeof(float));
     /* the item table in the block (ranks > 1 only: a network may keep a derived table outside it, sasrec cos=1) */
     size_t w_off = P > 1 ? (size_t)(net->out_table(net->ctx, p->grad) - p->grad) : 0;
     for (int ep = 1; ep <= hp->epochs && nu > 0; ep++) {
@@ -305,12 +315,13 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         crec_progress pg;
         crec__progress_start(&pg, label, nu, in->verbose && crec__progress_wanted());
         for (int32_t b0 = 0; b0 < nu; b0 += Bmax, step++) {
+            if (crec__seqtrain_step_limit > 0 && step >= crec__seqtrain_step_limit) break; /* benches only */
             int nb = nu - b0 < Bmax ? nu - b0 : Bmax;
             int lo = (int)((int64_t)nb * R / P), nr = (int)((int64_t)nb * (R + 1) / P) - lo; /* this rank's slice */
             crec_seq_batch *bt = &tr.bt;
             /* dropout seed != 0 (on); a pure function of (seed, step, rank), the old one at one rank */
             uint64_t seed = crec__nn_hash(in->seed ^ net->salt, (uint64_t)step * (uint64_t)P + (uint64_t)R) | 1;
-            memset(p->grad, 0, p->total * sizeof(float));
+            /* p->grad is zero here: zeroed before the first step, then by the AdamW pass that ends each step */
             int64_t rows = 0;
             double l = 0;
             if (nr > 0) {
@@ -340,9 +351,9 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
             if (hp->clip > 0) crec__nn_clip_grad_norm(p->grad, p->total, hp->clip);
             float lr = crec__nn_lr((crec_nn_sched)hp->sched, (float)hp->lr, step, total, hp->warmup, 0.1f);
             for (int k = 0; k < p->n; k++)
-                crec__nn_adamw(crec__nn_tensor(p, p->param, k), crec__nn_tensor(p, p->grad, k),
-                               crec__nn_tensor(p, p->m, k), crec__nn_tensor(p, p->v, k), p->size[k], lr, 0.9f,
-                               (float)hp->beta2, 1e-8f, (net->decay >> k) & 1 ? (float)hp->wd : 0.0f, step + 1);
+                crec__nn_adamw_zero(crec__nn_tensor(p, p->param, k), crec__nn_tensor(p, p->grad, k),
+                                    crec__nn_tensor(p, p->m, k), crec__nn_tensor(p, p->v, k), p->size[k], lr, 0.9f,
+                                    (float)hp->beta2, 1e-8f, (net->decay >> k) & 1 ? (float)hp->wd : 0.0f, step + 1);
             crec__progress_update(&pg, b0 + nb);
         }
         crec__progress_end(&pg);

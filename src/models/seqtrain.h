@@ -113,6 +113,9 @@ int crec__seqtrain_hp(const crec_model *m, crec_seqtrain_hp *h);
  * frees everything. 0 or CREC_E*. */
 int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *obj, const crec_seqtrain_hp *hp,
                        const crec_train_input *in, float *pop);
+/* Benches only (bench/seq_epoch.c --fraction): when > 0, a run stops after this many optimiser steps (the epoch
+ * in progress ends there, validated as usual). 0, the default, never stops early. */
+extern int64_t crec__seqtrain_step_limit;
 
 /* One history's scores over all I items: its inference window (net->mask), the forward without dropout, the last
  * row's state against the output table; an empty history gets pop. Allocates its own activations, so concurrent
