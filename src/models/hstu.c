@@ -24,6 +24,7 @@
  * The one idea: attention weights that are not a softmax. Each query's weights are independent pointwise
  * functions of its logits, so the layer needs no row statistics and the time / position biases are just two more
  * learned tables indexed per pair. */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,41 @@ static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_b
     }
 }
 
+/* dw[O, C] += dout[N, O]^T inp[N, C] (and db += column sums of dout): as nn.h's linear backward, but over fixed
+ * chunks of WG_ROWS rows in parallel, each chunk's product on one thread into its own slice of a scratch, then
+ * the slices added in chunk order: both threads work (a single-block product ran on one), and the sums are the
+ * same at any thread count. */
+#define WG_ROWS 2048
+static void wgrad(float *dw, float *db, const float *dout, const float *inp, int N, int C, int O) {
+    int nc = (N + WG_ROWS - 1) / WG_ROWS;
+    if (nc <= 1) {
+        crec__nn_gemm(1, 0, O, C, N, 1, dout, O, inp, C, 1, dw, C);
+    } else {
+        size_t per = (size_t)O * C;
+        float *part = malloc((size_t)nc * per * sizeof *part);
+        if (!part) { /* no scratch: the plain product */
+            crec__nn_gemm(1, 0, O, C, N, 1, dout, O, inp, C, 1, dw, C);
+        } else {
+#pragma omp parallel for schedule(dynamic, 1)
+            for (int c = 0; c < nc; c++) {
+                int r0 = c * WG_ROWS, r1 = r0 + WG_ROWS < N ? r0 + WG_ROWS : N;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, C, r1 - r0, 1, dout + (size_t)r0 * O, O,
+                            inp + (size_t)r0 * C, C, 0, part + (size_t)c * per, C);
+            }
+            for (int c = 0; c < nc; c++) {
+                const float *pc = part + (size_t)c * per;
+                for (size_t i = 0; i < per; i++) dw[i] += pc[i];
+            }
+            free(part);
+        }
+    }
+    if (db)
+        for (int n = 0; n < N; n++) { /* rows in order: deterministic */
+            const float *g = dout + (size_t)n * O;
+            for (int o = 0; o < O; o++) db[o] += g[o];
+        }
+}
+
 static void drop_back(float *dst, const float *src, size_t n, float p, uint64_t seed) {
     if (p > 0)
         crec__nn_dropout_backward(dst, src, n, p, seed);
@@ -222,7 +258,8 @@ static void drop_back(float *dst, const float *src, size_t n, float p, uint64_t 
         for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-/* g: zeroed by the forward, g->t[A_HOUT] holding dloss/d(hout); gradients added into gblk (whose P_OUT holds the
+/* g: g->t[A_HOUT] holding dloss/d(hout) (the only gradient activation the forward zeroes; every other one is
+ * written here before it is read); gradients added into gblk (whose P_OUT holds the
  * loss's gradient of the normalised table, sent back into P_EMB and cleared). */
 static void backward(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
                      const crec_seq_batch *bt, uint64_t seed, float *bsum) {
@@ -236,28 +273,27 @@ static void backward(const hstu *s, const float *blk, float *gblk, const h_acts 
         double c = 0;
         for (int d = 0; d < D; d++) c += (double)h[d] * s->temp * dh[d];
         float k = 1.0f / (a->t[A_NRM][n] * s->temp);
-        for (int d = 0; d < D; d++) dhf[(size_t)n * D + d] += k * (dh[d] - (float)c * h[d] * s->temp);
+        for (int d = 0; d < D; d++) dhf[(size_t)n * D + d] = k * (dh[d] - (float)c * h[d] * s->temp);
     }
+    /* every gradient activation below is written (=) before it is read: none is zeroed per step */
     for (int l = s->L - 1; l >= 0; l--) {
         float *dy = ACT(g, A_X, l + 1, D), *dx = ACT(g, A_X, l, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) dx[i] += dy[i];
-        crec__nn_linear_backward(ACT(g, A_GD, l, D), layer_g(s, gblk, P_WO, l), layer_g(s, gblk, P_BO, l), dy,
-                                 ACT(a, A_GD, l, D), layer_w(s, blk, P_WO, l), N, D, D);
-        drop_back(ACT(g, A_GATE, l, D), ACT(g, A_GD, l, D), (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l + 1, 1));
-        crec__nn_hstu_gate_backward(ACT(g, A_UVQK, l, 4 * D), ACT(g, A_AN, l, D), ACT(g, A_GATE, l, D),
-                                    ACT(a, A_UVQK, l, 4 * D), ACT(a, A_AN, l, D), N, D);
-        crec__nn_hstu_norm_backward(ACT(g, A_AO, l, D), ACT(g, A_AN, l, D), ACT(a, A_AN, l, D), ACT(a, A_RS2, l, 1),
-                                    N, D);
+        crec__nn_gemm(0, 0, N, D, D, 1, dy, D, layer_w(s, blk, P_WO, l), D, 0, ACT(g, A_GD, l, D), D);
+        wgrad(layer_g(s, gblk, P_WO, l), layer_g(s, gblk, P_BO, l), dy, ACT(a, A_GD, l, D), N, D, D);
+        /* dropout, gate and layer norm backward in one pass per row (writes U, zeroes V Q K, writes dAO) */
+        crec__nn_hstu_gate_norm_backward(ACT(g, A_UVQK, l, 4 * D), ACT(g, A_AO, l, D), ACT(g, A_GD, l, D),
+                                         ACT(a, A_UVQK, l, 4 * D), ACT(a, A_AN, l, D), ACT(a, A_RS2, l, 1), N, D, p,
+                                         crec__nn_seed(seed, (uint64_t)l + 1, 1));
         crec__nn_hstu_attn_backward(ACT(g, A_UVQK, l, 4 * D), layer_g(s, gblk, P_RPOS, l),
                                     layer_g(s, gblk, P_RTS, l), g->t[A_ATT] + (size_t)l * g->A, bsum,
                                     ACT(g, A_AO, l, D), ACT(a, A_UVQK, l, 4 * D), a->t[A_ATT] + (size_t)l * a->A,
                                     a->t[A_AW] + (size_t)l * a->A, bkt, bt->seq_off, bt->att_off, bt->B, D, s->H,
                                     s->T, s->norm_len);
-        crec__nn_act_backward(ACT(g, A_PRE, l, 4 * D), ACT(g, A_UVQK, l, 4 * D), ACT(a, A_PRE, l, 4 * D),
-                              (size_t)N * 4 * D, CREC_NN_SILU);
-        crec__nn_linear_backward(ACT(g, A_XN, l, D), layer_g(s, gblk, P_UVQK, l), NULL, ACT(g, A_PRE, l, 4 * D),
-                                 ACT(a, A_XN, l, D), layer_w(s, blk, P_UVQK, l), N, D, 4 * D);
-        crec__nn_hstu_norm_backward(dx, ACT(g, A_XN, l, D), ACT(a, A_XN, l, D), ACT(a, A_RS1, l, 1), N, D);
+        float *dpre = ACT(g, A_UVQK, l, 4 * D); /* SiLU's backward in place: d(pre) over d(uvqk) */
+        crec__nn_hstu_silu_backward_inplace(dpre, ACT(a, A_PRE, l, 4 * D), (size_t)N * 4 * D);
+        crec__nn_gemm(0, 0, N, D, 4 * D, 1, dpre, 4 * D, layer_w(s, blk, P_UVQK, l), D, 0, ACT(g, A_XN, l, D), D);
+        wgrad(layer_g(s, gblk, P_UVQK, l), NULL, dpre, ACT(a, A_XN, l, D), N, D, 4 * D);
+        crec__nn_hstu_norm_backward_set(dx, dy, ACT(g, A_XN, l, D), ACT(a, A_XN, l, D), ACT(a, A_RS1, l, 1), N, D);
     }
     float *tmp = g->t[A_TMP];
     memset(tmp, 0, (size_t)N * D * sizeof *tmp);
@@ -367,10 +403,8 @@ static const float *net_forward(const void *ctx, const crec_seq_batch *bt, float
     if (gbase) {
         h_acts g;
         acts_layout(s, bt->N, A, gbase, &g);
-        /* the gradients accumulate (+=) into every tensor but the attention's: dlogits is written whole by the
-         * backward where it is read, the weights, buckets and times have no gradient */
-        for (int k = 0; k < A_COUNT; k++)
-            if (k != A_ATT && k != A_AW && k != A_BKT && k != A_TQ) memset(g.t[k], 0, g.n[k] * sizeof(float));
+        /* the loss adds into dhout; the backward writes every other gradient activation before reading it */
+        memset(g.t[A_HOUT], 0, g.n[A_HOUT] * sizeof(float));
         *dh = g.t[A_HOUT];
     }
     return a.t[A_HOUT];
