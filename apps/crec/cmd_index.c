@@ -25,6 +25,8 @@ static const char BUILD_HELP[] =
     "  --depth D       semantic: attribute levels (3)\n"
     "  --base B        hybrid: collaborative (default) | semantic\n"
     "  --levels L      rq: quantised levels (3)\n"
+    "  --item-token 0|1 rq: 1 = the last level is the item's own token (I tokens, as hybrid's) instead of\n"
+    "                  numbering the items that share the quantised prefix (0)\n"
     "  --vectors V     rq: content (attribute / title TF-IDF -> SVD), collaborative (--model M.crecm: the item\n"
     "                  table of a trained sasrec, bert4rec or ials), external (--file F: lines 'ITEM v1 .. vd'),\n"
     "                  fused (content + collaborative, each row L2-normalised, concatenated; with --align 1,\n"
@@ -130,6 +132,7 @@ static int index_build(int argc, char **argv) {
         INTOPT("--M", 1, 1 << 24, o.M)
         INTOPT("--depth", 1, CREC_INDEX_MAX_L - 1, o.depth)
         INTOPT("--levels", 1, CREC_INDEX_MAX_L - 1, o.levels)
+        INTOPT("--item-token", 0, 1, o.item_token)
         INTOPT("--dim", 1, 1024, dim)
         INTOPT("--vae-latent", 1, 256, o.vae_latent)
         INTOPT("--vae-epochs", 1, 1000000, o.vae_epochs)

@@ -64,6 +64,7 @@ typedef struct crec_index_opts {
     int vae_epochs, vae_batch, vae_latent; /* 200, 1024, 32 */
     int vae_hidden[4], vae_n_hidden;       /* 512, 256, 128 (vae_n_hidden 0: the default) */
     float vae_lr, vae_beta;                /* AdamW 1e-3; commitment weight 0.25 */
+    int item_token; /* rq: 1 = the last level is the item's own token (as hybrid's), not the collision numbering */
     int verbose;
 } crec_index_opts;
 

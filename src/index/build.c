@@ -382,7 +382,7 @@ static int semantic_paths(const crec_dataset *ds, int32_t n, int depth, int32_t 
 /* ---- rq: residual k-means ---- */
 
 static int rq_index(crec_index *ix, const float *vec, int dim, int32_t n, int levels, int K, int iters,
-                    uint64_t seed) {
+                    uint64_t seed, int iid) {
     float *res = malloc((size_t)n * dim * sizeof *res), *cent = malloc((size_t)K * dim * sizeof *cent);
     int32_t *as = malloc((size_t)n * sizeof *as);
     int32_t *path = malloc((size_t)n * levels * sizeof *path), *plen = malloc((size_t)n * sizeof *plen);
@@ -400,7 +400,7 @@ static int rq_index(crec_index *ix, const float *vec, int dim, int32_t n, int le
     }
     if (!rc) {
         for (int32_t i = 0; i < n; i++) plen[i] = levels;
-        rc = path_index(ix, path, plen, levels, Kp, n, 0);
+        rc = path_index(ix, path, plen, levels, Kp, n, iid);
     }
     free(res), free(cent), free(as), free(path), free(plen);
     return rc;
@@ -408,8 +408,8 @@ static int rq_index(crec_index *ix, const float *vec, int dim, int32_t n, int le
 
 /* ---- rq: the RQ-VAE (rqvae.c) ---- */
 
-static int rqvae_index(crec_index *ix, const float *vec, int dim, int32_t n, const crec__rqvae_opts *vo, char *err,
-                       size_t errn) {
+static int rqvae_index(crec_index *ix, const float *vec, int dim, int32_t n, const crec__rqvae_opts *vo, int iid,
+                       char *err, size_t errn) {
     int32_t *path = malloc((size_t)n * vo->levels * sizeof *path), *plen = malloc((size_t)n * sizeof *plen);
     int rc = path && plen ? 0 : CREC_ENOMEM;
     double loss = 0, recon = 0;
@@ -423,7 +423,7 @@ static int rqvae_index(crec_index *ix, const float *vec, int dim, int32_t n, con
     for (int l = 0; l < vo->levels; l++) Kp[l] = vo->K;
     if (!rc) {
         for (int32_t i = 0; i < n; i++) plen[i] = vo->levels;
-        rc = path_index(ix, path, plen, vo->levels, Kp, n, 0);
+        rc = path_index(ix, path, plen, vo->levels, Kp, n, iid);
     }
     free(path), free(plen);
     return rc;
@@ -543,12 +543,12 @@ int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_i
                 vo.n_hidden = o->vae_n_hidden;
                 for (int h = 0; h < o->vae_n_hidden; h++) vo.hidden[h] = o->vae_hidden[h];
             }
-            rc = rqvae_index(out, o->vec, o->dim, n, &vo, err, errn);
+            rc = rqvae_index(out, o->vec, o->dim, n, &vo, o->item_token != 0, err, errn);
         } else {
-            rc = rq_index(out, o->vec, o->dim, n, o->levels, K, o->iters, o->seed);
+            rc = rq_index(out, o->vec, o->dim, n, o->levels, K, o->iters, o->seed, o->item_token != 0);
         }
-        snprintf(out->source, sizeof out->source, "%s d=%d, %s %dx%d + collision level",
-                 o->vec_name ? o->vec_name : "", o->dim, vae ? "rq-vae" : "k-means", o->levels, K);
+        snprintf(out->source, sizeof out->source, "%s d=%d, %s %dx%d + %s", o->vec_name ? o->vec_name : "", o->dim,
+                 vae ? "rq-vae" : "k-means", o->levels, K, o->item_token ? "item token" : "collision level");
     } else {
         crec__errf(err, errn, "--method '%s': one of random, sequential, collaborative, semantic, hybrid, rq", m);
         return CREC_EINVAL;

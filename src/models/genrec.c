@@ -69,6 +69,9 @@ static const crec_param_def GENREC_PARAMS[] = {
                "max_len)"),
     CREC_P_INT("user_tokens", "0", 0, 10000000,
                "rows of a user-token table (user u reads row u mod N), a row led into the encoder; 0: none"),
+    CREC_P_FLOAT("ls", "0", 0, 0.99,
+                 "label smoothing of each level's token CE: (1 - ls) CE + ls CE(uniform over the level's K tokens) "
+                 "(Szegedy et al. 2016; as sasrec's ls)"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -93,6 +96,7 @@ typedef struct genrec {
     int ntask, nut, npre, cands;
     int32_t tok_task, tok_user;
     float drop;
+    float ls; /* label smoothing of the token CE (training only) */
     int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
     crec_index ix;
     crec_trie trie;
@@ -436,11 +440,14 @@ static int lscratch_alloc(const genrec *g, lscratch *s) {
 }
 static void lscratch_free(lscratch *s) { free(s->hj), free(s->lg), free(s->dhj); }
 
-/* Summed CE of the S targets' L levels; with dh / dW, adds gscale * gradients. */
+/* Summed CE of the S targets' L levels; with dh / dW, adds gscale * gradients. With label smoothing ls, each
+ * level's term is (1 - ls) (lse - z_t) + ls (lse - mean_k z_k) = lse - (1 - ls) z_t - ls mean_k z_k, the CE against
+ * the target (1 - ls) one-hot + ls / K over the level's K tokens; its gradient wrt z_k is p_k - (1 - ls)[k = t] -
+ * ls / K. */
 static double loss_ce(const genrec *g, const float *P, float *dTOK, const float *h, float *dh, const gbatch *b,
                       lscratch *s, float gscale) {
     int D = g->D, L = g->L;
-    double tot = 0;
+    double tot = 0, ls = g->ls;
     for (int j = 0; j < L; j++) {
         int32_t K = g->ix.K[j];
         const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
@@ -457,12 +464,19 @@ static double loss_ce(const genrec *g, const float *P, float *dTOK, const float 
                 double sum = 0;
                 for (int32_t k = 0; k < K; k++) sum += exp((double)lg[k] - mx);
                 double lse = mx + log(sum);
-                tot += lse - lg[tg];
-                if (dh)
+                if (ls > 0) {
+                    double zs = 0;
+                    for (int32_t k = 0; k < K; k++) zs += lg[k];
+                    tot += lse - (1 - ls) * lg[tg] - ls * zs / K;
+                } else
+                    tot += lse - lg[tg];
+                if (dh) {
+                    float on = (float)(1 - ls), un = (float)(ls / K);
                     for (int32_t k = 0; k < K; k++) {
                         float pk = (float)exp((double)lg[k] - lse);
-                        lg[k] = gscale * (pk - (k == tg));
+                        lg[k] = gscale * (pk - un - (k == tg ? on : 0.0f));
                     }
+                }
             }
             if (!dh) continue;
             crec__nn_gemm(0, 0, nb, D, K, 1, s->lg, K, Wj, D, 0, s->dhj, D);
@@ -941,6 +955,7 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->beam = (int)crec_model_param_int(m, "beam");
     g->iemb = (int)crec_model_param_int(m, "item_emb");
     g->etok = (int)crec_model_param_int(m, "enc_tokens");
+    g->ls = (float)crec_model_param_double(m, "ls");
     if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
     g->ix = *ix;
     memset(ix, 0, sizeof *ix);
@@ -1297,6 +1312,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     g->ix = ix;
     g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L], g->rpi = g->etok ? g->L : 1;
     if (causal & 4) g->ntask = 2, g->nut = 3, g->cands = 3; /* bit 2: multi-task with user tokens */
+    if (causal & 16) g->ls = 0.1f;                          /* bit 4: label smoothing 0.1 */
     g->npre = (g->ntask > 0) + (g->nut > 0);
     g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
     g->V = g->vocab + 1 + g->ntask + g->nut;
@@ -1366,4 +1382,41 @@ int crec__genrec_set_beam(crec_model *m, int beam) {
     if (!m || m->type != &crec__model_genrec || !m->state || beam < 1) return CREC_EINVAL;
     ((genrec *)m->state)->beam = beam;
     return 0;
+}
+
+int crec__genrec_ce(int L, const int32_t *K, int D, int S, const float *h, const float *W, const int32_t *tgt,
+                    float ls, float *dh, float *dW, double *loss) {
+    if (L < 1 || D < 1 || S < 1 || !K || !h || !W || !tgt || !loss || !(ls >= 0 && ls < 1)) return CREC_EINVAL;
+    if (L > CREC_INDEX_MAX_L) return CREC_EINVAL;
+    genrec g;
+    memset(&g, 0, sizeof g);
+    g.D = D, g.L = L, g.ls = ls;
+    g.ix.L = L;
+    for (int l = 0; l < L; l++) {
+        if (K[l] < 1) return CREC_EINVAL;
+        g.ix.K[l] = K[l];
+        g.ix.tok_off[l + 1] = g.ix.tok_off[l] + K[l];
+    }
+    for (int j = 0; j < S * L; j++)
+        if (tgt[j] < 0 || tgt[j] >= K[j % L]) return CREC_EINVAL;
+    /* the token table is tensor 0 (P_TOK) of a one-tensor parameter block */
+    size_t sz[P_COUNT] = {0};
+    sz[P_TOK] = (size_t)g.ix.tok_off[L] * D;
+    int rc = crec__nn_params_alloc(&g.p, sz, 1, 0);
+    if (rc) return rc;
+    memcpy(g.p.param, W, sz[P_TOK] * sizeof(float));
+    gbatch b;
+    memset(&b, 0, sizeof b);
+    b.S = S;
+    b.dtgt = (int32_t *)tgt;
+    lscratch s;
+    rc = lscratch_alloc(&g, &s);
+    if (!rc) {
+        if (dh) memset(dh, 0, (size_t)S * L * D * sizeof(float));
+        if (dW) memset(dW, 0, sz[P_TOK] * sizeof(float));
+        *loss = loss_ce(&g, g.p.param, dW, h, dh, &b, &s, 1.0f);
+    }
+    lscratch_free(&s);
+    crec__nn_params_free(&g.p);
+    return rc;
 }
