@@ -74,33 +74,35 @@ int crec__nn_params_load(crec_nn_params *p, crec_buf *in) {
     return rc;
 }
 
-/* One AdamW pass; with zero_g, g is zeroed as it is read (a constant at each call: the compiler keeps two loops). */
-static inline void adamw_pass(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
-                              float eps, float wd, int64_t t, int zero_g) {
-    float c1 = 1.0f / (1.0f - powf(b1, (float)t)), c2 = 1.0f / (1.0f - powf(b2, (float)t));
-    float decay = 1.0f - lr * wd;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-        if (zero_g) g[i] = 0;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - lr * (mi * c1) / (sqrtf(vi * c2) + eps);
-    }
-}
+/* The AdamW loop, one copy for both entry points below; ZERO_G is a statement run after g[i] is read. A macro, not
+ * a static function: OpenMP outlines a parallel loop from the function it is written in, and only the entry
+ * points are compiled per CPU (CREC_NN_HOT); an outlined loop of a plain helper ran scalar x86-64 code and took
+ * 28% of a BCE epoch's CPU. */
+#define ADAMW_LOOP(p, g, m, v, n, lr, b1, b2, eps, wd, t, ZERO_G)                                                     \
+    do {                                                                                                               \
+        float c1 = 1.0f / (1.0f - powf(b1, (float)(t))), c2 = 1.0f / (1.0f - powf(b2, (float)(t)));                  \
+        float decay = 1.0f - (lr) * (wd);                                                                              \
+        _Pragma("omp parallel for simd schedule(static) if (n > 65536)") for (size_t i = 0; i < (n); i++) {         \
+            float gi = (g)[i];                                                                                         \
+            float mi = (b1) * (m)[i] + (1.0f - (b1)) * gi;                                                            \
+            float vi = (b2) * (v)[i] + (1.0f - (b2)) * gi * gi;                                                       \
+            ZERO_G;                                                                                                    \
+            (m)[i] = mi;                                                                                               \
+            (v)[i] = vi;                                                                                               \
+            (p)[i] = (p)[i] * decay - (lr) * (mi * c1) / (sqrtf(vi * c2) + (eps));                                     \
+        }                                                                                                              \
+    } while (0)
 
 CREC_NN_HOT void crec__nn_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                                 float eps, float wd, int64_t t) {
-    adamw_pass(p, (float *)g, m, v, n, lr, b1, b2, eps, wd, t, 0); /* g only read */
+    ADAMW_LOOP(p, g, m, v, n, lr, b1, b2, eps, wd, t, (void)0);
 }
 
 /* AdamW as above, and g zeroed as it is read: the next step's gradient block is ready without a memset pass over
  * it (the same parameters and moments, bit for bit). */
 CREC_NN_HOT void crec__nn_adamw_zero(float *p, float *g, float *m, float *v, size_t n, float lr, float b1, float b2,
                                      float eps, float wd, int64_t t) {
-    adamw_pass(p, g, m, v, n, lr, b1, b2, eps, wd, t, 1);
+    ADAMW_LOOP(p, g, m, v, n, lr, b1, b2, eps, wd, t, g[i] = 0);
 }
 
 #define NORM_CHUNK 4096
