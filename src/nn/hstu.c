@@ -59,15 +59,36 @@ int crec__nn_hstu_bucket_fast(int64_t tq, int64_t tk) {
     return bucket_of(tq >= tk ? (uint64_t)tq - (uint64_t)tk : (uint64_t)tk - (uint64_t)tq);
 }
 
+/* Whether row t's dt = tq[t] - tk[t2] never shrinks as t2 goes back from t: keys in time order, and each query time
+ * at or after its own key (the case of time-ordered histories; equal times are fine). */
+static int times_ordered(const int64_t *tk, const int64_t *tq, int T) {
+    for (int t = 0; t < T; t++)
+        if (tq[t] < tk[t] || (t > 0 && tk[t] < tk[t - 1])) return 0;
+    return 1;
+}
+
 void crec__nn_hstu_buckets(uint8_t *bkt, const int64_t *tk, const int64_t *tq, const int32_t *seq_off,
                            const int64_t *att_off, int B, int H) {
 #pragma omp parallel for schedule(dynamic, 4) if (seq_off[B] > 256)
     for (int b = 0; b < B; b++) {
         int o = seq_off[b], T = seq_off[b + 1] - seq_off[b];
         uint8_t *bb = bkt + att_off[b] / H;
-        for (int t = 0; t < T; t++)
-            for (int t2 = 0; t2 <= t; t2++)
-                bb[(size_t)t * T + t2] = (uint8_t)crec__nn_hstu_bucket_fast(tq[o + t], tk[o + t2]);
+        if (times_ordered(tk + o, tq + o, T)) {
+            /* dt grows as t2 goes back from t: walk the bucket up the thresholds instead of a search per pair
+             * (the same bucket: the formula is monotone in dt) */
+            for (int t = 0; t < T; t++) {
+                uint8_t *row = bb + (size_t)t * T;
+                int k = bucket_of((uint64_t)(tq[o + t] - tk[o + t]));
+                for (int t2 = t; t2 >= 0; t2--) {
+                    uint64_t dt = (uint64_t)(tq[o + t] - tk[o + t2]);
+                    while (k < CREC_NN_HSTU_BUCKETS - 1 && dt >= BKT_FIRST[k + 1]) k++;
+                    row[t2] = (uint8_t)k;
+                }
+            }
+        } else
+            for (int t = 0; t < T; t++)
+                for (int t2 = 0; t2 <= t; t2++)
+                    bb[(size_t)t * T + t2] = (uint8_t)crec__nn_hstu_bucket_fast(tq[o + t], tk[o + t2]);
     }
 }
 

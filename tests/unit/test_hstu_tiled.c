@@ -118,6 +118,22 @@ static void test_bucket_matrix(void **st) {
                 bad += b.bkt[b.att_off[s] / b.H + (int64_t)t * T + t2] != crec__nn_hstu_bucket(b.tq[o + t], b.tk[o + t2]);
     }
     assert_int_equal(bad, 0);
+    /* times out of order (the per-pair path): sequence 2 reversed, sequence 3's query times before their keys;
+     * also huge gaps (the last bucket) in sequence 1 */
+    for (int n = b.seq_off[2], m = b.seq_off[3] - 1; n < m; n++, m--) {
+        int64_t x = b.tk[n];
+        b.tk[n] = b.tk[m], b.tk[m] = x;
+    }
+    for (int n = b.seq_off[3]; n < b.seq_off[4]; n++) b.tq[n] = b.tk[n] - 1000 * (n % 3);
+    for (int n = b.seq_off[1]; n < b.seq_off[2]; n++) b.tk[n] = (int64_t)n << 58, b.tq[n] = b.tk[n] + 7;
+    crec__nn_hstu_buckets(b.bkt, b.tk, b.tq, b.seq_off, b.att_off, b.B, b.H);
+    for (int s = 0; s < b.B; s++) {
+        int o = b.seq_off[s], T = len[s];
+        for (int t = 0; t < T; t++)
+            for (int t2 = 0; t2 <= t; t2++)
+                bad += b.bkt[b.att_off[s] / b.H + (int64_t)t * T + t2] != crec__nn_hstu_bucket(b.tq[o + t], b.tk[o + t2]);
+    }
+    assert_int_equal(bad, 0);
     batch_free(&b);
 }
 
