@@ -129,7 +129,8 @@ static inline void bpr_step_user(float *p, const float *qi, float bi, const floa
 
 static int bpr_train(crec_model *m, const crec_train_input *in) {
     int64_t D = crec_model_param_int(m, "factors"), epochs = crec_model_param_int(m, "epochs");
-    int64_t neg = crec_model_param_int(m, "neg"), patience = crec_model_param_int(m, "patience");
+    int64_t neg = crec_model_param_int(m, "neg"), patience = crec_model_param_int(m, "patience"),
+            min_epochs = crec_model_param_int(m, "min_epochs");
     int64_t valid_users = crec_model_param_int(m, "valid_users");
     double lr = crec_model_param_double(m, "lr"), reg = crec_model_param_double(m, "reg");
     double init_std = crec_model_param_double(m, "init_std");
@@ -208,7 +209,7 @@ static int bpr_train(crec_model *m, const crec_train_input *in) {
             best_epoch = ep;
             bad = 0;
             memcpy(best, s->block, s->n_block * sizeof *best);
-        } else if (++bad >= patience) {
+        } else if (crec__early_stop(ep, ++bad, patience, min_epochs)) {
             break;
         }
     }

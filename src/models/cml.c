@@ -287,7 +287,8 @@ static float cml_step(const cml_train_ctx *c, cml_state *s, crec_rng *r, cml_scr
 static int cml_train(crec_model *m, const crec_train_input *in) {
     int64_t D = crec_model_param_int(m, "factors"), epochs = crec_model_param_int(m, "epochs");
     int64_t N = crec_model_param_int(m, "neg"), features = crec_model_param_int(m, "features");
-    int64_t max_tokens = crec_model_param_int(m, "max_tokens"), patience = crec_model_param_int(m, "patience");
+    int64_t max_tokens = crec_model_param_int(m, "max_tokens"), patience = crec_model_param_int(m, "patience"),
+            min_epochs = crec_model_param_int(m, "min_epochs");
     int64_t valid_users = crec_model_param_int(m, "valid_users");
     double lr = crec_model_param_double(m, "lr"), margin = crec_model_param_double(m, "margin");
     double init_std = crec_model_param_double(m, "init_std"), drop = crec_model_param_double(m, "drop_free");
@@ -394,7 +395,7 @@ static int cml_train(crec_model *m, const crec_train_input *in) {
             bad = 0;
             memcpy(bestU, s->U, (size_t)nu * d * sizeof *bestU);
             memcpy(bestV, s->V, (size_t)ni * d * sizeof *bestV);
-        } else if (++bad >= patience) {
+        } else if (crec__early_stop(ep, ++bad, patience, min_epochs)) {
             break;
         }
     }

@@ -1100,7 +1100,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
         if (nd > best_ndcg) {
             best_ndcg = nd, best_epoch = ep + 1, since = 0;
             memcpy(best, g->p.param, g->p.total * sizeof(float));
-        } else if (hp.patience > 0 && ++since >= hp.patience)
+        } else if (crec__early_stop(ep + 1, ++since, hp.patience, hp.min_epochs))
             break;
     }
     crec__nn_blas_restore(prev_threads);

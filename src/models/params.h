@@ -34,6 +34,14 @@
         CREC_P_INT("patience", patience, 0, 100000,                                                                \
                    "stop after this many epochs without a better validation NDCG@10 (0 = never); best kept"),     \
         CREC_P_INT("valid_users", valid_users, 0, 1000000000,                                                      \
-                   "validation users per epoch (an even stride; 0 = all)")
+                   "validation users per epoch (an even stride; 0 = all)"),                                        \
+        CREC_P_INT("min_epochs", "0", 0, 100000,                                                                   \
+                   "patience may stop training only after this many epochs (0 = from the first; slow starts)")
+
+/* The early-stopping decision of every loop that takes CREC_P_EARLY_STOP: stop after epoch ep (1-based) when
+ * patience is on, `since` epochs in a row did not beat the best, and min_epochs have run. */
+static inline int crec__early_stop(int64_t ep, int64_t since, int64_t patience, int64_t min_epochs) {
+    return patience > 0 && since >= patience && ep >= min_epochs;
+}
 
 #endif

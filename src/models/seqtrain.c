@@ -17,6 +17,7 @@
 
 #include "core/util.h"
 #include "crec/dist.h"
+#include "models/params.h"
 #include "models/seqtrain.h"
 #include "models/seqvalid.h"
 #include "nn/kernels.h"
@@ -31,6 +32,7 @@ int crec__seqtrain_hp(const crec_model *m, crec_seqtrain_hp *h) {
     h->batch = (int)crec_model_param_int(m, "batch");
     h->epochs = (int)crec_model_param_int(m, "epochs");
     h->patience = (int)crec_model_param_int(m, "patience");
+    h->min_epochs = (int)crec_model_param_int(m, "min_epochs");
     h->warmup = (int)crec_model_param_int(m, "warmup");
     h->lr = crec_model_param_double(m, "lr");
     h->wd = crec_model_param_double(m, "wd");
@@ -414,7 +416,7 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
         if (nd > best) {
             best = nd, best_epoch = ep, since = 0;
             memcpy(tr.best, p->param, p->total * sizeof(float));
-        } else if (hp->patience > 0 && ++since >= hp->patience)
+        } else if (crec__early_stop(ep, ++since, hp->patience, hp->min_epochs))
             break;
     }
     if (hp->best_epoch) *hp->best_epoch = do_valid && best >= 0 ? best_epoch : hp->epochs;

@@ -97,7 +97,7 @@ typedef struct crec_seqtrain_obj {
 
 /* The training hyper-parameters of every sequence model (params.h CREC_P_ADAMW and CREC_P_EARLY_STOP). */
 typedef struct crec_seqtrain_hp {
-    int sched, batch, epochs, patience, warmup;
+    int sched, batch, epochs, patience, min_epochs, warmup;
     double lr, wd, beta2, clip;
     int32_t valid_users;
     int *best_epoch; /* output (may be NULL): the epoch early stopping kept; without validation, the epochs run */

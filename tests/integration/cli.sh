@@ -101,6 +101,15 @@ expect "unknown format" 2 "unknown format 'parquet'" -- "$CREC" data import --fo
 expect "unknown model" 2 "unknown model 'deepfm'" -- "$CREC" train --data "$T/s.crecds" --model deepfm --out "$T/x.crecm"
 expect "unknown hyper-parameter" 2 "no parameter 'neighbors'" -- \
   "$CREC" train --data "$T/s.crecds" --model itemknn --set neighbors=5 --out "$T/x.crecm"
+# early stopping: with the smallest learning rate validation does not improve after
+# epoch 1, so patience 1 stops after epoch 2; min_epochs holds it off until epoch 5
+ES=(train --data "$T/s.crecds" --model sasrec --set dim=16 --set blocks=1 --set max_len=20 --set lr=1e-7
+    --set epochs=6 --set patience=1 --verbose --out "$T/es.crecm")
+n=$("$CREC" "${ES[@]}" 2>&1 | grep -c "^sasrec epoch")
+[ "$n" = 2 ] && ok "patience 1 stops after epoch 2" || bad "patience 1 stops after epoch 2 (ran $n epochs)"
+n=$("$CREC" "${ES[@]}" --set min_epochs=5 2>&1 | grep -c "^sasrec epoch")
+[ "$n" = 5 ] && ok "min_epochs 5 holds patience off until epoch 5" || bad "min_epochs 5 (ran $n epochs)"
+expect "bad min_epochs names the key" 2 "min_epochs" -- "$CREC" "${ES[@]}" --set min_epochs=-1
 expect "bad split" 2 "bad --split" -- "$CREC" train --data "$T/s.crecds" --model pop --split weird --out "$T/x.crecm"
 expect "bad --k" 2 "bad --k" -- "$CREC" eval --data "$T/s.crecds" --model "$T/pop.crecm" --k 5,x
 expect "model from another dataset" 1 "different dataset" -- "$CREC" eval --data "$T/seq.crecds" --model "$T/pop.crecm"
