@@ -46,6 +46,10 @@ static const crec_param_def SASREC_PARAMS[] = {
     CREC_P_FLOAT("ls", "0", 0, 0.99,
                  "label smoothing of the full-softmax CE (loss=ce): (1 - ls) CE + ls CE(uniform over the catalog) "
                  "(Szegedy et al. 2016)"),
+    CREC_P_BOOL("attr", "0",
+                "1: item attributes as side information while training: an item's row (input and output) is its own "
+                "embedding plus the mean of its attributes' embeddings, learned jointly (feature fusion); the saved "
+                "model keeps the fused rows, so it scores as a plain sasrec. Needs a dataset with item attributes"),
     CREC_P_BOOL("refit", "0",
                 "1: after early stopping, retrain from scratch (same seed) on the training and validation events for "
                 "the epoch count validation chose - a standard protocol variant (report it apart: validation is then "
@@ -100,12 +104,17 @@ typedef struct sasrec_state {
     double ls;
     float *wn, *dwn, *enrm; /* cos: [I, D] normalised table, its gradient (training), [I] row norms of E */
     double *wbar, *hsum;    /* ls: [D] scratch */
+    int attr;               /* attr=1 while training: s.NA attribute rows after the items in P_EMB */
+    int64_t *aptr;          /* [I + 1] item -> attributes (indices into the attribute rows) */
+    int32_t *aidx;
+    float *fused;           /* [I, D] E[i] + mean of F[a] over i's attributes: the item table while training */
 } sasrec_state;
 
 static void state_free(sasrec_state *st) {
     if (!st) return;
     crec__seqenc_free(&st->s);
     free(st->wn), free(st->dwn), free(st->enrm), free(st->wbar), free(st->hsum);
+    free(st->aptr), free(st->aidx), free(st->fused);
     free(st);
 }
 
@@ -140,27 +149,79 @@ static void cos_rows_back(float *dx, float *dy, const float *y, const float *nrm
     }
 }
 
+/* ---- attribute fusion (attr=1): E'[i] = E[i] + (1 / n_i) sum_{a in attrs(i)} F[a], F the rows of P_EMB after
+ * the I items. E' is the item table of the input lookups (seqenc reads s.emb) and of the output layer, rebuilt
+ * before each forward while training; the backward's gradient of E' (in P_EMB's item rows, where the lookups and
+ * the loss put it) is E's gradient as it stands, and each attribute row gets the mean's share of it. After
+ * training E' is folded into E and the attribute rows dropped, so the checkpoint is a plain sasrec. ---- */
+
+static void fuse_table(sasrec_state *st) {
+    const crec_seqenc *s = &st->s;
+    int D = s->D;
+    const float *E = crec__nn_tensor(&s->p, s->p.param, SE_P_EMB), *F = E + (size_t)s->NI * D;
+#pragma omp parallel for schedule(static) if ((size_t)s->NI * D > 65536)
+    for (int32_t i = 0; i < s->NI; i++) {
+        float *o = st->fused + (size_t)i * D;
+        const float *e = E + (size_t)i * D;
+        int64_t k0 = st->aptr[i], k1 = st->aptr[i + 1];
+        for (int d = 0; d < D; d++) o[d] = 0;
+        for (int64_t k = k0; k < k1; k++) {
+            const float *f = F + (size_t)st->aidx[k] * D;
+            for (int d = 0; d < D; d++) o[d] += f[d];
+        }
+        float w = k1 > k0 ? 1.0f / (float)(k1 - k0) : 0;
+        for (int d = 0; d < D; d++) o[d] = e[d] + w * o[d];
+    }
+}
+
+/* dF[a] += dE'[i] / n_i for every item row with a gradient (items in order: the same sums at any thread count). */
+static void fuse_back(const sasrec_state *st) {
+    const crec_seqenc *s = &st->s;
+    int D = s->D;
+    float *dE = crec__nn_tensor(&s->p, s->p.grad, SE_P_EMB), *dF = dE + (size_t)s->NI * D;
+    for (int32_t i = 0; i < s->NI; i++) {
+        int64_t k0 = st->aptr[i], k1 = st->aptr[i + 1];
+        if (k1 == k0) continue;
+        const float *g = dE + (size_t)i * D;
+        int any = 0;
+        for (int d = 0; d < D && !any; d++) any = g[d] != 0;
+        if (!any) continue;
+        float w = 1.0f / (float)(k1 - k0);
+        for (int64_t k = k0; k < k1; k++) {
+            float *f = dF + (size_t)st->aidx[k] * D;
+            for (int d = 0; d < D; d++) f[d] += w * g[d];
+        }
+    }
+}
+
+/* The item table the model reads now: the fused one while training with attributes, else E. */
+static const float *item_table(const sasrec_state *st) {
+    return st->attr ? st->fused : crec__nn_tensor(&st->s.p, st->s.p.param, SE_P_EMB);
+}
+
 static void refresh_table(sasrec_state *st) {
     const crec_seqenc *s = &st->s;
-    cos_rows(st->wn, st->enrm, crec__nn_tensor(&st->s.p, st->s.p.param, SE_P_EMB), s->NI, s->D, 1.0f);
+    cos_rows(st->wn, st->enrm, item_table(st), s->NI, s->D, 1.0f);
 }
 
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static void cos_init(void *ctx, crec_rng *r) {
+static void wrap_init(void *ctx, crec_rng *r) {
     sasrec_state *st = ctx;
     st->enc.init(st->enc.ctx, r);
 }
 
-static size_t cos_acts_floats(const void *ctx, int N, int64_t A) {
+static size_t wrap_acts_floats(const void *ctx, int N, int64_t A) {
     const sasrec_state *st = ctx;
-    return st->enc.acts_floats(st->enc.ctx, N, A) + pad16((size_t)N * st->s.D) + pad16((size_t)N);
+    return st->enc.acts_floats(st->enc.ctx, N, A) + (st->cos ? pad16((size_t)N * st->s.D) + pad16((size_t)N) : 0);
 }
 
-static const float *cos_forward(const void *ctx, const crec_seq_batch *bt, float *abase, float *gbase, uint64_t seed,
-                                float **dh) {
+static const float *wrap_forward(const void *ctx, const crec_seq_batch *bt, float *abase, float *gbase,
+                                 uint64_t seed, float **dh) {
     sasrec_state *st = (sasrec_state *)ctx;
-    if (st->training) refresh_table(st); /* training and validation run one forward at a time */
+    if (st->training && st->attr) fuse_table(st); /* training and validation run one forward at a time */
+    if (!st->cos) return st->enc.forward(st->enc.ctx, bt, abase, gbase, seed, dh);
+    if (st->training) refresh_table(st);
     int N = bt->N, D = st->s.D;
     float *dhi = NULL;
     const float *hf = st->enc.forward(st->enc.ctx, bt, abase, gbase, seed, gbase ? &dhi : NULL);
@@ -174,9 +235,15 @@ static const float *cos_forward(const void *ctx, const crec_seq_batch *bt, float
     return hn;
 }
 
-static void cos_backward(const void *ctx, const crec_seq_batch *bt, const float *abase, float *gbase, uint64_t seed) {
+static void wrap_backward(const void *ctx, const crec_seq_batch *bt, const float *abase, float *gbase,
+                          uint64_t seed) {
     const sasrec_state *st = ctx;
     const crec_seqenc *s = &st->s;
+    if (!st->cos) {
+        st->enc.backward(st->enc.ctx, bt, abase, gbase, seed);
+        if (st->attr) fuse_back(st);
+        return;
+    }
     int N = bt->N, D = s->D;
     int64_t A = bt->att_off[bt->B];
     size_t off = st->enc.acts_floats(st->enc.ctx, N, A);
@@ -187,24 +254,27 @@ static void cos_backward(const void *ctx, const crec_seq_batch *bt, const float 
     /* the normalised table's gradient into E, cleared for the next step */
     cos_rows_back(crec__nn_tensor(&st->s.p, st->s.p.grad, SE_P_EMB), st->dwn, st->wn, st->enrm, s->NI, D, 1.0f, 1);
     st->enc.backward(st->enc.ctx, bt, abase, gbase, seed);
+    if (st->attr) fuse_back(st);
 }
 
-static float *cos_out_table(const void *ctx, float *blk) {
+static float *wrap_out_table(const void *ctx, float *blk) {
     const sasrec_state *st = ctx;
-    return blk == st->s.p.param ? st->wn : st->dwn;
+    if (st->cos) return blk == st->s.p.param ? st->wn : st->dwn;
+    return blk == st->s.p.param ? st->fused : st->enc.out_table(st->enc.ctx, blk);
 }
 
-/* The trainer's network: the encoder itself, or with cos the encoder wrapped by the cosine head. */
+/* The trainer's network: the encoder itself, or the encoder wrapped by the cosine head and / or the attribute
+ * fusion. */
 static crec_seqtrain_net sasrec_net(sasrec_state *st) {
     st->enc = crec__seqenc_net(&st->s, "sasrec");
-    if (!st->cos) return st->enc;
+    if (!st->cos && !st->attr) return st->enc;
     crec_seqtrain_net net = st->enc;
     net.ctx = st;
-    net.init = cos_init;
-    net.acts_floats = cos_acts_floats;
-    net.forward = cos_forward;
-    net.backward = cos_backward;
-    net.out_table = cos_out_table;
+    net.init = wrap_init;
+    net.acts_floats = wrap_acts_floats;
+    net.forward = wrap_forward;
+    net.backward = wrap_backward;
+    net.out_table = wrap_out_table;
     return net;
 }
 
@@ -287,6 +357,66 @@ static int cos_from(const crec_model *m, sasrec_state *st, int train) {
     return 0;
 }
 
+/* attr=1: the item -> attribute index of in->ds (pairs of items < I; duplicates count once per pair) and the
+ * number of attribute rows, before the parameters are allocated. */
+static int attr_from(const crec_model *m, const crec_train_input *in, sasrec_state *st) {
+    st->attr = crec_model_param_int(m, "attr") != 0;
+    if (!st->attr) return 0;
+    const crec_dataset *ds = in->ds;
+    if (!ds || ds->n_attr_pairs == 0 || ds->attrs.n == 0) {
+        if (ds)
+            crec__log("sasrec: attr=1 needs item attributes; dataset '%s' has none\n", ds->name);
+        else
+            crec__log("sasrec: attr=1 needs item attributes; no dataset was given\n");
+        return CREC_EINVAL;
+    }
+    if (crec_dist_size() > 1) {
+        crec__log("sasrec: attr=1 trains on one rank only (the fused table is outside the parameter block)\n");
+        return CREC_EINVAL;
+    }
+    int32_t I = st->s.NI;
+    st->aptr = calloc((size_t)I + 1, sizeof *st->aptr);
+    st->aidx = malloc((size_t)ds->n_attr_pairs * sizeof *st->aidx);
+    st->fused = crec__aligned_alloc((size_t)I * st->s.D * sizeof(float));
+    if (!st->aptr || !st->aidx || !st->fused) return CREC_ENOMEM;
+    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
+        if (ds->attr_item[k] >= 0 && ds->attr_item[k] < I) st->aptr[ds->attr_item[k] + 1]++;
+    for (int32_t i = 0; i < I; i++) st->aptr[i + 1] += st->aptr[i];
+    int64_t *fill = malloc(((size_t)I + 1) * sizeof *fill);
+    if (!fill) return CREC_ENOMEM;
+    memcpy(fill, st->aptr, ((size_t)I + 1) * sizeof *fill);
+    for (int64_t k = 0; k < ds->n_attr_pairs; k++) {
+        int32_t i = ds->attr_item[k];
+        if (i >= 0 && i < I) st->aidx[fill[i]++] = ds->attr_id[k];
+    }
+    free(fill);
+    st->s.NA = ds->attrs.n;
+    st->s.emb = st->fused;
+    return 0;
+}
+
+/* After training with attr=1: E = E' (the fused rows of the kept parameters), the attribute rows dropped (a
+ * parameter block of a plain sasrec, without train state). 0 or CREC_ENOMEM. */
+static int attr_fold(sasrec_state *st) {
+    crec_seqenc *s = &st->s;
+    fuse_table(st);
+    crec_seqenc t = *s;
+    t.NA = 0, t.emb = NULL;
+    memset(&t.p, 0, sizeof t.p);
+    int rc = crec__seqenc_alloc(&t, 0);
+    if (rc) return rc;
+    for (int k = 0; k < s->p.n; k++) {
+        const float *src = k == SE_P_EMB ? st->fused : crec__nn_tensor(&s->p, s->p.param, k);
+        memcpy(crec__nn_tensor(&t.p, t.p.param, k), src, t.p.size[k] * sizeof(float));
+    }
+    crec__nn_params_free(&s->p);
+    s->p = t.p;
+    s->NA = 0, s->emb = NULL, st->attr = 0;
+    free(st->fused), free(st->aptr), free(st->aidx);
+    st->fused = NULL, st->aptr = NULL, st->aidx = NULL;
+    return 0;
+}
+
 /* One training run of st (parameters freshly allocated, zeroed) on the stock next-item objective with head hc, the
  * label-smoothing term when ls > 0, through the cosine head when cos. */
 static int train_once(sasrec_state *st, const crec_nn_head_cfg *hc, const crec_seqtrain_hp *hp,
@@ -346,6 +476,7 @@ static int sasrec_train(crec_model *m, const crec_train_input *in) {
     int rc = crec__seqenc_arch(m, s, 1, 0);
     if (!rc) rc = head_from(m, &hc);
     if (!rc) rc = crec__seqtrain_hp(m, &hp);
+    if (!rc) rc = attr_from(m, in, st);
     if (!rc) rc = crec__seqenc_alloc(s, 1);
     if (!rc && !(s->pop = calloc((size_t)s->NI, sizeof *s->pop))) rc = CREC_ENOMEM;
     if (!rc) rc = cos_from(m, st, 1);
@@ -380,6 +511,7 @@ static int sasrec_train(crec_model *m, const crec_train_input *in) {
             crec_csr_free(&tv);
         }
     }
+    if (!rc && st->attr) rc = attr_fold(st);
     if (!rc && st->cos) refresh_table(st);
     free(st->dwn), free(st->wbar), free(st->hsum);
     st->dwn = NULL, st->wbar = st->hsum = NULL;
@@ -492,21 +624,38 @@ static double gc_cos_loss(void *ctx, const crec_seq_batch *bt, const float *h, f
     return l / N;
 }
 
-int crec__sasrec_cos_gradcheck(float temp, double ls, float dropout, uint64_t seed, double *worst, int *checked) {
+/* The whole-model check through the wrapped network: the cosine head when cos, the attribute fusion when attr
+ * (5 attribute rows; items 0-9 carry 0-3 of them, 10-12 none; the first checked elements of P_EMB are pinned to
+ * the attribute rows). */
+static int wrapped_gradcheck(int cos, float temp, double ls, int attr, float dropout, uint64_t seed, double *worst,
+                             int *checked) {
     sasrec_state *st = calloc(1, sizeof *st);
     if (!st) return CREC_ENOMEM;
     st->s = (crec_seqenc){.D = 8, .L = 2, .H = 2, .F = 12, .T = 6, .pre = 1, .act = CREC_NN_GELU, .causal = 1,
                           .NI = 13, .mask = -1, .drop = dropout};
-    st->cos = 1, st->temp = temp, st->ls = ls, st->training = 1;
+    st->cos = cos, st->temp = temp, st->ls = ls, st->training = 1;
     size_t ID = (size_t)st->s.NI * st->s.D;
     uint64_t dseed = dropout > 0 ? seed | 1 : 0;
-    int rc = crec__seqenc_alloc(&st->s, 1);
-    st->wn = crec__aligned_alloc(ID * sizeof(float));
-    st->dwn = calloc(ID, sizeof(float));
-    st->enrm = malloc((size_t)st->s.NI * sizeof(float));
+    int rc = 0;
+    if (attr) {
+        static const int64_t aptr[14] = {0, 1, 3, 6, 6, 7, 9, 10, 12, 15, 16, 16, 16, 16};
+        static const int32_t aidx[16] = {0, 1, 2, 0, 3, 4, 2, 1, 4, 3, 0, 1, 2, 3, 4, 4};
+        st->attr = 1, st->s.NA = 5;
+        st->aptr = malloc(sizeof aptr), st->aidx = malloc(sizeof aidx);
+        st->fused = crec__aligned_alloc(ID * sizeof(float));
+        if (!st->aptr || !st->aidx || !st->fused) rc = CREC_ENOMEM;
+        if (!rc) memcpy(st->aptr, aptr, sizeof aptr), memcpy(st->aidx, aidx, sizeof aidx), st->s.emb = st->fused;
+    }
+    if (!rc) rc = crec__seqenc_alloc(&st->s, 1);
+    if (cos) {
+        st->wn = crec__aligned_alloc(ID * sizeof(float));
+        st->dwn = calloc(ID, sizeof(float));
+        st->enrm = malloc((size_t)st->s.NI * sizeof(float));
+        if (!rc && (!st->wn || !st->dwn || !st->enrm)) rc = CREC_ENOMEM;
+    }
     st->wbar = malloc((size_t)st->s.D * sizeof(double));
     st->hsum = malloc((size_t)st->s.D * sizeof(double));
-    if (!rc && (!st->wn || !st->dwn || !st->enrm || !st->wbar || !st->hsum)) rc = CREC_ENOMEM;
+    if (!rc && (!st->wbar || !st->hsum)) rc = CREC_ENOMEM;
     gc_cos c = {.st = st};
     crec_nn_head_cfg hc = {.loss = CREC_NN_LOSS_CE};
     if (!rc) rc = crec__nn_head_init(&c.hd, &hc, st->s.NI, st->s.D, 3 * st->s.T, NULL);
@@ -529,12 +678,21 @@ int crec__sasrec_cos_gradcheck(float temp, double ls, float dropout, uint64_t se
     rc = crec__seqtrain_batch_alloc(&bt, 3, 3 * st->s.T, st->s.T);
     if (!rc) {
         crec__seqtrain_batch_train(&bt, &net, &obj, &x, users, 3, &r);
-        rc = crec__seqtrain_gradcheck(&net, &bt, gc_cos_loss, &c, dseed, -1, 0, 0, &r, worst, checked);
+        rc = crec__seqtrain_gradcheck(&net, &bt, gc_cos_loss, &c, dseed, attr ? SE_P_EMB : -1, ID,
+                                      attr ? (size_t)st->s.NA * st->s.D : 0, &r, worst, checked);
     }
     crec__seqtrain_batch_free(&bt);
     crec__nn_head_free(&c.hd);
     state_free(st);
     return rc;
+}
+
+int crec__sasrec_cos_gradcheck(float temp, double ls, float dropout, uint64_t seed, double *worst, int *checked) {
+    return wrapped_gradcheck(1, temp, ls, 0, dropout, seed, worst, checked);
+}
+
+int crec__sasrec_attr_gradcheck(int cos, float dropout, uint64_t seed, double *worst, int *checked) {
+    return wrapped_gradcheck(cos, 0.5f, 0, 1, dropout, seed, worst, checked);
 }
 
 /* ---- checkpoints (seqenc.c): the architecture, checked against the hyper-parameters on load; popularity;

@@ -17,6 +17,11 @@ int crec__sasrec_gradcheck(int pre, int act, float dropout, uint64_t seed, doubl
  * the label-smoothing term ls (0 = off), pre-LN, GELU. 0 or CREC_ENOMEM. */
 int crec__sasrec_cos_gradcheck(float temp, double ls, float dropout, uint64_t seed, double *worst, int *checked);
 
+/* The same check with attribute fusion (attr=1: item rows E[i] + the mean of their attributes' rows, 5 attribute
+ * rows, some items without any), through the cosine head (temperature 0.5) when cos, else the dot product. 0 or
+ * CREC_ENOMEM. */
+int crec__sasrec_attr_gradcheck(int cos, float dropout, uint64_t seed, double *worst, int *checked);
+
 /* The cosine head alone, as training runs it: h [N, D] and the item table E [I, D] normalised, logits
  * hn . wn / temp, mean full-softmax CE over the rows with tgt >= 0 plus the label-smoothing term ls (0 = off),
  * divided by N; *loss, and its gradients in dh [N, D] and dE [I, D] (overwritten). For a double-precision

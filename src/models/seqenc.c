@@ -20,7 +20,7 @@
 
 static void param_sizes(const crec_seqenc *s, size_t *sz) {
     size_t D = (size_t)s->D, L = (size_t)s->L, F = (size_t)s->F;
-    sz[SE_P_EMB] = (size_t)(s->NI + (s->mask >= 0)) * D;
+    sz[SE_P_EMB] = (size_t)(s->NI + (s->mask >= 0) + s->NA) * D;
     sz[SE_P_POS] = (size_t)s->T * D;
     sz[SE_P_LN1W] = sz[SE_P_LN1B] = sz[SE_P_PRJB] = sz[SE_P_LN2W] = sz[SE_P_LN2B] = sz[SE_P_FC2B] = L * D;
     sz[SE_P_QKVW] = L * 3 * D * D;
@@ -117,7 +117,7 @@ static void fwd_range(const crec_seqenc *s, float *blk, crec_seqenc_acts *a, cre
     if (N <= 0) return;
     if (g) zero_rows(s, g, r0, N);
     float *x0 = a->t[SE_A_X0] + o;
-    crec__nn_embedding_forward(x0, bt->ids + r0, PRM(s, blk, SE_P_EMB), N, D, sqrtf((float)D), 0);
+    crec__nn_embedding_forward(x0, bt->ids + r0, s->emb ? s->emb : PRM(s, blk, SE_P_EMB), N, D, sqrtf((float)D), 0);
     crec__nn_embedding_forward(x0, bt->posid + r0, PRM(s, blk, SE_P_POS), N, D, 1.0f, 1);
     if (p > 0) crec__nn_dropout_forward_at(x0, x0, (size_t)N * D, p, crec__nn_seed(seed, 0, 0), o);
     const float *x = x0;

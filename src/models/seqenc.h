@@ -76,6 +76,8 @@ typedef struct crec_seqenc {
     int causal;   /* 1: position t attends to positions <= t (SASRec); 0: to all (BERT4Rec) */
     int32_t NI;   /* I: catalog items */
     int32_t mask; /* id of the [mask] token (I) or -1 without one */
+    int32_t NA;   /* rows of P_EMB after the items (and [mask]): attribute embeddings (sasrec's attr=1; 0 = none) */
+    const float *emb; /* NULL, or the table the input lookups read instead of P_EMB (sasrec's fused items) */
     float drop;
     crec_nn_params p;
     float *pop; /* [I] training counts: scores of an empty history */
