@@ -79,8 +79,7 @@ enum {
     A_AO,   /* [L, N, D] */
     A_AN,   /* [L, N, D] */
     A_RS2,  /* [L, N] */
-    A_GATE, /* [L, N, D] */
-    A_GD,   /* [L, N, D] dropout(gate) */
+    A_GD,   /* [L, N, D] dropout(gate): the gate U * LN(A V) with dropout applied in place */
     A_ATT,  /* [L, A] logits (gradient block: dlogits) */
     A_AW,   /* [L, A] attention weights SiLU(logits) / n (unused in the gradient block) */
     A_BKT,  /* [A / H bytes] the batch's time buckets, read by every layer (unused in the gradient block) */
@@ -124,7 +123,7 @@ static void param_sizes(const hstu *s, size_t *sz) {
 static size_t acts_layout(const hstu *s, int N, int64_t A, float *base, h_acts *a) {
     size_t n = (size_t)N, D = (size_t)s->D, L = (size_t)s->L, sz[A_COUNT];
     sz[A_X] = (L + 1) * n * D;
-    sz[A_XN] = sz[A_AO] = sz[A_AN] = sz[A_GATE] = sz[A_GD] = L * n * D;
+    sz[A_XN] = sz[A_AO] = sz[A_AN] = sz[A_GD] = L * n * D;
     sz[A_RS1] = sz[A_RS2] = L * n;
     sz[A_PRE] = sz[A_UVQK] = L * n * 4 * D;
     sz[A_ATT] = sz[A_AW] = L * (size_t)A;
@@ -190,7 +189,7 @@ static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_b
     for (int l = 0; l < s->L; l++) {
         const float *x = ACT(a, A_X, l, D);
         float *xn = ACT(a, A_XN, l, D), *pre = ACT(a, A_PRE, l, 4 * D), *uvqk = ACT(a, A_UVQK, l, 4 * D);
-        float *ao = ACT(a, A_AO, l, D), *an = ACT(a, A_AN, l, D), *gate = ACT(a, A_GATE, l, D);
+        float *ao = ACT(a, A_AO, l, D), *an = ACT(a, A_AN, l, D);
         float *gd = ACT(a, A_GD, l, D), *att = a->t[A_ATT] + (size_t)l * a->A, *aw = a->t[A_AW] + (size_t)l * a->A;
         crec__nn_hstu_norm_forward(xn, ACT(a, A_RS1, l, 1), x, N, D);
         crec__nn_linear_forward(pre, xn, layer_w(s, blk, P_UVQK, l), NULL, N, D, 4 * D);
@@ -198,15 +197,13 @@ static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_b
         crec__nn_hstu_attn_forward(ao, att, aw, uvqk, layer_w(s, blk, P_RPOS, l), layer_w(s, blk, P_RTS, l), bkt,
                                    bt->seq_off, bt->att_off, bt->B, D, s->H, s->T, s->norm_len);
         crec__nn_hstu_norm_forward(an, ACT(a, A_RS2, l, 1), ao, N, D);
-        crec__nn_hstu_gate_forward(gate, uvqk, an, N, D);
-        if (p > 0)
-            crec__nn_dropout_forward(gd, gate, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l + 1, 1));
-        else
-            memcpy(gd, gate, (size_t)N * D * sizeof *gd);
+        crec__nn_hstu_gate_forward(gd, uvqk, an, N, D);
+        if (p > 0) crec__nn_dropout_forward(gd, gd, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l + 1, 1));
         crec__nn_linear_forward(a->t[A_TMP], gd, layer_w(s, blk, P_WO, l), layer_w(s, blk, P_BO, l), N, D, D);
         crec__nn_residual_forward(ACT(a, A_X, l + 1, D), x, a->t[A_TMP], (size_t)N * D);
     }
     const float *hf = ACT(a, A_X, s->L, D);
+#pragma omp parallel for schedule(static) if ((size_t)N * D > 16384)
     for (int n = 0; n < N; n++) {
         double q = 0;
         for (int d = 0; d < D; d++) q += (double)hf[(size_t)n * D + d] * hf[(size_t)n * D + d];
@@ -217,38 +214,44 @@ static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_b
 }
 
 /* dw[O, C] += dout[N, O]^T inp[N, C] (and db += column sums of dout): as nn.h's linear backward, but over fixed
- * chunks of WG_ROWS rows in parallel, each chunk's product on one thread into its own slice of a scratch, then
- * the slices added in chunk order: both threads work (a single-block product ran on one), and the sums are the
- * same at any thread count. */
+ * chunks of WG_ROWS rows in parallel, each chunk's product and bias sums on one thread into its own slice of a
+ * scratch, then the slices added in chunk order: both threads work (a single-block product ran on one), and the
+ * sums are the same at any thread count. */
 #define WG_ROWS 2048
 static void wgrad(float *dw, float *db, const float *dout, const float *inp, int N, int C, int O) {
     int nc = (N + WG_ROWS - 1) / WG_ROWS;
-    if (nc <= 1) {
+    size_t per = (size_t)O * C + (size_t)O; /* a chunk's dw slice, then its db slice */
+    float *part = nc > 1 ? malloc((size_t)nc * per * sizeof *part) : NULL;
+    if (!part) { /* one chunk, or no scratch: the plain product, the bias sums over the rows in order */
         crec__nn_gemm(1, 0, O, C, N, 1, dout, O, inp, C, 1, dw, C);
-    } else {
-        size_t per = (size_t)O * C;
-        float *part = malloc((size_t)nc * per * sizeof *part);
-        if (!part) { /* no scratch: the plain product */
-            crec__nn_gemm(1, 0, O, C, N, 1, dout, O, inp, C, 1, dw, C);
-        } else {
+        if (db)
+            for (int n = 0; n < N; n++) {
+                const float *g = dout + (size_t)n * O;
+                for (int o = 0; o < O; o++) db[o] += g[o];
+            }
+        return;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
-            for (int c = 0; c < nc; c++) {
-                int r0 = c * WG_ROWS, r1 = r0 + WG_ROWS < N ? r0 + WG_ROWS : N;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, C, r1 - r0, 1, dout + (size_t)r0 * O, O,
-                            inp + (size_t)r0 * C, C, 0, part + (size_t)c * per, C);
+    for (int c = 0; c < nc; c++) {
+        int r0 = c * WG_ROWS, r1 = r0 + WG_ROWS < N ? r0 + WG_ROWS : N;
+        float *pc = part + (size_t)c * per, *pb = pc + (size_t)O * C;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, C, r1 - r0, 1, dout + (size_t)r0 * O, O,
+                    inp + (size_t)r0 * C, C, 0, pc, C);
+        if (db) {
+            for (int o = 0; o < O; o++) pb[o] = 0;
+            for (int n = r0; n < r1; n++) {
+                const float *g = dout + (size_t)n * O;
+                for (int o = 0; o < O; o++) pb[o] += g[o];
             }
-            for (int c = 0; c < nc; c++) {
-                const float *pc = part + (size_t)c * per;
-                for (size_t i = 0; i < per; i++) dw[i] += pc[i];
-            }
-            free(part);
         }
     }
-    if (db)
-        for (int n = 0; n < N; n++) { /* rows in order: deterministic */
-            const float *g = dout + (size_t)n * O;
-            for (int o = 0; o < O; o++) db[o] += g[o];
-        }
+    for (int c = 0; c < nc; c++) { /* chunks in order: the same sums at any thread count */
+        const float *pc = part + (size_t)c * per;
+        for (size_t i = 0; i < (size_t)O * C; i++) dw[i] += pc[i];
+        if (db)
+            for (int o = 0; o < O; o++) db[o] += pc[(size_t)O * C + o];
+    }
+    free(part);
 }
 
 static void drop_back(float *dst, const float *src, size_t n, float p, uint64_t seed) {
@@ -268,6 +271,7 @@ static void backward(const hstu *s, const float *blk, float *gblk, const h_acts 
     const uint8_t *bkt = s->time_bias ? (const uint8_t *)(const void *)a->t[A_BKT] : NULL;
     /* h = hf / (|hf| temp): dhf = (dh - hhat (hhat . dh)) / (|hf| temp), hhat = hf / |hf| */
     float *dhf = ACT(g, A_X, s->L, D);
+#pragma omp parallel for schedule(static) if ((size_t)N * D > 16384)
     for (int n = 0; n < N; n++) {
         const float *h = a->t[A_HOUT] + (size_t)n * D, *dh = g->t[A_HOUT] + (size_t)n * D;
         double c = 0;

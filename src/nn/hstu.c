@@ -9,6 +9,7 @@
 #include <float.h>
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/hstu.h"
@@ -24,8 +25,9 @@ int crec__nn_hstu_bucket(int64_t tq, int64_t tk) {
 }
 
 /* BKT_FIRST[b]: the smallest dt >= 2 whose bucket by the formula above is >= b (b = 1 .. 128), found by bisection
- * on crec__nn_hstu_bucket itself (tests/unit/test_hstu.c checks dt and dt - 1 for each against it). */
-static const uint64_t BKT_FIRST[CREC_NN_HSTU_BUCKETS] = {
+ * on crec__nn_hstu_bucket itself (tests/unit/test_hstu.c checks dt and dt - 1 for each against it); 129 .. 131:
+ * no dt, so that bucket_row's three steps past the last bucket stay there. */
+static const uint64_t BKT_FIRST[CREC_NN_HSTU_BUCKETS + 3] = {
     0u, 2u, 2u, 3u, 4u, 5u, 7u, 9u, 12u, 16u, 21u, 28u, 38u, 51u, 68u, 92u, 124u, 167u, 226u, 305u, 412u, 557u,
     752u, 1016u, 1372u, 1854u, 2505u, 3385u, 4574u, 6180u, 8350u, 11283u, 15245u, 20600u, 27834u, 37610u, 50818u,
     68666u, 92782u, 125367u, 169397u, 228891u, 309280u, 417902u, 564672u, 762990u, 1030960u, 1393042u, 1882291u,
@@ -41,9 +43,9 @@ static const uint64_t BKT_FIRST[CREC_NN_HSTU_BUCKETS] = {
     591096262037947u, 798694791013878u, 1079203862655707u, 1458230340644293u, 1970374458392736u,
     2662388374508177u, 3597444042437669u, 4860899995802034u, 6568093482609822u, 8874869269797366u,
     11991806262278891u, 16203440643505230u, 21894240362561062u, 29583702103771238u, 39973774639893333u,
-    54012937709959404u};
+    54012937709959404u, UINT64_MAX, UINT64_MAX, UINT64_MAX};
 /* BKT_POW2[p]: the bucket of 2^p by the formula; a dt in [2^p, 2^(p+1)) lies at most 3 buckets above it. */
-static const uint8_t BKT_POW2[64] = {0,   2,   4,   6,   9,   11,  13,  16,  18,  20,  23,  25,  27,  29,  32,  34,
+static const uint32_t BKT_POW2[64] = {0,   2,   4,   6,   9,   11,  13,  16,  18,  20,  23,  25,  27,  29,  32,  34,
                                      36,  39,  41,  43,  46,  48,  50,  52,  55,  57,  59,  62,  64,  66,  69,  71,
                                      73,  75,  78,  80,  82,  85,  87,  89,  92,  94,  96,  99,  101, 103, 105, 108,
                                      110, 112, 115, 117, 119, 122, 124, 126, 128, 128, 128, 128, 128, 128, 128, 128};
@@ -57,6 +59,21 @@ static inline int bucket_of(uint64_t dt) {
 
 int crec__nn_hstu_bucket_fast(int64_t tq, int64_t tk) {
     return bucket_of(tq >= tk ? (uint64_t)tq - (uint64_t)tk : (uint64_t)tk - (uint64_t)tq);
+}
+
+/* row[i] = bucket of dt = q - kt[i] >= 0 for i < n, without a branch per pair: the bucket of dt's power of two,
+ * then at most three steps up the thresholds (as bucket_of; dt 0 takes 1's power, both bucket 0). Vectorises (gathers)
+ * where the target has them. */
+CREC_NN_HOT512 static void bucket_row(uint8_t *row, const int64_t *kt, int64_t q, int n) {
+#pragma omp simd
+    for (int i = 0; i < n; i++) {
+        uint64_t dt = (uint64_t)(q - kt[i]);
+        uint32_t b = BKT_POW2[63 - __builtin_clzll(dt | 1u)];
+        b += dt >= BKT_FIRST[b + 1];
+        b += dt >= BKT_FIRST[b + 1];
+        b += dt >= BKT_FIRST[b + 1];
+        row[i] = (uint8_t)b;
+    }
 }
 
 /* Whether row t's dt = tq[t] - tk[t2] never shrinks as t2 goes back from t: keys in time order, and each query time
@@ -74,17 +91,8 @@ void crec__nn_hstu_buckets(uint8_t *bkt, const int64_t *tk, const int64_t *tq, c
         int o = seq_off[b], T = seq_off[b + 1] - seq_off[b];
         uint8_t *bb = bkt + att_off[b] / H;
         if (times_ordered(tk + o, tq + o, T)) {
-            /* dt grows as t2 goes back from t: walk the bucket up the thresholds instead of a search per pair
-             * (the same bucket: the formula is monotone in dt) */
-            for (int t = 0; t < T; t++) {
-                uint8_t *row = bb + (size_t)t * T;
-                int k = bucket_of((uint64_t)(tq[o + t] - tk[o + t]));
-                for (int t2 = t; t2 >= 0; t2--) {
-                    uint64_t dt = (uint64_t)(tq[o + t] - tk[o + t2]);
-                    while (k < CREC_NN_HSTU_BUCKETS - 1 && dt >= BKT_FIRST[k + 1]) k++;
-                    row[t2] = (uint8_t)k;
-                }
-            }
+            /* dt = tq - tk >= 0 for every pair: no absolute value, one branch-free pass per row */
+            for (int t = 0; t < T; t++) bucket_row(bb + (size_t)t * T, tk + o, tq[o + t], t + 1);
         } else
             for (int t = 0; t < T; t++)
                 for (int t2 = 0; t2 <= t; t2++)
