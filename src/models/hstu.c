@@ -35,6 +35,7 @@
 #include "models/params.h"
 #include "models/seqtrain.h"
 #include "nn/hstu.h"
+#include "nn/kernels.h"
 #include "nn/nn.h"
 
 static const crec_param_def HSTU_PARAMS[] = {
@@ -99,6 +100,8 @@ typedef struct hstu {
     float *pop;
     float *bsum; /* the attention's bias-gradient scratch (crec__nn_hstu_bias_scratch), grown by the backward */
     size_t bsum_n;
+    float *bloc; /* each shard's bias-gradient sums (bias_loc_floats per shard), grown by the backward */
+    size_t bloc_n;
 } hstu;
 
 typedef struct h_acts {
@@ -174,43 +177,74 @@ static void query_times(const crec_seq_batch *bt, int64_t *tq, int64_t now) {
 
 /* ---- forward / backward ---- */
 
-static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_batch *bt, uint64_t seed,
-                    int64_t now) {
-    int N = bt->N, D = s->D;
+/* ---- forward / backward, in shards ----
+ *
+ * A step runs in shards of whole sequences (crec__seqtrain_shards, at least crec__hstu_shard_rows rows): every
+ * kernel of the layer works row by row, and attention within a sequence, so a shard's forward, and its backward
+ * down to the input gradients, touch only its own rows - one OpenMP loop over the shards, each on one thread with
+ * one-thread BLAS, its rows' activations staying in cache from one kernel to the next. The parameter gradients
+ * (sums over all rows) follow over the whole batch. Dropout masks are drawn by element index in the whole tensor,
+ * so the masks are the same in any shard layout; a batch of one shard is the kernel-by-kernel step, each kernel
+ * sharing its rows among the threads. */
+
+size_t crec__hstu_shard_rows = 512;
+
+static void fwd_range(const hstu *s, const float *blk, h_acts *a, const crec_seq_batch *bt, uint64_t seed, int b0,
+                      int b1) {
+    int D = s->D, r0 = bt->seq_off[b0], N = bt->seq_off[b1] - r0, B = b1 - b0;
+    if (N <= 0) return;
+    size_t o = (size_t)r0 * D, o4 = 4 * o, ND = (size_t)N * D;
     float p = seed ? s->drop : 0;
-    float *x0 = a->t[A_X];
-    int64_t *tq = (int64_t *)(void *)a->t[A_TQ];
-    crec__nn_embedding_forward(x0, bt->ids, PRM(s, (float *)blk, P_EMB), N, D, sqrtf((float)D), 0);
-    crec__nn_embedding_forward(x0, bt->posid, PRM(s, (float *)blk, P_POS), N, D, 1.0f, 1);
-    if (p > 0) crec__nn_dropout_forward(x0, x0, (size_t)N * D, p, crec__nn_seed(seed, 0, 0));
-    query_times(bt, tq, now);
+    float *x0 = a->t[A_X] + o;
+    const int64_t *tq = (const int64_t *)(const void *)a->t[A_TQ];
+    const int32_t *so = bt->seq_off + b0;
+    const int64_t *ao_ = bt->att_off + b0;
+    crec__nn_embedding_forward(x0, bt->ids + r0, PRM(s, (float *)blk, P_EMB), N, D, sqrtf((float)D), 0);
+    crec__nn_embedding_forward(x0, bt->posid + r0, PRM(s, (float *)blk, P_POS), N, D, 1.0f, 1);
+    if (p > 0) crec__nn_dropout_forward_at(x0, x0, ND, p, crec__nn_seed(seed, 0, 0), o);
     uint8_t *bkt = s->time_bias ? (uint8_t *)(void *)a->t[A_BKT] : NULL;
-    if (bkt) crec__nn_hstu_buckets(bkt, bt->ts, tq, bt->seq_off, bt->att_off, bt->B, s->H);
+    if (bkt) crec__nn_hstu_buckets(bkt, bt->ts, tq, so, ao_, B, s->H);
     for (int l = 0; l < s->L; l++) {
-        const float *x = ACT(a, A_X, l, D);
-        float *xn = ACT(a, A_XN, l, D), *pre = ACT(a, A_PRE, l, 4 * D), *uvqk = ACT(a, A_UVQK, l, 4 * D);
-        float *ao = ACT(a, A_AO, l, D), *an = ACT(a, A_AN, l, D);
-        float *gd = ACT(a, A_GD, l, D), *att = a->t[A_ATT] + (size_t)l * a->A, *aw = a->t[A_AW] + (size_t)l * a->A;
-        crec__nn_hstu_norm_forward(xn, ACT(a, A_RS1, l, 1), x, N, D);
+        const float *x = ACT(a, A_X, l, D) + o;
+        float *xn = ACT(a, A_XN, l, D) + o, *pre = ACT(a, A_PRE, l, 4 * D) + o4;
+        float *uvqk = ACT(a, A_UVQK, l, 4 * D), *ao = ACT(a, A_AO, l, D); /* whole-batch bases: attention */
+        float *an = ACT(a, A_AN, l, D) + o, *gd = ACT(a, A_GD, l, D) + o, *tmp = a->t[A_TMP] + o;
+        float *att = a->t[A_ATT] + (size_t)l * a->A, *aw = a->t[A_AW] + (size_t)l * a->A;
+        crec__nn_hstu_norm_forward(xn, ACT(a, A_RS1, l, 1) + r0, x, N, D);
         crec__nn_linear_forward(pre, xn, layer_w(s, blk, P_UVQK, l), NULL, N, D, 4 * D);
-        crec__nn_act_forward(uvqk, pre, (size_t)N * 4 * D, CREC_NN_SILU);
-        crec__nn_hstu_attn_forward(ao, att, aw, uvqk, layer_w(s, blk, P_RPOS, l), layer_w(s, blk, P_RTS, l), bkt,
-                                   bt->seq_off, bt->att_off, bt->B, D, s->H, s->T, s->norm_len);
-        crec__nn_hstu_norm_forward(an, ACT(a, A_RS2, l, 1), ao, N, D);
-        crec__nn_hstu_gate_forward(gd, uvqk, an, N, D);
-        if (p > 0) crec__nn_dropout_forward(gd, gd, (size_t)N * D, p, crec__nn_seed(seed, (uint64_t)l + 1, 1));
-        crec__nn_linear_forward(a->t[A_TMP], gd, layer_w(s, blk, P_WO, l), layer_w(s, blk, P_BO, l), N, D, D);
-        crec__nn_residual_forward(ACT(a, A_X, l + 1, D), x, a->t[A_TMP], (size_t)N * D);
+        crec__nn_act_forward(uvqk + o4, pre, ND * 4, CREC_NN_SILU);
+        crec__nn_hstu_attn_forward(ao, att, aw, uvqk, layer_w(s, blk, P_RPOS, l), layer_w(s, blk, P_RTS, l), bkt, so,
+                                   ao_, B, D, s->H, s->T, s->norm_len);
+        crec__nn_hstu_norm_forward(an, ACT(a, A_RS2, l, 1) + r0, ao + o, N, D);
+        crec__nn_hstu_gate_forward(gd, uvqk + o4, an, N, D);
+        if (p > 0) crec__nn_dropout_forward_at(gd, gd, ND, p, crec__nn_seed(seed, (uint64_t)l + 1, 1), o);
+        crec__nn_linear_forward(tmp, gd, layer_w(s, blk, P_WO, l), layer_w(s, blk, P_BO, l), N, D, D);
+        crec__nn_residual_forward(ACT(a, A_X, l + 1, D) + o, x, tmp, ND);
     }
     const float *hf = ACT(a, A_X, s->L, D);
-#pragma omp parallel for schedule(static) if ((size_t)N * D > 16384)
-    for (int n = 0; n < N; n++) {
+#pragma omp parallel for schedule(static) if (ND > 16384)
+    for (int n = r0; n < r0 + N; n++) {
         double q = 0;
         for (int d = 0; d < D; d++) q += (double)hf[(size_t)n * D + d] * hf[(size_t)n * D + d];
         float nr = (float)fmax(sqrt(q), 1e-6), sc = 1.0f / (nr * s->temp);
         a->t[A_NRM][n] = nr;
         for (int d = 0; d < D; d++) a->t[A_HOUT][(size_t)n * D + d] = hf[(size_t)n * D + d] * sc;
     }
+}
+
+#define HSTU_MAX_SHARDS 1025 /* batch <= 1024 sequences */
+
+static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_batch *bt, uint64_t seed,
+                    int64_t now) {
+    query_times(bt, (int64_t *)(void *)a->t[A_TQ], now);
+    int sb[HSTU_MAX_SHARDS];
+    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, HSTU_MAX_SHARDS);
+    if (ns == 1) {
+        fwd_range(s, blk, a, bt, seed, 0, bt->B);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < ns; k++) fwd_range(s, blk, a, bt, seed, sb[k], sb[k + 1]);
 }
 
 /* dw[O, C] += dout[N, O]^T inp[N, C] (and db += column sums of dout): as nn.h's linear backward, but over fixed
@@ -254,25 +288,29 @@ static void wgrad(float *dw, float *db, const float *dout, const float *inp, int
     free(part);
 }
 
-static void drop_back(float *dst, const float *src, size_t n, float p, uint64_t seed) {
-    if (p > 0)
-        crec__nn_dropout_backward(dst, src, n, p, seed);
-    else
-        for (size_t i = 0; i < n; i++) dst[i] += src[i];
+/* Floats of one shard's bias-gradient sums: per layer, the relative positions (2T - 1) and the time buckets. */
+static size_t bias_loc_floats(const hstu *s) {
+    return (size_t)s->L * (2 * (size_t)s->T - 1 + CREC_NN_HSTU_BUCKETS);
 }
 
-/* g: g->t[A_HOUT] holding dloss/d(hout) (the only gradient activation the forward zeroes; every other one is
- * written here before it is read); gradients added into gblk (whose P_OUT holds the
- * loss's gradient of the normalised table, sent back into P_EMB and cleared). */
-static void backward(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
-                     const crec_seq_batch *bt, uint64_t seed, float *bsum) {
-    int N = bt->N, D = s->D;
+/* Backward of sequences [b0, b1) down to the input gradients: g->t[A_TMP]'s rows get d(loss)/d(embedding sum); the
+ * relative-position and time-bias gradients of the shard's sequences go to its own sums loc (bias_loc_floats,
+ * zeroed here; NULL: added into gblk's), the attention's per-sequence scratch to bsum's slices of those sequences. */
+static void bwd_range(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
+                      const crec_seq_batch *bt, uint64_t seed, float *bsum, float *loc, int b0, int b1) {
+    int D = s->D, r0 = bt->seq_off[b0], N = bt->seq_off[b1] - r0, B = b1 - b0, T = s->T;
+    if (N <= 0) return;
+    size_t o = (size_t)r0 * D, o4 = 4 * o, ND = (size_t)N * D, per = 2 * (size_t)T - 1 + CREC_NN_HSTU_BUCKETS;
     float p = seed ? s->drop : 0;
     const uint8_t *bkt = s->time_bias ? (const uint8_t *)(const void *)a->t[A_BKT] : NULL;
+    const int32_t *so = bt->seq_off + b0;
+    const int64_t *ao_ = bt->att_off + b0;
+    float *bs = bsum ? bsum + (size_t)b0 * s->H * (size_t)(T + CREC_NN_HSTU_BUCKETS) : NULL;
+    if (loc) memset(loc, 0, bias_loc_floats(s) * sizeof *loc);
     /* h = hf / (|hf| temp): dhf = (dh - hhat (hhat . dh)) / (|hf| temp), hhat = hf / |hf| */
     float *dhf = ACT(g, A_X, s->L, D);
-#pragma omp parallel for schedule(static) if ((size_t)N * D > 16384)
-    for (int n = 0; n < N; n++) {
+#pragma omp parallel for schedule(static) if (ND > 16384)
+    for (int n = r0; n < r0 + N; n++) {
         const float *h = a->t[A_HOUT] + (size_t)n * D, *dh = g->t[A_HOUT] + (size_t)n * D;
         double c = 0;
         for (int d = 0; d < D; d++) c += (double)h[d] * s->temp * dh[d];
@@ -281,27 +319,66 @@ static void backward(const hstu *s, const float *blk, float *gblk, const h_acts 
     }
     /* every gradient activation below is written (=) before it is read: none is zeroed per step */
     for (int l = s->L - 1; l >= 0; l--) {
-        float *dy = ACT(g, A_X, l + 1, D), *dx = ACT(g, A_X, l, D);
-        crec__nn_gemm(0, 0, N, D, D, 1, dy, D, layer_w(s, blk, P_WO, l), D, 0, ACT(g, A_GD, l, D), D);
-        wgrad(layer_g(s, gblk, P_WO, l), layer_g(s, gblk, P_BO, l), dy, ACT(a, A_GD, l, D), N, D, D);
+        float *dy = ACT(g, A_X, l + 1, D) + o, *dx = ACT(g, A_X, l, D) + o;
+        float *guvqk = ACT(g, A_UVQK, l, 4 * D), *gao = ACT(g, A_AO, l, D); /* whole-batch bases: attention */
+        crec__nn_gemm(0, 0, N, D, D, 1, dy, D, layer_w(s, blk, P_WO, l), D, 0, ACT(g, A_GD, l, D) + o, D);
         /* dropout, gate and layer norm backward in one pass per row (writes U, zeroes V Q K, writes dAO) */
-        crec__nn_hstu_gate_norm_backward(ACT(g, A_UVQK, l, 4 * D), ACT(g, A_AO, l, D), ACT(g, A_GD, l, D),
-                                         ACT(a, A_UVQK, l, 4 * D), ACT(a, A_AN, l, D), ACT(a, A_RS2, l, 1), N, D, p,
-                                         crec__nn_seed(seed, (uint64_t)l + 1, 1));
-        crec__nn_hstu_attn_backward(ACT(g, A_UVQK, l, 4 * D), layer_g(s, gblk, P_RPOS, l),
-                                    layer_g(s, gblk, P_RTS, l), g->t[A_ATT] + (size_t)l * g->A, bsum,
-                                    ACT(g, A_AO, l, D), ACT(a, A_UVQK, l, 4 * D), a->t[A_ATT] + (size_t)l * a->A,
-                                    a->t[A_AW] + (size_t)l * a->A, bkt, bt->seq_off, bt->att_off, bt->B, D, s->H,
-                                    s->T, s->norm_len);
-        float *dpre = ACT(g, A_UVQK, l, 4 * D); /* SiLU's backward in place: d(pre) over d(uvqk) */
-        crec__nn_hstu_silu_backward_inplace(dpre, ACT(a, A_PRE, l, 4 * D), (size_t)N * 4 * D);
-        crec__nn_gemm(0, 0, N, D, 4 * D, 1, dpre, 4 * D, layer_w(s, blk, P_UVQK, l), D, 0, ACT(g, A_XN, l, D), D);
-        wgrad(layer_g(s, gblk, P_UVQK, l), NULL, dpre, ACT(a, A_XN, l, D), N, D, 4 * D);
-        crec__nn_hstu_norm_backward_set(dx, dy, ACT(g, A_XN, l, D), ACT(a, A_XN, l, D), ACT(a, A_RS1, l, 1), N, D);
+        crec__nn_hstu_gate_norm_backward(guvqk + o4, gao + o, ACT(g, A_GD, l, D) + o, ACT(a, A_UVQK, l, 4 * D) + o4,
+                                         ACT(a, A_AN, l, D) + o, ACT(a, A_RS2, l, 1) + r0, N, D, p,
+                                         crec__nn_seed(seed, (uint64_t)l + 1, 1), o);
+        float *lp = loc ? loc + (size_t)l * per : NULL;
+        float *dpos = lp ? (s->pos_bias ? lp : NULL) : layer_g(s, gblk, P_RPOS, l);
+        float *dts = lp ? (s->time_bias ? lp + 2 * T - 1 : NULL) : layer_g(s, gblk, P_RTS, l);
+        crec__nn_hstu_attn_backward(guvqk, dpos, dts,
+                                    g->t[A_ATT] + (size_t)l * g->A, bs, gao, ACT(a, A_UVQK, l, 4 * D),
+                                    a->t[A_ATT] + (size_t)l * a->A, a->t[A_AW] + (size_t)l * a->A, bkt, so, ao_, B, D,
+                                    s->H, T, s->norm_len);
+        float *dpre = guvqk + o4; /* SiLU's backward in place: d(pre) over d(uvqk) */
+        crec__nn_hstu_silu_backward_inplace(dpre, ACT(a, A_PRE, l, 4 * D) + o4, ND * 4);
+        crec__nn_gemm(0, 0, N, D, 4 * D, 1, dpre, 4 * D, layer_w(s, blk, P_UVQK, l), D, 0, ACT(g, A_XN, l, D) + o, D);
+        crec__nn_hstu_norm_backward_set(dx, dy, ACT(g, A_XN, l, D) + o, ACT(a, A_XN, l, D) + o,
+                                        ACT(a, A_RS1, l, 1) + r0, N, D);
+    }
+    float *tmp = g->t[A_TMP] + o, *gx = g->t[A_X] + o;
+    if (p > 0) {
+        memset(tmp, 0, ND * sizeof *tmp);
+        crec__nn_dropout_backward_at(tmp, gx, ND, p, crec__nn_seed(seed, 0, 0), o);
+    } else
+        memcpy(tmp, gx, ND * sizeof *tmp);
+}
+
+/* g: g->t[A_HOUT] holding dloss/d(hout) (the only gradient activation the forward zeroes; every other one is
+ * written here before it is read); gradients added into gblk (whose P_OUT holds the loss's gradient of the
+ * normalised table, sent back into P_EMB and cleared). loc: room for one bias_loc_floats per shard. */
+static void backward(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
+                     const crec_seq_batch *bt, uint64_t seed, float *bsum, float *loc) {
+    int N = bt->N, D = s->D, T = s->T;
+    int sb[HSTU_MAX_SHARDS];
+    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, HSTU_MAX_SHARDS);
+    size_t nl = bias_loc_floats(s), per = 2 * (size_t)T - 1 + CREC_NN_HSTU_BUCKETS;
+    if (!loc) ns = 1;
+    if (ns == 1)
+        bwd_range(s, blk, gblk, a, g, bt, seed, bsum, loc, 0, bt->B);
+    else {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int k = 0; k < ns; k++)
+            bwd_range(s, blk, gblk, a, g, bt, seed, bsum, loc + (size_t)k * nl, sb[k], sb[k + 1]);
+    }
+    /* the parameter gradients over the whole batch; the shards' bias sums in shard order */
+    for (int l = 0; l < s->L; l++) {
+        wgrad(layer_g(s, gblk, P_WO, l), layer_g(s, gblk, P_BO, l), ACT(g, A_X, l + 1, D), ACT(a, A_GD, l, D), N, D,
+              D);
+        wgrad(layer_g(s, gblk, P_UVQK, l), NULL, ACT(g, A_UVQK, l, 4 * D), ACT(a, A_XN, l, D), N, D, 4 * D);
+        float *dpos = layer_g(s, gblk, P_RPOS, l), *dts = layer_g(s, gblk, P_RTS, l);
+        for (int k = 0; k < ns && loc; k++) {
+            const float *lp = loc + (size_t)k * nl + (size_t)l * per;
+            if (dpos)
+                for (int u = 0; u < 2 * T - 1; u++) dpos[u] += lp[u];
+            if (dts)
+                for (int u = 0; u < CREC_NN_HSTU_BUCKETS; u++) dts[u] += lp[2 * T - 1 + u];
+        }
     }
     float *tmp = g->t[A_TMP];
-    memset(tmp, 0, (size_t)N * D * sizeof *tmp);
-    drop_back(tmp, g->t[A_X], (size_t)N * D, p, crec__nn_seed(seed, 0, 0));
     crec__nn_embedding_backward(PRM(s, gblk, P_EMB), tmp, bt->ids, N, D, sqrtf((float)D));
     crec__nn_embedding_backward(PRM(s, gblk, P_POS), tmp, bt->posid, N, D, 1.0f);
     /* the normalised table: dE_i += (dW_i - w_i (w_i . dW_i)) / |E_i| */
@@ -372,6 +449,7 @@ static void state_free(hstu *s) {
     crec__nn_params_free(&s->p);
     free(s->pop);
     free(s->bsum);
+    free(s->bloc);
     free(s);
 }
 
@@ -426,7 +504,14 @@ static void net_backward(const void *ctx, const crec_seq_batch *bt, const float 
         s->bsum = malloc(need * sizeof *s->bsum);
         s->bsum_n = s->bsum ? need : 0; /* without it the kernel sums the bias gradients on one thread */
     }
-    backward(s, s->p.param, s->p.grad, &a, &g, bt, seed, s->bsum);
+    size_t nloc = ((size_t)bt->B + 1) * bias_loc_floats(s);
+    if (nloc > s->bloc_n) {
+        free(s->bloc);
+        s->bloc = malloc(nloc * sizeof *s->bloc);
+        s->bloc_n = s->bloc ? nloc : 0;
+    }
+    /* without the shards' sums the step runs as one shard, the bias gradients added in place */
+    backward(s, s->p.param, s->p.grad, &a, &g, bt, seed, s->bsum, s->bloc);
 }
 
 static float *net_out_table(const void *ctx, float *blk) { return PRM((const hstu *)ctx, blk, P_OUT); }
@@ -554,6 +639,7 @@ int crec__hstu_gradcheck(int norm_len, float dropout, uint64_t seed, double *wor
     crec__seqtrain_batch_free(&bt);
     crec__nn_params_free(&s.p);
     free(s.bsum);
+    free(s.bloc);
     return rc;
 }
 

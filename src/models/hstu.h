@@ -3,6 +3,7 @@
 #ifndef CREC_MODELS_HSTU_H
 #define CREC_MODELS_HSTU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Finite-difference check of the whole HSTU network's backward (embeddings, position embedding, every layer's
@@ -12,5 +13,9 @@
  * norm_len: 1 divides by the sequence length, 0 by max_len. *worst, *checked as crec__seqtrain_gradcheck.
  * 0 or CREC_ENOMEM. */
 int crec__hstu_gradcheck(int norm_len, float dropout, uint64_t seed, double *worst, int *checked);
+
+/* Rows per shard of a training / inference step (runs of whole sequences, each on one thread; 0 = one shard, each
+ * kernel sharing the whole batch's rows among the threads). Default 512; a knob for tests and benchmarks. */
+extern size_t crec__hstu_shard_rows;
 
 #endif

@@ -73,24 +73,8 @@ size_t crec__seqenc_acts_layout(const crec_seqenc *s, int N, int64_t A, float *b
 
 size_t crec__seqenc_shard_rows = 128;
 
-/* Shard bounds sb[0..ns] (sequence indices) of bt; returns ns >= 1. */
 static int make_shards(const crec_seq_batch *bt, int *sb, int cap) {
-    int ns = 0;
-    size_t R = crec__seqenc_shard_rows ? crec__seqenc_shard_rows : 1;
-    sb[0] = 0;
-    if (bt->B + 1 > cap) {
-        sb[1] = bt->B;
-        return 1;
-    }
-    for (int b = 0; b < bt->B; b++)
-        if ((size_t)(bt->seq_off[b + 1] - bt->seq_off[sb[ns]]) >= R) sb[++ns] = b + 1;
-    if (sb[ns] != bt->B) {
-        if (ns > 0)
-            sb[ns] = bt->B; /* a short tail joins the last shard */
-        else
-            sb[++ns] = bt->B;
-    }
-    return ns;
+    return crec__seqtrain_shards(bt, crec__seqenc_shard_rows ? crec__seqenc_shard_rows : 1, sb, cap);
 }
 
 /* The gradient tensors the backward reads, zeroed over rows [r0, r0 + n). */

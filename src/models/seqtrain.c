@@ -576,3 +576,21 @@ int crec__seqtrain_gradcheck(const crec_seqtrain_net *net, const crec_seq_batch 
     free(abase), free(gbase), free(gsave);
     return rc;
 }
+
+int crec__seqtrain_shards(const crec_seq_batch *bt, size_t rows, int *sb, int cap) {
+    int ns = 0;
+    sb[0] = 0;
+    if (rows == 0 || bt->B + 1 > cap) {
+        sb[1] = bt->B;
+        return 1;
+    }
+    for (int b = 0; b < bt->B; b++)
+        if ((size_t)(bt->seq_off[b + 1] - bt->seq_off[sb[ns]]) >= rows) sb[++ns] = b + 1;
+    if (sb[ns] != bt->B) {
+        if (ns > 0)
+            sb[ns] = bt->B; /* a short tail joins the last shard */
+        else
+            sb[++ns] = bt->B;
+    }
+    return ns;
+}

@@ -140,6 +140,12 @@ void crec__seqtrain_batch_hist(crec_seq_batch *bt, const crec_seqtrain_net *net,
                                const int64_t *const *ts,
                                const int32_t *len, int nb);
 
+/* Shard bounds of a training or inference step: sb[0..ns] (sequence indices of sequence-major bt) cut the batch
+ * into runs of whole sequences of at least `rows` rows (a short tail joins the last run), a function of the batch
+ * alone, so results do not depend on the thread count. One shard when rows is 0 or the batch needs more than cap - 1
+ * bounds. Returns ns >= 1. */
+int crec__seqtrain_shards(const crec_seq_batch *bt, size_t rows, int *sb, int cap);
+
 /* ---- the stock next-item objective (sasrec, gru4rec; HSTU): each user's last T + 1 training items, every
  * position predicting the next item with the loss head of cfg; per-row negatives avoid the user's own training
  * items. ---- */

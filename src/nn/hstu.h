@@ -50,14 +50,15 @@ CREC__NN_HSTU_TILED(double, CREC__NN_D)
 /* The layer's element-wise backward passes in write mode (=, not +=), so that the model need not zero its gradient
  * activations every step (the nn.h kernels add; these fuse what the layer chains between its products).
  *  - hstu_gate_norm_backward, per row n: dg = dropout'(dgd) (keep(i) = crec__nn_hash32(seed folded, i) >=
- *    crec__nn_drop_thr(p), i = n D + d, as nn.h's dropout_backward; p = 0: dg = dgd); duvqk's U columns = dg * an,
+ *    crec__nn_drop_thr(p), i = i0 + n D + d, as nn.h's dropout_backward_at: i0 is row 0's element index in the
+ *    whole tensor, so a shard of rows draws the whole tensor's masks; p = 0: dg = dgd); duvqk's U columns = dg * an,
  *    its V, Q, K columns = 0 (the attention's backward adds into them); dao = the affine-free layer norm's
  *    backward of dan = dg * u (an = its output, rstd its 1 / std).
  *  - hstu_silu_backward_inplace: d[i] *= SiLU'(pre[i]).
  *  - hstu_norm_backward_set: dinp = dres + rstd (g - mean(g) - y mean(g y)) (dres may be NULL: 0). */
 #define CREC__NN_HSTU_ELEM(R, NN)                                                                                     \
     void NN(hstu_gate_norm_backward)(R * duvqk, R * dao, const R *dgd, const R *uvqk, const R *an, const R *rstd,   \
-                                     int N, int D, R p, uint64_t seed);                                            \
+                                     int N, int D, R p, uint64_t seed, size_t i0);                                 \
     void NN(hstu_silu_backward_inplace)(R * d, const R *pre, size_t n);                                             \
     void NN(hstu_norm_backward_set)(R * dinp, const R *dres, const R *dout, const R *out, const R *rstd, int N,     \
                                     int D);

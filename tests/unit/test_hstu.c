@@ -132,19 +132,26 @@ static void test_buckets(void **st) {
 
 static void test_model_gradcheck(void **st) {
     (void)st;
+    /* shard rows 0: the whole batch through each kernel; 1: every sequence its own shard (forward and backward per
+     * shard, the bias sums per shard added after, dropout masks by index in the whole tensor) */
     struct {
         int nl;
         float drop;
-    } cfg[] = {{0, 0.0f}, {1, 0.0f}, {0, 0.3f}};
+        size_t shard;
+    } cfg[] = {{0, 0.0f, 0}, {1, 0.0f, 0}, {0, 0.3f, 0}, {1, 0.0f, 1}, {0, 0.3f, 1}};
+    size_t keep = crec__hstu_shard_rows;
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
         double worst;
         int n;
+        crec__hstu_shard_rows = cfg[c].shard;
         assert_int_equal(crec__hstu_gradcheck(cfg[c].nl, cfg[c].drop, 3 + c, &worst, &n), 0);
-        print_message("  model, norm %s, dropout %.1f: %d parameters, worst relative gradient error %.2e\n",
-                      cfg[c].nl ? "len" : "max_len", cfg[c].drop, n, worst);
+        print_message("  model, norm %s, dropout %.1f, shard rows %zu: %d parameters, worst relative gradient error "
+                      "%.2e\n",
+                      cfg[c].nl ? "len" : "max_len", cfg[c].drop, cfg[c].shard, n, worst);
         assert_true(n >= 80);
         assert_true(worst < 1e-2); /* float loss, eps 0.01; a wrong term gives O(1) */
     }
+    crec__hstu_shard_rows = keep;
 }
 
 /* ---- the model ---- */
@@ -207,11 +214,18 @@ static void test_reproducible(void **st) {
     crec_dataset *ds;
     crec_split s;
     synth(300, 200, &ds, &s);
-    const char *kv[] = {"dim=16", "heads=2", "epochs=2", "batch=32", "max_len=20", "loss=ce", NULL};
+    const char *kv[] = {"dim=16", "heads=2", "epochs=2", "batch=32", "max_len=20", "loss=ce", "dropout=0.3", NULL};
+    /* m1, m2: shards of >= 40 rows (several per batch), at 2 and 1 threads; m4 the whole batch kernel by kernel */
+    size_t keep = crec__hstu_shard_rows;
+    crec__hstu_shard_rows = 40;
     crec_model *m1 = train_cfg("hstu", &s, kv, 2, 7, 1), *m2 = train_cfg("hstu", &s, kv, 1, 7, 1);
     crec_model *m3 = train_cfg("hstu", &s, kv, 2, 8, 1);
+    crec__hstu_shard_rows = 0;
+    crec_model *m4 = train_cfg("hstu", &s, kv, 2, 7, 1);
+    crec__hstu_shard_rows = keep;
     float *a = malloc(200 * sizeof *a), *b = malloc(200 * sizeof *b);
     int differ = 0;
+    double worst = 0, scale = 0;
     for (int32_t u = 0; u < 30; u++) {
         crec_context c = {.user = u,
                           .hist = s.train.idx + s.train.ptr[u],
@@ -222,10 +236,15 @@ static void test_reproducible(void **st) {
         assert_memory_equal(a, b, 200 * sizeof *a);
         assert_int_equal(crec_model_score(m3, &c, b), 0);
         differ += memcmp(a, b, 200 * sizeof *a) != 0;
+        /* sharded and kernel-by-kernel: the same masks and sums up to the order of float additions */
+        assert_int_equal(crec_model_score(m4, &c, b), 0);
+        for (int j = 0; j < 200; j++) worst = fmax(worst, fabs((double)a[j] - b[j])), scale = fmax(scale, fabs(a[j]));
     }
     assert_int_equal(differ, 30);
+    print_message("  shards of 40 rows vs one shard: max |score difference| %.2e (scores up to %.2f)\n", worst, scale);
+    assert_true(worst < 1e-3 * scale);
     free(a), free(b);
-    crec_model_free(m1), crec_model_free(m2), crec_model_free(m3);
+    crec_model_free(m1), crec_model_free(m2), crec_model_free(m3), crec_model_free(m4);
     crec_split_free(&s);
     crec_dataset_free(ds);
 }

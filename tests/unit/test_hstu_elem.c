@@ -53,7 +53,7 @@ static void test_gate_norm(void **st) {
             crec__nn_hstu_gate_backward_d(du1, dan, dg, uvqk, an, N, D);
             crec__nn_hstu_norm_backward_d(dao1, dan, an, rstd, N, D);
             /* after: one write-mode pass */
-            crec__nn_hstu_gate_norm_backward_d(du2, dao2, dgd, uvqk, an, rstd, N, D, drops[k], seed);
+            crec__nn_hstu_gate_norm_backward_d(du2, dao2, dgd, uvqk, an, rstd, N, D, drops[k], seed, 0);
             double e1 = rel_err(du2, du1, n4), e2 = rel_err(dao2, dao1, nd);
             print_message("  gate+norm backward, N %d D %d dropout %.1f: duvqk %.1e, dao %.1e\n", N, D, drops[k], e1,
                           e2);
@@ -66,7 +66,7 @@ static void test_gate_norm(void **st) {
             for (int i = 0; i < 6; i++) f[i] = malloc(fn[i] * sizeof(float));
             for (int i = 0; i < 4; i++)
                 for (size_t j = 0; j < fn[i]; j++) f[i][j] = (float)src[i][j];
-            crec__nn_hstu_gate_norm_backward(f[4], f[5], f[0], f[1], f[2], f[3], N, D, drops[k], seed);
+            crec__nn_hstu_gate_norm_backward(f[4], f[5], f[0], f[1], f[2], f[3], N, D, drops[k], seed, 0);
             double *b = malloc(n4 * 8);
             for (size_t j = 0; j < n4; j++) b[j] = f[4][j];
             double ef = rel_err(b, du1, n4);
