@@ -232,13 +232,11 @@ static void fwd_range(const hstu *s, const float *blk, h_acts *a, const crec_seq
     }
 }
 
-#define HSTU_MAX_SHARDS 1025 /* batch <= 1024 sequences */
-
 static void forward(const hstu *s, const float *blk, h_acts *a, const crec_seq_batch *bt, uint64_t seed,
                     int64_t now) {
     query_times(bt, (int64_t *)(void *)a->t[A_TQ], now);
-    int sb[HSTU_MAX_SHARDS];
-    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, HSTU_MAX_SHARDS);
+    int sb[CREC_SEQTRAIN_MAX_SHARDS];
+    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, CREC_SEQTRAIN_MAX_SHARDS);
     if (ns == 1) {
         fwd_range(s, blk, a, bt, seed, 0, bt->B);
         return;
@@ -353,8 +351,8 @@ static void bwd_range(const hstu *s, const float *blk, float *gblk, const h_acts
 static void backward(const hstu *s, const float *blk, float *gblk, const h_acts *a, h_acts *g,
                      const crec_seq_batch *bt, uint64_t seed, float *bsum, float *loc) {
     int N = bt->N, D = s->D, T = s->T;
-    int sb[HSTU_MAX_SHARDS];
-    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, HSTU_MAX_SHARDS);
+    int sb[CREC_SEQTRAIN_MAX_SHARDS];
+    int ns = crec__seqtrain_shards(bt, crec__hstu_shard_rows, sb, CREC_SEQTRAIN_MAX_SHARDS);
     size_t nl = bias_loc_floats(s), per = 2 * (size_t)T - 1 + CREC_NN_HSTU_BUCKETS;
     if (!loc) ns = 1;
     if (ns == 1)

@@ -159,15 +159,13 @@ static void fwd_range(const crec_seqenc *s, float *blk, crec_seqenc_acts *a, cre
         memcpy(a->t[SE_A_HF] + o, x, (size_t)N * D * sizeof(float));
 }
 
-#define SE_MAX_SHARDS 1025
-
 /* Forward of batch bt into a (pointed for bt's N and A) with parameters blk; dropout when seed != 0 (training);
  * with g (the gradient block, same layout), also zeroes what the backward will accumulate into. */
 static void forward_g(const crec_seqenc *s, const float *blk_c, crec_seqenc_acts *a, crec_seqenc_acts *g,
                       const crec_seq_batch *bt, uint64_t seed) {
     float *blk = (float *)blk_c; /* read only here */
-    int sb[SE_MAX_SHARDS];
-    int ns = make_shards(bt, sb, SE_MAX_SHARDS);
+    int sb[CREC_SEQTRAIN_MAX_SHARDS];
+    int ns = make_shards(bt, sb, CREC_SEQTRAIN_MAX_SHARDS);
     if (ns == 1) {
         fwd_range(s, blk, a, g, bt, seed, 0, bt->B);
         return;
@@ -306,8 +304,8 @@ static void wgrad_task(const crec_seqenc *s, float *gblk, const crec_seqenc_acts
 void crec__seqenc_backward(const crec_seqenc *s, const float *blk_c, float *gblk, const crec_seqenc_acts *a,
                            crec_seqenc_acts *g, const crec_seq_batch *bt, uint64_t seed) {
     float *blk = (float *)blk_c;
-    int sb[SE_MAX_SHARDS];
-    int ns = make_shards(bt, sb, SE_MAX_SHARDS), nt = 6 * s->L + 3;
+    int sb[CREC_SEQTRAIN_MAX_SHARDS];
+    int ns = make_shards(bt, sb, CREC_SEQTRAIN_MAX_SHARDS), nt = 6 * s->L + 3;
     if (ns == 1) { /* kernel by kernel, each kernel sharing its rows among the threads */
         bwd_range(s, blk, a, g, bt, seed, 0, bt->B);
         for (int t = 0; t < nt; t++) wgrad_task(s, gblk, a, g, bt, t);

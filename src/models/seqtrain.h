@@ -145,6 +145,8 @@ void crec__seqtrain_batch_hist(crec_seq_batch *bt, const crec_seqtrain_net *net,
  * alone, so results do not depend on the thread count. One shard when rows is 0 or the batch needs more than cap - 1
  * bounds. Returns ns >= 1. */
 int crec__seqtrain_shards(const crec_seq_batch *bt, size_t rows, int *sb, int cap);
+/* Room for the bounds of any batch (batch <= 1024 sequences): the cap callers pass. */
+#define CREC_SEQTRAIN_MAX_SHARDS 1025
 
 /* ---- the stock next-item objective (sasrec, gru4rec; HSTU): each user's last T + 1 training items, every
  * position predicting the next item with the loss head of cfg; per-row negatives avoid the user's own training
