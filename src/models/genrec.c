@@ -34,6 +34,7 @@
 
 #include "core/binio.h"
 #include "crec/index.h"
+#include "models/attrfuse.h"
 #include "models/genrec.h"
 #include "models/params.h"
 #include "models/seqtrain.h"
@@ -72,6 +73,11 @@ static const crec_param_def GENREC_PARAMS[] = {
     CREC_P_FLOAT("ls", "0", 0, 0.99,
                  "label smoothing of each level's token CE: (1 - ls) CE + ls CE(uniform over the level's K tokens) "
                  "(Szegedy et al. 2016; as sasrec's ls)"),
+    CREC_P_BOOL("attr", "0",
+                "1: item attributes as side information while training: the item-token row of the index's last level "
+                "(input and output) is its own embedding plus the mean of the item's attributes' embeddings, learned "
+                "jointly, as sasrec's attr; the saved model keeps the fused rows. Needs item attributes and an index "
+                "whose last level is the item's own token (hybrid, or rq with --item-token 1)"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -1014,6 +1020,82 @@ static int get_index(const crec_model *m, const crec_train_input *in, crec_index
     return rc;
 }
 
+/* ---- attr=1 while training: the attribute rows F (with their AdamW state, beside the parameter block) and the
+ * fused copy of the parameters that the forward, backward and validation read: item i's last-level token row is its
+ * own row plus the mean of its attributes' rows (models/attrfuse.h). The kept parameters are the fused ones, so
+ * the checkpoint is a plain genrec. ---- */
+
+typedef struct gattr {
+    crec_attrfuse af;
+    int32_t *row;                 /* [NI] item i's row in TOK: its last-level (item) token */
+    float *F, *dF, *mF, *vF, *Pf; /* [NA, D] x 4; [p.total] the fused parameters */
+} gattr;
+
+static void gattr_free(gattr *a) {
+    crec__attrfuse_free(&a->af);
+    free(a->row), free(a->F), free(a->dF), free(a->mF), free(a->vF), free(a->Pf);
+    memset(a, 0, sizeof *a);
+}
+
+/* 0 without attr; CREC_EINVAL (no attributes, or the index's last level is not one token per item), CREC_ENOMEM. */
+static int gattr_init(const crec_model *m, const crec_train_input *in, const genrec *g, gattr *a, crec_rng *r) {
+    memset(a, 0, sizeof *a);
+    if (!crec_model_param_int(m, "attr")) return 0;
+    int L = g->L;
+    int32_t K = g->ix.K[L - 1];
+    uint8_t *seen = K == g->NI ? calloc((size_t)K, 1) : NULL;
+    int ok = seen != NULL;
+    for (int32_t i = 0; i < g->NI && ok; i++) {
+        int32_t c = g->ix.codes[(size_t)i * L + L - 1];
+        ok = c >= 0 && c < K && !seen[c];
+        if (ok) seen[c] = 1;
+    }
+    free(seen);
+    if (!ok) {
+        crec__log("genrec: attr=1 needs an index whose last level is the item's own token (hybrid, or rq with "
+                  "--item-token 1); this one's last level has %d tokens for %d items\n", K, g->NI);
+        return CREC_EINVAL;
+    }
+    int rc = crec__attrfuse_init(&a->af, in->ds, g->NI, "genrec");
+    if (rc) return rc;
+    size_t nf = (size_t)a->af.NA * g->D;
+    a->row = malloc((size_t)g->NI * sizeof *a->row);
+    a->F = malloc(nf * sizeof(float)), a->dF = malloc(nf * sizeof(float));
+    a->mF = calloc(nf, sizeof(float)), a->vF = calloc(nf, sizeof(float));
+    a->Pf = malloc(g->p.total * sizeof(float));
+    if (!a->row || !a->F || !a->dF || !a->mF || !a->vF || !a->Pf) {
+        gattr_free(a);
+        return CREC_ENOMEM;
+    }
+    for (int32_t i = 0; i < g->NI; i++) a->row[i] = g->tokid[(size_t)i * L + L - 1];
+    for (size_t k = 0; k < nf; k++) a->F[k] = (float)(0.1 * crec__rng_normal(r)); /* as the token rows */
+    return 0;
+}
+
+/* Pf = the parameters with the item-token rows fused; returns Pf. */
+static const float *gattr_fuse(const genrec *g, gattr *a) {
+    memcpy(a->Pf, g->p.param, g->p.total * sizeof(float));
+    size_t o = g->p.off[P_TOK];
+    crec__attrfuse_rows(&a->af, a->Pf + o, g->p.param + o, a->F, a->row, g->D);
+    return a->Pf;
+}
+
+/* After a step's backward into g->p.grad (the gradient of the fused rows): dF, then both clipped to one norm. */
+static void gattr_back(const genrec *g, gattr *a, double clip) {
+    size_t nf = (size_t)a->af.NA * g->D;
+    memset(a->dF, 0, nf * sizeof(float));
+    crec__attrfuse_back(&a->af, g->p.grad + g->p.off[P_TOK], a->dF, a->row, g->D);
+    if (clip <= 0) return;
+    double n2 = 0;
+    for (size_t k = 0; k < g->p.total; k++) n2 += (double)g->p.grad[k] * g->p.grad[k];
+    for (size_t k = 0; k < nf; k++) n2 += (double)a->dF[k] * a->dF[k];
+    double n = sqrt(n2);
+    if (n <= clip) return;
+    float sc = (float)(clip / (n + 1e-6));
+    for (size_t k = 0; k < g->p.total; k++) g->p.grad[k] *= sc;
+    for (size_t k = 0; k < nf; k++) a->dF[k] *= sc;
+}
+
 static int genrec_train(crec_model *m, const crec_train_input *in) {
     crec_seqtrain_hp hp;
     int rc = crec__seqtrain_hp(m, &hp);
@@ -1032,6 +1114,12 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     crec_rng r;
     crec__rng_seed(&r, in->seed);
     init_params(g, &r);
+    gattr ga;
+    rc = gattr_init(m, in, g, &ga, &r);
+    if (rc) {
+        genrec_free_state(g);
+        return rc;
+    }
     for (int32_t u = 0; u < x->n_rows; u++)
         for (int64_t p = x->ptr[u]; p < x->ptr[u + 1]; p++)
             if (x->idx[p] >= 0 && x->idx[p] < g->NI) g->pop[x->idx[p]] += 1;
@@ -1081,10 +1169,17 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
             memset(g->p.grad, 0, g->p.total * sizeof(float));
             float gscale = 1.0f / ((float)c.b.S * g->L);
             uint64_t seed = crec__nn_hash(in->seed ^ 0x6e6e72656367ull, (uint64_t)step) | 1;
-            lsum += run_batch(g, g->p.param, g->p.grad, &c, g->drop > 0 ? seed : 0, gscale);
+            const float *P = ga.Pf ? gattr_fuse(g, &ga) : g->p.param;
+            lsum += run_batch(g, P, g->p.grad, &c, g->drop > 0 ? seed : 0, gscale);
             lrows += (int64_t)c.b.S * g->L;
-            if (hp.clip > 0) crec__nn_clip_grad_norm(g->p.grad, g->p.total, hp.clip);
+            if (ga.Pf)
+                gattr_back(g, &ga, hp.clip);
+            else if (hp.clip > 0)
+                crec__nn_clip_grad_norm(g->p.grad, g->p.total, hp.clip);
             float lr = crec__nn_lr(hp.sched, (float)hp.lr, step, total, hp.warmup, 0.1f);
+            if (ga.Pf)
+                crec__nn_adamw(ga.F, ga.dF, ga.mF, ga.vF, (size_t)ga.af.NA * g->D, lr, 0.9f, (float)hp.beta2, 1e-8f,
+                               (float)hp.wd, step + 1);
             for (int k = 0; k < g->p.n; k++) {
                 size_t o = g->p.off[k];
                 crec__nn_adamw(g->p.param + o, g->p.grad + o, g->p.m + o, g->p.v + o, g->p.size[k], lr, 0.9f,
@@ -1092,14 +1187,17 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
             }
             step++;
         }
+        float *raw = g->p.param;
+        if (ga.Pf) g->p.param = (float *)gattr_fuse(g, &ga); /* validation reads the fused rows */
         double nd = in->valid ? validate(g, x, in->valid, hp.valid_users) : -1;
+        g->p.param = raw;
         if (in->verbose)
             crec__log("genrec epoch %d: loss %.4f per token, valid NDCG@10 %.4f (%d users max), %.1fs", ep + 1,
                       lrows ? lsum / lrows : 0, nd, hp.valid_users, crec__now() - t0);
         if (!in->valid) continue;
         if (nd > best_ndcg) {
             best_ndcg = nd, best_epoch = ep + 1, since = 0;
-            memcpy(best, g->p.param, g->p.total * sizeof(float));
+            memcpy(best, ga.Pf ? ga.Pf : g->p.param, g->p.total * sizeof(float));
         } else if (crec__early_stop(ep + 1, ++since, hp.patience, hp.min_epochs))
             break;
     }
@@ -1107,7 +1205,9 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     if (!rc && best_epoch > 0) {
         memcpy(g->p.param, best, g->p.total * sizeof(float));
         if (in->verbose) crec__log("genrec: best epoch %d (valid NDCG@10 %.4f) kept", best_epoch, best_ndcg);
-    }
+    } else if (!rc && ga.Pf)
+        memcpy(g->p.param, gattr_fuse(g, &ga), g->p.total * sizeof(float)); /* the last epoch's fused rows */
+    gattr_free(&ga);
     free(best);
     free(users);
     free(mark), free(cand);
@@ -1334,9 +1434,34 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     crec_rng r;
     crec__rng_seed(&r, seed);
     for (size_t i = 0; i < g->p.total; i++) g->p.param[i] = (float)(0.5 * crec__rng_normal(&r));
+    /* bit 5: attribute fusion (attr=1) on the last level's item tokens: 5 attribute rows, items carry 0-3 of them
+     * (the index's last level must be one token per item) */
+    gattr ga;
+    memset(&ga, 0, sizeof ga);
+    if (causal & 32) {
+        static const int32_t na[8] = {1, 2, 3, 0, 1, 2, 3, 1};
+        int64_t np = 0;
+        for (int32_t i = 0; i < g->NI; i++) np += na[i % 8];
+        ga.af.NI = g->NI, ga.af.NA = 5;
+        ga.af.aptr = malloc(((size_t)g->NI + 1) * sizeof *ga.af.aptr);
+        ga.af.aidx = malloc((size_t)(np > 0 ? np : 1) * sizeof *ga.af.aidx);
+        ga.row = malloc((size_t)g->NI * sizeof *ga.row);
+        size_t nf = (size_t)5 * g->D;
+        ga.F = malloc(nf * sizeof(float)), ga.dF = malloc(nf * sizeof(float));
+        ga.Pf = malloc(g->p.total * sizeof(float));
+        if (!ga.af.aptr || !ga.af.aidx || !ga.row || !ga.F || !ga.dF || !ga.Pf) rc = CREC_ENOMEM;
+        if (!rc) ga.af.aptr[0] = 0;
+        for (int32_t i = 0; i < g->NI && !rc; i++) {
+            ga.af.aptr[i + 1] = ga.af.aptr[i];
+            for (int k = 0; k < na[i % 8]; k++) ga.af.aidx[ga.af.aptr[i + 1]++] = (i + 2 * k) % 5;
+            ga.row[i] = g->tokid[(size_t)i * g->L + g->L - 1];
+        }
+        for (size_t k = 0; k < nf && !rc; k++) ga.F[k] = (float)(0.5 * crec__rng_normal(&r));
+    }
     gctx c;
-    rc = gctx_alloc(g, &c, 4 * g->T, 4 * g->T * (g->T + 2) * g->rpi, 4 * g->T, 1);
+    if (!rc) rc = gctx_alloc(g, &c, 4 * g->T, 4 * g->T * (g->T + 2) * g->rpi, 4 * g->T, 1);
     if (rc) {
+        gattr_free(&ga);
         genrec_free_state(g);
         return rc;
     }
@@ -1353,19 +1478,23 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     uint64_t ds = dropout > 0 ? (seed | 1) : 0;
     float gscale = 1.0f / ((float)c.b.S * g->L);
     memset(g->p.grad, 0, g->p.total * sizeof(float));
-    run_batch(g, g->p.param, g->p.grad, &c, ds, gscale);
+    run_batch(g, ga.Pf ? gattr_fuse(g, &ga) : g->p.param, g->p.grad, &c, ds, gscale);
+    if (ga.Pf) gattr_back(g, &ga, 0);
     double w = 0;
     int n = 0;
-    for (int k = 0; k < g->p.n; k++) {
+    for (int k = 0; k <= g->p.n; k++) { /* k = p.n: the attribute rows */
+        if (k == g->p.n && !ga.Pf) break;
         for (int t = 0; t < 6; t++) {
-            size_t i = g->p.off[k] + crec__rng_below(&r, g->p.size[k]);
-            float old = g->p.param[i], eps = 0.01f;
-            g->p.param[i] = old + eps;
-            double lp = run_batch(g, g->p.param, NULL, &c, ds, 0) * gscale;
-            g->p.param[i] = old - eps;
-            double lm = run_batch(g, g->p.param, NULL, &c, ds, 0) * gscale;
-            g->p.param[i] = old;
-            double num = (lp - lm) / (2 * eps), ana = g->p.grad[i];
+            float *x = k < g->p.n ? g->p.param + g->p.off[k] : ga.F;
+            const float *gx = k < g->p.n ? g->p.grad + g->p.off[k] : ga.dF;
+            size_t i = crec__rng_below(&r, k < g->p.n ? g->p.size[k] : (size_t)ga.af.NA * g->D);
+            float old = x[i], eps = 0.01f;
+            x[i] = old + eps;
+            double lp = run_batch(g, ga.Pf ? gattr_fuse(g, &ga) : g->p.param, NULL, &c, ds, 0) * gscale;
+            x[i] = old - eps;
+            double lm = run_batch(g, ga.Pf ? gattr_fuse(g, &ga) : g->p.param, NULL, &c, ds, 0) * gscale;
+            x[i] = old;
+            double num = (lp - lm) / (2 * eps), ana = gx[i];
             double den = fabs(num) > 0.05 ? fabs(num) : 0.05;
             double e = fabs(ana - num) / den;
             if (e > w) w = e;
@@ -1374,6 +1503,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     }
     *worst = w, *checked = n;
     gctx_free(&c);
+    gattr_free(&ga);
     genrec_free_state(g);
     return 0;
 }

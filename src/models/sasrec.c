@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "crec/dist.h"
+#include "models/attrfuse.h"
 #include "models/sasrec.h"
 #include "models/params.h"
 #include "models/seqenc.h"
@@ -105,8 +106,7 @@ typedef struct sasrec_state {
     float *wn, *dwn, *enrm; /* cos: [I, D] normalised table, its gradient (training), [I] row norms of E */
     double *wbar, *hsum;    /* ls: [D] scratch */
     int attr;               /* attr=1 while training: s.NA attribute rows after the items in P_EMB */
-    int64_t *aptr;          /* [I + 1] item -> attributes (indices into the attribute rows) */
-    int32_t *aidx;
+    crec_attrfuse af;       /* item -> attributes */
     float *fused;           /* [I, D] E[i] + mean of F[a] over i's attributes: the item table while training */
 } sasrec_state;
 
@@ -114,7 +114,7 @@ static void state_free(sasrec_state *st) {
     if (!st) return;
     crec__seqenc_free(&st->s);
     free(st->wn), free(st->dwn), free(st->enrm), free(st->wbar), free(st->hsum);
-    free(st->aptr), free(st->aidx), free(st->fused);
+    crec__attrfuse_free(&st->af), free(st->fused);
     free(st);
 }
 
@@ -157,41 +157,14 @@ static void cos_rows_back(float *dx, float *dy, const float *y, const float *nrm
 
 static void fuse_table(sasrec_state *st) {
     const crec_seqenc *s = &st->s;
-    int D = s->D;
-    const float *E = crec__nn_tensor(&s->p, s->p.param, SE_P_EMB), *F = E + (size_t)s->NI * D;
-#pragma omp parallel for schedule(static) if ((size_t)s->NI * D > 65536)
-    for (int32_t i = 0; i < s->NI; i++) {
-        float *o = st->fused + (size_t)i * D;
-        const float *e = E + (size_t)i * D;
-        int64_t k0 = st->aptr[i], k1 = st->aptr[i + 1];
-        for (int d = 0; d < D; d++) o[d] = 0;
-        for (int64_t k = k0; k < k1; k++) {
-            const float *f = F + (size_t)st->aidx[k] * D;
-            for (int d = 0; d < D; d++) o[d] += f[d];
-        }
-        float w = k1 > k0 ? 1.0f / (float)(k1 - k0) : 0;
-        for (int d = 0; d < D; d++) o[d] = e[d] + w * o[d];
-    }
+    const float *E = crec__nn_tensor(&s->p, s->p.param, SE_P_EMB);
+    crec__attrfuse_rows(&st->af, st->fused, E, E + (size_t)s->NI * s->D, NULL, s->D);
 }
 
-/* dF[a] += dE'[i] / n_i for every item row with a gradient (items in order: the same sums at any thread count). */
 static void fuse_back(const sasrec_state *st) {
     const crec_seqenc *s = &st->s;
-    int D = s->D;
-    float *dE = crec__nn_tensor(&s->p, s->p.grad, SE_P_EMB), *dF = dE + (size_t)s->NI * D;
-    for (int32_t i = 0; i < s->NI; i++) {
-        int64_t k0 = st->aptr[i], k1 = st->aptr[i + 1];
-        if (k1 == k0) continue;
-        const float *g = dE + (size_t)i * D;
-        int any = 0;
-        for (int d = 0; d < D && !any; d++) any = g[d] != 0;
-        if (!any) continue;
-        float w = 1.0f / (float)(k1 - k0);
-        for (int64_t k = k0; k < k1; k++) {
-            float *f = dF + (size_t)st->aidx[k] * D;
-            for (int d = 0; d < D; d++) f[d] += w * g[d];
-        }
-    }
+    float *dE = crec__nn_tensor(&s->p, s->p.grad, SE_P_EMB);
+    crec__attrfuse_back(&st->af, dE, dE + (size_t)s->NI * s->D, NULL, s->D);
 }
 
 /* The item table the model reads now: the fused one while training with attributes, else E. */
@@ -362,35 +335,15 @@ static int cos_from(const crec_model *m, sasrec_state *st, int train) {
 static int attr_from(const crec_model *m, const crec_train_input *in, sasrec_state *st) {
     st->attr = crec_model_param_int(m, "attr") != 0;
     if (!st->attr) return 0;
-    const crec_dataset *ds = in->ds;
-    if (!ds || ds->n_attr_pairs == 0 || ds->attrs.n == 0) {
-        if (ds)
-            crec__log("sasrec: attr=1 needs item attributes; dataset '%s' has none\n", ds->name);
-        else
-            crec__log("sasrec: attr=1 needs item attributes; no dataset was given\n");
-        return CREC_EINVAL;
-    }
     if (crec_dist_size() > 1) {
         crec__log("sasrec: attr=1 trains on one rank only (the fused table is outside the parameter block)\n");
         return CREC_EINVAL;
     }
-    int32_t I = st->s.NI;
-    st->aptr = calloc((size_t)I + 1, sizeof *st->aptr);
-    st->aidx = malloc((size_t)ds->n_attr_pairs * sizeof *st->aidx);
-    st->fused = crec__aligned_alloc((size_t)I * st->s.D * sizeof(float));
-    if (!st->aptr || !st->aidx || !st->fused) return CREC_ENOMEM;
-    for (int64_t k = 0; k < ds->n_attr_pairs; k++)
-        if (ds->attr_item[k] >= 0 && ds->attr_item[k] < I) st->aptr[ds->attr_item[k] + 1]++;
-    for (int32_t i = 0; i < I; i++) st->aptr[i + 1] += st->aptr[i];
-    int64_t *fill = malloc(((size_t)I + 1) * sizeof *fill);
-    if (!fill) return CREC_ENOMEM;
-    memcpy(fill, st->aptr, ((size_t)I + 1) * sizeof *fill);
-    for (int64_t k = 0; k < ds->n_attr_pairs; k++) {
-        int32_t i = ds->attr_item[k];
-        if (i >= 0 && i < I) st->aidx[fill[i]++] = ds->attr_id[k];
-    }
-    free(fill);
-    st->s.NA = ds->attrs.n;
+    int rc = crec__attrfuse_init(&st->af, in->ds, st->s.NI, "sasrec");
+    if (rc) return rc;
+    st->fused = crec__aligned_alloc((size_t)st->s.NI * st->s.D * sizeof(float));
+    if (!st->fused) return CREC_ENOMEM;
+    st->s.NA = st->af.NA;
     st->s.emb = st->fused;
     return 0;
 }
@@ -412,8 +365,8 @@ static int attr_fold(sasrec_state *st) {
     crec__nn_params_free(&s->p);
     s->p = t.p;
     s->NA = 0, s->emb = NULL, st->attr = 0;
-    free(st->fused), free(st->aptr), free(st->aidx);
-    st->fused = NULL, st->aptr = NULL, st->aidx = NULL;
+    free(st->fused), crec__attrfuse_free(&st->af);
+    st->fused = NULL;
     return 0;
 }
 
@@ -641,10 +594,11 @@ static int wrapped_gradcheck(int cos, float temp, double ls, int attr, float dro
         static const int64_t aptr[14] = {0, 1, 3, 6, 6, 7, 9, 10, 12, 15, 16, 16, 16, 16};
         static const int32_t aidx[16] = {0, 1, 2, 0, 3, 4, 2, 1, 4, 3, 0, 1, 2, 3, 4, 4};
         st->attr = 1, st->s.NA = 5;
-        st->aptr = malloc(sizeof aptr), st->aidx = malloc(sizeof aidx);
+        st->af.NI = st->s.NI, st->af.NA = 5;
+        st->af.aptr = malloc(sizeof aptr), st->af.aidx = malloc(sizeof aidx);
         st->fused = crec__aligned_alloc(ID * sizeof(float));
-        if (!st->aptr || !st->aidx || !st->fused) rc = CREC_ENOMEM;
-        if (!rc) memcpy(st->aptr, aptr, sizeof aptr), memcpy(st->aidx, aidx, sizeof aidx), st->s.emb = st->fused;
+        if (!st->af.aptr || !st->af.aidx || !st->fused) rc = CREC_ENOMEM;
+        if (!rc) memcpy(st->af.aptr, aptr, sizeof aptr), memcpy(st->af.aidx, aidx, sizeof aidx), st->s.emb = st->fused;
     }
     if (!rc) rc = crec__seqenc_alloc(&st->s, 1);
     if (cos) {
