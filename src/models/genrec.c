@@ -78,6 +78,10 @@ static const crec_param_def GENREC_PARAMS[] = {
                 "(input and output) is its own embedding plus the mean of the item's attributes' embeddings, learned "
                 "jointly, as sasrec's attr; the saved model keeps the fused rows. Needs item attributes and an index "
                 "whose last level is the item's own token (hybrid, or rq with --item-token 1)"),
+    CREC_P_BOOL("cos", "0",
+                "1: cosine scores for every level's tokens, cos(h, W[k]) / temp (the decoder state and the token rows "
+                "L2-normalised), as sasrec's cos; 0: dot products"),
+    CREC_P_FLOAT("temp", "0.07", 1e-4, 100, "temperature of the cosine scores (cos=1)"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -103,6 +107,9 @@ typedef struct genrec {
     int32_t tok_task, tok_user;
     float drop;
     float ls; /* label smoothing of the token CE (training only) */
+    int cos;    /* cosine scores: logits = (h / |h|) . (W[k] / |W[k]|) / temp */
+    float temp;
+    float *wn, *wnrm; /* cos: [vocab, D] the normalised token rows the decoder scores against, [vocab] norms */
     int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
     crec_index ix;
     crec_trie trie;
@@ -431,6 +438,7 @@ static void decoder_forward(const genrec *g, const float *P, acts *a, const gbat
 typedef struct lscratch {
     float *hj, *lg, *dhj; /* [RB, D], [RB, Kmax], [RB, D] */
     int RB;
+    float *wn, *wnrm, *dwn, *hnrm, *dhn; /* cos: [vocab, D], [vocab], [vocab, D], [RB], [RB, D] */
 } lscratch;
 
 #define LOSS_RB 256
@@ -442,9 +450,19 @@ static int lscratch_alloc(const genrec *g, lscratch *s) {
     s->hj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
     s->dhj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
     s->lg = malloc((size_t)LOSS_RB * kmax * sizeof(float));
+    s->wn = s->wnrm = s->dwn = s->hnrm = s->dhn = NULL;
+    if (g->cos) {
+        size_t vd = (size_t)g->vocab * g->D;
+        s->wn = malloc(vd * sizeof(float)), s->dwn = malloc(vd * sizeof(float));
+        s->wnrm = malloc((size_t)g->vocab * sizeof(float));
+        s->hnrm = malloc(LOSS_RB * sizeof(float)), s->dhn = malloc((size_t)LOSS_RB * g->D * sizeof(float));
+        if (!s->wn || !s->dwn || !s->wnrm || !s->hnrm || !s->dhn) return CREC_ENOMEM;
+    }
     return s->hj && s->dhj && s->lg ? 0 : CREC_ENOMEM;
 }
-static void lscratch_free(lscratch *s) { free(s->hj), free(s->lg), free(s->dhj); }
+static void lscratch_free(lscratch *s) {
+    free(s->hj), free(s->lg), free(s->dhj), free(s->wn), free(s->wnrm), free(s->dwn), free(s->hnrm), free(s->dhn);
+}
 
 /* Summed CE of the S targets' L levels; with dh / dW, adds gscale * gradients. With label smoothing ls, each
  * level's term is (1 - ls) (lse - z_t) + ls (lse - mean_k z_k) = lse - (1 - ls) z_t - ls mean_k z_k, the CE against
@@ -454,13 +472,23 @@ static double loss_ce(const genrec *g, const float *P, float *dTOK, const float 
                       lscratch *s, float gscale) {
     int D = g->D, L = g->L;
     double tot = 0, ls = g->ls;
+    /* cos: the rows scored against are the normalised token rows (their gradient collected in dwn, taken back
+     * through the normalisation at the end), and each decoder row is normalised and scaled by 1 / temp */
+    const float *W = PT(P, P_TOK);
+    float *dW = dTOK;
+    if (g->cos) {
+        crec__nn_cos_rows(s->wn, s->wnrm, W, g->vocab, D, 1.0f);
+        W = s->wn;
+        if (dTOK) memset(s->dwn, 0, (size_t)g->vocab * D * sizeof(float)), dW = s->dwn;
+    }
     for (int j = 0; j < L; j++) {
         int32_t K = g->ix.K[j];
-        const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
-        float *dWj = dTOK ? dTOK + (size_t)g->ix.tok_off[j] * D : NULL;
+        const float *Wj = W + (size_t)g->ix.tok_off[j] * D;
+        float *dWj = dW ? dW + (size_t)g->ix.tok_off[j] * D : NULL;
         for (int s0 = 0; s0 < b->S; s0 += s->RB) {
             int nb = b->S - s0 < s->RB ? b->S - s0 : s->RB;
             for (int r = 0; r < nb; r++) memcpy(s->hj + (size_t)r * D, h + ((size_t)(s0 + r) * L + j) * D, D * sizeof(float));
+            if (g->cos) crec__nn_cos_rows(s->hj, s->hnrm, s->hj, nb, D, 1.0f / g->temp);
             crec__nn_gemm(0, 1, nb, K, D, 1, s->hj, D, Wj, D, 0, s->lg, K);
             for (int r = 0; r < nb; r++) {
                 float *lg = s->lg + (size_t)r * K;
@@ -485,7 +513,11 @@ static double loss_ce(const genrec *g, const float *P, float *dTOK, const float 
                 }
             }
             if (!dh) continue;
-            crec__nn_gemm(0, 0, nb, D, K, 1, s->lg, K, Wj, D, 0, s->dhj, D);
+            crec__nn_gemm(0, 0, nb, D, K, 1, s->lg, K, Wj, D, 0, g->cos ? s->dhn : s->dhj, D);
+            if (g->cos) { /* back through the row normalisation */
+                memset(s->dhj, 0, (size_t)nb * D * sizeof(float));
+                crec__nn_cos_rows_back(s->dhj, s->dhn, s->hj, s->hnrm, nb, D, 1.0f / g->temp, 0);
+            }
             for (int r = 0; r < nb; r++) {
                 float *d = dh + ((size_t)(s0 + r) * L + j) * D;
                 for (int i = 0; i < D; i++) d[i] += s->dhj[(size_t)r * D + i];
@@ -493,7 +525,13 @@ static double loss_ce(const genrec *g, const float *P, float *dTOK, const float 
             if (dWj) crec__nn_gemm(1, 0, K, D, nb, 1, s->lg, K, s->hj, D, 1, dWj, D);
         }
     }
+    if (g->cos && dTOK) crec__nn_cos_rows_back(dTOK, s->dwn, s->wn, s->wnrm, g->vocab, D, 1.0f, 0);
     return tot;
+}
+
+/* cos: g->wn = the normalised token rows of the current parameters (what decoding scores against). */
+static void cos_table(genrec *g) {
+    if (g->cos) crec__nn_cos_rows(g->wn, g->wnrm, g->p.param + g->p.off[P_TOK], g->vocab, g->D, 1.0f);
 }
 
 /* ---- backward ---- */
@@ -838,9 +876,10 @@ static int beam_decode(const genrec *g, int32_t user, const int32_t *hist, int n
                 for (size_t i = 0; i < (size_t)nb * D; i++) x[i] += t1[i];
             }
             crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLNFW), PT(P, P_DLNFB), nb, D);
+            if (g->cos) crec__nn_cos_rows(ln, mean, ln, nb, D, 1.0f / g->temp);
             /* candidates: every valid child of every beam, log-softmax over the children */
             int64_t nc = 0;
-            const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
+            const float *Wj = (g->cos ? g->wn : PT(P, P_TOK)) + (size_t)g->ix.tok_off[j] * D;
             for (int q = 0; q < nb; q++) {
                 int32_t v = bnode[q], c0 = g->trie.first[v], ncld = g->trie.nchild[v];
                 if (nc + ncld > ncap) {
@@ -943,6 +982,7 @@ static void genrec_free_state(genrec *g) {
     crec_trie_free(&g->trie);
     free(g->tokid);
     free(g->pop);
+    free(g->wn), free(g->wnrm);
     crec__nn_params_free(&g->p);
     free(g);
 }
@@ -962,6 +1002,8 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->iemb = (int)crec_model_param_int(m, "item_emb");
     g->etok = (int)crec_model_param_int(m, "enc_tokens");
     g->ls = (float)crec_model_param_double(m, "ls");
+    g->cos = (int)crec_model_param_int(m, "cos");
+    g->temp = (float)crec_model_param_double(m, "temp");
     if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
     g->ix = *ix;
     memset(ix, 0, sizeof *ix);
@@ -981,6 +1023,11 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->tokid = malloc((size_t)g->NI * g->L * sizeof *g->tokid);
     g->pop = calloc((size_t)g->NI, sizeof *g->pop);
     if (!g->tokid || !g->pop) return CREC_ENOMEM;
+    if (g->cos) {
+        g->wn = malloc((size_t)g->vocab * g->D * sizeof(float));
+        g->wnrm = malloc((size_t)g->vocab * sizeof(float));
+        if (!g->wn || !g->wnrm) return CREC_ENOMEM;
+    }
     for (int32_t i = 0; i < g->NI; i++)
         for (int l = 0; l < g->L; l++)
             g->tokid[(size_t)i * g->L + l] = g->ix.tok_off[l] + g->ix.codes[(size_t)i * g->L + l];
@@ -1189,6 +1236,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
         }
         float *raw = g->p.param;
         if (ga.Pf) g->p.param = (float *)gattr_fuse(g, &ga); /* validation reads the fused rows */
+        cos_table(g);
         double nd = in->valid ? validate(g, x, in->valid, hp.valid_users) : -1;
         g->p.param = raw;
         if (in->verbose)
@@ -1208,6 +1256,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     } else if (!rc && ga.Pf)
         memcpy(g->p.param, gattr_fuse(g, &ga), g->p.total * sizeof(float)); /* the last epoch's fused rows */
     gattr_free(&ga);
+    cos_table(g);
     free(best);
     free(users);
     free(mark), free(cand);
@@ -1267,6 +1316,7 @@ static int genrec_load(crec_model *m, crec_buf *in) {
         rc = CREC_EFORMAT;
     if (!rc) rc = crec_buf_read(in, g->pop, (size_t)g->NI * sizeof(float));
     if (!rc) rc = crec__nn_params_load(&g->p, in);
+    if (!rc) cos_table(g);
     if (rc) {
         crec_index_free(&ix);
         genrec_free_state(g);
@@ -1362,8 +1412,13 @@ static int exact_scores(const genrec *g, int32_t user, const int32_t *hist, int 
         for (int q = 0; q < nb; q++) node[q] = 0, scores[i0 + q] = 0;
         for (int j = 0; j < L; j++) {
             int32_t K = g->ix.K[j];
-            const float *Wj = g->p.param + g->p.off[P_TOK] + (size_t)g->ix.tok_off[j] * D;
+            const float *Wj = (g->cos ? g->wn : g->p.param + g->p.off[P_TOK]) + (size_t)g->ix.tok_off[j] * D;
             for (int q = 0; q < nb; q++) memcpy(hj + (size_t)q * D, a.h + ((size_t)q * L + j) * D, D * sizeof(float));
+            if (g->cos)
+                for (int q = 0; q < nb; q++) { /* row by row: no norms array here */
+                    float nq;
+                    crec__nn_cos_rows(hj + (size_t)q * D, &nq, hj + (size_t)q * D, 1, D, 1.0f / g->temp);
+                }
             crec__nn_gemm(0, 1, nb, K, D, 1, hj, D, Wj, D, 0, lg, K);
             for (int q = 0; q < nb; q++) {
                 const float *l = lg + (size_t)q * K;
@@ -1413,6 +1468,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     g->NI = ix.n_items, g->L = ix.L, g->vocab = ix.tok_off[ix.L], g->rpi = g->etok ? g->L : 1;
     if (causal & 4) g->ntask = 2, g->nut = 3, g->cands = 3; /* bit 2: multi-task with user tokens */
     if (causal & 16) g->ls = 0.1f;                          /* bit 4: label smoothing 0.1 */
+    if (causal & 64) g->cos = 1, g->temp = 0.5f;            /* bit 6: cosine scores */
     g->npre = (g->ntask > 0) + (g->nut > 0);
     g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
     g->V = g->vocab + 1 + g->ntask + g->nut;

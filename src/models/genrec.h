@@ -13,7 +13,8 @@ int crec__genrec_bruteforce(const crec_model *m, int32_t user, const int32_t *hi
  * numeric| / max(|numeric|, 0.05). Dropout masks fixed by seed when dropout > 0. */
 /* causal: bit 0 causal encoder, bit 1 item_emb, bit 2 multi-task with user tokens, bit 3 enc_tokens (one encoder
  * row per code token), bit 4 label smoothing ls = 0.1, bit 5 attribute fusion
- * on the last level (attr=1: 5 attribute rows, checked too; the index's last level must be one token per item) */
+ * on the last level (attr=1: 5 attribute rows, checked too; the index's last level must be one token per item), bit 6
+ * cosine scores (cos=1, temp 0.5) */
 int crec__genrec_gradcheck(const crec_index *ix, int causal, float dropout, uint64_t seed, double *worst,
                            int *checked);
 /* Sets a loaded genrec model's beam width for later recommend calls (bench/genrec_beam.c: the width chosen on

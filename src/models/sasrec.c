@@ -118,37 +118,6 @@ static void state_free(sasrec_state *st) {
     free(st);
 }
 
-/* out[i] = x[i] / |x[i]| * scale for n rows of width D; nrm[i] = |x[i]| (floored at 1e-6). */
-static void cos_rows(float *out, float *nrm, const float *x, int64_t n, int D, float scale) {
-    for (int64_t i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * D;
-        double q = 0;
-        for (int d = 0; d < D; d++) q += (double)xi[d] * xi[d];
-        double r = fmax(sqrt(q), 1e-6);
-        nrm[i] = (float)r;
-        float k = (float)(scale / r);
-        for (int d = 0; d < D; d++) out[(size_t)i * D + d] = xi[d] * k;
-    }
-}
-
-/* Backward of cos_rows: y = scale x / |x| -> dx += scale / |x| (dy - yh (yh . dy)), yh = y / scale; dy cleared
- * when clear (rows with dy = 0 skipped). */
-static void cos_rows_back(float *dx, float *dy, const float *y, const float *nrm, int64_t n, int D, float scale,
-                          int clear) {
-    for (int64_t i = 0; i < n; i++) {
-        float *g = dy + (size_t)i * D;
-        const float *yi = y + (size_t)i * D;
-        double c = 0;
-        int any = 0;
-        for (int d = 0; d < D; d++) c += (double)yi[d] * g[d], any |= g[d] != 0;
-        if (!any) continue;
-        c /= (double)scale * scale; /* c y = yh (yh . dy) */
-        float k = scale / nrm[i];
-        for (int d = 0; d < D; d++) dx[(size_t)i * D + d] += k * (g[d] - (float)c * yi[d]);
-        if (clear) memset(g, 0, (size_t)D * sizeof *g);
-    }
-}
-
 /* ---- attribute fusion (attr=1): E'[i] = E[i] + (1 / n_i) sum_{a in attrs(i)} F[a], F the rows of P_EMB after
  * the I items. E' is the item table of the input lookups (seqenc reads s.emb) and of the output layer, rebuilt
  * before each forward while training; the backward's gradient of E' (in P_EMB's item rows, where the lookups and
@@ -174,7 +143,7 @@ static const float *item_table(const sasrec_state *st) {
 
 static void refresh_table(sasrec_state *st) {
     const crec_seqenc *s = &st->s;
-    cos_rows(st->wn, st->enrm, item_table(st), s->NI, s->D, 1.0f);
+    crec__nn_cos_rows(st->wn, st->enrm, item_table(st), s->NI, s->D, 1.0f);
 }
 
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -200,7 +169,7 @@ static const float *wrap_forward(const void *ctx, const crec_seq_batch *bt, floa
     const float *hf = st->enc.forward(st->enc.ctx, bt, abase, gbase, seed, gbase ? &dhi : NULL);
     size_t off = st->enc.acts_floats(st->enc.ctx, N, bt->att_off[bt->B]);
     float *hn = abase + off, *nrm = hn + pad16((size_t)N * D);
-    cos_rows(hn, nrm, hf, N, D, 1.0f / st->temp);
+    crec__nn_cos_rows(hn, nrm, hf, N, D, 1.0f / st->temp);
     if (gbase) {
         memset(gbase + off, 0, (size_t)N * D * sizeof(float));
         *dh = gbase + off;
@@ -223,9 +192,9 @@ static void wrap_backward(const void *ctx, const crec_seq_batch *bt, const float
     const float *hn = abase + off, *nrm = hn + pad16((size_t)N * D);
     crec_seqenc_acts g;
     crec__seqenc_acts_layout(s, N, A, gbase, &g);
-    cos_rows_back(g.t[SE_A_HF], gbase + off, hn, nrm, N, D, 1.0f / st->temp, 0);
+    crec__nn_cos_rows_back(g.t[SE_A_HF], gbase + off, hn, nrm, N, D, 1.0f / st->temp, 0);
     /* the normalised table's gradient into E, cleared for the next step */
-    cos_rows_back(crec__nn_tensor(&st->s.p, st->s.p.grad, SE_P_EMB), st->dwn, st->wn, st->enrm, s->NI, D, 1.0f, 1);
+    crec__nn_cos_rows_back(crec__nn_tensor(&st->s.p, st->s.p.grad, SE_P_EMB), st->dwn, st->wn, st->enrm, s->NI, D, 1.0f, 1);
     st->enc.backward(st->enc.ctx, bt, abase, gbase, seed);
     if (st->attr) fuse_back(st);
 }
@@ -505,16 +474,16 @@ int crec__sasrec_cos_head(const float *h, const float *E, const int32_t *tgt, in
     int rc = hn && hnrm && dhn && st.wn && st.enrm && st.dwn && st.wbar && st.hsum ? 0 : CREC_ENOMEM;
     if (!rc) rc = crec__nn_head_init(&hd, &c, I, D, N, NULL);
     if (!rc) {
-        cos_rows(st.wn, st.enrm, E, I, D, 1.0f);
-        cos_rows(hn, hnrm, h, N, D, 1.0f / temp);
+        crec__nn_cos_rows(st.wn, st.enrm, E, I, D, 1.0f);
+        crec__nn_cos_rows(hn, hnrm, h, N, D, 1.0f / temp);
         float g = 1.0f / (float)N;
         double l = crec__nn_head_loss(&hd, dhn, st.dwn, hn, st.wn, tgt, N, g);
         if (ls > 0) l += ls_term(ls, hn, st.wn, tgt, N, D, I, g, dhn, st.dwn, st.wbar, st.hsum);
         *loss = l / N;
         memset(dh, 0, (size_t)N * D * sizeof *dh);
         memset(dE, 0, (size_t)I * D * sizeof *dE);
-        cos_rows_back(dh, dhn, hn, hnrm, N, D, 1.0f / temp, 1);
-        cos_rows_back(dE, st.dwn, st.wn, st.enrm, I, D, 1.0f, 1);
+        crec__nn_cos_rows_back(dh, dhn, hn, hnrm, N, D, 1.0f / temp, 1);
+        crec__nn_cos_rows_back(dE, st.dwn, st.wn, st.enrm, I, D, 1.0f, 1);
         crec__nn_head_free(&hd);
     }
     free(hn), free(hnrm), free(dhn), free(st.wn), free(st.enrm), free(st.dwn), free(st.wbar), free(st.hsum);

@@ -26,6 +26,35 @@ void crec__nn_blas_restore(int prev) {
     if (prev > 1 && openblas_get_num_threads() != prev) openblas_set_num_threads(prev);
 }
 
+/* Cosine rows (nn.h). */
+void crec__nn_cos_rows(float *out, float *nrm, const float *x, int64_t n, int D, float scale) {
+    for (int64_t i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * D;
+        double q = 0;
+        for (int d = 0; d < D; d++) q += (double)xi[d] * xi[d];
+        double r = fmax(sqrt(q), 1e-6);
+        nrm[i] = (float)r;
+        float k = (float)(scale / r);
+        for (int d = 0; d < D; d++) out[(size_t)i * D + d] = xi[d] * k;
+    }
+}
+
+void crec__nn_cos_rows_back(float *dx, float *dy, const float *y, const float *nrm, int64_t n, int D, float scale,
+                            int clear) {
+    for (int64_t i = 0; i < n; i++) {
+        float *g = dy + (size_t)i * D;
+        const float *yi = y + (size_t)i * D;
+        double c = 0;
+        int any = 0;
+        for (int d = 0; d < D; d++) c += (double)yi[d] * g[d], any |= g[d] != 0;
+        if (!any) continue;
+        c /= (double)scale * scale; /* c y = yh (yh . dy) */
+        float k = scale / nrm[i];
+        for (int d = 0; d < D; d++) dx[(size_t)i * D + d] += k * (g[d] - (float)c * yi[d]);
+        if (clear) memset(g, 0, (size_t)D * sizeof *g);
+    }
+}
+
 #include "nn/real.h"
 #include "nn/kernels.inc"
 

@@ -385,6 +385,14 @@ double crec__nn_grad_norm(const float *g, size_t n);
 /* If the norm of g exceeds max_norm > 0, scales g by max_norm / norm. Returns the norm before clipping. */
 double crec__nn_clip_grad_norm(float *g, size_t n, double max_norm);
 
+/* ---- cosine scores (float; sasrec's and genrec's cos=1) ----
+ * out[i] = scale x[i] / |x[i]| for n rows of width D, nrm[i] = |x[i]| (floored at 1e-6); out may be x. */
+void crec__nn_cos_rows(float *out, float *nrm, const float *x, int64_t n, int D, float scale);
+/* Its backward: dx[i] += scale / |x[i]| (dy[i] - yh (yh . dy[i])), yh = y[i] / scale; rows with dy = 0 skipped;
+ * dy cleared when clear. */
+void crec__nn_cos_rows_back(float *dx, float *dy, const float *y, const float *nrm, int64_t n, int D, float scale,
+                            int clear);
+
 typedef enum { CREC_NN_SCHED_CONSTANT = 0, CREC_NN_SCHED_COSINE = 1, CREC_NN_SCHED_LINEAR = 2 } crec_nn_sched;
 /* Learning rate at 0-based step of total: linear warm-up over the first warmup steps (lr * (step+1) / warmup),
  * then constant, or cosine / linear decay from lr to lr * min_frac at step total - 1. A pure function. */

@@ -1,12 +1,13 @@
-/* test_genrec_attr.c: item attributes fused into item rows (models/attrfuse.h) and genrec's attr=1.
+/* test_genrec_heads.c: genrec's item rows and scores beyond dot products: item attributes fused into the item rows
+ * (models/attrfuse.h, attr=1) and cosine scores with a temperature (cos=1).
  *
  * Checked:
  *   1. the fusion itself: rows through an item -> row map against hand-computed values (an item without attributes
  *      keeps its row; rows outside the map untouched), and its backward as the adjoint of the forward
  *      (<G, fuse(F)> = <back(G), F> for random G, F), items with a zero gradient row skipped;
  *   2. genrec's whole-model backward with attr=1 by finite differences, the attribute rows included (causal and
- *      bidirectional encoders, item_emb, dropout);
- *   3. training with attr=1 on the synthetic default (which has item attributes) over an index whose last level is
+ *      bidirectional encoders, item_emb, dropout), and with cos=1 (alone, with attr, with label smoothing);
+ *   3. training with attr=1 (and with cos=1 on top) on the synthetic default (which has item attributes) over an index whose last level is
  *      the item's own token: better than popularity, beam search = brute force, a checkpoint round trip gives the
  *      same lists (the fused rows are saved: a plain genrec); refused without attributes (no dataset) or with an index whose last
  *      level is not one token per item. */
@@ -60,21 +61,22 @@ static void test_fuse_rows_and_adjoint(void **st) {
     assert_true(fabsf(dF[4] - Gf[0] / 3) < 1e-6f && fabsf(dF[5] - Gf[1] / 3) < 1e-6f);
 }
 
-static void test_gradcheck_attr(void **st) {
+static void test_gradcheck_heads(void **st) {
     (void)st;
     /* 9 items, codes 3 x 9: a cluster level, then the item's own token */
     int32_t codes[18];
     for (int i = 0; i < 9; i++) codes[i * 2] = (i * 5) % 3, codes[i * 2 + 1] = i;
     crec_index ix = {.n_items = 9, .L = 2, .K = {3, 9}, .codes = codes, .tok_off = {0, 3, 12}};
     assert_int_equal(crec_index_check(&ix), 0);
-    const int variants[4] = {1 | 32, 32, 1 | 2 | 32, 1 | 2 | 32};
-    for (int v = 0; v < 4; v++) {
+    /* bits of crec__genrec_gradcheck: 1 causal, 2 item_emb, 16 ls 0.1, 32 attr, 64 cos */
+    const int variants[7] = {1 | 32, 32, 1 | 2 | 32, 1 | 2 | 32, 1 | 64, 64 | 32 | 2, 1 | 64 | 16};
+    for (int v = 0; v < 7; v++) {
         double worst = 0;
         int checked = 0;
-        float drop = v == 3 ? 0.2f : 0;
+        float drop = v == 3 || v == 5 ? 0.2f : 0;
         assert_int_equal(crec__genrec_gradcheck(&ix, variants[v], drop, 21 + (uint64_t)v, &worst, &checked), 0);
-        print_message("  attr variant %d: %d elements, worst relative error %.2e\n", v, checked, worst);
-        if (worst > 0.02) fail_msg("genrec attr=1 gradient (variant %d): worst relative error %g", v, worst);
+        print_message("  variant %d: %d elements, worst relative error %.2e\n", v, checked, worst);
+        if (worst > 0.02) fail_msg("genrec attr / cos gradient (variant %d): worst relative error %g", v, worst);
         assert_true(checked > 200);
     }
 }
@@ -94,11 +96,11 @@ static void item_index(const crec_dataset *ds, const char *path) {
 }
 
 static int train_genrec(const crec_dataset *ds, const crec_split *s, const char *index, const char *method,
-                        crec_model **out) {
+                        const char *cos, crec_model **out) {
     char ib[600];
     snprintf(ib, sizeof ib, "index=%s", index);
     const char *kv[] = {"dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=12", "batch=32", "beam=64",
-                        "max_len=8", "lr=0.005", "attr=1", index ? ib : method, NULL};
+                        "max_len=8", "lr=0.005", "attr=1", "temp=0.2", cos, index ? ib : method, NULL};
     crec_config cfg = {0};
     for (int i = 0; kv[i]; i++) assert_int_equal(crec_config_set_kv(&cfg, kv[i]), 0);
     char err[256];
@@ -110,7 +112,7 @@ static int train_genrec(const crec_dataset *ds, const crec_split *s, const char 
     return rc;
 }
 
-static void test_attr_trains(void **st) {
+static void test_attr_cos_train(void **st) {
     (void)st;
     crec_dataset *ds;
     crec_split s;
@@ -123,43 +125,46 @@ static void test_attr_trains(void **st) {
     crec_model *p = train_cfg("pop", &s, NULL, 1, 1, 0);
     double qp = ndcg10(p, ds, &s);
     crec_model_free(p);
-    crec_model *m = NULL;
-    assert_int_equal(train_genrec(ds, &s, ip, NULL, &m), 0);
-    double q = ndcg10(m, ds, &s);
-    print_message("  genrec attr=1: NDCG@10 %.4f (pop %.4f)\n", q, qp);
-    assert_true(q > 1.5 * qp);
-    /* beam (64 >= every prefix's children) = brute force, and the saved model gives the same lists */
     int32_t NI = ds->items.n;
     float *bf = malloc((size_t)NI * sizeof *bf);
     char mp[] = "/tmp/crec_test_genrec_attr_m_XXXXXX";
     fd = mkstemp(mp);
     close(fd);
-    assert_int_equal(crec_model_save(m, mp), 0);
-    crec_model *m2 = NULL;
-    assert_int_equal(crec_model_load(mp, &m2), 0);
-    for (int32_t u = 0; u < 6; u++) {
-        crec_context ctx = {.user = u, .hist = s.train.idx + s.train.ptr[u],
-                            .n_hist = (int32_t)(s.train.ptr[u + 1] - s.train.ptr[u])};
-        if (ctx.n_hist == 0) continue;
-        assert_int_equal(crec__genrec_bruteforce(m, u, ctx.hist, ctx.n_hist, bf), 0);
-        int32_t a[10], b[10];
-        float sa[10], sb[10];
-        assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
-        assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
-        assert_memory_equal(a, b, sizeof a);
-        assert_memory_equal(sa, sb, sizeof sa);
-        for (int k = 0; k < 10; k++) assert_true(fabsf(sa[k] - bf[a[k]]) < 1e-4f);
-        for (int k = 1; k < 10; k++) assert_true(sa[k] <= sa[k - 1]);
-        int better = 0; /* nothing outside the list scores above its last */
-        for (int32_t i = 0; i < NI; i++) better += bf[i] > sa[9] + 1e-4f;
-        assert_true(better <= 9);
+    crec_model *m = NULL;
+    for (int v = 0; v < 2; v++) {
+        const char *cos = v ? "cos=1" : "cos=0";
+        assert_int_equal(train_genrec(ds, &s, ip, NULL, cos, &m), 0);
+        double q = ndcg10(m, ds, &s);
+        print_message("  genrec attr=1 %s: NDCG@10 %.4f (pop %.4f)\n", cos, q, qp);
+        assert_true(q > 1.5 * qp);
+        /* beam (64 >= every prefix's children) = brute force, and the saved model gives the same lists */
+        assert_int_equal(crec_model_save(m, mp), 0);
+        crec_model *m2 = NULL;
+        assert_int_equal(crec_model_load(mp, &m2), 0);
+        for (int32_t u = 0; u < 6; u++) {
+            crec_context ctx = {.user = u, .hist = s.train.idx + s.train.ptr[u],
+                                .n_hist = (int32_t)(s.train.ptr[u + 1] - s.train.ptr[u])};
+            if (ctx.n_hist == 0) continue;
+            assert_int_equal(crec__genrec_bruteforce(m, u, ctx.hist, ctx.n_hist, bf), 0);
+            int32_t a[10], b[10];
+            float sa[10], sb[10];
+            assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
+            assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
+            assert_memory_equal(a, b, sizeof a);
+            assert_memory_equal(sa, sb, sizeof sa);
+            for (int k = 0; k < 10; k++) assert_true(fabsf(sa[k] - bf[a[k]]) < 1e-4f);
+            for (int k = 1; k < 10; k++) assert_true(sa[k] <= sa[k - 1]);
+            int better = 0; /* nothing outside the list scores above its last */
+            for (int32_t i = 0; i < NI; i++) better += bf[i] > sa[9] + 1e-4f;
+            assert_true(better <= 9);
+        }
+        crec_model_free(m2);
+        crec_model_free(m);
     }
-    crec_model_free(m2);
-    crec_model_free(m);
     /* refused: an index whose last level is not one token per item, and a dataset without attributes */
-    assert_int_equal(train_genrec(ds, &s, NULL, "index_method=random", &m), CREC_EINVAL);
+    assert_int_equal(train_genrec(ds, &s, NULL, "index_method=random", "cos=0", &m), CREC_EINVAL);
     crec_model_free(m);
-    assert_int_equal(train_genrec(NULL, &s, ip, NULL, &m), CREC_EINVAL); /* no dataset: no attributes */
+    assert_int_equal(train_genrec(NULL, &s, ip, NULL, "cos=0", &m), CREC_EINVAL); /* no dataset: no attributes */
     crec_model_free(m);
     unlink(ip), unlink(mp);
     free(bf);
@@ -170,8 +175,8 @@ static void test_attr_trains(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuse_rows_and_adjoint),
-        cmocka_unit_test(test_gradcheck_attr),
-        cmocka_unit_test(test_attr_trains),
+        cmocka_unit_test(test_gradcheck_heads),
+        cmocka_unit_test(test_attr_cos_train),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
