@@ -27,6 +27,7 @@
 #include "crec/crec.h"
 #include "crec/index.h"
 #include "models/genrec.h"
+#include "genrectest.h"
 #include "nn/nn.h"
 #include "nn/xattn.h"
 
@@ -311,39 +312,6 @@ static void test_beam_bruteforce(void **st) {
 }
 
 /* ---- 3b. P5-style multi-task: task and user prefix rows, direct-recommendation examples ---- */
-
-/* Beam search's top 10 for user u is brute force's (bf: every item's exact score, filled by the caller): the best
- * score, and each listed item's score, to 1e-4. */
-static void assert_top10_is_bruteforce(crec_model *m, int32_t u, const int32_t *h, int n, const float *bf,
-                                       int32_t NI) {
-    crec_context ctx = {.user = u, .hist = h, .n_hist = n};
-    int32_t items[10];
-    float sc[10];
-    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, items, sc, NULL), 10);
-    float best = -INFINITY;
-    for (int32_t i = 0; i < NI; i++) best = bf[i] > best ? bf[i] : best;
-    assert_true(fabsf(sc[0] - best) < 1e-4f); /* beam 64 covers the whole 40-item trie */
-    for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
-}
-
-/* A checkpoint round trip of m recommends user u (history: its rows of tr) the same items with the same bits. */
-static void assert_roundtrip_same_top10(crec_model *m, const crec_csr *tr, int32_t u) {
-    char mp[] = "/tmp/crec_test_genrec_rt_XXXXXX";
-    int fd = mkstemp(mp);
-    close(fd);
-    assert_int_equal(crec_model_save(m, mp), 0);
-    crec_model *m2 = NULL;
-    assert_int_equal(crec_model_load(mp, &m2), 0);
-    crec_context ctx = {.user = u, .hist = tr->idx + tr->ptr[u], .n_hist = (int32_t)(tr->ptr[u + 1] - tr->ptr[u])};
-    int32_t a[10], b[10];
-    float sa[10], sb[10];
-    assert_int_equal(crec_model_recommend(m, &ctx, NULL, 10, a, sa, NULL), 10);
-    assert_int_equal(crec_model_recommend(m2, &ctx, NULL, 10, b, sb, NULL), 10);
-    assert_memory_equal(a, b, sizeof a);
-    assert_memory_equal(sa, sb, sizeof sa);
-    unlink(mp);
-    crec_model_free(m2);
-}
 
 static void test_multitask(void **st) {
     (void)st;
