@@ -1133,10 +1133,8 @@ static void gattr_back(const genrec *g, gattr *a, double clip) {
     memset(a->dF, 0, nf * sizeof(float));
     crec__attrfuse_back(&a->af, g->p.grad + g->p.off[P_TOK], a->dF, a->row, g->D);
     if (clip <= 0) return;
-    double n2 = 0;
-    for (size_t k = 0; k < g->p.total; k++) n2 += (double)g->p.grad[k] * g->p.grad[k];
-    for (size_t k = 0; k < nf; k++) n2 += (double)a->dF[k] * a->dF[k];
-    double n = sqrt(n2);
+    double n1 = crec__nn_grad_norm(g->p.grad, g->p.total), n2 = crec__nn_grad_norm(a->dF, nf);
+    double n = sqrt(n1 * n1 + n2 * n2);
     if (n <= clip) return;
     float sc = (float)(clip / (n + 1e-6));
     for (size_t k = 0; k < g->p.total; k++) g->p.grad[k] *= sc;
