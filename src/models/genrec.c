@@ -82,6 +82,11 @@ static const crec_param_def GENREC_PARAMS[] = {
                 "1: cosine scores for every level's tokens, cos(h, W[k]) / temp (the decoder state and the token rows "
                 "L2-normalised), as sasrec's cos; 0: dot products"),
     CREC_P_FLOAT("temp", "0.07", 1e-4, 100, "temperature of the cosine scores (cos=1)"),
+    CREC_P_FLOAT("aux", "0", 0, 100,
+                 "weight of an auxiliary next-item loss on the encoder: the memory row after each target's history "
+                 "scores the last level's tokens (dot products with the decoder's output rows), CE against the "
+                 "target's last-level token - SASRec's per-position loss when that level is the item's own token "
+                 "(training only; decoding is unchanged); 0: none"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -109,6 +114,7 @@ typedef struct genrec {
     float ls; /* label smoothing of the token CE (training only) */
     int cos;    /* cosine scores: logits = (h / |h|) . (W[k] / |W[k]|) / temp */
     float temp;
+    float aux; /* weight of the auxiliary next-item loss on the encoder memory (training only) */
     float *wn, *wnrm; /* cos: [vocab, D] the normalised token rows the decoder scores against, [vocab] norms */
     int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
     crec_index ix;
@@ -437,6 +443,7 @@ static void decoder_forward(const genrec *g, const float *P, acts *a, const gbat
 
 typedef struct lscratch {
     float *hj, *lg, *dhj; /* [RB, D], [RB, Kmax], [RB, D] */
+    int32_t *xi, *tg;     /* [RB] rows and targets of one block */
     int RB;
     float *wn, *wnrm, *dwn, *hnrm, *dhn; /* cos: [vocab, D], [vocab], [vocab, D], [RB], [RB, D] */
 } lscratch;
@@ -450,6 +457,7 @@ static int lscratch_alloc(const genrec *g, lscratch *s) {
     s->hj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
     s->dhj = malloc((size_t)LOSS_RB * g->D * sizeof(float));
     s->lg = malloc((size_t)LOSS_RB * kmax * sizeof(float));
+    s->xi = malloc(LOSS_RB * sizeof(int32_t)), s->tg = malloc(LOSS_RB * sizeof(int32_t));
     s->wn = s->wnrm = s->dwn = s->hnrm = s->dhn = NULL;
     if (g->cos) {
         size_t vd = (size_t)g->vocab * g->D;
@@ -458,20 +466,67 @@ static int lscratch_alloc(const genrec *g, lscratch *s) {
         s->hnrm = malloc(LOSS_RB * sizeof(float)), s->dhn = malloc((size_t)LOSS_RB * g->D * sizeof(float));
         if (!s->wn || !s->dwn || !s->wnrm || !s->hnrm || !s->dhn) return CREC_ENOMEM;
     }
-    return s->hj && s->dhj && s->lg ? 0 : CREC_ENOMEM;
+    return s->hj && s->dhj && s->lg && s->xi && s->tg ? 0 : CREC_ENOMEM;
 }
 static void lscratch_free(lscratch *s) {
+    free(s->xi), free(s->tg);
     free(s->hj), free(s->lg), free(s->dhj), free(s->wn), free(s->wnrm), free(s->dwn), free(s->hnrm), free(s->dhn);
 }
 
-/* Summed CE of the S targets' L levels; with dh / dW, adds gscale * gradients. With label smoothing ls, each
- * level's term is (1 - ls) (lse - z_t) + ls (lse - mean_k z_k) = lse - (1 - ls) z_t - ls mean_k z_k, the CE against
- * the target (1 - ls) one-hot + ls / K over the level's K tokens; its gradient wrt z_k is p_k - (1 - ls)[k = t] -
- * ls / K. */
+/* Summed CE of n <= RB rows against one level's K token rows Wj: row r is X + xi[r] D, its target token tg[r]. With
+ * label smoothing ls, each row's term is (1 - ls) (lse - z_t) + ls (lse - mean_k z_k) = lse - (1 - ls) z_t -
+ * ls mean_k z_k, the CE against the target (1 - ls) one-hot + ls / K over the level's K tokens; its gradient wrt
+ * z_k is p_k - (1 - ls)[k = t] - ls / K. cosm: the rows are L2-normalised and scaled by 1 / temp first (Wj then
+ * holds normalised rows). With dX, adds gscale * the gradients into dX (same rows) and, with dWj, into dWj. */
+static double ce_rows(const genrec *g, const float *Wj, float *dWj, int32_t K, const float *X, float *dX,
+                      const int32_t *xi, const int32_t *tg, int n, double ls, int cosm, lscratch *s, float gscale) {
+    int D = g->D;
+    double tot = 0;
+    for (int r = 0; r < n; r++) memcpy(s->hj + (size_t)r * D, X + (size_t)xi[r] * D, D * sizeof(float));
+    if (cosm) crec__nn_cos_rows(s->hj, s->hnrm, s->hj, n, D, 1.0f / g->temp);
+    crec__nn_gemm(0, 1, n, K, D, 1, s->hj, D, Wj, D, 0, s->lg, K);
+    for (int r = 0; r < n; r++) {
+        float *lg = s->lg + (size_t)r * K;
+        int32_t t = tg[r];
+        float mx = lg[0];
+        for (int32_t k = 1; k < K; k++) mx = lg[k] > mx ? lg[k] : mx;
+        double sum = 0;
+        for (int32_t k = 0; k < K; k++) sum += exp((double)lg[k] - mx);
+        double lse = mx + log(sum);
+        if (ls > 0) {
+            double zs = 0;
+            for (int32_t k = 0; k < K; k++) zs += lg[k];
+            tot += lse - (1 - ls) * lg[t] - ls * zs / K;
+        } else
+            tot += lse - lg[t];
+        if (dX) {
+            float on = (float)(1 - ls), un = (float)(ls / K);
+            for (int32_t k = 0; k < K; k++) {
+                float pk = (float)exp((double)lg[k] - lse);
+                lg[k] = gscale * (pk - un - (k == t ? on : 0.0f));
+            }
+        }
+    }
+    if (!dX) return tot;
+    crec__nn_gemm(0, 0, n, D, K, 1, s->lg, K, Wj, D, 0, cosm ? s->dhn : s->dhj, D);
+    if (cosm) { /* back through the row normalisation */
+        memset(s->dhj, 0, (size_t)n * D * sizeof(float));
+        crec__nn_cos_rows_back(s->dhj, s->dhn, s->hj, s->hnrm, n, D, 1.0f / g->temp, 0);
+    }
+    for (int r = 0; r < n; r++) {
+        float *d = dX + (size_t)xi[r] * D;
+        for (int i = 0; i < D; i++) d[i] += s->dhj[(size_t)r * D + i];
+    }
+    if (dWj) crec__nn_gemm(1, 0, K, D, n, 1, s->lg, K, s->hj, D, 1, dWj, D);
+    return tot;
+}
+
+/* Summed CE of the S targets' L levels (decoder state h row s L + j scores level j's tokens); with dh / dW, adds
+ * gscale * gradients. */
 static double loss_ce(const genrec *g, const float *P, float *dTOK, const float *h, float *dh, const gbatch *b,
                       lscratch *s, float gscale) {
     int D = g->D, L = g->L;
-    double tot = 0, ls = g->ls;
+    double tot = 0;
     /* cos: the rows scored against are the normalised token rows (their gradient collected in dwn, taken back
      * through the normalisation at the end), and each decoder row is normalised and scaled by 1 / temp */
     const float *W = PT(P, P_TOK);
@@ -482,50 +537,37 @@ static double loss_ce(const genrec *g, const float *P, float *dTOK, const float 
         if (dTOK) memset(s->dwn, 0, (size_t)g->vocab * D * sizeof(float)), dW = s->dwn;
     }
     for (int j = 0; j < L; j++) {
-        int32_t K = g->ix.K[j];
         const float *Wj = W + (size_t)g->ix.tok_off[j] * D;
         float *dWj = dW ? dW + (size_t)g->ix.tok_off[j] * D : NULL;
         for (int s0 = 0; s0 < b->S; s0 += s->RB) {
             int nb = b->S - s0 < s->RB ? b->S - s0 : s->RB;
-            for (int r = 0; r < nb; r++) memcpy(s->hj + (size_t)r * D, h + ((size_t)(s0 + r) * L + j) * D, D * sizeof(float));
-            if (g->cos) crec__nn_cos_rows(s->hj, s->hnrm, s->hj, nb, D, 1.0f / g->temp);
-            crec__nn_gemm(0, 1, nb, K, D, 1, s->hj, D, Wj, D, 0, s->lg, K);
-            for (int r = 0; r < nb; r++) {
-                float *lg = s->lg + (size_t)r * K;
-                int32_t tg = b->dtgt[(size_t)(s0 + r) * L + j];
-                float mx = lg[0];
-                for (int32_t k = 1; k < K; k++) mx = lg[k] > mx ? lg[k] : mx;
-                double sum = 0;
-                for (int32_t k = 0; k < K; k++) sum += exp((double)lg[k] - mx);
-                double lse = mx + log(sum);
-                if (ls > 0) {
-                    double zs = 0;
-                    for (int32_t k = 0; k < K; k++) zs += lg[k];
-                    tot += lse - (1 - ls) * lg[tg] - ls * zs / K;
-                } else
-                    tot += lse - lg[tg];
-                if (dh) {
-                    float on = (float)(1 - ls), un = (float)(ls / K);
-                    for (int32_t k = 0; k < K; k++) {
-                        float pk = (float)exp((double)lg[k] - lse);
-                        lg[k] = gscale * (pk - un - (k == tg ? on : 0.0f));
-                    }
-                }
-            }
-            if (!dh) continue;
-            crec__nn_gemm(0, 0, nb, D, K, 1, s->lg, K, Wj, D, 0, g->cos ? s->dhn : s->dhj, D);
-            if (g->cos) { /* back through the row normalisation */
-                memset(s->dhj, 0, (size_t)nb * D * sizeof(float));
-                crec__nn_cos_rows_back(s->dhj, s->dhn, s->hj, s->hnrm, nb, D, 1.0f / g->temp, 0);
-            }
-            for (int r = 0; r < nb; r++) {
-                float *d = dh + ((size_t)(s0 + r) * L + j) * D;
-                for (int i = 0; i < D; i++) d[i] += s->dhj[(size_t)r * D + i];
-            }
-            if (dWj) crec__nn_gemm(1, 0, K, D, nb, 1, s->lg, K, s->hj, D, 1, dWj, D);
+            for (int r = 0; r < nb; r++) s->xi[r] = (s0 + r) * L + j, s->tg[r] = b->dtgt[(size_t)(s0 + r) * L + j];
+            tot += ce_rows(g, Wj, dWj, g->ix.K[j], h, dh, s->xi, s->tg, nb, g->ls, g->cos, s, gscale);
         }
     }
     if (g->cos && dTOK) crec__nn_cos_rows_back(dTOK, s->dwn, s->wn, s->wnrm, g->vocab, D, 1.0f, 0);
+    return tot;
+}
+
+/* The auxiliary next-item loss (aux > 0): the memory row each target's decoder reads last (the encoder's state after
+ * the target's history; with a causal encoder one pass serves every target, as SASRec's per-position loss) scores
+ * the last level's tokens by dot products, softmax CE against the target's last-level token - with an index whose
+ * last level is the item's own token, SASRec's full-catalogue cross-entropy on the encoder, sharing the decoder's
+ * output rows. Summed over the S targets; with dM / dTOK, adds gscale * gradients. */
+static double loss_aux(const genrec *g, const float *P, float *dTOK, const float *M, float *dM, const gbatch *b,
+                       lscratch *s, float gscale) {
+    int D = g->D, L = g->L, j = L - 1;
+    const float *Wj = PT(P, P_TOK) + (size_t)g->ix.tok_off[j] * D;
+    float *dWj = dTOK ? dTOK + (size_t)g->ix.tok_off[j] * D : NULL;
+    double tot = 0;
+    for (int s0 = 0; s0 < b->S; s0 += s->RB) {
+        int nb = b->S - s0 < s->RB ? b->S - s0 : s->RB;
+        for (int r = 0; r < nb; r++) {
+            int q = s0 + r;
+            s->xi[r] = b->kbeg[q] + b->klen[q] - 1, s->tg[r] = b->dtgt[(size_t)q * L + j];
+        }
+        tot += ce_rows(g, Wj, dWj, g->ix.K[j], M, dM, s->xi, s->tg, nb, 0, 0, s, gscale);
+    }
     return tot;
 }
 
@@ -688,6 +730,7 @@ typedef struct gctx {
     gscr s;
     float *dh, *egx, *ed2;
     int Nemax, Ndmax;
+    double auxsum; /* the last run_batch's summed auxiliary CE */
 } gctx;
 
 static void gctx_free(gctx *c) {
@@ -735,7 +778,9 @@ static int gctx_alloc(const genrec *g, gctx *c, int Bseq, int Nemax, int Smax, i
     return 0;
 }
 
-/* forward (+ loss, + backward when G) of the batch in c->b; returns the summed loss */
+/* forward (+ loss, + backward when G) of the batch in c->b; returns the objective / gscale: the summed token CE plus,
+ * with aux, aux L times the summed auxiliary CE (objective = mean token CE + aux mean auxiliary CE); c->auxsum = the
+ * summed auxiliary CE */
 static double run_batch(const genrec *g, const float *P, float *G, gctx *c, uint64_t seed, float gscale) {
     gbatch *b = &c->b;
     batch_offsets(g, b);
@@ -743,10 +788,17 @@ static double run_batch(const genrec *g, const float *P, float *G, gctx *c, uint
     acts_layout(g, b->Ne, b->Nd, b->eatt_off[b->Be], b->datt_off[b->S], b->xatt_off[b->S], c->abase, &a);
     encoder_forward(g, P, &a, b, seed);
     decoder_forward(g, P, &a, b, seed);
-    if (!G) return loss_ce(g, P, NULL, a.h, NULL, b, &c->ls, 0);
+    double aw = (double)g->aux * g->L;
+    c->auxsum = 0;
+    if (!G) {
+        if (g->aux > 0) c->auxsum = loss_aux(g, P, NULL, a.M, NULL, b, &c->ls, 0);
+        return loss_ce(g, P, NULL, a.h, NULL, b, &c->ls, 0) + aw * c->auxsum;
+    }
     zero(c->dh, (size_t)b->Nd * g->D);
     double loss = loss_ce(g, P, PT(G, P_TOK), a.h, c->dh, b, &c->ls, gscale);
     zero(c->s.dM, (size_t)b->Ne * g->D);
+    if (g->aux > 0) c->auxsum = loss_aux(g, P, PT(G, P_TOK), a.M, c->s.dM, b, &c->ls, (float)(gscale * aw));
+    loss += aw * c->auxsum;
     decoder_backward(g, P, G, &a, b, seed, c->dh, &c->s);
     encoder_backward(g, P, G, &a, b, seed, &c->s, c->egx, c->ed2);
     return loss;
@@ -1004,6 +1056,7 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->ls = (float)crec_model_param_double(m, "ls");
     g->cos = (int)crec_model_param_int(m, "cos");
     g->temp = (float)crec_model_param_double(m, "temp");
+    g->aux = (float)crec_model_param_double(m, "aux");
     if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
     g->ix = *ix;
     memset(ix, 0, sizeof *ix);
@@ -1195,7 +1248,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
             int32_t j = (int32_t)crec__rng_below(&r, (uint64_t)i + 1), t = users[i];
             users[i] = users[j], users[j] = t;
         }
-        double lsum = 0;
+        double lsum = 0, asum = 0; /* token CE, auxiliary CE */
         int64_t lrows = 0;
         for (int32_t b0 = 0; b0 < nu; b0 += B) {
             int nb = nu - b0 < B ? nu - b0 : B;
@@ -1215,7 +1268,8 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
             float gscale = 1.0f / ((float)c.b.S * g->L);
             uint64_t seed = crec__nn_hash(in->seed ^ 0x6e6e72656367ull, (uint64_t)step) | 1;
             const float *P = ga.Pf ? gattr_fuse(g, &ga) : g->p.param;
-            lsum += run_batch(g, P, g->p.grad, &c, g->drop > 0 ? seed : 0, gscale);
+            lsum += run_batch(g, P, g->p.grad, &c, g->drop > 0 ? seed : 0, gscale) - (double)g->aux * g->L * c.auxsum;
+            asum += c.auxsum;
             lrows += (int64_t)c.b.S * g->L;
             if (ga.Pf)
                 gattr_back(g, &ga, hp.clip);
@@ -1237,7 +1291,11 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
         cos_table(g);
         double nd = in->valid ? validate(g, x, in->valid, hp.valid_users) : -1;
         g->p.param = raw;
-        if (in->verbose)
+        if (in->verbose && g->aux > 0)
+            crec__log("genrec epoch %d: loss %.4f per token, auxiliary %.4f per target, valid NDCG@10 %.4f (%d users "
+                      "max), %.1fs", ep + 1, lrows ? lsum / lrows : 0, lrows ? asum * g->L / lrows : 0, nd,
+                      hp.valid_users, crec__now() - t0);
+        else if (in->verbose)
             crec__log("genrec epoch %d: loss %.4f per token, valid NDCG@10 %.4f (%d users max), %.1fs", ep + 1,
                       lrows ? lsum / lrows : 0, nd, hp.valid_users, crec__now() - t0);
         if (!in->valid) continue;
@@ -1467,6 +1525,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     if (causal & 4) g->ntask = 2, g->nut = 3, g->cands = 3; /* bit 2: multi-task with user tokens */
     if (causal & 16) g->ls = 0.1f;                          /* bit 4: label smoothing 0.1 */
     if (causal & 64) g->cos = 1, g->temp = 0.5f;            /* bit 6: cosine scores */
+    if (causal & 128) g->aux = 0.7f;                        /* bit 7: the auxiliary next-item loss */
     g->npre = (g->ntask > 0) + (g->nut > 0);
     g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
     g->V = g->vocab + 1 + g->ntask + g->nut;

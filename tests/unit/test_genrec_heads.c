@@ -1,12 +1,14 @@
 /* test_genrec_heads.c: genrec's item rows and scores beyond dot products: item attributes fused into the item rows
- * (models/attrfuse.h, attr=1) and cosine scores with a temperature (cos=1).
+ * (models/attrfuse.h, attr=1), cosine scores with a temperature (cos=1), and the auxiliary next-item loss on the
+ * encoder memory (aux > 0).
  *
  * Checked:
  *   1. the fusion itself: rows through an item -> row map against hand-computed values (an item without attributes
  *      keeps its row; rows outside the map untouched), and its backward as the adjoint of the forward
  *      (<G, fuse(F)> = <back(G), F> for random G, F), items with a zero gradient row skipped;
  *   2. genrec's whole-model backward with attr=1 by finite differences, the attribute rows included (causal and
- *      bidirectional encoders, item_emb, dropout), and with cos=1 (alone, with attr, with label smoothing);
+ *      bidirectional encoders, item_emb, dropout), with cos=1 (alone, with attr, with label smoothing), and with
+ *      aux = 0.7 (causal, bidirectional, with attr and dropout);
  *   3. training with attr=1 (and with cos=1 on top) on the synthetic default (which has item attributes) over an index whose last level is
  *      the item's own token: better than popularity, beam search = brute force, a checkpoint round trip gives the
  *      same lists (the fused rows are saved: a plain genrec); refused without attributes (no dataset) or with an index whose last
@@ -69,15 +71,16 @@ static void test_gradcheck_heads(void **st) {
     for (int i = 0; i < 9; i++) codes[i * 2] = (i * 5) % 3, codes[i * 2 + 1] = i;
     crec_index ix = {.n_items = 9, .L = 2, .K = {3, 9}, .codes = codes, .tok_off = {0, 3, 12}};
     assert_int_equal(crec_index_check(&ix), 0);
-    /* bits of crec__genrec_gradcheck: 1 causal, 2 item_emb, 16 ls 0.1, 32 attr, 64 cos */
-    const int variants[7] = {1 | 32, 32, 1 | 2 | 32, 1 | 2 | 32, 1 | 64, 64 | 32 | 2, 1 | 64 | 16};
-    for (int v = 0; v < 7; v++) {
+    /* bits of crec__genrec_gradcheck: 1 causal, 2 item_emb, 16 ls 0.1, 32 attr, 64 cos, 128 aux 0.7 */
+    const int variants[10] = {1 | 32,       32,       1 | 2 | 32, 1 | 2 | 32,       1 | 64,
+                              64 | 32 | 2,  1 | 64 | 16, 1 | 128, 128 | 2,    1 | 2 | 32 | 128};
+    for (int v = 0; v < 10; v++) {
         double worst = 0;
         int checked = 0;
-        float drop = v == 3 || v == 5 ? 0.2f : 0;
+        float drop = v == 3 || v == 5 || v == 9 ? 0.2f : 0;
         assert_int_equal(crec__genrec_gradcheck(&ix, variants[v], drop, 21 + (uint64_t)v, &worst, &checked), 0);
         print_message("  variant %d: %d elements, worst relative error %.2e\n", v, checked, worst);
-        if (worst > 0.02) fail_msg("genrec attr / cos gradient (variant %d): worst relative error %g", v, worst);
+        if (worst > 0.02) fail_msg("genrec attr / cos / aux gradient (variant %d): worst relative error %g", v, worst);
         assert_true(checked > 200);
     }
 }
