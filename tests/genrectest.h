@@ -24,6 +24,20 @@ static inline void assert_top10_is_bruteforce(crec_model *m, int32_t u, const in
     for (int r = 0; r < 10; r++) assert_true(fabsf(bf[items[r]] - sc[r]) < 1e-4f);
 }
 
+/* assert_top10_is_bruteforce for users 0 .. nu - 1 of tr (their rows as histories; empty rows skipped). */
+static inline void assert_users_top10_bruteforce(crec_model *m, const crec_csr *tr, int32_t nu, int32_t NI) {
+    float *bf = malloc((size_t)NI * sizeof *bf);
+    assert_non_null(bf);
+    for (int32_t u = 0; u < nu; u++) {
+        const int32_t *h = tr->idx + tr->ptr[u];
+        int n = (int)(tr->ptr[u + 1] - tr->ptr[u]);
+        if (n == 0) continue;
+        assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
+        assert_top10_is_bruteforce(m, u, h, n, bf, NI);
+    }
+    free(bf);
+}
+
 /* A checkpoint round trip of m recommends user u (history: its rows of tr) the same items with the same bits. */
 static inline void assert_roundtrip_same_top10(crec_model *m, const crec_csr *tr, int32_t u) {
     char mp[] = "/tmp/crec_test_genrec_rt_XXXXXX";

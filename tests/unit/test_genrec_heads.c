@@ -130,7 +130,6 @@ static void test_attr_cos_train(void **st) {
     double qp = ndcg10(p, ds, &s);
     crec_model_free(p);
     int32_t NI = ds->items.n;
-    float *bf = malloc((size_t)NI * sizeof *bf);
     crec_model *m = NULL;
     for (int v = 0; v < 2; v++) {
         const char *cos = v ? "cos=1" : "cos=0";
@@ -139,13 +138,7 @@ static void test_attr_cos_train(void **st) {
         print_message("  genrec attr=1 %s: NDCG@10 %.4f (pop %.4f)\n", cos, q, qp);
         assert_true(q > 1.5 * qp);
         /* beam (64 >= every prefix's children) = brute force, and the saved model gives the same lists */
-        for (int32_t u = 0; u < 6; u++) {
-            const int32_t *h = s.train.idx + s.train.ptr[u];
-            int n = (int)(s.train.ptr[u + 1] - s.train.ptr[u]);
-            if (n == 0) continue;
-            assert_int_equal(crec__genrec_bruteforce(m, u, h, n, bf), 0);
-            assert_top10_is_bruteforce(m, u, h, n, bf, NI);
-        }
+        assert_users_top10_bruteforce(m, &s.train, 6, NI);
         assert_roundtrip_same_top10(m, &s.train, 1);
         crec_model_free(m);
     }
@@ -155,7 +148,6 @@ static void test_attr_cos_train(void **st) {
     assert_int_equal(train_genrec(NULL, &s, ip, NULL, "cos=0", &m), CREC_EINVAL); /* no dataset: no attributes */
     crec_model_free(m);
     unlink(ip);
-    free(bf);
     crec_split_free(&s);
     crec_dataset_free(ds);
 }
