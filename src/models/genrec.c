@@ -87,6 +87,11 @@ static const crec_param_def GENREC_PARAMS[] = {
                  "scores the last level's tokens (dot products with the decoder's output rows), CE against the "
                  "target's last-level token - SASRec's per-position loss when that level is the item's own token "
                  "(training only; decoding is unchanged); 0: none"),
+    CREC_P_BOOL("mem_in", "0",
+                "1: every decoder input row also adds the memory row the target's history ends at (the encoder's state "
+                "after the last history item), a residual path from the sequence summary to every decoding step, as a "
+                "seq2seq decoder starts from the encoder's last state and SASRec scores from its last position; 0: the "
+                "decoder reads the history through cross-attention only (TIGER)"),
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("30", "3", "2000"),
     CREC_P_END,
@@ -115,6 +120,7 @@ typedef struct genrec {
     int cos;    /* cosine scores: logits = (h / |h|) . (W[k] / |W[k]|) / temp */
     float temp;
     float aux; /* weight of the auxiliary next-item loss on the encoder memory (training only) */
+    int memin; /* mem_in: decoder inputs + the memory row the target's history ends at */
     float *wn, *wnrm; /* cos: [vocab, D] the normalised token rows the decoder scores against, [vocab] norms */
     int32_t NI, vocab, V; /* vocab = index tokens; V = vocab + 1 (BOS = vocab) */
     crec_index ix;
@@ -396,6 +402,23 @@ static void encoder_forward(const genrec *g, const float *P, acts *a, const gbat
     crec__nn_layernorm_forward(a->M, a->mm, a->mr, a->ex + g->Le * ND, PT(P, P_ELNFW), PT(P, P_ELNFB), Ne, D);
 }
 
+/* mem_in: the decoder rows of target s add (forward) the memory row its history ends at, M[kbeg + klen - 1], or
+ * (backward) their gradient goes into that row of dM. */
+static void memin_forward(float *x, const float *M, const gbatch *b, int D) {
+    for (int s = 0; s < b->S; s++) {
+        const float *m = M + (size_t)(b->kbeg[s] + b->klen[s] - 1) * D;
+        for (int r = b->qoff[s]; r < b->qoff[s + 1]; r++)
+            for (int i = 0; i < D; i++) x[(size_t)r * D + i] += m[i];
+    }
+}
+static void memin_backward(float *dM, const float *dx, const gbatch *b, int D) {
+    for (int s = 0; s < b->S; s++) {
+        float *m = dM + (size_t)(b->kbeg[s] + b->klen[s] - 1) * D;
+        for (int r = b->qoff[s]; r < b->qoff[s + 1]; r++)
+            for (int i = 0; i < D; i++) m[i] += dx[(size_t)r * D + i];
+    }
+}
+
 static void decoder_forward(const genrec *g, const float *P, acts *a, const gbatch *b, uint64_t seed) {
     int D = g->D, F = g->F, Nd = b->Nd, Ne = b->Ne;
     size_t ND = (size_t)Nd * D;
@@ -403,6 +426,7 @@ static void decoder_forward(const genrec *g, const float *P, acts *a, const gbat
     float *x0 = a->dx;
     crec__nn_embedding_forward(x0, b->din, PT(P, P_TOK), Nd, D, 1, 0);
     crec__nn_embedding_forward(x0, b->dpos, PT(P, P_DPOS), Nd, D, 1, 1);
+    if (g->memin) memin_forward(x0, a->M, b, D);
     crec__nn_dropout_forward(x0, x0, ND, p, dseed(seed, 2));
     for (int l = 0; l < g->Ld; l++) {
         float *x = a->dx + l * ND, *y = a->dx + (l + 1) * ND;
@@ -684,12 +708,13 @@ static void decoder_backward(const genrec *g, const float *P, float *G, const ac
                       1, p, dseed(seed, 100 + 4 * l), s);
         memcpy(gx, d2, ND * sizeof(float));
     }
-    /* embeddings: x0 = drop(TOK[din] + DPOS[dpos]) */
+    /* embeddings: x0 = drop(TOK[din] + DPOS[dpos] (+ M[the history's last row] with mem_in)) */
     float *de = s->ga;
     zero(de, ND);
     crec__nn_dropout_backward(de, gx, ND, p, dseed(seed, 2));
     crec__nn_embedding_backward(PT(G, P_TOK), de, b->din, Nd, D, 1);
     crec__nn_embedding_backward(PT(G, P_DPOS), de, b->dpos, Nd, D, 1);
+    if (g->memin) memin_backward(s->dM, de, b, D);
 }
 
 static void encoder_backward(const genrec *g, const float *P, float *G, const acts *a, const gbatch *b, uint64_t seed,
@@ -902,6 +927,9 @@ static int beam_decode(const genrec *g, int32_t user, const int32_t *hist, int n
             crec__nn_embedding_forward(x, tok, PT(P, P_TOK), nb, D, 1, 0);
             for (int q = 0; q < nb; q++)
                 for (int i = 0; i < D; i++) x[(size_t)q * D + i] += PT(P, P_DPOS)[(size_t)j * D + i];
+            if (g->memin) /* the window's last memory row */
+                for (int q = 0; q < nb; q++)
+                    for (int i = 0; i < D; i++) x[(size_t)q * D + i] += a.M[(size_t)(Ne - 1) * D + i];
             for (int l = 0; l < Ld; l++) {
                 crec__nn_layernorm_forward(ln, mean, rstd, x, PT(P, P_DLN1W) + l * D, PT(P, P_DLN1B) + l * D, nb, D);
                 crec__nn_linear_forward(qkv, ln, PT(P, P_DQKVW) + (size_t)l * 3 * D * D, PT(P, P_DQKVB) + l * 3 * D,
@@ -1057,6 +1085,7 @@ static int genrec_setup(const crec_model *m, genrec *g, crec_index *ix, int trai
     g->cos = (int)crec_model_param_int(m, "cos");
     g->temp = (float)crec_model_param_double(m, "temp");
     g->aux = (float)crec_model_param_double(m, "aux");
+    g->memin = (int)crec_model_param_int(m, "mem_in");
     if (g->H < 1 || g->D % g->H) return CREC_EINVAL;
     g->ix = *ix;
     memset(ix, 0, sizeof *ix);
@@ -1526,6 +1555,7 @@ int crec__genrec_gradcheck(const crec_index *ixin, int causal, float dropout, ui
     if (causal & 16) g->ls = 0.1f;                          /* bit 4: label smoothing 0.1 */
     if (causal & 64) g->cos = 1, g->temp = 0.5f;            /* bit 6: cosine scores */
     if (causal & 128) g->aux = 0.7f;                        /* bit 7: the auxiliary next-item loss */
+    if (causal & 256) g->memin = 1;                         /* bit 8: mem_in */
     g->npre = (g->ntask > 0) + (g->nut > 0);
     g->tok_task = g->vocab + 1, g->tok_user = g->tok_task + g->ntask;
     g->V = g->vocab + 1 + g->ntask + g->nut;

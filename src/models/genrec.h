@@ -14,7 +14,8 @@ int crec__genrec_bruteforce(const crec_model *m, int32_t user, const int32_t *hi
 /* causal: bit 0 causal encoder, bit 1 item_emb, bit 2 multi-task with user tokens, bit 3 enc_tokens (one encoder
  * row per code token), bit 4 label smoothing ls = 0.1, bit 5 attribute fusion
  * on the last level (attr=1: 5 attribute rows, checked too; the index's last level must be one token per item), bit 6
- * cosine scores (cos=1, temp 0.5) */
+ * cosine scores (cos=1, temp 0.5), bit 7 the auxiliary loss (aux = 0.7), bit 8 mem_in (decoder inputs + the memory
+ * row the history ends at) */
 int crec__genrec_gradcheck(const crec_index *ix, int causal, float dropout, uint64_t seed, double *worst,
                            int *checked);
 /* Sets a loaded genrec model's beam width for later recommend calls (bench/genrec_beam.c: the width chosen on

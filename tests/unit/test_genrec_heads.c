@@ -8,8 +8,9 @@
  *      (<G, fuse(F)> = <back(G), F> for random G, F), items with a zero gradient row skipped;
  *   2. genrec's whole-model backward with attr=1 by finite differences, the attribute rows included (causal and
  *      bidirectional encoders, item_emb, dropout), with cos=1 (alone, with attr, with label smoothing), and with
- *      aux = 0.7 (causal, bidirectional, with attr and dropout);
- *   3. training with attr=1 (and with cos=1 on top) on the synthetic default (which has item attributes) over an index whose last level is
+ *      aux = 0.7 (causal, bidirectional, with attr and dropout); mem_in (causal, bidirectional, multi-task with
+ *      per-token encoder rows, with attr + aux + dropout);
+ *   3. training with attr=1 (and with cos=1 or mem_in=1 on top) on the synthetic default (which has item attributes) over an index whose last level is
  *      the item's own token: better than popularity, beam search = brute force, a checkpoint round trip gives the
  *      same lists (the fused rows are saved: a plain genrec); refused without attributes (no dataset) or with an index whose last
  *      level is not one token per item. */
@@ -71,16 +72,18 @@ static void test_gradcheck_heads(void **st) {
     for (int i = 0; i < 9; i++) codes[i * 2] = (i * 5) % 3, codes[i * 2 + 1] = i;
     crec_index ix = {.n_items = 9, .L = 2, .K = {3, 9}, .codes = codes, .tok_off = {0, 3, 12}};
     assert_int_equal(crec_index_check(&ix), 0);
-    /* bits of crec__genrec_gradcheck: 1 causal, 2 item_emb, 16 ls 0.1, 32 attr, 64 cos, 128 aux 0.7 */
-    const int variants[10] = {1 | 32,       32,       1 | 2 | 32, 1 | 2 | 32,       1 | 64,
-                              64 | 32 | 2,  1 | 64 | 16, 1 | 128, 128 | 2,    1 | 2 | 32 | 128};
-    for (int v = 0; v < 10; v++) {
+    /* bits of crec__genrec_gradcheck: 1 causal, 2 item_emb, 4 multi-task with user tokens, 8 enc_tokens, 16 ls 0.1,
+     * 32 attr, 64 cos, 128 aux 0.7, 256 mem_in */
+    const int variants[14] = {1 | 32,       32,          1 | 2 | 32, 1 | 2 | 32,       1 | 64,
+                              64 | 32 | 2,  1 | 64 | 16, 1 | 128,    128 | 2,          1 | 2 | 32 | 128,
+                              1 | 256,      256 | 2,     1 | 4 | 8 | 256, 1 | 2 | 32 | 128 | 256};
+    for (int v = 0; v < 14; v++) {
         double worst = 0;
         int checked = 0;
-        float drop = v == 3 || v == 5 || v == 9 ? 0.2f : 0;
+        float drop = v == 3 || v == 5 || v == 9 || v == 13 ? 0.2f : 0;
         assert_int_equal(crec__genrec_gradcheck(&ix, variants[v], drop, 21 + (uint64_t)v, &worst, &checked), 0);
         print_message("  variant %d: %d elements, worst relative error %.2e\n", v, checked, worst);
-        if (worst > 0.02) fail_msg("genrec attr / cos / aux gradient (variant %d): worst relative error %g", v, worst);
+        if (worst > 0.02) fail_msg("genrec attr / cos / aux / mem_in gradient (variant %d): worst relative error %g", v, worst);
         assert_true(checked > 200);
     }
 }
@@ -131,8 +134,8 @@ static void test_attr_cos_train(void **st) {
     crec_model_free(p);
     int32_t NI = ds->items.n;
     crec_model *m = NULL;
-    for (int v = 0; v < 2; v++) {
-        const char *cos = v ? "cos=1" : "cos=0";
+    for (int v = 0; v < 3; v++) { /* dot products, cosine scores, mem_in */
+        const char *cos = v == 2 ? "mem_in=1" : v ? "cos=1" : "cos=0";
         assert_int_equal(train_genrec(ds, &s, ip, NULL, cos, &m), 0);
         double q = ndcg10(m, ds, &s);
         print_message("  genrec attr=1 %s: NDCG@10 %.4f (pop %.4f)\n", cos, q, qp);
