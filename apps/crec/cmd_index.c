@@ -14,6 +14,7 @@ static const char BUILD_HELP[] =
     "Gives every item of D a unique code of L tokens for generative retrieval (model genrec).\n\n"
     "  --method M      random       RID: a random permutation written as base-K digits\n"
     "                  sequential   SID: numbered by first appearance in the training histories, base-K digits\n"
+    "                  iid          IID: one level, the item's own token (independent indexing)\n"
     "                  collaborative CID: spectral clustering of the item co-occurrence graph (training\n"
     "                               histories), recursively into N clusters until each holds <= M items\n"
     "                  semantic     SemID: item attributes, most general first (needs attributes in D)\n"

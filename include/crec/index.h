@@ -40,7 +40,7 @@ typedef struct crec_index {
     int32_t tok_off[CREC_INDEX_MAX_L + 1]; /* vocabulary offset of level l; tok_off[L] = vocabulary size */
     int32_t *codes;                        /* [n_items * L], owned */
     uint64_t items_hash;                   /* crec_index_items_hash of the dataset it was built on */
-    char method[32];                       /* random | sequential | collaborative | semantic | hybrid | rq */
+    char method[32];                       /* random | sequential | iid | collaborative | semantic | hybrid | rq */
     char source[96];                       /* how: "N=20 M=500", "content d=64", ... */
 } crec_index;
 

@@ -443,15 +443,20 @@ int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_i
     int rc = 0;
     crec_rng r;
     crec__rng_seed(&r, o->seed);
-    if (strcmp(m, "random") == 0 || strcmp(m, "sequential") == 0) {
-        int K = o->K > 0 ? o->K : 32;
+    if (strcmp(m, "random") == 0 || strcmp(m, "sequential") == 0 || strcmp(m, "iid") == 0) {
+        /* iid: the indexing paper's independent indexing, one level holding one token per item (the item's
+           dense id written as one base-n digit); --K does not apply */
+        int iid = m[0] == 'i';
+        int K = iid ? (n > 2 ? n : 2) : o->K > 0 ? o->K : 32;
         if (K < 2) {
             crec__errf(err, errn, "--K %d: the digit base must be >= 2", K);
             return CREC_EINVAL;
         }
         int32_t *num = malloc((size_t)n * sizeof *num);
         if (!num) return CREC_ENOMEM;
-        if (m[0] == 'r') {
+        if (iid) {
+            for (int32_t i = 0; i < n; i++) num[i] = i;
+        } else if (m[0] == 'r') {
             for (int32_t i = 0; i < n; i++) num[i] = i;
             for (int32_t i = n - 1; i > 0; i--) {
                 int32_t j = (int32_t)crec__rng_below(&r, (uint64_t)i + 1), t = num[i];
@@ -473,7 +478,10 @@ int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_i
         }
         rc = digits_index(out, num, n, K);
         free(num);
-        snprintf(out->source, sizeof out->source, "base %d", K);
+        if (iid)
+            snprintf(out->source, sizeof out->source, "one token per item");
+        else
+            snprintf(out->source, sizeof out->source, "base %d", K);
     } else if (strcmp(m, "collaborative") == 0 || strcmp(m, "semantic") == 0 || strcmp(m, "hybrid") == 0) {
         int sem = m[0] == 's' || (m[0] == 'h' && o->base && strcmp(o->base, "semantic") == 0);
         if (m[0] == 'h' && o->base && strcmp(o->base, "semantic") != 0 && strcmp(o->base, "collaborative") != 0) {
@@ -550,7 +558,7 @@ int crec_index_build(const crec_dataset *ds, const crec_csr *train, const crec_i
         snprintf(out->source, sizeof out->source, "%s d=%d, %s %dx%d + %s", o->vec_name ? o->vec_name : "", o->dim,
                  vae ? "rq-vae" : "k-means", o->levels, K, o->item_token ? "item token" : "collision level");
     } else {
-        crec__errf(err, errn, "--method '%s': one of random, sequential, collaborative, semantic, hybrid, rq", m);
+        crec__errf(err, errn, "--method '%s': one of random, sequential, iid, collaborative, semantic, hybrid, rq", m);
         return CREC_EINVAL;
     }
     if (rc) {

@@ -43,8 +43,8 @@
 
 static const crec_param_def GENREC_PARAMS[] = {
     CREC_P_STR("index", "", "item index file (.crecidx from crec index build); empty: built with index_method"),
-    CREC_P_ENUM("index_method", "sequential", "random|sequential|collaborative|semantic",
-                "indexing when no index file is given (default digit base / N=20, M=500)"),
+    CREC_P_ENUM("index_method", "sequential", "random|sequential|iid|collaborative|semantic",
+                "indexing when no index file is given (default digit base / N=20, M=500; iid: one token per item)"),
     CREC_P_INT("dim", "64", 8, 1024, "width D"),
     CREC_P_INT("enc_blocks", "2", 1, 16, "encoder blocks"),
     CREC_P_INT("dec_blocks", "2", 1, 16, "decoder blocks"),

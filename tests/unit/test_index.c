@@ -180,6 +180,14 @@ static void test_methods(void **st) {
         }
     free(num);
     crec_index_free(&ix);
+    /* iid: one level, the item's own token (--K ignored) */
+    o.method = "iid";
+    build(ds, NULL, &o, &ix);
+    assert_int_equal(ix.L, 1);
+    assert_int_equal(ix.K[0], ix.n_items);
+    for (int32_t i = 0; i < ix.n_items; i++) assert_int_equal(ix.codes[i], i);
+    assert_string_equal(ix.method, "iid");
+    crec_index_free(&ix);
     /* collaborative: leaves <= M */
     crec_index_opts_default(&o);
     o.method = "collaborative", o.N = 4, o.M = 30;
