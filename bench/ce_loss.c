@@ -28,10 +28,7 @@
 static double cpu_now(void) { return bench_cpu_clock(CLOCK_PROCESS_CPUTIME_ID); }
 
 int main(int argc, char **argv) {
-    if (!getenv("OMP_WAIT_POLICY")) { /* as bench_sasrec_epoch: spinning barriers crawl on a shared machine */
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-    }
+    argc = bench_wait_policy(argc, argv); /* --wait passive|default|active (cpu_peak.h) */
     crec_blas_setup(argc, argv);
     int N = 1460, NI = 12101, D = 64, reps = 10, threads = 2, only = 0, fic = CREC_NN_CE_IC;
     for (int i = 1; i < argc; i++) {
@@ -45,7 +42,7 @@ int main(int argc, char **argv) {
                                                    : NULL;
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 1) {
             fprintf(stderr,
-                    "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--only 1|2|3] [--ic chunk] "
+                    "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--wait P] [--only 1|2|3] [--ic chunk] "
                     "(all >= 1)\n",
                     argv[0]);
             return 2;
@@ -76,7 +73,7 @@ int main(int argc, char **argv) {
     const char *name[3] = {"two-pass (1024 rows x catalogue kept)", "fused, OpenBLAS products", "fused, AVX-512 tiles"};
     printf("bench_ce_loss: %d rows x %d items x width %d, %d threads, OMP_WAIT_POLICY=%s, blas %s; rb %d, ic %d, fused "
            "ic %d\n",
-           N, NI, D, threads, getenv("OMP_WAIT_POLICY"), crec_blas_corename(), rb, ic, fic);
+           N, NI, D, threads, bench_wait_name(), crec_blas_corename(), rb, ic, fic);
     for (int rep = 0; rep <= reps; rep++) /* rep 0 warms up; then the two kernels in turn */
         for (int k = 0; k < nk; k++) {
             if (only && only != k + 1) continue;

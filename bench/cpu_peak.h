@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "crec/crec.h"
@@ -41,6 +42,48 @@ static double bench_cpu_sgemm(int n, int reps) {
     free(a), free(b), free(c);
     return best < 1e30 ? 2.0 * n * (double)n * n / best / 1e9 : 0;
 }
+/* OpenMP's wait policy for the run, which the epoch benches share. A training step opens a handful of parallel
+ * regions; how idle threads wait between them matters on 2 cores. "--wait passive" (the default, kept when
+ * OMP_WAIT_POLICY is unset): threads sleep at once - what a shared machine needs, where spinning barriers crawl;
+ * "--wait default": libgomp's own policy (spin a while, then sleep), which is what `crec train` gets - the figure for
+ * a quiet machine; "--wait active": spin. An OMP_WAIT_POLICY in the environment is kept unless --wait names one.
+ * The runtime reads the variable when it loads, so a change re-executes the program once. Returns argc with
+ * "--wait X" taken out of argv; exits 2 on an unknown policy. */
+static inline int bench_wait_policy(int argc, char **argv) {
+    const char *want = NULL;
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--wait")) want = argv[i + 1];
+    if (want && strcmp(want, "passive") && strcmp(want, "active") && strcmp(want, "default")) {
+        fprintf(stderr, "%s: --wait %s: expected passive, active or default\n", argv[0], want);
+        exit(2);
+    }
+    const char *cur = getenv("OMP_WAIT_POLICY");
+    if (!want && !cur) want = "passive";
+    if (want && !strcmp(want, "default") ? cur != NULL : want && (!cur || strcmp(cur, want))) {
+        if (!strcmp(want, "default"))
+            unsetenv("OMP_WAIT_POLICY");
+        else
+            setenv("OMP_WAIT_POLICY", want, 1);
+        execv("/proc/self/exe", argv);
+    }
+    int j = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait") && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        argv[j++] = argv[i];
+    }
+    argv[j] = NULL;
+    return j;
+}
+
+/* The wait policy in force, for the benches' first lines. */
+static inline const char *bench_wait_name(void) {
+    const char *w = getenv("OMP_WAIT_POLICY");
+    return w ? w : "default (libgomp: spin, then sleep)";
+}
+
 /* The 1-minute load average (-1 when unknown): printed beside every figure timed on a shared machine. */
 static inline double bench_loadavg(void) {
     double l = -1;

@@ -33,10 +33,7 @@ static int train(crec_config *cfg, const crec_split *s, int threads, int epochs,
 }
 
 int main(int argc, char **argv) {
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-    }
+    argc = bench_wait_policy(argc, argv); /* --wait passive|default|active (cpu_peak.h) */
     crec_blas_setup(argc, argv);
     const char *data = "../shared/data/ml-1m/ratings.users-0001-2999.dat";
     int epochs = 2, threads = 2;
@@ -59,7 +56,7 @@ int main(int argc, char **argv) {
         } else {
             int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
             fprintf(help ? stdout : stderr,
-                    "usage: %s [--data ratings.users-0001-2999.dat] [--epochs 2] [--threads 2] [--set k=v]...\n"
+                    "usage: %s [--data ratings.users-0001-2999.dat] [--epochs 2] [--threads 2] [--wait P] [--set k=v]...\n"
                     "seconds (wall, CPU) per HSTU training epoch, one-time costs excluded (runs of 1 and 1 + E "
                     "epochs)\n",
                     argv[0]);
@@ -98,7 +95,7 @@ int main(int argc, char **argv) {
     printf("bench_hstu_epoch: %s, %d users, %d items, %lld events; %.0f training positions, %.0f causal pairs per "
            "epoch and layer\n",
            data, s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens, pairs);
-    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d\n", crec_blas_corename(), getenv("OMP_WAIT_POLICY"), threads);
+    printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d\n", crec_blas_corename(), bench_wait_name(), threads);
     printf("config: ");
     for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);
     printf("\n");

@@ -8,11 +8,13 @@
  * reports test HR@10 / NDCG@10 (full ranking, history excluded) so speed is read next to quality.
  * FLOPs are counted from the model's shapes (matrix products, attention over the causal pairs, the loss; backward
  * = 2x forward), not measured. OMP_WAIT_POLICY defaults to passive here (re-executing once): spinning OpenMP
- * barriers crawl when the machine is shared (docs/RESULTS.md, SASRec). On a shared machine read the cpu line: CPU
+ * barriers crawl when the machine is shared (docs/RESULTS.md, SASRec); --wait default measures what `crec train`
+ * gets on a quiet machine (libgomp's own policy; cpu_peak.h). On a shared machine read the cpu line: CPU
  * seconds per epoch and GFLOP per CPU-second against one-thread SGEMM per CPU-second (cpu_peak.h), both from this
  * run; the wall-clock fraction falls with whatever else runs.
  *
- *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass]
+ *   usage: bench_sasrec_epoch [--data Beauty.txt] [--epochs 3] [--threads N] [--wait passive|default|active]
+ *                             [--quality E] [--ce-twopass]
  *                             [--no-ce512] [--par-min n] [--shard-rows n] [--set k=v ...]
  * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --no-ce512: the fused
  * kernel with its products in OpenBLAS instead of its AVX-512 tiles (src/nn/ce512.c); --par-min n: kernels run one
@@ -42,10 +44,7 @@ static crec_model *train(const crec_config *cfg, const crec_split *s, int thread
 }
 
 int main(int argc, char **argv) {
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-    }
+    argc = bench_wait_policy(argc, argv); /* --wait passive|default|active (cpu_peak.h) */
     crec_blas_setup(argc, argv);
     const char *data = "../shared/data/amazon-beauty/Beauty.txt";
     int epochs = 3, threads = 0, quality = 0;
@@ -77,7 +76,7 @@ int main(int argc, char **argv) {
             }
         } else {
             fprintf(stderr,
-                    "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--quality E] [--ce-twopass] "
+                    "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--wait P] [--quality E] [--ce-twopass] "
                     "[--no-ce512] [--par-min n] [--shard-rows n] [--set k=v]...\n",
                     argv[0]);
             return 2;
@@ -125,7 +124,7 @@ int main(int argc, char **argv) {
            s.train.n_rows, s.train.n_cols, (long long)ds->n, tokens);
     printf("blas:    %s, OMP_WAIT_POLICY=%s, threads %d, one-thread kernels below %zu elements, shards of >= %zu "
            "rows, CE %s\n",
-           crec_blas_corename(), getenv("OMP_WAIT_POLICY"), threads > 0 ? threads : crec_blas_threads(),
+           crec_blas_corename(), bench_wait_name(), threads > 0 ? threads : crec_blas_threads(),
            crec__nn_par_min, crec__seqenc_shard_rows,
            crec__nn_ce_twopass             ? "two-pass"
            : crec__nn_ce512_ok((int)D)     ? "fused, AVX-512 tiles"

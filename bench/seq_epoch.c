@@ -4,7 +4,8 @@
  * of the AVX-512 tiles (src/nn/ce512.c), --ce-twopass through the two-pass CE kernel. Epochs are timed without
  * validation. Prints the wall and process CPU seconds per epoch, the load average, and the SGEMM rates timed in the
  * same run (wall, 2 threads; per CPU-second, one thread: bench/cpu_peak.h) to read the figures against; on a shared
- * machine read CPU-seconds. OMP_WAIT_POLICY defaults to passive (re-executing once), as bench_sasrec_epoch.
+ * machine read CPU-seconds. OMP_WAIT_POLICY defaults to passive (re-executing once), as bench_sasrec_epoch;
+ * --wait passive|default|active chooses (cpu_peak.h).
  * --data may also be a .crecds file (e.g. `crec data synth` at MovieLens-20M's shape, bench/growth.sh).
  * --fraction F (0 < F < 1, with --epochs 1) stops training after the first ceil(F x S) of the epoch's S optimiser
  * steps (models/seqtrain.h: crec__seqtrain_step_limit; users are shuffled first, so the steps are a random sample of
@@ -31,17 +32,14 @@
 
 static int usage(FILE *f, const char *argv0) {
     fprintf(f,
-            "usage: %s --model NAME [--data Beauty.txt|D.crecds] [--epochs 1] [--fraction F] [--threads 2] [--no-ce512] "
+            "usage: %s --model NAME [--data Beauty.txt|D.crecds] [--epochs 1] [--fraction F] [--threads 2] [--wait P] [--no-ce512] "
             "[--ce-twopass] [--set k=v]...\n",
             argv0);
     return 2;
 }
 
 int main(int argc, char **argv) {
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-    }
+    argc = bench_wait_policy(argc, argv); /* --wait passive|default|active (cpu_peak.h) */
     crec_blas_setup(argc, argv);
     const char *data = "../shared/data/amazon-beauty/Beauty.txt", *model = NULL;
     int epochs = 1, threads = 2;
@@ -113,7 +111,7 @@ int main(int argc, char **argv) {
     printf("bench_seq_epoch: %s on %s (%d users, %d items, %lld events), %d epoch(s), %d threads, blas %s, "
            "OMP_WAIT_POLICY=%s, CE %s\n",
            model, data, s.train.n_rows, s.train.n_cols, (long long)ds->n, epochs, threads, crec_blas_corename(),
-           getenv("OMP_WAIT_POLICY"),
+           bench_wait_name(),
            crec__nn_ce_twopass                           ? "two-pass"
            : dim > 0 && crec__nn_ce512_ok((int)dim)      ? "fused, AVX-512 tiles"
                                                          : "fused, OpenBLAS products");
