@@ -122,43 +122,40 @@ TILE void logit_tile(const int NR, const int NP, const float *h, int ldh, const 
     }
 }
 
-/* E[i][0..nc) = h_i . W[c0 + j] for the ns (<= CE_SLAB) rows of a slab; rowmax[i] = their max. */
+/* E[i][0..nc) = h_i . W[c0 + j] for the ns (<= CE_SLAB) rows of a slab; rowmax[i] = their max. Tiles of 8 rows
+ * sweep the chunk's panels left to right, so each of a tile's 8 rows of E is written as one sequential stream that
+ * the hardware prefetcher follows (sweeping every row tile per panel pair instead wrote 128 interleaved streams,
+ * ~48 KB apart: a store miss per tile row; measured in docs/RESULTS.md). The chunk's panels come from L2. */
 static T512 void logits(float *E, int ldE, float *rowmax, const float *h, int ldh, int ns, const float *WT, int c0,
                         int nc, int D) {
     __m512 vmax[CE_SLAB];
     for (int i = 0; i < ns; i++) vmax[i] = _mm512_set1_ps(-FLT_MAX);
-    for (int q = 0; q * 16 < nc; q += 2) {
-        int nv = nc - q * 16, two = nv > 16;
-        const float *wt = WT + (size_t)(c0 / 16 + q) * D * 16;
-        float *e = E + q * 16;
-        int r = 0;
+    for (int r = 0; r < ns; r += 8) {
+        int nr = ns - r < 8 ? ns - r : 8;
+        for (int q = 0; q * 16 < nc; q += 2) {
+            int nv = nc - q * 16, two = nv > 16;
+            const float *wt = WT + (size_t)(c0 / 16 + q) * D * 16;
+            float *e = E + q * 16;
 #define LT(a, b) logit_tile(a, b, h + (size_t)r * ldh, ldh, wt, D, e + (size_t)r * ldE, ldE, nv, vmax + r)
-        if (two) {
-            for (; r + 8 <= ns; r += 8) LT(8, 2);
-            switch (ns - r) {
-            case 7: LT(7, 2); break;
-            case 6: LT(6, 2); break;
-            case 5: LT(5, 2); break;
-            case 4: LT(4, 2); break;
-            case 3: LT(3, 2); break;
-            case 2: LT(2, 2); break;
-            case 1: LT(1, 2); break;
-            default: break;
+#define LTR(b)                                                                                                         \
+    switch (nr) {                                                                                                      \
+    case 8: LT(8, b); break;                                                                                           \
+    case 7: LT(7, b); break;                                                                                           \
+    case 6: LT(6, b); break;                                                                                           \
+    case 5: LT(5, b); break;                                                                                           \
+    case 4: LT(4, b); break;                                                                                           \
+    case 3: LT(3, b); break;                                                                                           \
+    case 2: LT(2, b); break;                                                                                           \
+    default: LT(1, b); break;                                                                                          \
+    }
+            if (two) {
+                LTR(2)
+            } else {
+                LTR(1)
             }
-        } else {
-            for (; r + 8 <= ns; r += 8) LT(8, 1);
-            switch (ns - r) {
-            case 7: LT(7, 1); break;
-            case 6: LT(6, 1); break;
-            case 5: LT(5, 1); break;
-            case 4: LT(4, 1); break;
-            case 3: LT(3, 1); break;
-            case 2: LT(2, 1); break;
-            case 1: LT(1, 1); break;
-            default: break;
-            }
-        }
+#undef LTR
 #undef LT
+        }
     }
     for (int i = 0; i < ns; i++) rowmax[i] = _mm512_reduce_max_ps(vmax[i]);
 }
