@@ -305,7 +305,11 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
     int nblk = (N + rb - 1) / rb, rbe = (N + nblk - 1) / nblk;
     double loss = 0;
     for (int r0 = 0; r0 < N; r0 += rbe) {
-        int nr = N - r0 < rbe ? N - r0 : rbe, nslab = (nr + CE_SLAB - 1) / CE_SLAB;
+        /* slabs of at most CE_SLAB rows, as many as a multiple of the threads and of even size (a row's
+         * arithmetic does not depend on its slab: the same bits for any split) */
+        int nr = N - r0 < rbe ? N - r0 : rbe, nslab = (nr + CE_SLAB - 1) / CE_SLAB, nth = omp_get_max_threads();
+        if (nth > 1 && nslab % nth && (nslab / nth + 1) * nth * 32 <= nr) nslab = (nslab / nth + 1) * nth;
+        int ssz = (nr + nslab - 1) / nslab;
         const float *hb = h + (size_t)r0 * D;
         const int32_t *pb = pos + r0;
 #pragma omp parallel
@@ -316,7 +320,8 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
             }
 #pragma omp for schedule(static)
             for (int sl = 0; sl < nslab; sl++) {
-                int s0 = sl * CE_SLAB, ns = nr - s0 < CE_SLAB ? nr - s0 : CE_SLAB;
+                int s0 = sl * ssz, ns = nr - s0 < ssz ? nr - s0 : ssz;
+                if (ns <= 0) continue;
                 float fa[CE_SLAB], fb[CE_SLAB], mrow[CE_SLAB];
                 for (int i = s0; i < s0 + ns; i++) rM[i] = -FLT_MAX, rZ[i] = 0, rl[i] = 0;
                 if (dh) memset(acc + (size_t)s0 * D, 0, (size_t)ns * D * sizeof *acc);
