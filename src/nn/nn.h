@@ -258,7 +258,9 @@ CREC__NN_KERNELS(double, CREC__NN_D)
 
 /* BLAS threads: crec__nn_blas_single() makes BLAS run one thread (so that crec__nn_gemm splits rows over OpenMP
  * threads instead: one pool, no two thread pools fighting over the cores) and returns the previous count, which
- * crec__nn_blas_restore puts back. Process-wide: for a training loop, not for concurrent callers. */
+ * crec__nn_blas_restore puts back. Process-wide: for a training loop, not for concurrent callers. OpenBLAS's OpenMP
+ * build sets OpenMP's thread count too (to 1 here, to prev on restore): set the loop's count with
+ * omp_set_num_threads *after* this call, as seqtrain.c and genrec.c do, or every parallel region runs one thread. */
 int crec__nn_blas_single(void);
 void crec__nn_blas_restore(int prev);
 

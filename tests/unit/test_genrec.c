@@ -12,12 +12,15 @@
  *   4. a planted rule (the next item is always the successor of the last one) is learnt: hit rate @1 > 0.9;
  *   5. a checkpoint round trip gives the same lists; a wrong index file is refused;
  *   6. enc_tokens=1 (TIGER's per-token encoder rows): beam search = brute force, a checkpoint round trip; the
- *      planted rule of 4 is learnt with it too. */
+ *      planted rule of 4 is learnt with it too;
+ *   7. training at 2 and 3 threads gives the scores of training at 1, bit for bit (`mem_in`, dropout on), and
+ *      leaves OpenMP's thread count as it was. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +171,13 @@ static crec_dataset *small_synth(int users, int items) {
     return ds;
 }
 
+static crec_model *train_threads(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv, int nt);
+
 static crec_model *train_on(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv) {
+    return train_threads(ds, sp, kv, nkv, 1);
+}
+
+static crec_model *train_threads(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv, int nt) {
     crec_config cfg = {0};
     for (int i = 0; i < nkv; i++) assert_int_equal(crec_config_set_kv(&cfg, kv[i]), 0);
     crec_model *m = NULL;
@@ -176,7 +185,7 @@ static crec_model *train_on(const crec_dataset *ds, const crec_split *sp, const 
     int rc = crec_model_new("genrec", &cfg, &m, err, sizeof err);
     if (rc) fail_msg("genrec: %s", err);
     m->n_users = ds->users.n, m->n_items = ds->items.n;
-    crec_train_input in = {.ds = ds, .train = &sp->train, .valid = &sp->valid, .n_threads = 1, .seed = 5, .verbose = getenv("GENREC_VERBOSE") != NULL};
+    crec_train_input in = {.ds = ds, .train = &sp->train, .valid = &sp->valid, .n_threads = nt, .seed = 5, .verbose = getenv("GENREC_VERBOSE") != NULL};
     rc = crec_model_train(m, &in);
     if (rc) fail_msg("genrec training: %s", crec_strerror(rc));
     return m;
@@ -415,6 +424,45 @@ static void planted(int enc_tokens) {
     crec_dataset_free(ds);
 }
 
+/* ---- 7. threads: training at 2 and 3 threads gives the model trained at 1, bit for bit, and leaves OpenMP's
+ * thread count as it found it (genrec once ran every kernel on one thread: BLAS's one-thread switch had reset
+ * OpenMP's count, docs/RESULTS.md) ---- */
+
+static void test_threads(void **st) {
+    (void)st;
+    crec_dataset *ds = small_synth(300, 80);
+    crec_split sp;
+    crec_split_spec spec;
+    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
+    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
+                        "batch=64", "max_len=8", "mem_in=1", "patience=0"};
+    int before = omp_get_max_threads();
+    crec_model *m[3];
+    for (int k = 0; k < 3; k++) {
+        m[k] = train_threads(ds, &sp, kv, 10, k + 1);
+        assert_int_equal(omp_get_max_threads(), before);
+    }
+    int I = ds->items.n;
+    float *s0 = malloc((size_t)I * sizeof *s0), *s1 = malloc((size_t)I * sizeof *s1);
+    assert_non_null(s0);
+    assert_non_null(s1);
+    for (int32_t user = 0; user < 40; user++) {
+        int64_t a = sp.train.ptr[user], b = sp.train.ptr[user + 1];
+        crec_context ctx = {.user = user, .hist = sp.train.idx + a, .n_hist = (int)(b - a)};
+        assert_int_equal(crec_model_score(m[0], &ctx, s0), 0);
+        for (int k = 1; k < 3; k++) {
+            assert_int_equal(crec_model_score(m[k], &ctx, s1), 0);
+            if (memcmp(s0, s1, (size_t)I * sizeof *s0))
+                fail_msg("user %d: scores after training at %d threads differ from 1 thread", user, k + 1);
+        }
+    }
+    free(s0), free(s1);
+    for (int k = 0; k < 3; k++) crec_model_free(m[k]);
+    crec_split_free(&sp);
+    crec_dataset_free(ds);
+}
+
 static void test_planted(void **st) {
     (void)st;
     planted(0);
@@ -430,6 +478,7 @@ int main(void) {
         cmocka_unit_test(test_multitask),
         cmocka_unit_test(test_enc_tokens),
         cmocka_unit_test(test_planted),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
