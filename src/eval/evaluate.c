@@ -568,11 +568,8 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
 
     /* batched: the model's OpenMP loops run at nt threads and BLAS on one (crec__nn_blas_single), so the
      * products are cut the same way at every thread count */
-    int prev_omp = omp_get_max_threads(), prev_blas = 0;
-    if (batched) {
-        prev_blas = crec__nn_blas_single();
-        omp_set_num_threads(nt);
-    }
+    crec_nn_threads th = {0};
+    if (batched) th = crec__nn_threads_enter(nt);
     for (int32_t c0 = 0; c0 < n_eval && rc == 0; c0 += EVAL_CHUNK) {
         int32_t cn = n_eval - c0 < EVAL_CHUNK ? n_eval - c0 : EVAL_CHUNK;
         if (batched) {
@@ -633,10 +630,7 @@ int crec_evaluate(const crec_model *m, const crec_dataset *ds, const crec_split 
         }
         crec__progress_update(&prog, c0 + cn);
     }
-    if (batched) {
-        omp_set_num_threads(prev_omp);
-        crec__nn_blas_restore(prev_blas);
-    }
+    if (batched) crec__nn_threads_leave(th);
     crec__progress_end(&prog);
     if (rc != 0) goto out;
 

@@ -29,7 +29,6 @@
  * builds one with `index_method` (random / sequential / collaborative / semantic) at training time. The index is
  * saved inside the checkpoint. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1268,11 +1267,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
     if (!rc) rc = gctx_alloc(g, &c, Bseq, Nemax, Smax, 1);
     float *best = rc ? NULL : malloc(g->p.total * sizeof(float));
     if (!rc && !best) rc = CREC_ENOMEM;
-    /* BLAS on one thread, then OpenMP's count: OpenBLAS's OpenMP build sets OpenMP's count with its own, so in the
-     * other order (or without the second call) every kernel of the training ran on one thread */
-    int nt = in->n_threads > 0 ? in->n_threads : omp_get_max_threads();
-    int prev_omp = omp_get_max_threads(), prev_threads = crec__nn_blas_single();
-    omp_set_num_threads(nt);
+    crec_nn_threads th = crec__nn_threads_enter(in->n_threads); /* BLAS on one thread, OpenMP on n_threads */
     int64_t steps_per_epoch = (nu + B - 1) / B, total = steps_per_epoch * hp.epochs, step = 0;
     double best_ndcg = -1;
     int best_epoch = -1, since = 0;
@@ -1339,8 +1334,7 @@ static int genrec_train(crec_model *m, const crec_train_input *in) {
         } else if (crec__early_stop(ep + 1, ++since, hp.patience, hp.min_epochs))
             break;
     }
-    omp_set_num_threads(prev_omp);
-    crec__nn_blas_restore(prev_threads);
+    crec__nn_threads_leave(th);
     if (!rc && best_epoch > 0) {
         memcpy(g->p.param, best, g->p.total * sizeof(float));
         if (in->verbose) crec__log("genrec: best epoch %d (valid NDCG@10 %.4f) kept", best_epoch, best_ndcg);

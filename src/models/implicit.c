@@ -175,8 +175,7 @@ double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec
     if (!failed && batched) {
         /* blocks of B users: one score_batch call (the model's own OpenMP at nth threads, BLAS on one thread, so
          * the bits do not depend on nth), then the users ranked in parallel */
-        int prev_omp = omp_get_max_threads(), prev_blas = crec__nn_blas_single();
-        omp_set_num_threads(nth);
+        crec_nn_threads th = crec__nn_threads_enter(nth);
         for (int32_t k0 = 0; k0 < nu && !failed; k0 += B) {
             int nb = nu - k0 < B ? (int)(nu - k0) : B;
             for (int c = 0; c < nb; c++) {
@@ -199,8 +198,7 @@ double crec__valid_ndcg10(const crec_model *m, const crec_triples *t, const crec
                 }
             }
         }
-        omp_set_num_threads(prev_omp);
-        crec__nn_blas_restore(prev_blas);
+        crec__nn_threads_leave(th);
     } else if (!failed) {
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
         for (int32_t k = 0; k < nu; k++) {

@@ -260,8 +260,7 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     crec_nn_params *p = net->p;
     int32_t U = x->n_rows;
     int nt = in->n_threads > 0 ? in->n_threads : omp_get_max_threads();
-    int prev_threads = omp_get_max_threads(), prev_blas = crec__nn_blas_single();
-    omp_set_num_threads(nt);
+    crec_nn_threads th = crec__nn_threads_enter(nt);
     int rc = 0;
     for (int64_t q = 0; q < crec_csr_nnz(x); q++) pop[x->idx[q]] += 1.0f;
     crec_rng rng;
@@ -428,8 +427,7 @@ int crec__seqtrain_run(const crec_seqtrain_net *net, const crec_seqtrain_obj *ob
     free(p->grad), free(p->m), free(p->v);
     p->grad = p->m = p->v = NULL;
 done:
-    omp_set_num_threads(prev_threads);
-    crec__nn_blas_restore(prev_blas);
+    crec__nn_threads_leave(th);
     train_free(&tr);
     return rc;
 }

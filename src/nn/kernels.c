@@ -26,6 +26,18 @@ void crec__nn_blas_restore(int prev) {
     if (prev > 1 && openblas_get_num_threads() != prev) openblas_set_num_threads(prev);
 }
 
+crec_nn_threads crec__nn_threads_enter(int nt) {
+    crec_nn_threads t = {.omp = omp_get_max_threads()};
+    t.blas = crec__nn_blas_single(); /* first: OpenBLAS's OpenMP build sets OpenMP's count with its own */
+    omp_set_num_threads(nt > 0 ? nt : t.omp);
+    return t;
+}
+
+void crec__nn_threads_leave(crec_nn_threads t) {
+    omp_set_num_threads(t.omp);
+    crec__nn_blas_restore(t.blas);
+}
+
 /* Cosine rows (nn.h). */
 void crec__nn_cos_rows(float *out, float *nrm, const float *x, int64_t n, int D, float scale) {
     for (int64_t i = 0; i < n; i++) {

@@ -260,9 +260,16 @@ CREC__NN_KERNELS(double, CREC__NN_D)
  * threads instead: one pool, no two thread pools fighting over the cores) and returns the previous count, which
  * crec__nn_blas_restore puts back. Process-wide: for a training loop, not for concurrent callers. OpenBLAS's OpenMP
  * build sets OpenMP's thread count too (to 1 here, to prev on restore): set the loop's count with
- * omp_set_num_threads *after* this call, as seqtrain.c and genrec.c do, or every parallel region runs one thread. */
+ * omp_set_num_threads *after* this call, or every parallel region runs one thread: crec__nn_threads_enter does both. */
 int crec__nn_blas_single(void);
 void crec__nn_blas_restore(int prev);
+/* A training or batched-scoring loop's threads: BLAS on one thread, then OpenMP on nt (0: as it is), in that order
+ * (see above); crec__nn_threads_leave gives both back. */
+typedef struct {
+    int omp, blas;
+} crec_nn_threads;
+crec_nn_threads crec__nn_threads_enter(int nt);
+void crec__nn_threads_leave(crec_nn_threads t);
 
 /* Fills att_off[B+1] with the attention cache offsets of a packed batch (H * sum T_b^2 in all) and returns the
  * total. */
