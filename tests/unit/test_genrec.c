@@ -171,10 +171,11 @@ static crec_dataset *small_synth(int users, int items) {
     return ds;
 }
 
-static crec_model *train_threads(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv, int nt);
-
-static crec_model *train_on(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv) {
-    return train_threads(ds, sp, kv, nkv, 1);
+/* The leave-one-out split of ds into sp. */
+static void loo_split(const crec_dataset *ds, crec_split *sp) {
+    crec_split_spec spec;
+    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
+    assert_int_equal(crec_split_make(ds, &spec, sp), 0);
 }
 
 static crec_model *train_threads(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv, int nt) {
@@ -191,6 +192,10 @@ static crec_model *train_threads(const crec_dataset *ds, const crec_split *sp, c
     return m;
 }
 
+static crec_model *train_on(const crec_dataset *ds, const crec_split *sp, const char *kv[], int nkv) {
+    return train_threads(ds, sp, kv, nkv, 1);
+}
+
 /* ---- 3. beam search vs brute force ---- */
 
 static int cmp_desc(const void *a, const void *b) {
@@ -202,9 +207,7 @@ static void test_beam_bruteforce(void **st) {
     (void)st;
     crec_dataset *ds = small_synth(200, 60);
     crec_split sp;
-    crec_split_spec spec;
-    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
-    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    loo_split(ds, &sp);
     /* random index, base 4: 60 items -> 3 levels (at most 16 prefixes at depth 2) */
     const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
                         "batch=64", "beam=64", "max_len=8"};
@@ -302,7 +305,7 @@ static void test_beam_bruteforce(void **st) {
     /* an index for another dataset is refused */
     crec_dataset *other = small_synth(200, 61);
     crec_split sp2;
-    assert_int_equal(crec_split_make(other, &spec, &sp2), 0);
+    loo_split(other, &sp2);
     crec_config cfg = {0};
     crec_config_set_kv(&cfg, ikv);
     crec_config_set_kv(&cfg, "epochs=1");
@@ -326,9 +329,7 @@ static void test_multitask(void **st) {
     (void)st;
     crec_dataset *ds = small_synth(150, 40);
     crec_split sp;
-    crec_split_spec spec;
-    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
-    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    loo_split(ds, &sp);
     /* the direct task needs user tokens: refused by name without them */
     crec_config cfg = {0};
     crec_config_set_kv(&cfg, "tasks=seq+direct");
@@ -366,9 +367,7 @@ static void test_enc_tokens(void **st) {
     (void)st;
     crec_dataset *ds = small_synth(150, 40);
     crec_split sp;
-    crec_split_spec spec;
-    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
-    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    loo_split(ds, &sp);
     const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
                         "batch=32", "beam=64", "max_len=6", "enc_tokens=1", "item_emb=1"};
     crec_model *m = train_on(ds, &sp, kv, 11);
@@ -396,9 +395,7 @@ static void planted(int enc_tokens) {
         }
     }
     crec_split sp;
-    crec_split_spec spec;
-    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
-    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    loo_split(ds, &sp);
     const char *kv[] = {"index_method=random", "dim=32", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=8",
                         "batch=64", "dropout=0", "lr=0.005", "max_len=6", "patience=0",
                         enc_tokens ? "enc_tokens=1" : "enc_tokens=0"};
@@ -432,9 +429,7 @@ static void test_threads(void **st) {
     (void)st;
     crec_dataset *ds = small_synth(300, 80);
     crec_split sp;
-    crec_split_spec spec;
-    assert_int_equal(crec_split_spec_parse("loo", &spec), 0);
-    assert_int_equal(crec_split_make(ds, &spec, &sp), 0);
+    loo_split(ds, &sp);
     const char *kv[] = {"index_method=random", "dim=16", "heads=2", "enc_blocks=1", "dec_blocks=1", "epochs=2",
                         "batch=64", "max_len=8", "mem_in=1", "patience=0"};
     int before = omp_get_max_threads();
