@@ -66,10 +66,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)N * D; i++) h[i] = (float)crec__rng_normal(&r);
     for (size_t i = 0; i < (size_t)NI * D; i++) W[i] = (float)(0.3 * crec__rng_normal(&r));
     for (int n = 0; n < N; n++) pos[n] = n % 97 == 5 ? -1 : (int32_t)crec__rng_below(&r, (uint64_t)NI);
-    /* BLAS on one thread first: OpenBLAS's OpenMP build sets OpenMP's thread count with its own, so the other
-     * order ran every kernel here on one thread */
-    int prev = crec__nn_blas_single();
-    omp_set_num_threads(threads);
+    /* BLAS on one thread, then OpenMP's count (in the other order every kernel here ran on one thread) */
+    crec_nn_threads th = crec__nn_threads_enter(threads);
     double flops = 3.0 * 2.0 * N * (double)NI * D, best[3] = {1e30, 1e30, 1e30}, cpu[3] = {0, 0, 0},
            loss[3] = {0, 0, 0};
     const char *name[3] = {"two-pass (1024 rows x catalogue kept)", "fused, OpenBLAS products", "fused, AVX-512 tiles"};
@@ -91,7 +89,7 @@ int main(int argc, char **argv) {
         }
     omp_set_num_threads(1); /* one-thread SGEMM per CPU-second: OpenBLAS's OpenMP build follows OpenMP's count */
     double cpeak = bench_cpu_sgemm(1024, 3);
-    crec__nn_blas_restore(prev);
+    crec__nn_threads_leave(th);
     omp_set_num_threads(threads);
     double peak = crec_blas_sgemm_gflops(1024, 3);
     double e[3] = {0, 0, 0}, g = 0; /* e[k]: kernel k against the two-pass one */

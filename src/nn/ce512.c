@@ -320,8 +320,7 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
             }
 #pragma omp for schedule(static)
             for (int sl = 0; sl < nslab; sl++) {
-                int s0 = sl * ssz, ns = nr - s0 < ssz ? nr - s0 : ssz;
-                if (ns <= 0) continue;
+                int s0 = sl * ssz, ns = nr - s0 < ssz ? nr - s0 : ssz; /* > 0: slabs average >= 32 rows */
                 float fa[CE_SLAB], fb[CE_SLAB], mrow[CE_SLAB];
                 for (int i = s0; i < s0 + ns; i++) rM[i] = -FLT_MAX, rZ[i] = 0, rl[i] = 0;
                 if (dh) memset(acc + (size_t)s0 * D, 0, (size_t)ns * D * sizeof *acc);
