@@ -101,13 +101,20 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)NI * D; i++) g = fmax(g, fabs(dW[0][i]));
     printf("SGEMM n=1024, same run: %.1f GFLOP/s (%d threads, wall), %.1f GFLOP per CPU-second (one thread)\n", peak,
            crec_blas_threads(), cpeak);
+    double fc = bench_fma_ceiling(0, crec_blas_threads());
+    if (fc > 0)
+        printf("FMA ceiling, same run: %.1f GFLOP/s (%d threads issuing 512-bit FMAs alone); the SGEMM is %.0f%% of "
+               "it\n",
+               fc, crec_blas_threads(), 100 * peak / fc);
     for (int k = 0; k < nk; k++) {
         if (only && only != k + 1) continue;
         double cg = flops * reps / cpu[k] / 1e9;
-        printf("%-40s best %.2f ms, %.2f CPU-ms per call; %.1f GFLOP/s = %.0f%% of the wall peak; %.1f GFLOP per "
-               "CPU-s = %.0f%% of the CPU peak\n",
+        char ofc[48] = "";
+        if (fc > 0) snprintf(ofc, sizeof ofc, " (%.0f%% of the FMA ceiling)", 100 * flops / best[k] / 1e9 / fc);
+        printf("%-40s best %.2f ms, %.2f CPU-ms per call; %.1f GFLOP/s = %.0f%% of the wall peak%s; %.1f GFLOP "
+               "per CPU-s = %.0f%% of the CPU peak\n",
                name[k], best[k] * 1e3, cpu[k] / reps * 1e3, flops / best[k] / 1e9, 100 * flops / best[k] / 1e9 / peak,
-               cg, 100 * cg / cpeak);
+               ofc, cg, 100 * cg / cpeak);
     }
     if (only) return 0;
     for (int k = 1; k < nk; k++)

@@ -9,6 +9,7 @@
 #ifndef CREC_BENCH_CPU_PEAK_H
 #define CREC_BENCH_CPU_PEAK_H
 #include <cblas.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,14 @@
 #include "core/util.h"
 #include "crec/crec.h"
 
-static double bench_cpu_clock(clockid_t id) {
+static inline double bench_cpu_clock(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* GFLOP per CPU-second of one-thread sgemm at n x n (BLAS must run one thread: crec__nn_blas_single). */
-static double bench_cpu_sgemm(int n, int reps) {
+static inline double bench_cpu_sgemm(int n, int reps) {
     size_t nn = (size_t)n * n;
     float *a = crec__aligned_alloc(nn * sizeof *a), *b = crec__aligned_alloc(nn * sizeof *b),
           *c = crec__aligned_alloc(nn * sizeof *c);
@@ -134,6 +135,74 @@ static inline int bench_load_loo(const char *path, crec_format fmt, crec_dataset
         fprintf(stderr, "split: cannot make the leave-one-out split of %s\n", path);
         return 1;
     }
+    return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define BENCH_FMA_CHAINS 12 /* > latency (4) x ports (2): the loop is bound by issue alone */
+
+/* n rounds of BENCH_FMA_CHAINS independent chains of 512-bit FMAs (bf16: vdpbf16ps); returns their sum. */
+__attribute__((target("avx512f,fma"))) static inline float bench_fma_loop(long n, float x0) {
+    __m512 a[BENCH_FMA_CHAINS], x = _mm512_set1_ps(x0), y = _mm512_set1_ps(0.5f);
+    for (int i = 0; i < BENCH_FMA_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < BENCH_FMA_CHAINS; i++) a[i] = _mm512_fmadd_ps(x, y, a[i]);
+        __asm__ volatile("" : "+v"(x)); /* x is not a constant: the FMAs stay */
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < BENCH_FMA_CHAINS; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static inline float bench_bf16_loop(long n, float x0) {
+    __m512 a[BENCH_FMA_CHAINS];
+    __m512bh x = _mm512_cvtne2ps_pbh(_mm512_set1_ps(x0), _mm512_set1_ps(x0)), y = x;
+    for (int i = 0; i < BENCH_FMA_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < BENCH_FMA_CHAINS; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+        __asm__ volatile("" : "+v"(x));
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < BENCH_FMA_CHAINS; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+
+/* GFLOP/s of the loop on nt threads at once (a 512-bit FMA: 32 flop; a vdpbf16ps: 64), best of 3 rounds of
+ * 20M x 12 instructions each (~0.1 s). */
+static inline double bench_fma_ceiling_x86(int bf16, int nt) {
+    const long n = 20000000;
+    double best = 1e30;
+    volatile float sink = 0;
+    for (int round = 0; round < 3; round++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+#pragma omp parallel num_threads(nt)
+        {
+            float v = bf16 ? bench_bf16_loop(n, 1.0001f) : bench_fma_loop(n, 1.0001f);
+#pragma omp atomic
+            sink += v;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double t = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (t < best) best = t;
+    }
+    (void)sink;
+    return (double)n * BENCH_FMA_CHAINS * (bf16 ? 64 : 32) * nt / best / 1e9;
+}
+#endif
+
+/* The rate no float kernel passes: nt threads issuing nothing but 512-bit FMAs on independent registers (bf16: AVX-512
+ * BF16's vdpbf16ps). GFLOP/s; 0 where the CPU lacks the instructions. An SGEMM's fraction of it says how close the
+ * BLAS comes to the machine; a kernel's fraction of the SGEMM says how close it comes to the BLAS. */
+static inline double bench_fma_ceiling(int bf16, int nt) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f") && (!bf16 || __builtin_cpu_supports("avx512bf16")))
+        return bench_fma_ceiling_x86(bf16, nt);
+#endif
+    (void)bf16, (void)nt;
     return 0;
 }
 

@@ -168,6 +168,11 @@ int main(int argc, char **argv) {
     printf("flops:   %.2f GFLOP per epoch (model count), achieved %.1f GFLOP/s = %.0f%% of SGEMM peak %.1f GFLOP/s "
            "(n=1024)\n",
            flops / 1e9, flops / 1e9 / per, 100 * flops / 1e9 / per / peak, peak);
+    double fc = bench_fma_ceiling(0, crec_blas_threads());
+    if (fc > 0)
+        printf("ceiling: %.1f GFLOP/s from 512-bit FMAs alone (%d threads): the epoch at %.0f%% of it, the SGEMM at "
+               "%.0f%%\n",
+               fc, crec_blas_threads(), 100 * flops / 1e9 / per / fc, 100 * peak / fc);
     /* CPU time: what the load of other processes does not change (cpu_peak.h) */
     printf("cpu:     %.2f CPU-s per epoch, %.1f GFLOP per CPU-s = %.0f%% of one-thread SGEMM %.1f GFLOP per CPU-s "
            "(n=1024); load average %.2f\n",

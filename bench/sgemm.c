@@ -3,7 +3,10 @@
  * Calls crec_blas_setup like the crec program (so it may re-execute itself once with a better
  * OPENBLAS_CORETYPE), checks cblas_sgemm against a naive double-precision product at n=256, then times
  * n = 256, 512, 1024, 2048 (best of reps). Compare kernels with e.g. OPENBLAS_CORETYPE=Sandybridge
- * (the environment is respected) and CREC_BLAS_AUTO=0 (OpenBLAS's own detection). Results: docs/BLAS.md.
+ * (the environment is respected) and CREC_BLAS_AUTO=0 (OpenBLAS's own detection). Then, on x86-64 with AVX-512, the
+ * ceiling no kernel passes: 512-bit FMAs on 12 independent registers, nothing else, one loop per thread (and the
+ * same for AVX-512 BF16's vdpbf16ps, 2 products per lane, where the CPU has it), as a ratio to the n = 1024 rate.
+ * Results: docs/BLAS.md.
  *
  *   usage: bench_sgemm [reps]      (default 5) */
 #include <math.h>
@@ -14,6 +17,7 @@
 #include <cblas.h>
 
 #include "core/util.h"
+#include "cpu_peak.h"
 #include "crec/blas.h"
 
 /* Max over entries of |C - ref| / sum_k |a_ik b_kj| (ref in double), for row-major n x n matrices. */
@@ -70,6 +74,7 @@ int main(int argc, char **argv) {
 
     printf("%6s %10s %10s\n", "n", "GFLOP/s", "ms");
     static const int sizes[] = {256, 512, 1024, 2048};
+    double g1024 = 0;
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         int m = sizes[k];
         double g = crec_blas_sgemm_gflops(m, reps);
@@ -78,6 +83,18 @@ int main(int argc, char **argv) {
             return 1;
         }
         printf("%6d %10.1f %10.2f\n", m, g, 2.0 * m * m * m / (g * 1e9) * 1e3);
+        if (m == 1024) g1024 = g;
+    }
+    int nt = crec_blas_threads();
+    double f = bench_fma_ceiling(0, nt);
+    if (f > 0) {
+        printf("ceiling: 512-bit FMAs alone, %d threads: %.1f GFLOP/s; sgemm n=1024 reaches %.0f%% of it\n", nt, f,
+               100 * g1024 / f);
+        double h = bench_fma_ceiling(1, nt);
+        if (h > 0)
+            printf("ceiling: vdpbf16ps alone (bf16 products, float sums), %d threads: %.1f GFLOP/s = %.2fx the "
+                   "FMAs\n",
+                   nt, h, h / f);
     }
     printf("reproduce: %s%s%sOPENBLAS_NUM_THREADS=%d %s %d\n", env ? "OPENBLAS_CORETYPE=" : "", env ? env : "",
            env ? " " : "", crec_blas_threads(), argv[0], reps);
