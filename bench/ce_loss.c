@@ -41,11 +41,12 @@ int main(int argc, char **argv) {
                    : !strcmp(argv[i], "--ic")      ? &fic
                                                    : NULL;
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 1) {
-            fprintf(stderr,
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
                     "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--wait P] [--only 1|2|3] [--ic chunk] "
                     "(all >= 1)\n",
                     argv[0]);
-            return 2;
+            return help ? 0 : 2;
         }
     }
     crec_rng r;

@@ -63,6 +63,18 @@ static void run(const char *label, crec_format fmt, const char *path) {
 }
 
 int main(int argc, char **argv) {
+    int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    for (int i = 1; i < argc && !help; i += 2)
+        if (i + 1 >= argc || crec_format_parse(argv[i]) == CREC_FMT_UNKNOWN) {
+            fprintf(stderr, "%s: '%s' is not a FORMAT PATH pair\nusage: %s [FORMAT PATH]...\n", argv[0], argv[i],
+                    argv[0]);
+            return 2;
+        }
+    if (help) {
+        printf("usage: %s [FORMAT PATH]...   e.g. %s sequences ../shared/data/amazon-beauty/Beauty.txt\n", argv[0],
+               argv[0]);
+        return 0;
+    }
     printf("dataset load: text parse vs binary .crecds (best of 5)\n");
     /* generated: 50k users x ~30 events as a sequence file */
     crec_synth_opts so;

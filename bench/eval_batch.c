@@ -87,11 +87,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-dense")) dense = 0;
         else if (!strcmp(argv[i], "--synth")) synth = 1;
         else {
-            fprintf(stderr,
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
                     "usage: %s [--data Beauty.txt] [--factors 64,512] [--iters 2] [--threads N] [--no-dense] "
                     "[--max-users N] [--synth]\n",
                     argv[0]);
-            return 2;
+            return help ? 0 : 2;
         }
     }
     crec_dataset *ds = NULL;

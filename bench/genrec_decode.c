@@ -31,8 +31,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--users") && i + 1 < argc) users = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_genrec_decode --data D --model M.crecm [--users N] [--k 10]\n");
-            return 2;
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr, "usage: bench_genrec_decode --data D --model M.crecm [--users N] [--k 10]\n");
+            return help ? 0 : 2;
         }
     }
     if (!data || !model || users < 1 || k < 1 || k > 1000) {

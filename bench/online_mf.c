@@ -36,7 +36,15 @@ int main(int argc, char **argv) {
     o.lr = 0.5f;
     int32_t nu = 20000, ni = 10000;
     int64_t ne = 200000;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
+                    "usage: %s [--dim D] [--neg N] [--hist L] [--loss bpr|softmax] [--users U] [--items I] "
+                    "[--events E]\n",
+                    argv[0]);
+            return help ? 0 : 2;
+        }
         if (!strcmp(argv[i], "--dim")) o.dim = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--neg")) o.neg = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--hist")) o.hist = atoi(argv[i + 1]);
@@ -45,11 +53,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--items")) ni = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--events")) ne = atoll(argv[i + 1]);
         else {
-            fprintf(stderr, "bench_online_mf: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "bench_online_mf: unknown option '%s'\nusage: %s [--dim D] [--neg N] [--hist L] "
+                    "[--loss bpr|softmax] [--users U] [--items I] [--events E]\n", argv[i], argv[0]);
             return 2;
         }
     }
-    if (nu < 1 || ni < 2 || ne < 1) return 2;
+    if (nu < 1 || ni < 2 || ne < 1) {
+        fprintf(stderr, "bench_online_mf: needs --users >= 1, --items >= 2, --events >= 1\n");
+        return 2;
+    }
     char la[128];
     loadavg(la, sizeof la);
     printf("online MF (crec_omf): one thread, CPU time per event; dim %d, %s, %d negatives, hist %d; %d users, %d items "

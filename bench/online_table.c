@@ -237,7 +237,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--optim") && i + 1 < argc) {
             const char *v = argv[++i];
             optim = !strcmp(v, "sgd") ? CREC_ONLINE_SGD : !strcmp(v, "ftrl") ? CREC_ONLINE_FTRL : CREC_ONLINE_ADAGRAD;
-        } else if (ns < 16) sizes[ns++] = strtoull(argv[i], NULL, 10);
+        } else if (ns < 16 && strtoull(argv[i], NULL, 10) > 0) sizes[ns++] = strtoull(argv[i], NULL, 10);
+        else {
+            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+            fprintf(help ? stdout : stderr,
+                    "usage: %s [--dim D] [--optim sgd|adagrad|ftrl] [--queries Q] [N...]   (N >= 1 keys, at most 16 "
+                    "sizes; default 1M 10M)\n",
+                    argv[0]);
+            return help ? 0 : 2;
+        }
     }
     if (ns == 0) {
         sizes[ns++] = 1000000;

@@ -33,6 +33,17 @@ expect "version names the BLAS core" 0 "blas: .*core" -- "$CREC" version
 expect "models lists itemknn with params" 0 "itemknn.*neighbours" -- "$CREC" models
 expect "models --json" 0 '^\[\{"name": "pop"' -- "$CREC" models --json
 
+# the benchmark programs beside crec: --help prints their usage and exits 0, an unknown flag is a usage error (2),
+# and neither may crash (two of them once died of SIGFPE on --help)
+nb=0
+for b in "$(dirname "$CREC")"/bench_*; do
+  [ -x "$b" ] || continue
+  nb=$((nb + 1))
+  expect "$(basename "$b") --help" 0 "^usage: " -- "$b" --help
+  expect "$(basename "$b") with an unknown flag" 2 "usage: " -- "$b" --no-such-flag
+done
+[ "$nb" -gt 0 ] || echo "skip - no bench_* programs beside $CREC (not built)"
+
 # synth -> info -> train -> eval -> recommend
 expect "data synth" 0 "600 users, 300 items" -- "$CREC" data synth --users 600 --items 300 --out "$T/s.crecds"
 expect "data info --json" 0 '"users": 600, "items": 300' -- "$CREC" data info "$T/s.crecds" --json
