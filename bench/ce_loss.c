@@ -41,12 +41,10 @@ int main(int argc, char **argv) {
                    : !strcmp(argv[i], "--ic")      ? &fic
                                                    : NULL;
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 1) {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--wait P] [--only 1|2|3] [--ic chunk] "
-                    "(all >= 1)\n",
-                    argv[0]);
-            return help ? 0 : 2;
+            return bench_usage(argv[i],
+                               "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--wait P] [--only "
+                               "1|2|3] [--ic chunk] (all >= 1)\n",
+                               argv[0]);
         }
     }
     crec_rng r;

@@ -4,12 +4,14 @@
  * fraction of a peak timed a minute apart reads whatever the load was then. CPU time does not: a thread is charged
  * only while it runs. bench_cpu_sgemm times one single-threaded cblas_sgemm of n x n by the calling thread's CPU
  * clock (best of reps after one warm-up): GFLOP per CPU-second, the reference that a training step's GFLOP per
- * CPU-second (its process CPU time) is compared with. Header-only: each bench that includes it gets a copy. Also the load average and a timed training call, which
- * the epoch benches share. */
+ * CPU-second (its process CPU time) is compared with. Header-only: each bench that includes it gets a copy. Also what
+ * the benches share: the load average, a timed training call, the OpenMP wait policy, the FMA ceiling, the usage
+ * message. */
 #ifndef CREC_BENCH_CPU_PEAK_H
 #define CREC_BENCH_CPU_PEAK_H
 #include <cblas.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,18 @@ static inline double bench_cpu_sgemm(int n, int reps) {
     free(a), free(b), free(c);
     return best < 1e30 ? 2.0 * n * (double)n * n / best / 1e9 : 0;
 }
+/* The usage message for a command line that stopped at argument arg: on stdout, returning 0, where arg asks for it
+ * (--help, -h); else on stderr, returning 2 (a usage error). `return bench_usage(argv[i], "usage: %s ...\n", argv[0]);` */
+static inline int bench_usage(const char *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline int bench_usage(const char *arg, const char *fmt, ...) {
+    int help = arg && (!strcmp(arg, "--help") || !strcmp(arg, "-h"));
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(help ? stdout : stderr, fmt, ap);
+    va_end(ap);
+    return help ? 0 : 2;
+}
+
 /* OpenMP's wait policy for the run, which the epoch benches share. A training step opens a handful of parallel
  * regions; how idle threads wait between them matters on 2 cores. "--wait passive" (the default, kept when
  * OMP_WAIT_POLICY is unset): threads sleep at once - what a shared machine needs, where spinning barriers crawl;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
@@ -87,12 +88,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-dense")) dense = 0;
         else if (!strcmp(argv[i], "--synth")) synth = 1;
         else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--data Beauty.txt] [--factors 64,512] [--iters 2] [--threads N] [--no-dense] "
-                    "[--max-users N] [--synth]\n",
-                    argv[0]);
-            return help ? 0 : 2;
+            return bench_usage(argv[i],
+                               "usage: %s [--data Beauty.txt] [--factors 64,512] [--iters 2] [--threads N] "
+                               "[--no-dense] [--max-users N] [--synth]\n",
+                               argv[0]);
         }
     }
     crec_dataset *ds = NULL;

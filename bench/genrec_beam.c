@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
@@ -33,14 +34,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--beams") && i + 1 < argc) beams = argv[++i];
         else if (!strcmp(argv[i], "--users") && i + 1 < argc) users = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: bench_genrec_beam --data D --model M.crecm [--beams 20,50,100] [--users N]\n");
-            return strcmp(argv[i], "--help") ? 2 : 0;
-        }
+        else
+            return bench_usage(argv[i], "usage: %s --data D --model M.crecm [--beams 20,50,100] [--users N]\n",
+                               argv[0]);
     }
     if (!data || !model || users < 0) {
-        fprintf(stderr, "usage: bench_genrec_beam --data D --model M.crecm [--beams 20,50,100] [--users N]\n");
-        return 2;
+        return bench_usage(NULL, "usage: %s --data D --model M.crecm [--beams 20,50,100] [--users N]\n", argv[0]);
     }
     omp_set_num_threads(1);
     openblas_set_num_threads(1);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/blas.h"
 #include "crec/crec.h"
@@ -31,14 +32,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--users") && i + 1 < argc) users = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--k") && i + 1 < argc) k = atoi(argv[++i]);
         else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr, "usage: bench_genrec_decode --data D --model M.crecm [--users N] [--k 10]\n");
-            return help ? 0 : 2;
+            return bench_usage(argv[i], "usage: %s --data D --model M.crecm [--users N] [--k 10]\n", argv[0]);
         }
     }
     if (!data || !model || users < 1 || k < 1 || k > 1000) {
-        fprintf(stderr, "usage: bench_genrec_decode --data D --model M.crecm [--users N] [--k 10]\n");
-        return 2;
+        return bench_usage(NULL, "usage: %s --data D --model M.crecm [--users N] [--k 10]\n", argv[0]);
     }
     omp_set_num_threads(1);
     openblas_set_num_threads(1);

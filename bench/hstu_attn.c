@@ -48,14 +48,12 @@ int main(int argc, char **argv) {
             D = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tiles") && i + 1 < argc)
             tiles = argv[++i];
-        else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--data ratings.users-0001-2999.dat] [--reps 5] [--dim 50] [--tiles 32,48,64]\n"
-                    "CPU seconds of the HSTU attention, per-pair reference vs tiled kernels, one thread\n",
-                    argv[0]);
-            return help ? 0 : 2;
-        }
+        else
+            return bench_usage(argv[i],
+                               "usage: %s [--data ratings.users-0001-2999.dat] [--reps 5] [--dim 50] [--tiles "
+                               "32,48,64]\nCPU seconds of the HSTU attention, per-pair reference vs tiled kernels, "
+                               "one thread\n",
+                               argv[0]);
     }
     if (reps < 1 || D < 1) return 2;
     int prev = crec__nn_blas_single();

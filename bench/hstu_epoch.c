@@ -53,15 +53,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bad --set %s\n", argv[i]);
                 return 2;
             }
-        } else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--data ratings.users-0001-2999.dat] [--epochs 2] [--threads 2] [--wait P] [--set k=v]...\n"
-                    "seconds (wall, CPU) per HSTU training epoch, one-time costs excluded (runs of 1 and 1 + E "
-                    "epochs)\n",
-                    argv[0]);
-            return help ? 0 : 2;
-        }
+        } else
+            return bench_usage(argv[i],
+                               "usage: %s [--data ratings.users-0001-2999.dat] [--epochs 2] [--threads 2] [--wait P] "
+                               "[--set k=v]...\nseconds (wall, CPU) per HSTU training epoch, one-time costs excluded "
+                               "(runs of 1 and 1 + E epochs)\n",
+                               argv[0]);
     }
     if (epochs < 1 || access(data, R_OK) != 0) {
         if (epochs >= 1) printf("skipping: %s not found (shared datasets absent)\n", data);

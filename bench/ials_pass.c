@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "cpu_peak.h"
 typedef float v8f __attribute__((vector_size(32), may_alias));
 typedef float v16f __attribute__((vector_size(64), may_alias));
 #define AI static inline __attribute__((always_inline))
@@ -100,11 +102,8 @@ __attribute__((target("avx512f,avx512vl,fma"))) static void pass_5124(const floa
 }
 static double now(void) { struct timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
 int main(int argc, char **argv) {
-    if (argc > 2 || (argc == 2 && atoi(argv[1]) < 1)) {
-        int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
-        fprintf(help ? stdout : stderr, "usage: %s [NY >= 1: rows of the factor table, default 26744]\n", argv[0]);
-        return help ? 0 : 2;
-    }
+    if (argc > 2 || (argc == 2 && atoi(argv[1]) < 1))
+        return bench_usage(argv[1], "usage: %s [NY >= 1: rows of the factor table, default 26744]\n", argv[0]);
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) {
         fprintf(stderr, "bench_ials_pass: needs AVX-512\n");

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/blas.h"
 #include "models/ials.h"
@@ -134,15 +135,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--factors") && v) snprintf(factors, sizeof factors, "%s", v), i++;
         else if (!strcmp(argv[i], "--prec") && v) snprintf(precs, sizeof precs, "%s", v), i++;
         else if (!strcmp(argv[i], "--each")) each = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]] [--each]\n",
-                   argv[0]);
-            return 0;
-        } else {
-            fprintf(stderr, "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] [--prec fp32,mixed,fp16[+l][+g]] [--each]\n",
-                    argv[0]);
-            return 2;
-        }
+        else
+            return bench_usage(argv[i],
+                               "usage: %s [--threads T] [--factors 64,256] [--reps R] [--scale S] [--cg N] [--seed N] "
+                               "[--prec fp32,mixed,fp16[+l][+g]] [--each]\n",
+                               argv[0]);
     }
     if (threads < 1 || reps < 1 || reps > 99 || cg < 1 || !(scale > 0 && scale <= 1)) {
         fprintf(stderr, "bad arguments\n");

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/online.h"
 
@@ -28,6 +29,8 @@ static void loadavg(char *buf, size_t n) {
     }
 }
 
+#define OMF_USAGE "usage: %s [--dim D] [--neg N] [--hist L] [--loss bpr|softmax] [--users U] [--items I] [--events E]\n"
+
 int main(int argc, char **argv) {
     crec_omf_opts o;
     crec_omf_opts_default(&o);
@@ -37,14 +40,7 @@ int main(int argc, char **argv) {
     int32_t nu = 20000, ni = 10000;
     int64_t ne = 200000;
     for (int i = 1; i < argc; i += 2) {
-        if (i + 1 >= argc) {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--dim D] [--neg N] [--hist L] [--loss bpr|softmax] [--users U] [--items I] "
-                    "[--events E]\n",
-                    argv[0]);
-            return help ? 0 : 2;
-        }
+        if (i + 1 >= argc) return bench_usage(argv[i], OMF_USAGE, argv[0]);
         if (!strcmp(argv[i], "--dim")) o.dim = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--neg")) o.neg = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--hist")) o.hist = atoi(argv[i + 1]);
@@ -53,9 +49,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--items")) ni = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--events")) ne = atoll(argv[i + 1]);
         else {
-            fprintf(stderr, "bench_online_mf: unknown option '%s'\nusage: %s [--dim D] [--neg N] [--hist L] "
-                    "[--loss bpr|softmax] [--users U] [--items I] [--events E]\n", argv[i], argv[0]);
-            return 2;
+            fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
+            return bench_usage(NULL, OMF_USAGE, argv[0]);
         }
     }
     if (nu < 1 || ni < 2 || ne < 1) {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <sys/mman.h>
 
+#include "cpu_peak.h"
 #include "core/util.h"
 #include "crec/online.h"
 
@@ -238,14 +239,11 @@ int main(int argc, char **argv) {
             const char *v = argv[++i];
             optim = !strcmp(v, "sgd") ? CREC_ONLINE_SGD : !strcmp(v, "ftrl") ? CREC_ONLINE_FTRL : CREC_ONLINE_ADAGRAD;
         } else if (ns < 16 && strtoull(argv[i], NULL, 10) > 0) sizes[ns++] = strtoull(argv[i], NULL, 10);
-        else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--dim D] [--optim sgd|adagrad|ftrl] [--queries Q] [N...]   (N >= 1 keys, at most 16 "
-                    "sizes; default 1M 10M)\n",
-                    argv[0]);
-            return help ? 0 : 2;
-        }
+        else
+            return bench_usage(argv[i],
+                               "usage: %s [--dim D] [--optim sgd|adagrad|ftrl] [--queries Q] [N...]   (N >= 1 keys, "
+                               "at most 16 sizes; default 1M 10M)\n",
+                               argv[0]);
     }
     if (ns == 0) {
         sizes[ns++] = 1000000;

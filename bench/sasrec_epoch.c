@@ -75,12 +75,10 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else {
-            int help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-            fprintf(help ? stdout : stderr,
-                    "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--wait P] [--quality E] [--ce-twopass] "
-                    "[--no-ce512] [--par-min n] [--shard-rows n] [--set k=v]...\n",
-                    argv[0]);
-            return help ? 0 : 2;
+            return bench_usage(argv[i],
+                               "usage: %s [--data Beauty.txt] [--epochs 3] [--threads N] [--wait P] [--quality E] "
+                               "[--ce-twopass] [--no-ce512] [--par-min n] [--shard-rows n] [--set k=v]...\n",
+                               argv[0]);
         }
     }
     if (epochs < 1 || access(data, R_OK) != 0) {

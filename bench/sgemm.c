@@ -38,12 +38,8 @@ static double check(int n, const float *a, const float *b, const float *c) {
 
 int main(int argc, char **argv) {
     crec_blas_setup(argc, argv);
-    int help = argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     int reps = argc > 1 ? atoi(argv[1]) : 5;
-    if (help || reps < 1 || reps > 1000 || argc > 2) {
-        fprintf(help ? stdout : stderr, "usage: %s [reps 1..1000]\n", argv[0]);
-        return help ? 0 : 2;
-    }
+    if (reps < 1 || reps > 1000 || argc > 2) return bench_usage(argv[1], "usage: %s [reps 1..1000]\n", argv[0]);
     char why[256] = "";
     const char *choice = crec_blas_choice(why, sizeof why);
     const char *env = choice ? NULL : getenv("OPENBLAS_CORETYPE"); /* crec's own pick needs no variable */
