@@ -100,7 +100,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < (size_t)NI * D; i++) g = fmax(g, fabs(dW[0][i]));
     printf("SGEMM n=1024, same run: %.1f GFLOP/s (%d threads, wall), %.1f GFLOP per CPU-second (one thread)\n", peak,
            crec_blas_threads(), cpeak);
-    double fc = bench_fma_ceiling(0, crec_blas_threads());
+    double fc = bench_fma_ceiling(BENCH_CEIL_FMA, crec_blas_threads());
     if (fc > 0)
         printf("FMA ceiling, same run: %.1f GFLOP/s (%d threads issuing 512-bit FMAs alone); the SGEMM is %.0f%% of "
                "it\n",

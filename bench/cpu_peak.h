@@ -152,8 +152,10 @@ static inline int bench_load_loo(const char *path, crec_format fmt, crec_dataset
     return 0;
 }
 
+enum { BENCH_CEIL_FMA, BENCH_CEIL_BF16, BENCH_CEIL_AMX };
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <sys/syscall.h>
 #define BENCH_FMA_CHAINS 12 /* > latency (4) x ports (2): the loop is bound by issue alone */
 
 /* n rounds of BENCH_FMA_CHAINS independent chains of 512-bit FMAs (bf16: vdpbf16ps); returns their sum. */
@@ -184,10 +186,51 @@ __attribute__((target("avx512f,avx512bf16"))) static inline float bench_bf16_loo
     return _mm512_reduce_add_ps(s);
 }
 
-/* GFLOP/s of the loop on nt threads at once (a 512-bit FMA: 32 flop; a vdpbf16ps: 64), best of 3 rounds of
- * 20M x 12 instructions each (~0.1 s). */
-static inline double bench_fma_ceiling_x86(int bf16, int nt) {
-    const long n = 20000000;
+/* AMX: n rounds of 4 tile products (tdpbf16ps, 16 x 16 floats += 16 x 32 bf16 by 32 x 16 bf16, into 4 independent
+ * accumulator tiles), on zero tiles. The thread configures its own tiles and releases them. */
+typedef struct {
+    unsigned char palette, start, reserved[14];
+    unsigned short colsb[16];
+    unsigned char rows[16];
+} __attribute__((packed)) bench_amx_cfg;
+
+__attribute__((target("amx-tile,amx-bf16"))) static inline float bench_amx_loop(long n) {
+    static __thread char zero[1024] __attribute__((aligned(64)));
+    float out[256] __attribute__((aligned(64)));
+    bench_amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, zero, 64);
+    _tile_loadd(5, zero, 64);
+    _tile_loadd(6, zero, 64);
+    _tile_loadd(7, zero, 64);
+    for (long k = 0; k < n; k++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    return out[0];
+}
+
+/* The CPU has AMX bf16 and Linux grants this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM). */
+static inline int bench_amx_ok(void) {
+    if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16")) return 0;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+/* GFLOP/s of the loop on nt threads at once (a 512-bit FMA: 32 flop; a vdpbf16ps: 64; a tdpbf16ps: 16 x 16 x 32 x
+ * 2), best of 3 rounds of about 0.1 s each. */
+static inline double bench_fma_ceiling_x86(int kind, int nt) {
+    const long n = kind == BENCH_CEIL_AMX ? 2000000 : 20000000;
     double best = 1e30;
     volatile float sink = 0;
     for (int round = 0; round < 3; round++) {
@@ -195,7 +238,9 @@ static inline double bench_fma_ceiling_x86(int bf16, int nt) {
         clock_gettime(CLOCK_MONOTONIC, &t0);
 #pragma omp parallel num_threads(nt)
         {
-            float v = bf16 ? bench_bf16_loop(n, 1.0001f) : bench_fma_loop(n, 1.0001f);
+            float v = kind == BENCH_CEIL_AMX    ? bench_amx_loop(n)
+                      : kind == BENCH_CEIL_BF16 ? bench_bf16_loop(n, 1.0001f)
+                                                : bench_fma_loop(n, 1.0001f);
 #pragma omp atomic
             sink += v;
         }
@@ -204,19 +249,23 @@ static inline double bench_fma_ceiling_x86(int bf16, int nt) {
         if (t < best) best = t;
     }
     (void)sink;
-    return (double)n * BENCH_FMA_CHAINS * (bf16 ? 64 : 32) * nt / best / 1e9;
+    double per = kind == BENCH_CEIL_AMX ? 4.0 * 16 * 16 * 32 * 2 : BENCH_FMA_CHAINS * (kind == BENCH_CEIL_BF16 ? 64.0 : 32.0);
+    return (double)n * per * nt / best / 1e9;
 }
 #endif
 
-/* The rate no float kernel passes: nt threads issuing nothing but 512-bit FMAs on independent registers (bf16: AVX-512
- * BF16's vdpbf16ps). GFLOP/s; 0 where the CPU lacks the instructions. An SGEMM's fraction of it says how close the
- * BLAS comes to the machine; a kernel's fraction of the SGEMM says how close it comes to the BLAS. */
-static inline double bench_fma_ceiling(int bf16, int nt) {
+/* The rate no float kernel passes: nt threads issuing nothing but 512-bit FMAs on independent registers
+ * (BENCH_CEIL_FMA); the same for AVX-512 BF16's vdpbf16ps (BENCH_CEIL_BF16) and for AMX's bf16 tile product
+ * (BENCH_CEIL_AMX), which a bf16 kernel would be measured against. GFLOP/s; 0 where the CPU (or, for AMX, the OS)
+ * does not provide the instructions. An SGEMM's fraction of the FMA ceiling says how close the BLAS comes to the
+ * machine; a kernel's fraction of the SGEMM says how close it comes to the BLAS. */
+static inline double bench_fma_ceiling(int kind, int nt) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx512f") && (!bf16 || __builtin_cpu_supports("avx512bf16")))
-        return bench_fma_ceiling_x86(bf16, nt);
+    if (__builtin_cpu_supports("avx512f") && (kind != BENCH_CEIL_BF16 || __builtin_cpu_supports("avx512bf16")) &&
+        (kind != BENCH_CEIL_AMX || bench_amx_ok()))
+        return bench_fma_ceiling_x86(kind, nt);
 #endif
-    (void)bf16, (void)nt;
+    (void)kind, (void)nt;
     return 0;
 }
 

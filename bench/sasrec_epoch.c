@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
     printf("flops:   %.2f GFLOP per epoch (model count), achieved %.1f GFLOP/s = %.0f%% of SGEMM peak %.1f GFLOP/s "
            "(n=1024)\n",
            flops / 1e9, flops / 1e9 / per, 100 * flops / 1e9 / per / peak, peak);
-    double fc = bench_fma_ceiling(0, crec_blas_threads());
+    double fc = bench_fma_ceiling(BENCH_CEIL_FMA, crec_blas_threads());
     if (fc > 0)
         printf("ceiling: %.1f GFLOP/s from 512-bit FMAs alone (%d threads): the epoch at %.0f%% of it, the SGEMM at "
                "%.0f%%\n",

@@ -5,7 +5,8 @@
  * n = 256, 512, 1024, 2048 (best of reps). Compare kernels with e.g. OPENBLAS_CORETYPE=Sandybridge
  * (the environment is respected) and CREC_BLAS_AUTO=0 (OpenBLAS's own detection). Then, on x86-64 with AVX-512, the
  * ceiling no kernel passes: 512-bit FMAs on 12 independent registers, nothing else, one loop per thread (and the
- * same for AVX-512 BF16's vdpbf16ps, 2 products per lane, where the CPU has it), as a ratio to the n = 1024 rate.
+ * same for AVX-512 BF16's vdpbf16ps, 2 products per lane, and for AMX's bf16 tile product, where the CPU and the OS
+ * provide them), as a ratio to the n = 1024 rate.
  * Results: docs/BLAS.md.
  *
  *   usage: bench_sgemm [reps]      (default 5) */
@@ -83,15 +84,19 @@ int main(int argc, char **argv) {
         if (m == 1024) g1024 = g;
     }
     int nt = crec_blas_threads();
-    double f = bench_fma_ceiling(0, nt);
+    double f = bench_fma_ceiling(BENCH_CEIL_FMA, nt);
     if (f > 0) {
         printf("ceiling: 512-bit FMAs alone, %d threads: %.1f GFLOP/s; sgemm n=1024 reaches %.0f%% of it\n", nt, f,
                100 * g1024 / f);
-        double h = bench_fma_ceiling(1, nt);
+        double h = bench_fma_ceiling(BENCH_CEIL_BF16, nt), x = bench_fma_ceiling(BENCH_CEIL_AMX, nt);
         if (h > 0)
             printf("ceiling: vdpbf16ps alone (bf16 products, float sums), %d threads: %.1f GFLOP/s = %.2fx the "
                    "FMAs\n",
                    nt, h, h / f);
+        if (x > 0)
+            printf("ceiling: AMX tdpbf16ps alone (bf16 tiles, float sums), %d threads: %.1f GFLOP/s = %.2fx the "
+                   "FMAs\n",
+                   nt, x, x / f);
     }
     printf("reproduce: %s%s%sOPENBLAS_NUM_THREADS=%d %s %d\n", env ? "OPENBLAS_CORETYPE=" : "", env ? env : "",
            env ? " " : "", crec_blas_threads(), argv[0], reps);
