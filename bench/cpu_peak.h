@@ -201,6 +201,9 @@ __attribute__((target("amx-tile,amx-bf16"))) static inline float bench_amx_loop(
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    /* GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes: without this barrier the rest of cfg may not
+     * be stored yet (ldtilecfg then faults on the reserved bytes) */
+    __asm__ volatile("" : : "m"(cfg) : "memory");
     _tile_loadconfig(&cfg);
     _tile_zero(0);
     _tile_zero(1);
