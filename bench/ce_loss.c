@@ -6,9 +6,9 @@
  * seconds per call, GFLOP/s (3 products of N x I x D, 2 flops each), the fraction of the peak, and the largest
  * difference between the two kernels' loss and gradients.
  *
- *   usage: bench_ce_loss [--rows 1460] [--items 12101] [--dim 64] [--reps 10] [--threads 2] [--only 1|2|3] [--ic C]
+ *   usage: bench_ce_loss [--rows 1460] [--items 12101] [--dim 64] [--reps 10] [--threads 2] [--only 1|2|3|4] [--ic C]
  * (1460 rows: a batch of 256 Beauty users' windows; 12,101 items: Beauty's catalogue; --ic: the fused kernel's item
- * chunk, default CREC_NN_CE_IC; --only k: time kernel k alone, 1 two-pass, 2 fused (OpenBLAS), 3 fused (AVX-512), for a profiler.) CPU time is
+ * chunk, default CREC_NN_CE_IC; --only k: time kernel k alone, 1 two-pass, 2 fused (OpenBLAS), 3 fused (AVX-512), 4 fused (AMX bf16, where the CPU and Linux provide AMX), for a profiler.) CPU time is
  * the process's: the figure to read on a shared machine, against one-thread SGEMM per CPU-second (cpu_peak.h),
  * also measured here. */
 #include <math.h>
@@ -43,19 +43,22 @@ int main(int argc, char **argv) {
         if (!dst || i + 1 >= argc || (*dst = atoi(argv[++i])) < 1) {
             return bench_usage(argv[i],
                                "usage: %s [--rows N] [--items I] [--dim D] [--reps R] [--threads T] [--wait P] [--only "
-                               "1|2|3] [--ic chunk] (all >= 1)\n",
+                               "1|2|3|4] [--ic chunk] (all >= 1)\n",
                                argv[0]);
         }
     }
     crec_rng r;
     crec__rng_seed(&r, 7);
     float *h = crec__aligned_alloc((size_t)N * D * sizeof *h), *W = crec__aligned_alloc((size_t)NI * D * sizeof *W);
-    float *dh[3], *dW[3], *scr[3];
+    float *dh[4], *dW[4], *scr[4];
     int32_t *pos = malloc((size_t)N * sizeof *pos);
     int rb, ic;
     size_t s0 = crec__nn_ce_blocks(NI, &rb, &ic), s1 = crec__nn_ce_fused_floats(NI, D, rb, fic);
-    int nk = crec__nn_ce512_ok(D) ? 3 : 2; /* the AVX-512 kernel where it runs */
-    for (int k = 0; k < 3; k++) {
+    crec__nn_ce_amx = 1;
+    int amx = crec__nn_ce_amx_ok(D);
+    crec__nn_ce_amx = 0;
+    int nk = crec__nn_ce512_ok(D) ? 3 + amx : 2; /* the AVX-512 kernel where it runs, the AMX one where it does */
+    for (int k = 0; k < 4; k++) {
         dh[k] = crec__aligned_alloc((size_t)N * D * sizeof(float));
         dW[k] = crec__aligned_alloc((size_t)NI * D * sizeof(float));
         scr[k] = crec__aligned_alloc((k ? s1 : s0) * sizeof(float));
@@ -67,16 +70,18 @@ int main(int argc, char **argv) {
     for (int n = 0; n < N; n++) pos[n] = n % 97 == 5 ? -1 : (int32_t)crec__rng_below(&r, (uint64_t)NI);
     /* BLAS on one thread, then OpenMP's count (in the other order every kernel here ran on one thread) */
     crec_nn_threads th = crec__nn_threads_enter(threads);
-    double flops = 3.0 * 2.0 * N * (double)NI * D, best[3] = {1e30, 1e30, 1e30}, cpu[3] = {0, 0, 0},
-           loss[3] = {0, 0, 0};
-    const char *name[3] = {"two-pass (1024 rows x catalogue kept)", "fused, OpenBLAS products", "fused, AVX-512 tiles"};
+    double flops = 3.0 * 2.0 * N * (double)NI * D, best[4] = {1e30, 1e30, 1e30, 1e30}, cpu[4] = {0, 0, 0, 0},
+           loss[4] = {0, 0, 0, 0};
+    const char *name[4] = {"two-pass (1024 rows x catalogue kept)", "fused, OpenBLAS products", "fused, AVX-512 tiles",
+                           "fused, AMX bf16 tiles"};
     printf("bench_ce_loss: %d rows x %d items x width %d, %d threads, OMP_WAIT_POLICY=%s, blas %s; rb %d, ic %d, fused "
            "ic %d\n",
            N, NI, D, threads, bench_wait_name(), crec_blas_corename(), rb, ic, fic);
     for (int rep = 0; rep <= reps; rep++) /* rep 0 warms up; then the two kernels in turn */
         for (int k = 0; k < nk; k++) {
             if (only && only != k + 1) continue;
-            crec__nn_ce512 = k == 2;
+            crec__nn_ce512 = k >= 2;
+            crec__nn_ce_amx = k == 3;
             memset(dh[k], 0, (size_t)N * D * sizeof(float));
             memset(dW[k], 0, (size_t)NI * D * sizeof(float));
             double t0 = crec__now(), c0 = cpu_now();
@@ -91,7 +96,8 @@ int main(int argc, char **argv) {
     crec__nn_threads_leave(th);
     omp_set_num_threads(threads);
     double peak = crec_blas_sgemm_gflops(1024, 3);
-    double e[3] = {0, 0, 0}, g = 0; /* e[k]: kernel k against the two-pass one */
+    crec__nn_ce512 = 1, crec__nn_ce_amx = 0;
+    double e[4] = {0, 0, 0, 0}, g = 0; /* e[k]: kernel k against the two-pass one */
     for (int k = 1; k < nk; k++) {
         for (size_t i = 0; i < (size_t)N * D; i++) e[k] = fmax(e[k], fabs(dh[0][i] - dh[k][i]));
         for (size_t i = 0; i < (size_t)NI * D; i++) e[k] = fmax(e[k], fabs(dW[0][i] - dW[k][i]));
@@ -125,7 +131,7 @@ int main(int argc, char **argv) {
     printf("reproduce: ");
     for (int i = 0; i < argc; i++) printf("%s%s", i ? " " : "", argv[i]);
     printf("\n");
-    for (int k = 0; k < 3; k++) free(dh[k]), free(dW[k]), free(scr[k]);
+    for (int k = 0; k < 4; k++) free(dh[k]), free(dW[k]), free(scr[k]);
     free(h), free(W), free(pos);
     return 0;
 }

@@ -17,7 +17,8 @@
  *                             [--quality E] [--ce-twopass]
  *                             [--no-ce512] [--par-min n] [--shard-rows n] [--set k=v ...]
  * (--ce-twopass: the full-catalogue CE through the two-pass kernel the fused one replaced; --no-ce512: the fused
- * kernel with its products in OpenBLAS instead of its AVX-512 tiles (src/nn/ce512.c); --par-min n: kernels run one
+ * kernel with its products in OpenBLAS instead of its AVX-512 tiles (src/nn/ce512.c); `--set ce_precision=bf16`:
+ * its products as AMX bf16 tiles, where the CPU and Linux provide AMX; --par-min n: kernels run one
  * thread below n elements (default 16384); --shard-rows n: rows per shard of the sharded step (default 128; a
  * number above the batch's rows runs it kernel by kernel, each kernel sharing its rows among the threads, as
  * before the shards); all for a before/after in one run.)
@@ -41,6 +42,18 @@ static crec_model *train(const crec_config *cfg, const crec_split *s, int thread
     crec_model *m = bench_train_timed("sasrec", cfg, s, threads, valid, verbose, secs, cpu);
     if (m) snprintf(m->split, sizeof m->split, "loo");
     return m;
+}
+
+/* ce_precision=bf16 among the --set options, and AMX here for width D */
+static int amx_asked(const crec_config *cfg, int D) {
+    int asked = 0;
+    for (int i = 0; i < cfg->n; i++)
+        if (!strcmp(cfg->key[i], "ce_precision")) asked = !strcmp(cfg->val[i], "bf16");
+    int prev = crec__nn_ce_amx;
+    crec__nn_ce_amx = 1;
+    int ok = crec__nn_ce_amx_ok(D);
+    crec__nn_ce_amx = prev;
+    return asked && ok;
 }
 
 int main(int argc, char **argv) {
@@ -125,8 +138,9 @@ int main(int argc, char **argv) {
            "rows, CE %s\n",
            crec_blas_corename(), bench_wait_name(), threads > 0 ? threads : crec_blas_threads(),
            crec__nn_par_min, crec__seqenc_shard_rows,
-           crec__nn_ce_twopass             ? "two-pass"
-           : crec__nn_ce512_ok((int)D)     ? "fused, AVX-512 tiles"
+           crec__nn_ce_twopass                                ? "two-pass"
+           : crec__nn_ce512_ok((int)D) && amx_asked(&cfg, (int)D) ? "fused, AMX bf16 tiles"
+           : crec__nn_ce512_ok((int)D)                        ? "fused, AVX-512 tiles"
                                            : "fused, OpenBLAS products");
     printf("config: ");
     for (int i = 0; i < cfg.n; i++) printf(" %s=%s", cfg.key[i], cfg.val[i]);

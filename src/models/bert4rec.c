@@ -27,6 +27,7 @@ static const crec_param_def BERT4REC_PARAMS[] = {
                        "0.2", "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x)) (the original BERT)"),
     CREC_P_FLOAT("mask_prob", "0.6", 0.001, 1, "Cloze: fraction of a window's items masked (at least one), in (0, 1]"),
     CREC_P_FLOAT("last_prob", "0.1", 0, 1, "probability that a training window masks only its last item (as at inference)"),
+    CREC_P_CE_PRECISION,
     CREC_P_ADAMW("0.002"),
     CREC_P_EARLY_STOP("100", "15", "0"),
     CREC_P_END,
@@ -37,6 +38,7 @@ static int32_t row_len(const crec_csr *x, int32_t u) { return (int32_t)(x->ptr[u
 /* The Cloze objective's state: masking parameters, the CE head, the masked rows gathered. */
 typedef struct b4_obj {
     double mask_prob, last_prob;
+    int bf16;          /* ce_precision=bf16 */
     crec_nn_head head; /* full-softmax CE */
     float *hm, *dhm;   /* [M, D] hidden states of the masked rows and their gradients */
     int32_t *rows;     /* [M] their rows in the batch */
@@ -51,7 +53,7 @@ static void obj_free(b4_obj *o) {
 
 static int obj_prepare(void *ctx, const crec_seqtrain_net *net, const crec_csr *x, const float *pop, int Nmax) {
     b4_obj *o = ctx;
-    crec_nn_head_cfg ce = {.loss = CREC_NN_LOSS_CE};
+    crec_nn_head_cfg ce = {.loss = CREC_NN_LOSS_CE, .bf16 = o->bf16};
     (void)x;
     int rc = crec__nn_head_init(&o->head, &ce, net->NI, net->D, Nmax, pop);
     o->hm = crec__aligned_alloc(((size_t)Nmax * net->D + 16) * sizeof(float));
@@ -130,6 +132,7 @@ static int obj_from(const crec_model *m, b4_obj *o) {
     memset(o, 0, sizeof *o);
     o->mask_prob = crec_model_param_double(m, "mask_prob");
     o->last_prob = crec_model_param_double(m, "last_prob");
+    o->bf16 = crec__param_ce_bf16(m);
     return o->mask_prob > 0 && o->mask_prob <= 1 && o->last_prob >= 0 && o->last_prob <= 1 ? 0 : CREC_EINVAL;
 }
 

@@ -40,6 +40,7 @@ static const crec_param_def GRU4REC_PARAMS[] = {
     CREC_P_FLOAT("dropout_hidden", "0.5", 0, 0.99, "dropout on every GRU layer's states"),
     CREC_P_ENUM("loss", "ce", "ce|ssm|bprmax|bce",
                 "ce (full softmax over the catalog), ssm (sampled softmax, log-Q), bprmax, bce"),
+    CREC_P_CE_PRECISION,
     CREC_P_INT("neg", "0", 0, 65536, "negatives: shared per batch for ssm / bprmax (0 = 256), per position for bce (0 = 1)"),
     CREC_P_FLOAT("alpha", "0.5", 0, 2, "negatives drawn with probability ~ (count + 1)^alpha (0 = uniform)"),
     CREC_P_FLOAT("bpreg", "1", 0, 1e6, "BPR-max score regularisation lambda"),
@@ -250,6 +251,7 @@ static int head_from(const crec_model *m, crec_nn_head_cfg *c) {
     c->alpha = crec_model_param_double(m, "alpha");
     c->bpreg = crec_model_param_double(m, "bpreg");
     c->logq = 1;
+    c->bf16 = crec__param_ce_bf16(m);
     if (c->loss < 0 || c->neg < 1 || c->neg > 65536 || !(c->alpha >= 0 && c->alpha <= 2) || !(c->bpreg >= 0))
         return CREC_EINVAL;
     return 0;

@@ -51,6 +51,7 @@ static const crec_param_def HSTU_PARAMS[] = {
     CREC_P_BOOL("time_bias", "1", "learned relative time bias (129 log-time buckets per layer)"),
     CREC_P_FLOAT("temp", "0.05", 1e-4, 100, "temperature of the cosine scores"),
     CREC_P_ENUM("loss", "ssm", "ssm|ce", "ssm (sampled softmax, uniform negatives shared by the batch) or ce (full)"),
+    CREC_P_CE_PRECISION,
     CREC_P_INT("neg", "128", 1, 65536, "ssm negatives per batch"),
     CREC_P_ADAMW("0.001"),
     CREC_P_EARLY_STOP("100", "10", "0"),
@@ -461,6 +462,7 @@ static int head_from(const crec_model *m, crec_nn_head_cfg *c) {
     c->loss = strcmp(crec_model_param_str(m, "loss"), "ce") == 0 ? CREC_NN_LOSS_CE : CREC_NN_LOSS_SSM;
     c->neg = (int)crec_model_param_int(m, "neg");
     c->alpha = 0, c->logq = 0;
+    c->bf16 = crec__param_ce_bf16(m);
     return c->neg >= 1 ? 0 : CREC_EINVAL;
 }
 

@@ -3,6 +3,8 @@
  * arguments, so a model's table reads: its own parameters, then the groups it trains with. */
 #ifndef CREC_MODELS_PARAMS_H
 #define CREC_MODELS_PARAMS_H
+#include <string.h>
+
 #include "crec/model.h"
 
 /* The transformer encoder (seqenc.c): width, depth, heads, FFN, window, dropout, normalisation, activation. */
@@ -16,6 +18,18 @@
                      "dropout on embeddings, attention probabilities and output, FFN hidden and output"),         \
         CREC_P_ENUM("norm", "pre", "pre|post", norm_help),                                                         \
         CREC_P_ENUM("act", "gelu", "gelu|relu|silu", "FFN activation")
+
+/* The arithmetic of the full-catalogue CE loss's products (loss=ce; src/nn/ce512.c). */
+#define CREC_P_CE_PRECISION                                                                                        \
+    CREC_P_ENUM("ce_precision", "float", "float|bf16",                                                             \
+                "products of the full-catalogue CE loss: float, or bf16 AMX tiles with float sums (about 2x faster "  \
+                "per epoch where the CPU has AMX and Linux grants it, else float; not bit-identical, see "         \
+                "docs/RESULTS.md)")
+
+/* 1 where a model's ce_precision asks for bf16 products. */
+static inline int crec__param_ce_bf16(const crec_model *m) {
+    return strcmp(crec_model_param_str(m, "ce_precision"), "bf16") == 0;
+}
 
 /* AdamW with warm-up and a schedule, in mini-batches of users (every neural sequence model). */
 #define CREC_P_ADAMW(lr)                                                                                           \

@@ -37,6 +37,7 @@ static const crec_param_def SASREC_PARAMS[] = {
                        "pre: x + f(LN(x)) and a final LN; post: LN(x + f(x))"),
     CREC_P_ENUM("loss", "ce", "ce|ssm|bce|gbce",
                 "ce (full softmax over the catalog), ssm (sampled softmax), bce (the original), gbce"),
+    CREC_P_CE_PRECISION,
     CREC_P_INT("neg", "0", 0, 65536, "negatives: per position for bce/gbce (0 = 1 / 128), shared per batch for ssm (0 = 256)"),
     CREC_P_ENUM("sampler", "uniform", "uniform|pop", "ssm negatives: uniform, or pop (by training count, log-Q corrected)"),
     CREC_P_FLOAT("gbce_t", "0.75", 0, 1, "gBCE calibration t in [0, 1]"),
@@ -78,6 +79,7 @@ static int head_from(const crec_model *m, crec_nn_head_cfg *c) {
     const char *smp = crec_model_param_str(m, "sampler");
     int pop = strcmp(smp, "pop") == 0;
     c->gbce_t = crec_model_param_double(m, "gbce_t");
+    c->bf16 = crec__param_ce_bf16(m);
     if (c->loss < 0 || c->neg < 1 || c->neg > 65536 || (!pop && strcmp(smp, "uniform") != 0) ||
         !(c->gbce_t >= 0 && c->gbce_t <= 1))
         return CREC_EINVAL;

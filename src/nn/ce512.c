@@ -290,9 +290,13 @@ static T512 void dw(float *dW, const float *E, int ldE, const float *hs, int nr,
     }
 }
 
+static double ce_amx(float *dh, float *dW, float *scratch, const float *h, const float *W, const int32_t *pos, int N,
+                     int D, int NI, int rb, int ic, float gscale); /* below */
+
 double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const float *h, const float *W,
                                    const int32_t *pos, int N, int D, int NI, int rb, int ic, float gscale) {
     if (N <= 0 || NI <= 0) return 0;
+    if (crec__nn_ce_amx_ok(D)) return ce_amx(dh, dW, scratch, h, W, pos, N, D, NI, rb, ic, gscale);
     if (ic > NI || ic <= 0) ic = NI;
     if (rb <= 0) rb = 1;
     /* The transposed table sits at the end of the scratch that crec__nn_ce_fused_floats sized for this ic; the
@@ -385,7 +389,328 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
     return loss;
 }
 
+
+/* ---- AMX bf16 tiles (opt-in: crec__nn_ce_amx) ----
+ * The same algorithm with the three products as AMX tile products on bf16 copies, float sums: the logits from
+ * bf16 h and W; the probabilities kept in bf16 (the normaliser and the running max from the float exponentials);
+ * E W and the item gradient from those. Rows in groups of 32 and items in pairs of 16-item panels (zero padding).
+ * Layouts (B operands in the pair order tdpbf16ps reads):
+ *   WP  per 16-item panel, D / 2 rows of 16 items x 2 dims          (logits: S = h W^T)
+ *   WV  per item pair, D dims x 2 items                             (E W)
+ *   Eb  the row block's probabilities, bf16 rows of NIp items       (A of E W; B of the item gradient, interleaved
+ *       by row pairs per 32-row x 16-item tile as the pass reads them)
+ *   hsT per chunk, D rows of the block's scaled hidden states        (A of dW^T = hs^T E) */
+_Thread_local int crec__nn_ce_amx = 0;
+
+#define TAMX __attribute__((target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,amx-tile,amx-bf16")))
+
+typedef struct {
+    unsigned char palette, start, reserved[14];
+    unsigned short colsb[16];
+    unsigned char rows[16];
+} __attribute__((packed)) amx_tilecfg;
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int amx_ready(void) {
+    static int ok = -1;
+    if (ok < 0)
+        ok = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+             __builtin_cpu_supports("avx512bf16") &&
+             syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+    return ok;
+}
+
+int crec__nn_ce_amx_ok(int D) { return crec__nn_ce_amx && D >= 32 && D % 32 == 0 && amx_ready(); }
+
+static TAMX void amx_config(void) {
+    amx_tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    __asm__ volatile("" : : "m"(cfg) : "memory"); /* GCC 12's _tile_loadconfig claims to read 8 bytes only */
+    _tile_loadconfig(&cfg);
+}
+
+static TAMX void amx_release(void) { _tile_release(); }
+
+/* n floats to bf16 (round to nearest even), n a multiple of 16 */
+static TAMX void to_bf16(uint16_t *o, const float *x, int n, float f) {
+    __m512 vf = _mm512_set1_ps(f);
+    for (int i = 0; i < n; i += 16)
+        _mm256_storeu_si256((__m256i *)(o + i), (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(x + i), vf)));
+}
+static inline uint16_t bf16_1(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+/* S[r][j] (ld ldS) = h[r] . W[c0 + j], r < nr (multiple of 32), j < ncp (multiple of 32), panels from p0 */
+static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const uint16_t *hb, int nr, const uint16_t *WP, int p0, int ncp, int D) {
+    for (int r = 0; r < nr; r += 32)
+        for (int q = 0; q < ncp / 16; q += 2) {
+            const uint16_t *b0 = WP + (size_t)(p0 + q) * D * 16, *b1 = b0 + (size_t)D * 16;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < D; k += 32) {
+                _tile_loadd(4, hb + (size_t)r * D + k, D * 2);
+                _tile_loadd(5, hb + (size_t)(r + 16) * D + k, D * 2);
+                _tile_loadd(6, b0 + (size_t)k * 16, 64);
+                _tile_loadd(7, b1 + (size_t)k * 16, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            float *s = S + (size_t)r * ldS + q * 16;
+            _tile_stored(0, s, ldS * 4);
+            _tile_stored(1, s + 16, ldS * 4);
+            _tile_stored(2, s + (size_t)16 * ldS, ldS * 4);
+            _tile_stored(3, s + (size_t)16 * ldS + 16, ldS * 4);
+        }
+}
+
+/* T[r][d] = sum_{j < ncp} Eb[r][j] W[c0 + j][d] for r < nr (multiple of 32); Eb at the chunk's first item (ld ldE
+ * bf16), WV at the chunk's first item pair */
+static TAMX __attribute__((noinline)) void amx_ew(float *T, const uint16_t *Eb, int ldE, int nr, const uint16_t *WV, int ncp, int D) {
+    for (int r = 0; r < nr; r += 32)
+        for (int d0 = 0; d0 < D; d0 += 32) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int k = 0; k < ncp; k += 32) {
+                _tile_loadd(4, Eb + (size_t)r * ldE + k, ldE * 2);
+                _tile_loadd(5, Eb + (size_t)(r + 16) * ldE + k, ldE * 2);
+                const uint16_t *b = WV + ((size_t)(k / 2) * D + d0) * 2;
+                _tile_loadd(6, b, D * 4);
+                _tile_loadd(7, b + 32, D * 4);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+            float *t = T + (size_t)r * D + d0;
+            _tile_stored(0, t, D * 4);
+            _tile_stored(1, t + 16, D * 4);
+            _tile_stored(2, t + (size_t)16 * D, D * 4);
+            _tile_stored(3, t + (size_t)16 * D + 16, D * 4);
+        }
+}
+
+/* dW[i0 + i][d] += sum_{r < nrp} E[r][i0 + i] hs[r][d] for i < ni: B tiles interleaved from Eb by row pairs into
+ * Bb (nrp / 32 x nip / 16 tiles of 16 x 32 bf16), A from hsT (D rows of nrp) */
+static TAMX __attribute__((noinline)) void amx_dw(float *dW, int D, const uint16_t *Eb, int ldE, int i0, int ni, const uint16_t *hsT, int nrp,
+                        uint16_t *Bb) {
+    int nip = (ni + 31) / 32 * 32, ng = nip / 16;
+    const __m512i idx = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8, 39, 7, 38, 6,
+                                         37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    for (int kk = 0; kk < nrp / 32; kk++)
+        for (int g = 0; g < ng; g++) {
+            uint16_t *o = Bb + ((size_t)kk * ng + g) * 512;
+            for (int p = 0; p < 16; p++) {
+                const uint16_t *e0 = Eb + (size_t)(32 * kk + 2 * p) * ldE + i0 + 16 * g;
+                __m512i a = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)e0));
+                __m512i b = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(e0 + ldE)));
+                _mm512_storeu_si512(o + p * 32, _mm512_permutex2var_epi16(a, idx, b));
+            }
+        }
+    float ct[16 * 16] __attribute__((aligned(64)));
+    for (int d0 = 0; d0 < D; d0 += 32)
+        for (int g = 0; g < ng; g += 2) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int kk = 0; kk < nrp / 32; kk++) {
+                _tile_loadd(4, hsT + (size_t)d0 * nrp + 32 * kk, nrp * 2);
+                _tile_loadd(5, hsT + (size_t)(d0 + 16) * nrp + 32 * kk, nrp * 2);
+                _tile_loadd(6, Bb + ((size_t)kk * ng + g) * 512, 64);
+                _tile_loadd(7, Bb + ((size_t)kk * ng + g + 1) * 512, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+#define AMX_DW_ADD(tile, dd, gg)                                                                                       \
+    do {                                                                                                               \
+        _tile_stored(tile, ct, 64);                                                                                    \
+        for (int i = 0; i < 16 && 16 * (gg) + i < ni; i++) {                                                           \
+            float *w = dW + (size_t)(i0 + 16 * (gg) + i) * D + (dd);                                                   \
+            for (int x = 0; x < 16; x++) w[x] += ct[x * 16 + i];                                                       \
+        }                                                                                                              \
+    } while (0)
+            AMX_DW_ADD(0, d0, g);
+            AMX_DW_ADD(1, d0, g + 1);
+            AMX_DW_ADD(2, d0 + 16, g);
+            AMX_DW_ADD(3, d0 + 16, g + 1);
+#undef AMX_DW_ADD
+        }
+}
+
+/* grown on demand, kept for the process (one training at a time per process uses the CE kernel) */
+static void *amx_grow(void **p, size_t *cap, size_t bytes) {
+    if (bytes > *cap) {
+        free(*p);
+        *p = crec__aligned_alloc(bytes);
+        *cap = *p ? bytes : 0;
+    }
+    return *p;
+}
+
+static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, const float *W, const int32_t *pos,
+                          int N, int D, int NI, int rb, int ic, float gscale) {
+    (void)scratch;
+    if (ic > NI || ic <= 0) ic = NI;
+    if (rb <= 0) rb = 1;
+    int NIp = (NI + 31) / 32 * 32, icp = ic < NI ? (ic + 31) / 32 * 32 : NIp, nth = omp_get_max_threads();
+    if (icp > NIp) icp = NIp;
+    int nch = (NI + icp - 1) / icp, nsub = (icp + CE_BCH - 1) / CE_BCH, rbp = (rb + 31) / 32 * 32;
+    static void *buf[11];
+    static size_t cap[11];
+    uint16_t *WP = amx_grow(&buf[0], &cap[0], (size_t)NIp * D * 2), *WV = amx_grow(&buf[1], &cap[1], (size_t)NIp * D * 2);
+    uint16_t *hb = amx_grow(&buf[2], &cap[2], (size_t)rbp * D * 2), *Eb = amx_grow(&buf[3], &cap[3], (size_t)rbp * NIp * 2);
+    uint16_t *hsT = amx_grow(&buf[4], &cap[4], (size_t)nch * D * rbp * 2);
+    float *Sf = amx_grow(&buf[5], &cap[5], (size_t)nth * CE_SLAB * icp * 4);
+    float *Tt = amx_grow(&buf[6], &cap[6], (size_t)nth * CE_SLAB * D * 4);
+    uint16_t *Bb = amx_grow(&buf[7], &cap[7], (size_t)nth * rbp * CE_BCH * 2);
+    float *st = amx_grow(&buf[8], &cap[8], (size_t)rbp * (nch + 3 + D) * 4);
+    float *hT = amx_grow(&buf[9], &cap[9], (size_t)rbp * D * 4), *fs = amx_grow(&buf[10], &cap[10], (size_t)nth * rbp * 4);
+    if (!WP || !WV || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !st || !hT || !fs) return NAN;
+    float *cm = st, *rM = cm + (size_t)rbp * nch, *rZ = rM + rbp, *rl = rZ + rbp, *acc = rl + rbp;
+    for (int p = 0; p < NIp / 16; p++) /* WP[p][k2][i][e] = W[16p + i][2 k2 + e] */
+        for (int k2 = 0; k2 < D / 2; k2++)
+            for (int i = 0; i < 16; i++)
+                for (int e = 0; e < 2; e++)
+                    WP[(size_t)p * D * 16 + (size_t)k2 * 32 + i * 2 + e] =
+                        16 * p + i < NI ? bf16_1(W[(size_t)(16 * p + i) * D + 2 * k2 + e]) : 0;
+    for (int p = 0; p < NIp / 2; p++) /* WV[p][d][e] = W[2p + e][d] */
+        for (int d = 0; d < D; d++)
+            for (int e = 0; e < 2; e++)
+                WV[((size_t)p * D + d) * 2 + e] = 2 * p + e < NI ? bf16_1(W[(size_t)(2 * p + e) * D + d]) : 0;
+    int nblk = (N + rb - 1) / rb, rbe = (N + nblk - 1) / nblk;
+    double loss = 0;
+    for (int r0 = 0; r0 < N; r0 += rbe) {
+        int nr = N - r0 < rbe ? N - r0 : rbe, nrp = (nr + 31) / 32 * 32;
+        int nslab = (nrp + CE_SLAB - 1) / CE_SLAB;
+        if (nth > 1 && nslab % nth && (nslab / nth + 1) * nth * 32 <= nrp) nslab = (nslab / nth + 1) * nth;
+        int ssz = ((nrp + nslab - 1) / nslab + 31) / 32 * 32;
+        nslab = (nrp + ssz - 1) / ssz;
+        const float *hbk = h + (size_t)r0 * D;
+        const int32_t *pb = pos + r0;
+        for (int r = 0; r < nr; r++) to_bf16(hb + (size_t)r * D, hbk + (size_t)r * D, D, 1.0f);
+        memset(hb + (size_t)nr * D, 0, (size_t)(nrp - nr) * D * 2);
+#pragma omp parallel
+        {
+            amx_config();
+            int tid = omp_get_thread_num();
+            float *S = Sf + (size_t)tid * CE_SLAB * icp, *T = Tt + (size_t)tid * CE_SLAB * D;
+#pragma omp for schedule(static)
+            for (int sl = 0; sl < nslab; sl++) {
+                int s0 = sl * ssz, nsp = nrp - s0 < ssz ? nrp - s0 : ssz, ns = nr - s0 < nsp ? nr - s0 : nsp;
+                float fa[CE_SLAB], fb[CE_SLAB];
+                for (int i = s0; i < s0 + ns; i++) rM[i] = -FLT_MAX, rZ[i] = 0, rl[i] = 0;
+                if (dh) memset(acc + (size_t)s0 * D, 0, (size_t)ns * D * sizeof *acc);
+                for (int c = 0; c < nch; c++) {
+                    int c0 = c * icp, nc = NI - c0 < icp ? NI - c0 : icp, ncp = (nc + 31) / 32 * 32;
+                    amx_logits(S, icp, hb + (size_t)s0 * D, nsp, WP, c0 / 16, ncp, D);
+                    for (int i = 0; i < nsp; i++) {
+                        uint16_t *eb = Eb + (size_t)(s0 + i) * NIp + c0;
+                        if (i >= ns) {
+                            memset(eb, 0, (size_t)ncp * 2);
+                            continue;
+                        }
+                        float *l = S + (size_t)i * icp;
+                        int r = s0 + i;
+                        int32_t p = pb[r];
+                        if (p >= c0 && p < c0 + nc) rl[r] = l[p - c0];
+                        __m512 vm = _mm512_set1_ps(-FLT_MAX);
+                        for (int j = 0; j < nc; j += 16)
+                            vm = _mm512_mask_max_ps(vm, lanes(nc - j), vm, _mm512_maskz_loadu_ps(lanes(nc - j), l + j));
+                        float m = _mm512_reduce_max_ps(vm);
+                        __m512 z = _mm512_setzero_ps(), vmm = _mm512_set1_ps(m);
+                        for (int j = 0; j < ncp; j += 16) {
+                            __mmask16 k = lanes(nc - j);
+                            __m512 e = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, l + j), vmm)));
+                            z = _mm512_add_ps(z, e);
+                            _mm256_storeu_si256((__m256i *)(eb + j), (__m256i)_mm512_cvtneps_pbh(e));
+                        }
+                        float zs = _mm512_reduce_add_ps(z);
+                        cm[(size_t)r * nch + c] = m;
+                        float Mn = rM[r] > m ? rM[r] : m;
+                        fa[i] = crec__nn_expf(rM[r] - Mn), fb[i] = crec__nn_expf(m - Mn);
+                        rZ[r] = rZ[r] * fa[i] + zs * fb[i];
+                        rM[r] = Mn;
+                    }
+                    if (dh) {
+                        amx_ew(T, Eb + (size_t)s0 * NIp + c0, NIp, nsp, WV + (size_t)c0 * D, ncp, D);
+                        for (int i = 0; i < ns; i++) {
+                            float *a = acc + (size_t)(s0 + i) * D;
+                            const float *t = T + (size_t)i * D;
+                            for (int d = 0; d < D; d++) a[d] = a[d] * fa[i] + t[d] * fb[i];
+                        }
+                    }
+                }
+                for (int i = 0; i < ns; i++) {
+                    int r = s0 + i;
+                    int32_t p = pb[r];
+                    float lse = rM[r] + logf(rZ[r]);
+                    rl[r] = p >= 0 ? lse - rl[r] : 0;
+                    if (dh && p >= 0) {
+                        float a = gscale / rZ[r], *g = dh + (size_t)(r0 + r) * D;
+                        const float *A = acc + (size_t)r * D, *wp = W + (size_t)p * D;
+                        for (int d = 0; d < D; d++) g[d] += a * A[d] - gscale * wp[d];
+                    }
+                    rM[r] = lse;
+                }
+            }
+            if (dW) {
+#pragma omp for schedule(static)
+                for (int d = 0; d < D; d++) /* hT[d][r] = h[r][d], zero past the block's rows */
+                    for (int r = 0; r < nrp; r++) hT[(size_t)d * nrp + r] = r < nr ? hbk[(size_t)r * D + d] : 0;
+#pragma omp for schedule(static)
+                for (int c = 0; c < nch; c++) {
+                    uint16_t *o = hsT + (size_t)c * D * nrp;
+                    float *f = fs + (size_t)tid * rbp; /* the rows' factors for chunk c */
+                    for (int r = 0; r < nrp; r++)
+                        f[r] = r < nr && pb[r] >= 0 ? crec__nn_expf(cm[(size_t)r * nch + c] - rM[r]) * gscale : 0;
+                    for (int d = 0; d < D; d++)
+                        for (int r = 0; r < nrp; r += 16)
+                            _mm256_storeu_si256((__m256i *)(o + (size_t)d * nrp + r),
+                                                (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(
+                                                    _mm512_loadu_ps(hT + (size_t)d * nrp + r), _mm512_loadu_ps(f + r))));
+                }
+#pragma omp for schedule(static)
+                for (int t = 0; t < nch * nsub; t++) {
+                    int c = t / nsub, c0 = c * icp, c1 = NI - c0 < icp ? NI : c0 + icp;
+                    int i0 = c0 + (t % nsub) * CE_BCH, i1 = i0 + CE_BCH < c1 ? i0 + CE_BCH : c1;
+                    if (i0 >= i1) continue;
+                    amx_dw(dW, D, Eb, NIp, i0, i1 - i0, hsT + (size_t)c * D * nrp, nrp, Bb + (size_t)tid * rbp * CE_BCH);
+                    for (int r = 0; r < nr; r++)
+                        if (pb[r] >= i0 && pb[r] < i1) {
+                            float *o = dW + (size_t)pb[r] * D;
+                            const float *x = hbk + (size_t)r * D;
+                            for (int d = 0; d < D; d++) o[d] += -gscale * x[d];
+                        }
+                }
+            }
+            amx_release();
+        }
+        for (int r = 0; r < nr; r++) loss += rl[r];
+    }
+    return loss;
+}
+
 #else /* no AVX-512 kernels on this target */
+_Thread_local int crec__nn_ce_amx = 0;
+int crec__nn_ce_amx_ok(int D) {
+    (void)D;
+    return 0;
+}
 int crec__nn_ce512_ok(int D) {
     (void)D;
     return 0;

@@ -15,6 +15,12 @@
 extern int crec__nn_ce512;
 /* The CPU has AVX-512 (x86-64-v4), D is a multiple of 16, and crec__nn_ce512 is set. */
 int crec__nn_ce512_ok(int D);
+/* 1: the fused CE's three products as AMX bf16 tile products with float sums (ce512.c), where crec__nn_ce_amx_ok(D):
+ * the CPU has AMX and Linux grants the tile state, D a multiple of 32. Default 0 (float). Not bit-identical to the
+ * float kernels: bf16 inputs; the same bits at any thread count. Per thread: the calling thread's value holds for a
+ * call (a loss head sets it from its crec_nn_head_cfg.bf16, nn.h). */
+extern _Thread_local int crec__nn_ce_amx;
+int crec__nn_ce_amx_ok(int D);
 /* Floats of the transposed item table the kernel keeps in its scratch (16-item panels, zero-padded). */
 size_t crec__nn_ce512_floats(int32_t NI, int D);
 /* The kernel: arguments and scratch (crec__nn_ce_fused_floats) as crec__nn_softmax_ce_fused. */

@@ -64,6 +64,15 @@ int crec__nn_head_init(crec_nn_head *hd, const crec_nn_head_cfg *c, int32_t NI, 
         return CREC_EINVAL;
     hd->c = *c;
     hd->NI = NI, hd->D = D, hd->Nmax = Nmax;
+    if (c->bf16 && c->loss == CREC_NN_LOSS_CE) { /* asked for AMX: say so where it cannot be had */
+        int prev = crec__nn_ce_amx;
+        crec__nn_ce_amx = 1;
+        int ok = crec__nn_ce512_ok(D) && crec__nn_ce_amx_ok(D);
+        crec__nn_ce_amx = prev;
+        if (!ok)
+            crec__log("ce_precision=bf16: no AMX bf16 here (the CPU lacks it, Linux does not grant it, or the width %d "
+                      "is not a multiple of 32): the float products are used", D);
+    }
     size_t S = (size_t)(c->neg > 0 ? c->neg : 1), N = (size_t)Nmax, nneg = 1;
     size_t scr = crec__nn_ce_blocks(NI, &hd->ce_rb, &hd->ce_ic);
     if (c->loss == CREC_NN_LOSS_CE && hd->ce_ic >= NI) { /* the whole catalogue fits: the fused path */
@@ -114,9 +123,14 @@ double crec__nn_head_loss(const crec_nn_head *hd, float *dh, float *dW, const fl
     case CREC_NN_LOSS_BPRMAX:
         return crec__nn_bprmax_loss(dh, dW, hd->scratch, h, W, tgt, hd->neg, N, D, K, (float)hd->c.bpreg, gscale);
     default:
-        if (hd->ce_ic >= hd->NI && !crec__nn_ce_twopass)
-            return crec__nn_softmax_ce_fused(dh, dW, hd->scratch, h, W, tgt, N, D, hd->NI, hd->ce_rb, CREC_NN_CE_IC,
-                                             gscale);
+        if (hd->ce_ic >= hd->NI && !crec__nn_ce_twopass) {
+            int prev = crec__nn_ce_amx; /* this thread's switch (ce512.h) */
+            crec__nn_ce_amx = hd->c.bf16;
+            double l = crec__nn_softmax_ce_fused(dh, dW, hd->scratch, h, W, tgt, N, D, hd->NI, hd->ce_rb,
+                                                 CREC_NN_CE_IC, gscale);
+            crec__nn_ce_amx = prev;
+            return l;
+        }
         return crec__nn_softmax_ce_loss(dh, dW, hd->scratch, h, W, tgt, N, D, hd->NI, hd->ce_rb, hd->ce_ic, gscale);
     }
 }

@@ -328,6 +328,7 @@ typedef struct crec_nn_head_cfg {
     int logq;      /* ssm: log-Q correction by the sampler's Q */
     double gbce_t; /* gbce calibration t in [0, 1] */
     double bpreg;  /* bprmax score regularisation */
+    int bf16;      /* ce: the products as AMX bf16 tiles where available (ce512.h: crec__nn_ce_amx) */
 } crec_nn_head_cfg;
 
 typedef struct crec_nn_head {

@@ -115,11 +115,114 @@ static void test_ce512_ok(void **st) {
     assert_int_equal(crec__nn_ce512_floats(17, 64), 32 * 64);
 }
 
+/* The AMX bf16 variant (crec__nn_ce_amx): bf16 logits and probabilities, float sums. Against the double kernel
+ * within bf16's precision (the loss to 2e-3 relative, each gradient to 3e-2 of its largest entry); the same bits at
+ * 1, 2 and 3 threads; the loss alone equals the loss with gradients. Shapes that reach the padding: rows not a
+ * multiple of 32, items not a multiple of 32, chunks, several row blocks, widths 32, 64 and 96. */
+static double maxabs_d(const double *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+static double maxdiff(const float *f, const double *d, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(f[i] - d[i]));
+    return m;
+}
+static void check_amx(const shape *s) {
+    int N = s->N, D = s->D, NI = s->NI;
+    size_t nh = (size_t)N * D, nw = (size_t)NI * D;
+    double *hd = malloc(nh * sizeof *hd), *Wd = malloc(nw * sizeof *Wd);
+    float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W);
+    int32_t *p = malloc((size_t)N * sizeof *p);
+    for (size_t i = 0; i < nh; i++) h[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), hd[i] = h[i];
+    for (size_t i = 0; i < nw; i++) W[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), Wd[i] = W[i];
+    for (int n = 0; n < N; n++) p[n] = n % 13 == 5 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
+    p[N - 1] = NI - 1;
+    double *sd = calloc(crec__nn_ce_fused_floats(NI, D, s->rb, s->ic), sizeof *sd);
+    double *dhd = calloc(nh, sizeof *dhd), *dWd = calloc(nw, sizeof *dWd);
+    double ld = crec__nn_softmax_ce_fused_d(dhd, dWd, sd, hd, Wd, p, N, D, NI, s->rb, s->ic, 0.25);
+    float *dh[2], *dW[2];
+    for (int k = 0; k < 2; k++) dh[k] = malloc(nh * sizeof(float)), dW[k] = malloc(nw * sizeof(float));
+    crec__nn_ce_amx = 1;
+    double l1 = run_f(dh[0], dW[0], h, W, p, s, 1, 1);
+    double el = fabs(l1 - ld) / fabs(ld), eh = maxdiff(dh[0], dhd, nh) / maxabs_d(dhd, nh),
+           ew = maxdiff(dW[0], dWd, nw) / maxabs_d(dWd, nw);
+    print_message("  AMX: N %d D %d I %d rb %d ic %d: vs double, loss %.1e dh %.1e dW %.1e (of the largest)\n", N, D,
+                  NI, s->rb, s->ic, el, eh, ew);
+    assert_true(el < 2e-3 && eh < 3e-2 && ew < 3e-2);
+    for (int t = 2; t <= 3; t++) {
+        double lt = run_f(dh[1], dW[1], h, W, p, s, 1, t);
+        assert_true(lt == l1);
+        assert_memory_equal(dh[0], dh[1], nh * sizeof(float));
+        assert_memory_equal(dW[0], dW[1], nw * sizeof(float));
+    }
+    assert_true(run_f(NULL, NULL, h, W, p, s, 1, 2) == l1);
+    crec__nn_ce_amx = 0;
+    for (int k = 0; k < 2; k++) free(dh[k]), free(dW[k]);
+    free(hd), free(Wd), free(h), free(W), free(p), free(sd), free(dhd), free(dWd);
+}
+
+static void test_ce_amx_matches(void **st) {
+    (void)st;
+    crec__nn_ce_amx = 1;
+    int ok = crec__nn_ce_amx_ok(64) && crec__nn_ce512_ok(64);
+    crec__nn_ce_amx = 0;
+    if (!ok) {
+        print_message("  no AMX here (the CPU lacks it or Linux does not grant the tile state): not used\n");
+        skip();
+    }
+    const shape cases[] = {
+        {37, 32, 301, 37, 301, 1.5},    /* one block, one chunk; rows and items padded */
+        {300, 64, 1000, 256, 200, 1.0}, /* 2 blocks of 150 rows, chunks of 224 items (rounded to 32) */
+        {129, 96, 517, 64, 1024, 1.0},  /* 3 blocks of 43 rows; 96 = three 32-dim steps */
+        {45, 64, 333, 45, 333, 2.5},    /* logits of +-70 */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_amx(&cases[k]);
+}
+
+/* A loss head with bf16 set (a model's ce_precision=bf16) takes the AMX path for its call only: the same bits as
+ * the kernel called with the switch on, the float bits with it off, and the caller's switch left as it was. */
+static void test_ce_amx_head(void **st) {
+    (void)st;
+    crec__nn_ce_amx = 1;
+    int ok = crec__nn_ce_amx_ok(64) && crec__nn_ce512_ok(64);
+    crec__nn_ce_amx = 0;
+    if (!ok) skip();
+    shape s = {300, 64, 1000, 0, 0, 1.0};
+    size_t nh = (size_t)s.N * s.D, nw = (size_t)s.NI * s.D;
+    float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W), *dh = calloc(nh, 4), *dW = calloc(nw, 4);
+    float *dh2 = malloc(nh * 4), *dW2 = malloc(nw * 4);
+    int32_t *p = malloc((size_t)s.N * sizeof *p);
+    for (size_t i = 0; i < nh; i++) h[i] = (float)(2 * crec__rng_uniform(&rng) - 1);
+    for (size_t i = 0; i < nw; i++) W[i] = (float)(2 * crec__rng_uniform(&rng) - 1);
+    for (int n = 0; n < s.N; n++) p[n] = (int32_t)crec__rng_below(&rng, (uint64_t)s.NI);
+    for (int bf = 0; bf <= 1; bf++) {
+        crec_nn_head hd;
+        crec_nn_head_cfg c = {.loss = CREC_NN_LOSS_CE, .bf16 = bf};
+        assert_int_equal(crec__nn_head_init(&hd, &c, s.NI, s.D, s.N, NULL), 0);
+        memset(dh, 0, nh * 4), memset(dW, 0, nw * 4);
+        double l = crec__nn_head_loss(&hd, dh, dW, h, W, p, s.N, 0.25f);
+        assert_int_equal(crec__nn_ce_amx, 0); /* restored */
+        s.rb = hd.ce_rb, s.ic = CREC_NN_CE_IC;
+        crec__nn_ce_amx = bf;
+        double l2 = run_f(dh2, dW2, h, W, p, &s, 1, omp_get_max_threads());
+        crec__nn_ce_amx = 0;
+        assert_true(l == l2);
+        assert_memory_equal(dh, dh2, nh * 4);
+        assert_memory_equal(dW, dW2, nw * 4);
+        crec__nn_head_free(&hd);
+    }
+    free(h), free(W), free(dh), free(dW), free(dh2), free(dW2), free(p);
+}
+
 int main(void) {
     crec__rng_seed(&rng, 512);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ce512_ok),
         cmocka_unit_test(test_ce512_matches),
+        cmocka_unit_test(test_ce_amx_matches),
+        cmocka_unit_test(test_ce_amx_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
