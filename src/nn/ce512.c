@@ -16,7 +16,9 @@
  *     dW in place (no buffer, no fill); the logits of consecutive rows are a catalogue apart, so the tile prefetches
  *     each row's next 16 (measured: 13% less CPU time for the whole loss).
  * Every sum runs in a fixed order (over d, over items, over rows) on one thread, so the results are the same at any
- * thread count; they differ from the OpenBLAS path by rounding only (tests/unit/test_ce512.c). */
+ * thread count; they differ from the OpenBLAS path by rounding only (tests/unit/test_ce512.c).
+ * At the end of the file, an opt-in variant with the products as AMX bf16 tiles (ce_amx; a model's
+ * ce_precision=bf16): the same blocking, different arithmetic. */
 #include <float.h>
 #include <math.h>
 #include <omp.h>
@@ -552,7 +554,16 @@ static TAMX __attribute__((noinline)) void amx_dw(float *dW, int D, const uint16
         }
 }
 
-/* grown on demand, kept for the process (one training at a time per process uses the CE kernel) */
+/* The kernel's buffers, per calling thread (concurrent trainings do not share them): grown on demand, kept
+ * between calls, freed by crec__nn_ce_amx_free (a loss head's free does it). */
+#define AMX_NBUF 11
+static _Thread_local void *amx_buf[AMX_NBUF];
+static _Thread_local size_t amx_cap[AMX_NBUF];
+
+void crec__nn_ce_amx_free(void) {
+    for (int i = 0; i < AMX_NBUF; i++) free(amx_buf[i]), amx_buf[i] = NULL, amx_cap[i] = 0;
+}
+
 static void *amx_grow(void **p, size_t *cap, size_t bytes) {
     if (bytes > *cap) {
         free(*p);
@@ -570,8 +581,8 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
     int NIp = (NI + 31) / 32 * 32, icp = ic < NI ? (ic + 31) / 32 * 32 : NIp, nth = omp_get_max_threads();
     if (icp > NIp) icp = NIp;
     int nch = (NI + icp - 1) / icp, nsub = (icp + CE_BCH - 1) / CE_BCH, rbp = (rb + 31) / 32 * 32;
-    static void *buf[11];
-    static size_t cap[11];
+    void **buf = amx_buf;
+    size_t *cap = amx_cap;
     uint16_t *WP = amx_grow(&buf[0], &cap[0], (size_t)NIp * D * 2), *WV = amx_grow(&buf[1], &cap[1], (size_t)NIp * D * 2);
     uint16_t *hb = amx_grow(&buf[2], &cap[2], (size_t)rbp * D * 2), *Eb = amx_grow(&buf[3], &cap[3], (size_t)rbp * NIp * 2);
     uint16_t *hsT = amx_grow(&buf[4], &cap[4], (size_t)nch * D * rbp * 2);
@@ -582,12 +593,14 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
     float *hT = amx_grow(&buf[9], &cap[9], (size_t)rbp * D * 4), *fs = amx_grow(&buf[10], &cap[10], (size_t)nth * rbp * 4);
     if (!WP || !WV || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !st || !hT || !fs) return NAN;
     float *cm = st, *rM = cm + (size_t)rbp * nch, *rZ = rM + rbp, *rl = rZ + rbp, *acc = rl + rbp;
+#pragma omp parallel for schedule(static)
     for (int p = 0; p < NIp / 16; p++) /* WP[p][k2][i][e] = W[16p + i][2 k2 + e] */
         for (int k2 = 0; k2 < D / 2; k2++)
             for (int i = 0; i < 16; i++)
                 for (int e = 0; e < 2; e++)
                     WP[(size_t)p * D * 16 + (size_t)k2 * 32 + i * 2 + e] =
                         16 * p + i < NI ? bf16_1(W[(size_t)(16 * p + i) * D + 2 * k2 + e]) : 0;
+#pragma omp parallel for schedule(static)
     for (int p = 0; p < NIp / 2; p++) /* WV[p][d][e] = W[2p + e][d] */
         for (int d = 0; d < D; d++)
             for (int e = 0; e < 2; e++)
@@ -602,6 +615,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
         nslab = (nrp + ssz - 1) / ssz;
         const float *hbk = h + (size_t)r0 * D;
         const int32_t *pb = pos + r0;
+#pragma omp parallel for schedule(static)
         for (int r = 0; r < nr; r++) to_bf16(hb + (size_t)r * D, hbk + (size_t)r * D, D, 1.0f);
         memset(hb + (size_t)nr * D, 0, (size_t)(nrp - nr) * D * 2);
 #pragma omp parallel
@@ -707,6 +721,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
 
 #else /* no AVX-512 kernels on this target */
 _Thread_local int crec__nn_ce_amx = 0;
+void crec__nn_ce_amx_free(void) {}
 int crec__nn_ce_amx_ok(int D) {
     (void)D;
     return 0;

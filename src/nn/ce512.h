@@ -21,6 +21,8 @@ int crec__nn_ce512_ok(int D);
  * call (a loss head sets it from its crec_nn_head_cfg.bf16, nn.h). */
 extern _Thread_local int crec__nn_ce_amx;
 int crec__nn_ce_amx_ok(int D);
+/* Frees the calling thread's buffers of the AMX kernel (about rows x items x 2 bytes; kept between calls). */
+void crec__nn_ce_amx_free(void);
 /* Floats of the transposed item table the kernel keeps in its scratch (16-item panels, zero-padded). */
 size_t crec__nn_ce512_floats(int32_t NI, int D);
 /* The kernel: arguments and scratch (crec__nn_ce_fused_floats) as crec__nn_softmax_ce_fused. */

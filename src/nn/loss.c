@@ -51,6 +51,7 @@ int crec__nn_head_shared(const crec_nn_head *hd) {
 }
 
 void crec__nn_head_free(crec_nn_head *hd) {
+    if (hd->c.bf16) crec__nn_ce_amx_free();
     free(hd->scratch), free(hd->neg), free(hd->lqp), free(hd->lqn);
     crec__nn_sampler_free(&hd->sp);
     memset(hd, 0, sizeof *hd);

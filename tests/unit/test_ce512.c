@@ -159,6 +159,7 @@ static void check_amx(const shape *s) {
     }
     assert_true(run_f(NULL, NULL, h, W, p, s, 1, 2) == l1);
     crec__nn_ce_amx = 0;
+    crec__nn_ce_amx_free();
     for (int k = 0; k < 2; k++) free(dh[k]), free(dW[k]);
     free(hd), free(Wd), free(h), free(W), free(p), free(sd), free(dhd), free(dWd);
 }
