@@ -292,6 +292,34 @@ static T512 void dw(float *dW, const float *E, int ldE, const float *hs, int nr,
     }
 }
 
+/* A slab's rows once all chunks are in: each row's loss (log-sum-exp minus its target's logit), dh (block rows,
+ * or NULL) += the running sum over Z minus the target's item row, and rM = the log-sum-exp (for the item gradient). */
+static inline void finish_rows(int s0, int ns, const int32_t *pb, float *rM, const float *rZ, float *rl,
+                               const float *acc, float *dh, const float *W, int D, float gscale) {
+    for (int r = s0; r < s0 + ns; r++) {
+        int32_t p = pb[r];
+        float lse = rM[r] + logf(rZ[r]);
+        rl[r] = p >= 0 ? lse - rl[r] : 0;
+        if (dh && p >= 0) {
+            float a = gscale / rZ[r], *g = dh + (size_t)r * D;
+            const float *A = acc + (size_t)r * D, *wp = W + (size_t)p * D;
+            for (int d = 0; d < D; d++) g[d] += a * A[d] - gscale * wp[d];
+        }
+        rM[r] = lse;
+    }
+}
+
+/* dW[target] -= gscale h for the block's rows whose target lies in [i0, i1) (the -1 of p - y). */
+static inline void target_rows(float *dW, const float *hb, const int32_t *pb, int nr, int i0, int i1, int D,
+                               float gscale) {
+    for (int r = 0; r < nr; r++)
+        if (pb[r] >= i0 && pb[r] < i1) {
+            float *o = dW + (size_t)pb[r] * D;
+            const float *x = hb + (size_t)r * D;
+            for (int d = 0; d < D; d++) o[d] += -gscale * x[d];
+        }
+}
+
 static double ce_amx(float *dh, float *dW, float *scratch, const float *h, const float *W, const int32_t *pos, int N,
                      int D, int NI, int rb, int ic, float gscale); /* below */
 
@@ -348,18 +376,7 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
                     }
                     if (dh) ew(acc + (size_t)s0 * D, fa, fb, Ec, NI, ns, W + (size_t)c0 * D, nc, D, tmp + (size_t)s0 * D);
                 }
-                for (int i = 0; i < ns; i++) {
-                    int r = s0 + i;
-                    int32_t p = pb[r];
-                    float lse = rM[r] + logf(rZ[r]);
-                    rl[r] = p >= 0 ? lse - rl[r] : 0;
-                    if (dh && p >= 0) {
-                        float a = gscale / rZ[r], *g = dh + (size_t)(r0 + r) * D;
-                        const float *A = acc + (size_t)r * D, *wp = W + (size_t)p * D;
-                        for (int d = 0; d < D; d++) g[d] += a * A[d] - gscale * wp[d];
-                    }
-                    rM[r] = lse;
-                }
+                finish_rows(s0, ns, pb, rM, rZ, rl, acc, dh ? dh + (size_t)r0 * D : NULL, W, D, gscale);
             }
             if (dW) {
 #pragma omp for schedule(static)
@@ -377,12 +394,7 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
                     int i0 = c0 + (t % nsub) * CE_BCH, i1 = i0 + CE_BCH < c1 ? i0 + CE_BCH : c1;
                     if (i0 >= i1) continue;
                     dw(dW + (size_t)i0 * D, E + i0, NI, hs + (size_t)c * rb * D, nr, i1 - i0, D);
-                    for (int r = 0; r < nr; r++)
-                        if (pb[r] >= i0 && pb[r] < i1) {
-                            float *o = dW + (size_t)pb[r] * D;
-                            const float *x = hb + (size_t)r * D;
-                            for (int d = 0; d < D; d++) o[d] += -gscale * x[d];
-                        }
+                    target_rows(dW, hb, pb, nr, i0, i1, D, gscale);
                 }
             }
         }
@@ -669,18 +681,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
                         }
                     }
                 }
-                for (int i = 0; i < ns; i++) {
-                    int r = s0 + i;
-                    int32_t p = pb[r];
-                    float lse = rM[r] + logf(rZ[r]);
-                    rl[r] = p >= 0 ? lse - rl[r] : 0;
-                    if (dh && p >= 0) {
-                        float a = gscale / rZ[r], *g = dh + (size_t)(r0 + r) * D;
-                        const float *A = acc + (size_t)r * D, *wp = W + (size_t)p * D;
-                        for (int d = 0; d < D; d++) g[d] += a * A[d] - gscale * wp[d];
-                    }
-                    rM[r] = lse;
-                }
+                finish_rows(s0, ns, pb, rM, rZ, rl, acc, dh ? dh + (size_t)r0 * D : NULL, W, D, gscale);
             }
             if (dW) {
 #pragma omp for schedule(static)
@@ -704,12 +705,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
                     int i0 = c0 + (t % nsub) * CE_BCH, i1 = i0 + CE_BCH < c1 ? i0 + CE_BCH : c1;
                     if (i0 >= i1) continue;
                     amx_dw(dW, D, Eb, NIp, i0, i1 - i0, hsT + (size_t)c * D * nrp, nrp, Bb + (size_t)tid * rbp * CE_BCH);
-                    for (int r = 0; r < nr; r++)
-                        if (pb[r] >= i0 && pb[r] < i1) {
-                            float *o = dW + (size_t)pb[r] * D;
-                            const float *x = hbk + (size_t)r * D;
-                            for (int d = 0; d < D; d++) o[d] += -gscale * x[d];
-                        }
+                    target_rows(dW, hbk, pb, nr, i0, i1, D, gscale);
                 }
             }
             amx_release();

@@ -5,7 +5,9 @@
  * 128 (tiles of 4 vectors plus single-vector ones), several row blocks and slabs, item chunks that are not whole
  * panels (rounded up) and dW ranges of 256 items, rows without a target, logits up to ~+-90 (the exponential's
  * clamp and the running max). Then: the same bits at 1, 2 and 3 threads; the loss alone equals the loss with
- * gradients. Skips where the CPU has no AVX-512 (the kernel is then never used). */
+ * gradients. Skips where the CPU has no AVX-512 (the kernel is then never used). Then the AMX bf16 variant
+ * (crec__nn_ce_amx) within bf16's precision, with the same thread and loss-alone checks, and through a loss head;
+ * skipped where the CPU or Linux provides no AMX. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,39 +52,66 @@ static double run_f(float *dh, float *dW, const float *h, const float *W, const 
     return l;
 }
 
-static void check_shape(const shape *s) {
+/* A case: random h and W (and their double copies), targets with some rows without one and one in the last
+ * partial panel, and the double fused kernel's loss and gradients (same blocking, exact exp) as the reference. */
+typedef struct {
+    size_t nh, nw;
+    float *h, *W;
+    double *hd, *Wd, *dhd, *dWd, *sd, ld;
+    int32_t *p;
+} problem;
+
+static void problem_make(problem *q, const shape *s) {
     int N = s->N, D = s->D, NI = s->NI;
-    size_t nh = (size_t)N * D, nw = (size_t)NI * D;
-    double *hd = malloc(nh * sizeof *hd), *Wd = malloc(nw * sizeof *Wd);
-    float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W);
-    int32_t *p = malloc((size_t)N * sizeof *p);
-    for (size_t i = 0; i < nh; i++) h[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), hd[i] = h[i];
-    for (size_t i = 0; i < nw; i++) W[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), Wd[i] = W[i];
-    for (int n = 0; n < N; n++) p[n] = n % 13 == 5 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
-    p[N - 1] = NI - 1; /* a target in the last, partial panel */
-    /* reference: the double fused kernel (same blocking, exact exp) */
-    double *sd = calloc(crec__nn_ce_fused_floats(NI, D, s->rb, s->ic), sizeof *sd);
-    double *dhd = calloc(nh, sizeof *dhd), *dWd = calloc(nw, sizeof *dWd);
-    double ld = crec__nn_softmax_ce_fused_d(dhd, dWd, sd, hd, Wd, p, N, D, NI, s->rb, s->ic, 0.25);
-    float *dh[3], *dW[3];
-    for (int k = 0; k < 3; k++) dh[k] = malloc(nh * sizeof(float)), dW[k] = malloc(nw * sizeof(float));
-    double lb = run_f(dh[0], dW[0], h, W, p, s, 0, 2); /* OpenBLAS products */
-    double l1 = run_f(dh[1], dW[1], h, W, p, s, 1, 1); /* AVX-512 tiles, 1 thread */
-    double eb = fmax(fabs(lb - ld) / fabs(ld), fmax(rel(dh[0], dhd, nh), rel(dW[0], dWd, nw)));
-    double el = fabs(l1 - ld) / fabs(ld), eh = rel(dh[1], dhd, nh), ew = rel(dW[1], dWd, nw);
+    q->nh = (size_t)N * D, q->nw = (size_t)NI * D;
+    q->hd = malloc(q->nh * sizeof *q->hd), q->Wd = malloc(q->nw * sizeof *q->Wd);
+    q->h = malloc(q->nh * sizeof *q->h), q->W = malloc(q->nw * sizeof *q->W);
+    q->p = malloc((size_t)N * sizeof *q->p);
+    for (size_t i = 0; i < q->nh; i++)
+        q->h[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), q->hd[i] = q->h[i];
+    for (size_t i = 0; i < q->nw; i++)
+        q->W[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), q->Wd[i] = q->W[i];
+    for (int n = 0; n < N; n++) q->p[n] = n % 13 == 5 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
+    q->p[N - 1] = NI - 1; /* a target in the last, partial panel */
+    q->sd = calloc(crec__nn_ce_fused_floats(NI, D, s->rb, s->ic), sizeof *q->sd);
+    q->dhd = calloc(q->nh, sizeof *q->dhd), q->dWd = calloc(q->nw, sizeof *q->dWd);
+    q->ld = crec__nn_softmax_ce_fused_d(q->dhd, q->dWd, q->sd, q->hd, q->Wd, q->p, N, D, NI, s->rb, s->ic, 0.25);
+}
+
+static void problem_free(problem *q) {
+    free(q->hd), free(q->Wd), free(q->h), free(q->W), free(q->p), free(q->sd), free(q->dhd), free(q->dWd);
+}
+
+/* The same bits at 2 and 3 threads as (l1, dh1, dW1) at one; the loss alone equals the loss with gradients. */
+static void check_threads(const problem *q, const shape *s, double l1, const float *dh1, const float *dW1) {
+    float *dh = malloc(q->nh * sizeof(float)), *dW = malloc(q->nw * sizeof(float));
+    for (int t = 2; t <= 3; t++) {
+        double lt = run_f(dh, dW, q->h, q->W, q->p, s, 1, t);
+        assert_true(lt == l1);
+        assert_memory_equal(dh1, dh, q->nh * sizeof(float));
+        assert_memory_equal(dW1, dW, q->nw * sizeof(float));
+    }
+    assert_true(run_f(NULL, NULL, q->h, q->W, q->p, s, 1, 2) == l1);
+    free(dh), free(dW);
+}
+
+static void check_shape(const shape *s) {
+    problem q;
+    problem_make(&q, s);
+    size_t nh = q.nh, nw = q.nw;
+    float *dh[2], *dW[2];
+    for (int k = 0; k < 2; k++) dh[k] = malloc(nh * sizeof(float)), dW[k] = malloc(nw * sizeof(float));
+    double lb = run_f(dh[0], dW[0], q.h, q.W, q.p, s, 0, 2); /* OpenBLAS products */
+    double l1 = run_f(dh[1], dW[1], q.h, q.W, q.p, s, 1, 1); /* AVX-512 tiles, 1 thread */
+    double eb = fmax(fabs(lb - q.ld) / fabs(q.ld), fmax(rel(dh[0], q.dhd, nh), rel(dW[0], q.dWd, nw)));
+    double el = fabs(l1 - q.ld) / fabs(q.ld), eh = rel(dh[1], q.dhd, nh), ew = rel(dW[1], q.dWd, nw);
     print_message("  N %d D %d I %d rb %d ic %d scale %.1f: vs double, loss %.1e dh %.1e dW %.1e (OpenBLAS path "
                   "%.1e)\n",
-                  N, D, NI, s->rb, s->ic, s->scale, el, eh, ew, eb);
+                  s->N, s->D, s->NI, s->rb, s->ic, s->scale, el, eh, ew, eb);
     assert_true(el < 1e-5 && eh < 1e-5 && ew < 1e-5);
-    for (int t = 2; t <= 3; t++) { /* the same bits at any thread count */
-        double lt = run_f(dh[2], dW[2], h, W, p, s, 1, t);
-        assert_true(lt == l1);
-        assert_memory_equal(dh[1], dh[2], nh * sizeof(float));
-        assert_memory_equal(dW[1], dW[2], nw * sizeof(float));
-    }
-    assert_true(run_f(NULL, NULL, h, W, p, s, 1, 2) == l1); /* the loss alone */
-    for (int k = 0; k < 3; k++) free(dh[k]), free(dW[k]);
-    free(hd), free(Wd), free(h), free(W), free(p), free(sd), free(dhd), free(dWd);
+    check_threads(&q, s, l1, dh[1], dW[1]);
+    for (int k = 0; k < 2; k++) free(dh[k]), free(dW[k]);
+    problem_free(&q);
 }
 
 static void test_ce512_matches(void **st) {
@@ -130,38 +159,21 @@ static double maxdiff(const float *f, const double *d, size_t n) {
     return m;
 }
 static void check_amx(const shape *s) {
-    int N = s->N, D = s->D, NI = s->NI;
-    size_t nh = (size_t)N * D, nw = (size_t)NI * D;
-    double *hd = malloc(nh * sizeof *hd), *Wd = malloc(nw * sizeof *Wd);
-    float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W);
-    int32_t *p = malloc((size_t)N * sizeof *p);
-    for (size_t i = 0; i < nh; i++) h[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), hd[i] = h[i];
-    for (size_t i = 0; i < nw; i++) W[i] = (float)(s->scale * (2 * crec__rng_uniform(&rng) - 1)), Wd[i] = W[i];
-    for (int n = 0; n < N; n++) p[n] = n % 13 == 5 ? -1 : (int32_t)crec__rng_below(&rng, (uint64_t)NI);
-    p[N - 1] = NI - 1;
-    double *sd = calloc(crec__nn_ce_fused_floats(NI, D, s->rb, s->ic), sizeof *sd);
-    double *dhd = calloc(nh, sizeof *dhd), *dWd = calloc(nw, sizeof *dWd);
-    double ld = crec__nn_softmax_ce_fused_d(dhd, dWd, sd, hd, Wd, p, N, D, NI, s->rb, s->ic, 0.25);
-    float *dh[2], *dW[2];
-    for (int k = 0; k < 2; k++) dh[k] = malloc(nh * sizeof(float)), dW[k] = malloc(nw * sizeof(float));
+    problem q;
+    problem_make(&q, s);
+    float *dh = malloc(q.nh * sizeof(float)), *dW = malloc(q.nw * sizeof(float));
     crec__nn_ce_amx = 1;
-    double l1 = run_f(dh[0], dW[0], h, W, p, s, 1, 1);
-    double el = fabs(l1 - ld) / fabs(ld), eh = maxdiff(dh[0], dhd, nh) / maxabs_d(dhd, nh),
-           ew = maxdiff(dW[0], dWd, nw) / maxabs_d(dWd, nw);
-    print_message("  AMX: N %d D %d I %d rb %d ic %d: vs double, loss %.1e dh %.1e dW %.1e (of the largest)\n", N, D,
-                  NI, s->rb, s->ic, el, eh, ew);
+    double l1 = run_f(dh, dW, q.h, q.W, q.p, s, 1, 1);
+    double el = fabs(l1 - q.ld) / fabs(q.ld), eh = maxdiff(dh, q.dhd, q.nh) / maxabs_d(q.dhd, q.nh),
+           ew = maxdiff(dW, q.dWd, q.nw) / maxabs_d(q.dWd, q.nw);
+    print_message("  AMX: N %d D %d I %d rb %d ic %d: vs double, loss %.1e dh %.1e dW %.1e (of the largest)\n",
+                  s->N, s->D, s->NI, s->rb, s->ic, el, eh, ew);
     assert_true(el < 2e-3 && eh < 3e-2 && ew < 3e-2);
-    for (int t = 2; t <= 3; t++) {
-        double lt = run_f(dh[1], dW[1], h, W, p, s, 1, t);
-        assert_true(lt == l1);
-        assert_memory_equal(dh[0], dh[1], nh * sizeof(float));
-        assert_memory_equal(dW[0], dW[1], nw * sizeof(float));
-    }
-    assert_true(run_f(NULL, NULL, h, W, p, s, 1, 2) == l1);
+    check_threads(&q, s, l1, dh, dW);
     crec__nn_ce_amx = 0;
     crec__nn_ce_amx_free();
-    for (int k = 0; k < 2; k++) free(dh[k]), free(dW[k]);
-    free(hd), free(Wd), free(h), free(W), free(p), free(sd), free(dhd), free(dWd);
+    free(dh), free(dW);
+    problem_free(&q);
 }
 
 static void test_ce_amx_matches(void **st) {
