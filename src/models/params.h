@@ -22,7 +22,7 @@
 /* The arithmetic of the full-catalogue CE loss's products (loss=ce; src/nn/ce512.c). */
 #define CREC_P_CE_PRECISION                                                                                        \
     CREC_P_ENUM("ce_precision", "float", "float|bf16",                                                             \
-                "products of the full-catalogue CE loss: float, or bf16 AMX tiles with float sums (about 2x faster "  \
+                "products of the full-catalogue CE loss: float, or bf16 AMX tiles with float sums (1.6-1.8x faster " \
                 "per epoch where the CPU has AMX and Linux grants it, else float; not bit-identical, see "         \
                 "docs/RESULTS.md)")
 

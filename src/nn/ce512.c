@@ -405,11 +405,13 @@ double crec__nn_softmax_ce_fused512(float *dh, float *dW, float *scratch, const 
 
 
 /* ---- AMX bf16 tiles (opt-in: crec__nn_ce_amx) ----
- * The same algorithm with the three products as AMX tile products on bf16 copies, float sums: the logits from
- * bf16 h and W; the probabilities kept in bf16 (the normaliser and the running max from the float exponentials);
- * E W and the item gradient from those. Rows in groups of 32 and items in pairs of 16-item panels (zero padding).
+ * The same algorithm with the three products as AMX tile products on bf16 copies, float sums: the logits from h
+ * and W split into bf16 hi + lo parts (hi hi + hi lo + lo hi: about 16 bits, the loss to ~1e-7 of the float
+ * kernel's; hi hi alone left the loss 4e-4 off and test NDCG@10 ~2% lower, docs/RESULTS.md); the probabilities kept
+ * in bf16 (the normaliser and the running max from the float exponentials); E W and the item gradient from those.
+ * Rows in groups of 32 and items in pairs of 16-item panels (zero padding).
  * Layouts (B operands in the pair order tdpbf16ps reads):
- *   WP  per 16-item panel, D / 2 rows of 16 items x 2 dims          (logits: S = h W^T)
+ *   WP  per 16-item panel, D / 2 rows of 16 items x 2 dims          (logits: S = h W^T; WL its lo parts)
  *   WV  per item pair, D dims x 2 items                             (E W)
  *   Eb  the row block's probabilities, bf16 rows of NIp items       (A of E W; B of the item gradient, interleaved
  *       by row pairs per 32-row x 16-item tile as the pass reads them)
@@ -449,32 +451,59 @@ static TAMX void amx_config(void) {
 
 static TAMX void amx_release(void) { _tile_release(); }
 
-/* n floats to bf16 (round to nearest even), n a multiple of 16 */
-static TAMX void to_bf16(uint16_t *o, const float *x, int n, float f) {
-    __m512 vf = _mm512_set1_ps(f);
-    for (int i = 0; i < n; i += 16)
-        _mm256_storeu_si256((__m256i *)(o + i), (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_loadu_ps(x + i), vf)));
-}
+/* one float to bf16, round to nearest even (no NaN here) */
 static inline uint16_t bf16_1(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
 }
+static inline float bf16_f(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+/* x = hi + lo to about 16 bits: hi = bf16(x), lo = bf16(x - hi); n a multiple of 16 */
+static TAMX void to_bf16_split(uint16_t *hi, uint16_t *lo, const float *x, int n) {
+    for (int i = 0; i < n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+        __m512 hf = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        _mm256_storeu_si256((__m256i *)(hi + i), h);
+        _mm256_storeu_si256((__m256i *)(lo + i), (__m256i)_mm512_cvtneps_pbh(_mm512_sub_ps(v, hf)));
+    }
+}
 
 /* S[r][j] (ld ldS) = h[r] . W[c0 + j], r < nr (multiple of 32), j < ncp (multiple of 32), panels from p0 */
-static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const uint16_t *hb, int nr, const uint16_t *WP, int p0, int ncp, int D) {
+static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const uint16_t *hb, const uint16_t *hl,
+                                                         int nr, const uint16_t *WP, const uint16_t *WL, int p0,
+                                                         int ncp, int D) {
     for (int r = 0; r < nr; r += 32)
         for (int q = 0; q < ncp / 16; q += 2) {
-            const uint16_t *b0 = WP + (size_t)(p0 + q) * D * 16, *b1 = b0 + (size_t)D * 16;
+            size_t o0 = (size_t)(p0 + q) * D * 16, o1 = o0 + (size_t)D * 16;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
-            for (int k = 0; k < D; k += 32) {
+            for (int k = 0; k < D; k += 32) { /* hi hi + hi lo + lo hi */
                 _tile_loadd(4, hb + (size_t)r * D + k, D * 2);
                 _tile_loadd(5, hb + (size_t)(r + 16) * D + k, D * 2);
-                _tile_loadd(6, b0 + (size_t)k * 16, 64);
-                _tile_loadd(7, b1 + (size_t)k * 16, 64);
+                _tile_loadd(6, WP + o0 + (size_t)k * 16, 64);
+                _tile_loadd(7, WP + o1 + (size_t)k * 16, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+                _tile_loadd(6, WL + o0 + (size_t)k * 16, 64);
+                _tile_loadd(7, WL + o1 + (size_t)k * 16, 64);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+                _tile_loadd(4, hl + (size_t)r * D + k, D * 2);
+                _tile_loadd(5, hl + (size_t)(r + 16) * D + k, D * 2);
+                _tile_loadd(6, WP + o0 + (size_t)k * 16, 64);
+                _tile_loadd(7, WP + o1 + (size_t)k * 16, 64);
                 _tile_dpbf16ps(0, 4, 6);
                 _tile_dpbf16ps(1, 4, 7);
                 _tile_dpbf16ps(2, 5, 6);
@@ -568,7 +597,7 @@ static TAMX __attribute__((noinline)) void amx_dw(float *dW, int D, const uint16
 
 /* The kernel's buffers, per calling thread (concurrent trainings do not share them): grown on demand, kept
  * between calls, freed by crec__nn_ce_amx_free (a loss head's free does it). */
-#define AMX_NBUF 11
+#define AMX_NBUF 13
 static _Thread_local void *amx_buf[AMX_NBUF];
 static _Thread_local size_t amx_cap[AMX_NBUF];
 
@@ -596,6 +625,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
     void **buf = amx_buf;
     size_t *cap = amx_cap;
     uint16_t *WP = amx_grow(&buf[0], &cap[0], (size_t)NIp * D * 2), *WV = amx_grow(&buf[1], &cap[1], (size_t)NIp * D * 2);
+    uint16_t *WL = amx_grow(&buf[11], &cap[11], (size_t)NIp * D * 2), *hl = amx_grow(&buf[12], &cap[12], (size_t)rbp * D * 2);
     uint16_t *hb = amx_grow(&buf[2], &cap[2], (size_t)rbp * D * 2), *Eb = amx_grow(&buf[3], &cap[3], (size_t)rbp * NIp * 2);
     uint16_t *hsT = amx_grow(&buf[4], &cap[4], (size_t)nch * D * rbp * 2);
     float *Sf = amx_grow(&buf[5], &cap[5], (size_t)nth * CE_SLAB * icp * 4);
@@ -603,15 +633,18 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
     uint16_t *Bb = amx_grow(&buf[7], &cap[7], (size_t)nth * rbp * CE_BCH * 2);
     float *st = amx_grow(&buf[8], &cap[8], (size_t)rbp * (nch + 3 + D) * 4);
     float *hT = amx_grow(&buf[9], &cap[9], (size_t)rbp * D * 4), *fs = amx_grow(&buf[10], &cap[10], (size_t)nth * rbp * 4);
-    if (!WP || !WV || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !st || !hT || !fs) return NAN;
+    if (!WP || !WV || !WL || !hl || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !st || !hT || !fs) return NAN;
     float *cm = st, *rM = cm + (size_t)rbp * nch, *rZ = rM + rbp, *rl = rZ + rbp, *acc = rl + rbp;
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < NIp / 16; p++) /* WP[p][k2][i][e] = W[16p + i][2 k2 + e] */
+    for (int p = 0; p < NIp / 16; p++) /* WP[p][k2][i][e] = W[16p + i][2 k2 + e], hi and lo parts */
         for (int k2 = 0; k2 < D / 2; k2++)
             for (int i = 0; i < 16; i++)
-                for (int e = 0; e < 2; e++)
-                    WP[(size_t)p * D * 16 + (size_t)k2 * 32 + i * 2 + e] =
-                        16 * p + i < NI ? bf16_1(W[(size_t)(16 * p + i) * D + 2 * k2 + e]) : 0;
+                for (int e = 0; e < 2; e++) {
+                    float w = 16 * p + i < NI ? W[(size_t)(16 * p + i) * D + 2 * k2 + e] : 0;
+                    uint16_t hi = bf16_1(w);
+                    WP[(size_t)p * D * 16 + (size_t)k2 * 32 + i * 2 + e] = hi;
+                    WL[(size_t)p * D * 16 + (size_t)k2 * 32 + i * 2 + e] = bf16_1(w - bf16_f(hi));
+                }
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < NIp / 2; p++) /* WV[p][d][e] = W[2p + e][d] */
         for (int d = 0; d < D; d++)
@@ -628,8 +661,9 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
         const float *hbk = h + (size_t)r0 * D;
         const int32_t *pb = pos + r0;
 #pragma omp parallel for schedule(static)
-        for (int r = 0; r < nr; r++) to_bf16(hb + (size_t)r * D, hbk + (size_t)r * D, D, 1.0f);
+        for (int r = 0; r < nr; r++) to_bf16_split(hb + (size_t)r * D, hl + (size_t)r * D, hbk + (size_t)r * D, D);
         memset(hb + (size_t)nr * D, 0, (size_t)(nrp - nr) * D * 2);
+        memset(hl + (size_t)nr * D, 0, (size_t)(nrp - nr) * D * 2);
 #pragma omp parallel
         {
             amx_config();
@@ -643,7 +677,7 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
                 if (dh) memset(acc + (size_t)s0 * D, 0, (size_t)ns * D * sizeof *acc);
                 for (int c = 0; c < nch; c++) {
                     int c0 = c * icp, nc = NI - c0 < icp ? NI - c0 : icp, ncp = (nc + 31) / 32 * 32;
-                    amx_logits(S, icp, hb + (size_t)s0 * D, nsp, WP, c0 / 16, ncp, D);
+                    amx_logits(S, icp, hb + (size_t)s0 * D, hl + (size_t)s0 * D, nsp, WP, WL, c0 / 16, ncp, D);
                     for (int i = 0; i < nsp; i++) {
                         uint16_t *eb = Eb + (size_t)(s0 + i) * NIp + c0;
                         if (i >= ns) {
