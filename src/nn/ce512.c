@@ -474,6 +474,22 @@ static TAMX void to_bf16_split(uint16_t *hi, uint16_t *lo, const float *x, int n
     }
 }
 
+/* The tile plan of all three products: accumulators 0-3 = (A 4, A 5) x (B 6, B 7), operands loaded into 4-7. */
+#define AMX_ZERO4()                                                                                                    \
+    do {                                                                                                               \
+        _tile_zero(0);                                                                                                 \
+        _tile_zero(1);                                                                                                 \
+        _tile_zero(2);                                                                                                 \
+        _tile_zero(3);                                                                                                 \
+    } while (0)
+#define AMX_DP4()                                                                                                      \
+    do {                                                                                                               \
+        _tile_dpbf16ps(0, 4, 6);                                                                                       \
+        _tile_dpbf16ps(1, 4, 7);                                                                                       \
+        _tile_dpbf16ps(2, 5, 6);                                                                                       \
+        _tile_dpbf16ps(3, 5, 7);                                                                                       \
+    } while (0)
+
 /* S[r][j] (ld ldS) = h[r] . W[c0 + j], r < nr (multiple of 32), j < ncp (multiple of 32), panels from p0 */
 static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const uint16_t *hb, const uint16_t *hl,
                                                          int nr, const uint16_t *WP, const uint16_t *WL, int p0,
@@ -481,33 +497,21 @@ static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const u
     for (int r = 0; r < nr; r += 32)
         for (int q = 0; q < ncp / 16; q += 2) {
             size_t o0 = (size_t)(p0 + q) * D * 16, o1 = o0 + (size_t)D * 16;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            AMX_ZERO4();
             for (int k = 0; k < D; k += 32) { /* hi hi + hi lo + lo hi */
                 _tile_loadd(4, hb + (size_t)r * D + k, D * 2);
                 _tile_loadd(5, hb + (size_t)(r + 16) * D + k, D * 2);
                 _tile_loadd(6, WP + o0 + (size_t)k * 16, 64);
                 _tile_loadd(7, WP + o1 + (size_t)k * 16, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                AMX_DP4();
                 _tile_loadd(6, WL + o0 + (size_t)k * 16, 64);
                 _tile_loadd(7, WL + o1 + (size_t)k * 16, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                AMX_DP4();
                 _tile_loadd(4, hl + (size_t)r * D + k, D * 2);
                 _tile_loadd(5, hl + (size_t)(r + 16) * D + k, D * 2);
                 _tile_loadd(6, WP + o0 + (size_t)k * 16, 64);
                 _tile_loadd(7, WP + o1 + (size_t)k * 16, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                AMX_DP4();
             }
             float *s = S + (size_t)r * ldS + q * 16;
             _tile_stored(0, s, ldS * 4);
@@ -522,20 +526,14 @@ static TAMX __attribute__((noinline)) void amx_logits(float *S, int ldS, const u
 static TAMX __attribute__((noinline)) void amx_ew(float *T, const uint16_t *Eb, int ldE, int nr, const uint16_t *WV, int ncp, int D) {
     for (int r = 0; r < nr; r += 32)
         for (int d0 = 0; d0 < D; d0 += 32) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            AMX_ZERO4();
             for (int k = 0; k < ncp; k += 32) {
                 _tile_loadd(4, Eb + (size_t)r * ldE + k, ldE * 2);
                 _tile_loadd(5, Eb + (size_t)(r + 16) * ldE + k, ldE * 2);
                 const uint16_t *b = WV + ((size_t)(k / 2) * D + d0) * 2;
                 _tile_loadd(6, b, D * 4);
                 _tile_loadd(7, b + 32, D * 4);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                AMX_DP4();
             }
             float *t = T + (size_t)r * D + d0;
             _tile_stored(0, t, D * 4);
@@ -565,19 +563,13 @@ static TAMX __attribute__((noinline)) void amx_dw(float *dW, int D, const uint16
     float ct[16 * 16] __attribute__((aligned(64)));
     for (int d0 = 0; d0 < D; d0 += 32)
         for (int g = 0; g < ng; g += 2) {
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
+            AMX_ZERO4();
             for (int kk = 0; kk < nrp / 32; kk++) {
                 _tile_loadd(4, hsT + (size_t)d0 * nrp + 32 * kk, nrp * 2);
                 _tile_loadd(5, hsT + (size_t)(d0 + 16) * nrp + 32 * kk, nrp * 2);
                 _tile_loadd(6, Bb + ((size_t)kk * ng + g) * 512, 64);
                 _tile_loadd(7, Bb + ((size_t)kk * ng + g + 1) * 512, 64);
-                _tile_dpbf16ps(0, 4, 6);
-                _tile_dpbf16ps(1, 4, 7);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
+                AMX_DP4();
             }
 #define AMX_DW_ADD(tile, dd, gg)                                                                                       \
     do {                                                                                                               \
