@@ -54,9 +54,7 @@ int main(int argc, char **argv) {
     int32_t *pos = malloc((size_t)N * sizeof *pos);
     int rb, ic;
     size_t s0 = crec__nn_ce_blocks(NI, &rb, &ic), s1 = crec__nn_ce_fused_floats(NI, D, rb, fic);
-    crec__nn_ce_amx = 1;
-    int amx = crec__nn_ce_amx_ok(D);
-    crec__nn_ce_amx = 0;
+    int amx = crec__nn_ce_amx_available(D);
     int nk = crec__nn_ce512_ok(D) ? 3 + amx : 2; /* the AVX-512 kernel where it runs, the AMX one where it does */
     for (int k = 0; k < 4; k++) {
         dh[k] = crec__aligned_alloc((size_t)N * D * sizeof(float));

@@ -49,11 +49,7 @@ static int amx_asked(const crec_config *cfg, int D) {
     int asked = 0;
     for (int i = 0; i < cfg->n; i++)
         if (!strcmp(cfg->key[i], "ce_precision")) asked = !strcmp(cfg->val[i], "bf16");
-    int prev = crec__nn_ce_amx;
-    crec__nn_ce_amx = 1;
-    int ok = crec__nn_ce_amx_ok(D);
-    crec__nn_ce_amx = prev;
-    return asked && ok;
+    return asked && crec__nn_ce_amx_available(D);
 }
 
 int main(int argc, char **argv) {
@@ -139,7 +135,7 @@ int main(int argc, char **argv) {
            crec_blas_corename(), bench_wait_name(), threads > 0 ? threads : crec_blas_threads(),
            crec__nn_par_min, crec__seqenc_shard_rows,
            crec__nn_ce_twopass                                ? "two-pass"
-           : crec__nn_ce512_ok((int)D) && amx_asked(&cfg, (int)D) ? "fused, AMX bf16 tiles"
+           : amx_asked(&cfg, (int)D)                          ? "fused, AMX bf16 tiles"
            : crec__nn_ce512_ok((int)D)                        ? "fused, AVX-512 tiles"
                                            : "fused, OpenBLAS products");
     printf("config: ");

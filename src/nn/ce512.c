@@ -438,7 +438,8 @@ static int amx_ready(void) {
     return ok;
 }
 
-int crec__nn_ce_amx_ok(int D) { return crec__nn_ce_amx && D >= 32 && D % 32 == 0 && amx_ready(); }
+int crec__nn_ce_amx_available(int D) { return D >= 32 && D % 32 == 0 && crec__nn_ce512_ok(D) && amx_ready(); }
+int crec__nn_ce_amx_ok(int D) { return crec__nn_ce_amx && crec__nn_ce_amx_available(D); }
 
 static TAMX void amx_config(void) {
     amx_tilecfg cfg;
@@ -589,7 +590,7 @@ static TAMX __attribute__((noinline)) void amx_dw(float *dW, int D, const uint16
 
 /* The kernel's buffers, per calling thread (concurrent trainings do not share them): grown on demand, kept
  * between calls, freed by crec__nn_ce_amx_free (a loss head's free does it). */
-#define AMX_NBUF 13
+#define AMX_NBUF 12
 static _Thread_local void *amx_buf[AMX_NBUF];
 static _Thread_local size_t amx_cap[AMX_NBUF];
 
@@ -606,27 +607,37 @@ static void *amx_grow(void **p, size_t *cap, size_t bytes) {
     return *p;
 }
 
+/* A region of the caller's scratch (laid out for the float kernel, crec__nn_ce_fused_floats) when bytes fit in it,
+ * else the thread's buffer k. */
+static void *amx_place(void *region, size_t region_bytes, size_t bytes, int k) {
+    return bytes <= region_bytes ? region : amx_grow(&amx_buf[k], &amx_cap[k], bytes);
+}
+
 static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, const float *W, const int32_t *pos,
                           int N, int D, int NI, int rb, int ic, float gscale) {
-    (void)scratch;
     if (ic > NI || ic <= 0) ic = NI;
     if (rb <= 0) rb = 1;
+    /* the caller's scratch: E [rb x NI], cm [rb x nchs], rM, rZ, rl [rb], acc, tmp [rb x D], hs [nchs x rb x D] */
+    int nchs = (NI + ic - 1) / ic;
+    float *cm = scratch + (size_t)rb * NI, *rM = cm + (size_t)rb * nchs, *rZ = rM + rb, *rl = rZ + rb, *acc = rl + rb;
+    float *hs = acc + 2 * (size_t)rb * D;
     int NIp = (NI + 31) / 32 * 32, icp = ic < NI ? (ic + 31) / 32 * 32 : NIp, nth = omp_get_max_threads();
     if (icp > NIp) icp = NIp;
     int nch = (NI + icp - 1) / icp, nsub = (icp + CE_BCH - 1) / CE_BCH, rbp = (rb + 31) / 32 * 32;
     void **buf = amx_buf;
     size_t *cap = amx_cap;
     uint16_t *WP = amx_grow(&buf[0], &cap[0], (size_t)NIp * D * 2), *WV = amx_grow(&buf[1], &cap[1], (size_t)NIp * D * 2);
-    uint16_t *WL = amx_grow(&buf[11], &cap[11], (size_t)NIp * D * 2), *hl = amx_grow(&buf[12], &cap[12], (size_t)rbp * D * 2);
-    uint16_t *hb = amx_grow(&buf[2], &cap[2], (size_t)rbp * D * 2), *Eb = amx_grow(&buf[3], &cap[3], (size_t)rbp * NIp * 2);
-    uint16_t *hsT = amx_grow(&buf[4], &cap[4], (size_t)nch * D * rbp * 2);
+    uint16_t *WL = amx_grow(&buf[11], &cap[11], (size_t)NIp * D * 2), *hl = amx_grow(&buf[8], &cap[8], (size_t)rbp * D * 2);
+    uint16_t *hb = amx_grow(&buf[2], &cap[2], (size_t)rbp * D * 2);
+    /* the probabilities in the float kernel's logits region, the scaled hidden states in its hs region (they fit
+     * but for tiny blocks) */
+    uint16_t *Eb = amx_place(scratch, (size_t)rb * NI * 4, (size_t)rbp * NIp * 2, 3);
+    uint16_t *hsT = amx_place(hs, (size_t)nchs * rb * D * 4, (size_t)nch * D * rbp * 2, 4);
     float *Sf = amx_grow(&buf[5], &cap[5], (size_t)nth * CE_SLAB * icp * 4);
     float *Tt = amx_grow(&buf[6], &cap[6], (size_t)nth * CE_SLAB * D * 4);
     uint16_t *Bb = amx_grow(&buf[7], &cap[7], (size_t)nth * rbp * CE_BCH * 2);
-    float *st = amx_grow(&buf[8], &cap[8], (size_t)rbp * (nch + 3 + D) * 4);
     float *hT = amx_grow(&buf[9], &cap[9], (size_t)rbp * D * 4), *fs = amx_grow(&buf[10], &cap[10], (size_t)nth * rbp * 4);
-    if (!WP || !WV || !WL || !hl || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !st || !hT || !fs) return NAN;
-    float *cm = st, *rM = cm + (size_t)rbp * nch, *rZ = rM + rbp, *rl = rZ + rbp, *acc = rl + rbp;
+    if (!WP || !WV || !WL || !hl || !hb || !Eb || !hsT || !Sf || !Tt || !Bb || !hT || !fs) return NAN;
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < NIp / 16; p++) /* WP[p][k2][i][e] = W[16p + i][2 k2 + e], hi and lo parts */
         for (int k2 = 0; k2 < D / 2; k2++)
@@ -744,6 +755,10 @@ static TAMX double ce_amx(float *dh, float *dW, float *scratch, const float *h, 
 #else /* no AVX-512 kernels on this target */
 _Thread_local int crec__nn_ce_amx = 0;
 void crec__nn_ce_amx_free(void) {}
+int crec__nn_ce_amx_available(int D) {
+    (void)D;
+    return 0;
+}
 int crec__nn_ce_amx_ok(int D) {
     (void)D;
     return 0;

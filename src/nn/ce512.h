@@ -20,6 +20,10 @@ int crec__nn_ce512_ok(int D);
  * float kernels: bf16 inputs; the same bits at any thread count. Per thread: the calling thread's value holds for a
  * call (a loss head sets it from its crec_nn_head_cfg.bf16, nn.h). */
 extern _Thread_local int crec__nn_ce_amx;
+/* The AMX kernel can run here for width D (whatever crec__nn_ce_amx says): the AVX-512 kernel runs
+ * (crec__nn_ce512_ok), the CPU has AMX bf16, Linux grants the tile state, D a multiple of 32. */
+int crec__nn_ce_amx_available(int D);
+/* crec__nn_ce_amx is set and the AMX kernel is available. */
 int crec__nn_ce_amx_ok(int D);
 /* Frees the calling thread's buffers of the AMX kernel (about rows x items x 2 bytes; kept between calls). */
 void crec__nn_ce_amx_free(void);

@@ -66,11 +66,7 @@ int crec__nn_head_init(crec_nn_head *hd, const crec_nn_head_cfg *c, int32_t NI, 
     hd->c = *c;
     hd->NI = NI, hd->D = D, hd->Nmax = Nmax;
     if (c->bf16 && c->loss == CREC_NN_LOSS_CE) { /* asked for AMX: say so where it cannot be had */
-        int prev = crec__nn_ce_amx;
-        crec__nn_ce_amx = 1;
-        int ok = crec__nn_ce512_ok(D) && crec__nn_ce_amx_ok(D);
-        crec__nn_ce_amx = prev;
-        if (!ok)
+        if (!crec__nn_ce_amx_available(D))
             crec__log("ce_precision=bf16: no AMX bf16 here (the CPU lacks it, Linux does not grant it, or the width %d "
                       "is not a multiple of 32): the float products are used", D);
     }

@@ -179,10 +179,7 @@ static void check_amx(const shape *s) {
 
 static void test_ce_amx_matches(void **st) {
     (void)st;
-    crec__nn_ce_amx = 1;
-    int ok = crec__nn_ce_amx_ok(64) && crec__nn_ce512_ok(64);
-    crec__nn_ce_amx = 0;
-    if (!ok) {
+    if (!crec__nn_ce_amx_available(64)) {
         print_message("  no AMX here (the CPU lacks it or Linux does not grant the tile state): not used\n");
         skip();
     }
@@ -199,10 +196,7 @@ static void test_ce_amx_matches(void **st) {
  * the kernel called with the switch on, the float bits with it off, and the caller's switch left as it was. */
 static void test_ce_amx_head(void **st) {
     (void)st;
-    crec__nn_ce_amx = 1;
-    int ok = crec__nn_ce_amx_ok(64) && crec__nn_ce512_ok(64);
-    crec__nn_ce_amx = 0;
-    if (!ok) skip();
+    if (!crec__nn_ce_amx_available(64)) skip();
     shape s = {300, 64, 1000, 0, 0, 1.0};
     size_t nh = (size_t)s.N * s.D, nw = (size_t)s.NI * s.D;
     float *h = malloc(nh * sizeof *h), *W = malloc(nw * sizeof *W), *dh = calloc(nh, 4), *dW = calloc(nw, 4);
